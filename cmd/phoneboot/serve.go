@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"phoneboot/internal/tftp"
+)
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: phoneboot serve [flags]\n\nServes the files under DATA/tftp to phones over TFTP.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var (
+		data         = fs.String("data", "phoneboot-data", "data `directory`; files are served from its tftp/ folder (created if missing)")
+		addr         = fs.String("tftp-addr", ":69", "TFTP listen `address`; \":69\" means every IPv4 and IPv6 address")
+		maxTransfers = fs.Int("tftp-max-transfers", 10000, "concurrent TFTP transfers; more are refused with a \"server busy\" error")
+		ratePerIP    = fs.Float64("tftp-rate", 20, "new TFTP requests per second allowed from one client address (0: no limit)")
+		rateBurst    = fs.Int("tftp-burst", 50, "burst of requests allowed above --tftp-rate")
+		maxBlksize   = fs.Int("tftp-max-blksize", tftp.MaxBlksize, "largest block size granted to clients (8-65464)")
+		maxWindow    = fs.Int("tftp-max-windowsize", 64, "largest RFC 7440 window granted to clients (1-65535)")
+		timeout      = fs.Duration("tftp-timeout", time.Second, "retransmission timeout until the round trip to a client is measured")
+		minTimeout   = fs.Duration("tftp-min-timeout", 50*time.Millisecond, "shortest adaptive retransmission timeout")
+		maxTimeout   = fs.Duration("tftp-max-timeout", 5*time.Second, "longest adaptive retransmission timeout")
+		retries      = fs.Int("tftp-retries", 8, "retransmissions of one packet before a transfer is abandoned")
+		rollover     = fs.Int("tftp-rollover", 0, "block number after 65535 for files over 32 MB: 0 or 1")
+		cacheMB      = fs.Int64("tftp-cache-mb", 512, "memory for file contents shared by all transfers, in MiB (0: read from disk every time)")
+		uploadDir    = fs.String("upload-dir", "", "accept TFTP uploads (write requests) into this `directory`; off when empty")
+		uploadMaxMB  = fs.Int64("upload-max-mb", 64, "largest upload accepted, in MiB")
+		grace        = fs.Duration("shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
+		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error")
+		logJSON      = fs.Bool("log-json", false, "log as JSON lines instead of text")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	if *rollover != 0 && *rollover != 1 {
+		return fmt.Errorf("serve: --tftp-rollover must be 0 or 1, not %d", *rollover)
+	}
+	if *maxBlksize < tftp.MinBlksize || *maxBlksize > tftp.MaxBlksize {
+		return fmt.Errorf("serve: --tftp-max-blksize must be from 8 to 65464, not %d", *maxBlksize)
+	}
+	if *maxWindow < 1 || *maxWindow > 65535 {
+		return fmt.Errorf("serve: --tftp-max-windowsize must be from 1 to 65535, not %d", *maxWindow)
+	}
+	log, err := newLogger(stderr, *logLevel, *logJSON)
+	if err != nil {
+		return err
+	}
+
+	root := filepath.Join(*data, "tftp")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("serve: cannot create the TFTP folder: %w", err)
+	}
+	dir, err := tftp.OpenDir(root, *cacheMB<<20)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer dir.Close()
+
+	srv := &tftp.Server{
+		Resolver:      dir,
+		Limits:        tftp.Limits{MaxBlksize: *maxBlksize, MaxWindowsize: *maxWindow, MaxUpload: *uploadMaxMB << 20},
+		MaxTransfers:  *maxTransfers,
+		RatePerSource: *ratePerIP,
+		RateBurst:     *rateBurst,
+		Timeout:       *timeout,
+		MinTimeout:    *minTimeout,
+		MaxTimeout:    *maxTimeout,
+		Retries:       *retries,
+		RolloverToOne: *rollover == 1,
+		Logger:        log,
+	}
+	if *uploadDir != "" {
+		up, err := tftp.OpenUploadDir(*uploadDir)
+		if err != nil {
+			return fmt.Errorf("serve: --upload-dir: %w", err)
+		}
+		defer up.Close()
+		srv.Receiver = up
+	}
+
+	conns, err := tftp.Listen(*addr)
+	if err != nil {
+		return bindError(*addr, err)
+	}
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		log.Info("tftp listening", "addr", c.LocalAddr().String(), "root", root)
+		wg.Go(func() {
+			if err := srv.Serve(c); err != nil && !errors.Is(err, tftp.ErrServerClosed) {
+				log.Error("tftp server stopped", "err", err)
+			}
+		})
+	}
+	<-ctx.Done()
+	log.Info("shutting down: waiting for running transfers", "running", srv.Active(), "timeout", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown timeout reached: remaining transfers were cut", "err", err)
+	}
+	wg.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+// bindError explains why a listening address could not be opened and what
+// to do about it.
+func bindError(addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("cannot listen on %s: permission denied.\n"+
+			"  Ports below 1024 need privileges. Either run as root, or give the binary the capability once:\n"+
+			"    sudo setcap cap_net_bind_service=+ep %s\n"+
+			"  or listen on a high port with --tftp-addr :6969 (phones themselves always ask port 69)", addr, executable())
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("cannot listen on %s: the address is already in use.\n"+
+			"  Another TFTP server (tftpd-hpa, atftpd, dnsmasq, inetd) is probably running; see which with:\n"+
+			"    ss -ulpn 'sport = :69'\n"+
+			"  stop it, or choose another address with --tftp-addr", addr)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("cannot listen on %s: no interface of this machine has that address (check --tftp-addr)", addr)
+	}
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("cannot listen on %s: %v (use host:port, e.g. :69 or 192.0.2.10:69)", addr, err)
+	}
+	return fmt.Errorf("cannot listen on %s: %w", addr, err)
+}
+
+func executable() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "/path/to/phoneboot"
+}
+
+func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if asJSON {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}

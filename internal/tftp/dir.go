@@ -1,0 +1,254 @@
+package tftp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Dir serves the files under a directory. Every open goes through os.Root,
+// so no spelling of a name ("..", symlinks pointing out) reaches a file
+// outside it. Names are tried exactly, then case-insensitively (phones and
+// firmware packages disagree on case: "Jar41sip…" vs "jar41sip…").
+//
+// Files up to CacheFileMax bytes are read once into memory and shared by
+// every transfer until their size or modification time changes: a boot
+// storm of 500 phones costs one read of each firmware file, not 500.
+type Dir struct {
+	root         *os.Root
+	cacheMax     int64 // total bytes kept in memory
+	cacheFileMax int64 // largest file kept in memory
+
+	mu     sync.Mutex
+	cache  map[string]*cacheEntry
+	cached int64
+}
+
+type cacheEntry struct {
+	size  int64
+	mtime time.Time
+	ready chan struct{} // closed when data or err is set
+	data  Bytes
+	err   error
+}
+
+// maxDirEntries bounds the directory listing read by a case-insensitive
+// lookup.
+const maxDirEntries = 100000
+
+// OpenDir opens dir for serving. cacheBytes bounds the memory used for
+// shared file contents (0 disables the cache).
+func OpenDir(dir string, cacheBytes int64) (*Dir, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Dir{root: r, cacheMax: cacheBytes, cacheFileMax: min(cacheBytes, 256<<20), cache: make(map[string]*cacheEntry)}, nil
+}
+
+// Close releases the directory.
+func (d *Dir) Close() error { return d.root.Close() }
+
+// Open implements Resolver.
+func (d *Dir) Open(_ context.Context, req *Request) (File, error) {
+	f, name, err := d.open(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st.IsDir() {
+		f.Close()
+		return nil, Errorf(ErrFileNotFound, "%s is a directory", req.Path)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, Errorf(ErrAccessViolation, "%s is not a regular file", req.Path)
+	}
+	if data, ok := d.shared(name, st, f); ok {
+		f.Close()
+		return data, nil
+	}
+	return &diskFile{File: f, size: st.Size()}, nil
+}
+
+// open finds name exactly or, failing that, ignoring case.
+func (d *Dir) open(name string) (*os.File, string, error) {
+	f, err := d.root.Open(name)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return f, name, err
+	}
+	folded, ferr := d.lookupFold(name)
+	if ferr != nil {
+		return nil, "", err // report the exact name's error
+	}
+	f, err = d.root.Open(folded)
+	return f, folded, err
+}
+
+func (d *Dir) lookupFold(name string) (string, error) {
+	dir := "."
+	for part := range strings.SplitSeq(name, "/") {
+		df, err := d.root.Open(dir)
+		if err != nil {
+			return "", err
+		}
+		names, err := df.Readdirnames(maxDirEntries)
+		df.Close()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		found := ""
+		for _, n := range names {
+			if strings.EqualFold(n, part) {
+				found = n
+				break
+			}
+		}
+		if found == "" {
+			return "", fs.ErrNotExist
+		}
+		dir = path.Join(dir, found)
+	}
+	return dir, nil
+}
+
+// shared returns the shared in-memory copy of a file, reading it on first
+// use. ok is false when the file is not to be cached.
+func (d *Dir) shared(name string, st fs.FileInfo, f *os.File) (Bytes, bool) {
+	size := st.Size()
+	if size > d.cacheFileMax {
+		return nil, false
+	}
+	d.mu.Lock()
+	e := d.cache[name]
+	if e == nil || e.size != size || !e.mtime.Equal(st.ModTime()) {
+		old := int64(0)
+		if e != nil {
+			old = e.size
+		}
+		if d.cached-old+size > d.cacheMax {
+			d.mu.Unlock()
+			return nil, false
+		}
+		d.cached += size - old
+		e = &cacheEntry{size: size, mtime: st.ModTime(), ready: make(chan struct{})}
+		d.cache[name] = e
+		d.mu.Unlock()
+		e.data = make(Bytes, size)
+		_, e.err = io.ReadFull(f, e.data)
+		if e.err != nil {
+			d.mu.Lock()
+			if d.cache[name] == e {
+				delete(d.cache, name)
+				d.cached -= size
+			}
+			d.mu.Unlock()
+		}
+		close(e.ready)
+	} else {
+		d.mu.Unlock()
+		<-e.ready
+	}
+	return e.data, e.err == nil
+}
+
+type diskFile struct {
+	*os.File
+	size int64
+}
+
+func (f *diskFile) Size() int64 { return f.size }
+
+// UploadDir receives write requests into a directory. A file appears under
+// its name only when the whole transfer arrived (it is written to a hidden
+// temporary file and renamed); an existing file is never replaced.
+type UploadDir struct {
+	root *os.Root
+}
+
+const uploadTempPrefix = ".phoneboot-upload-"
+
+// OpenUploadDir opens dir for uploads and removes temporary files left by
+// an earlier crash.
+func OpenUploadDir(dir string) (*UploadDir, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if names, err := fs.Glob(r.FS(), uploadTempPrefix+"*"); err == nil {
+		for _, n := range names {
+			r.Remove(n)
+		}
+	}
+	return &UploadDir{root: r}, nil
+}
+
+// Close releases the directory.
+func (u *UploadDir) Close() error { return u.root.Close() }
+
+// Create implements Receiver.
+func (u *UploadDir) Create(_ context.Context, req *Request) (Upload, error) {
+	if strings.HasPrefix(path.Base(req.Path), uploadTempPrefix) {
+		return nil, Errorf(ErrAccessViolation, "reserved file name")
+	}
+	if _, err := u.root.Lstat(req.Path); err == nil {
+		return nil, Errorf(ErrFileExists, "file already exists")
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	tmp := path.Join(path.Dir(req.Path), uploadTempPrefix+hex.EncodeToString(rnd[:]))
+	f, err := u.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, Errorf(ErrAccessViolation, "directory %s does not exist", path.Dir(req.Path))
+		}
+		return nil, err
+	}
+	return &diskUpload{root: u.root, f: f, tmp: tmp, final: req.Path}, nil
+}
+
+type diskUpload struct {
+	root       *os.Root
+	f          *os.File
+	tmp, final string
+}
+
+func (u *diskUpload) Write(p []byte) (int, error) { return u.f.Write(p) }
+
+func (u *diskUpload) Commit() error {
+	err := u.f.Sync()
+	if cerr := u.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if _, serr := u.root.Lstat(u.final); serr == nil {
+			err = Errorf(ErrFileExists, "file already exists")
+		}
+	}
+	if err == nil {
+		err = u.root.Rename(u.tmp, u.final)
+	}
+	if err != nil {
+		u.root.Remove(u.tmp)
+		return fmt.Errorf("store upload %s: %w", u.final, err)
+	}
+	return nil
+}
+
+func (u *diskUpload) Abort() {
+	u.f.Close()
+	u.root.Remove(u.tmp)
+}

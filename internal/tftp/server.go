@@ -1,0 +1,467 @@
+package tftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/time/rate"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("tftp: server closed")
+
+// Server is a TFTP server. The zero value serves nothing (every read gets
+// "file not found"); set Resolver. Fields must not change after Serve.
+type Server struct {
+	Resolver Resolver // answers read requests
+	Receiver Receiver // accepts write requests; nil refuses them (error 2)
+	Limits            // option caps and the upload size limit
+
+	// MaxTransfers caps concurrent transfers; more requests are refused
+	// with an ERROR saying the server is busy. 0 means 10000.
+	MaxTransfers int
+	// RatePerSource limits new requests per client IP address per second,
+	// with bursts of RateBurst. 0 means no limit.
+	RatePerSource float64
+	RateBurst     int
+
+	// Retransmission (RFC 1123 §4.2.3.2 asks for an adaptive timeout):
+	// Timeout is used until the first round trip is measured, then the
+	// timeout follows the measured RTT within [MinTimeout, MaxTimeout] and
+	// doubles after each retransmission. A client's timeout option fixes it.
+	Timeout    time.Duration // 0 means 1s
+	MinTimeout time.Duration // 0 means 50ms
+	MaxTimeout time.Duration // 0 means 5s
+	// Retries is how many times one packet is sent again before the
+	// transfer is abandoned. 0 means 8.
+	Retries int
+	// RolloverToOne makes block numbers wrap from 65535 to 1 instead of 0
+	// (RFC 1350 does not say; 0 is what tftp-hpa and most clients expect).
+	RolloverToOne bool
+
+	Logger *slog.Logger
+	// OnEvent, if set, receives one Event per request, from the transfer's
+	// goroutine. It must not block.
+	OnEvent func(Event)
+
+	initOnce sync.Once
+	hardCtx  context.Context // cancelled when shutdown runs out of time
+	hardStop context.CancelFunc
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[*listener]struct{}
+	active    map[netip.AddrPort]struct{} // transfers by client TID
+	limiters  map[netip.Addr]*sourceLimit
+	swept     time.Time
+	nactive   atomic.Int64
+	wg        sync.WaitGroup
+}
+
+type sourceLimit struct {
+	lim  *rate.Limiter
+	last time.Time
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.hardCtx, s.hardStop = context.WithCancel(context.Background())
+		s.listeners = make(map[*listener]struct{})
+		s.active = make(map[netip.AddrPort]struct{})
+		s.limiters = make(map[netip.Addr]*sourceLimit)
+		if s.Logger == nil {
+			s.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+func (s *Server) maxTransfers() int64 {
+	if s.MaxTransfers <= 0 {
+		return 10000
+	}
+	return int64(s.MaxTransfers)
+}
+
+// Active returns the number of transfers in progress.
+func (s *Server) Active() int { return int(s.nactive.Load()) }
+
+// Listen opens the UDP sockets for addr. An address without a host (":69")
+// gets an IPv4 and an IPv6 socket; IPv6 is skipped when the host has none.
+func Listen(addr string) ([]*net.UDPConn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("tftp address %q: %w", addr, err)
+	}
+	if host != "" {
+		c, err := listenUDP("udp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return []*net.UDPConn{c}, nil
+	}
+	c4, err := listenUDP("udp4", addr)
+	if err != nil {
+		return nil, err
+	}
+	c6, err := listenUDP("udp6", addr)
+	if err != nil {
+		if ip6Unavailable(err) {
+			return []*net.UDPConn{c4}, nil
+		}
+		c4.Close()
+		return nil, err
+	}
+	return []*net.UDPConn{c4, c6}, nil
+}
+
+func listenUDP(network, addr string) (*net.UDPConn, error) {
+	pc, err := net.ListenPacket(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+// ip6Unavailable reports errors that mean "this host has no IPv6", which
+// is no reason to refuse to start on IPv4.
+func ip6Unavailable(err error) bool {
+	return errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL)
+}
+
+// listener is a listening socket that tells which local address each
+// request was sent to, so that the transfer answers from that address.
+type listener struct {
+	conn  *net.UDPConn
+	p4    *ipv4.PacketConn
+	p6    *ipv6.PacketConn
+	bound netip.Addr // the socket's own address; unspecified when wildcard
+}
+
+func newListener(conn *net.UDPConn) *listener {
+	l := &listener{conn: conn}
+	la := conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr()
+	l.bound = la.Unmap()
+	if la.Is4() || la.Is4In6() {
+		l.p4 = ipv4.NewPacketConn(conn)
+		if err := l.p4.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
+			l.p4 = nil
+		}
+	} else {
+		l.p6 = ipv6.NewPacketConn(conn)
+		if err := l.p6.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true); err != nil {
+			l.p6 = nil
+		}
+	}
+	return l
+}
+
+// read returns one datagram, its sender and the local address it was sent to.
+func (l *listener) read(b []byte) (n int, from netip.AddrPort, local netip.Addr, ifIndex int, err error) {
+	var src net.Addr
+	switch {
+	case l.p4 != nil:
+		var cm *ipv4.ControlMessage
+		n, cm, src, err = l.p4.ReadFrom(b)
+		if cm != nil {
+			local, _ = netip.AddrFromSlice(cm.Dst)
+			ifIndex = cm.IfIndex
+		}
+	case l.p6 != nil:
+		var cm *ipv6.ControlMessage
+		n, cm, src, err = l.p6.ReadFrom(b)
+		if cm != nil {
+			local, _ = netip.AddrFromSlice(cm.Dst)
+			ifIndex = cm.IfIndex
+		}
+	default:
+		n, src, err = l.conn.ReadFrom(b)
+	}
+	if err != nil {
+		return 0, from, local, 0, err
+	}
+	if ua, ok := src.(*net.UDPAddr); ok {
+		from = unmap(ua.AddrPort())
+	}
+	local = local.Unmap()
+	if !local.IsValid() || local.IsUnspecified() {
+		local = l.bound
+	}
+	return n, from, local, ifIndex, nil
+}
+
+// reply sends b to the client from the listening socket, with the source
+// address the request was sent to.
+func (l *listener) reply(b []byte, to netip.AddrPort, local netip.Addr) {
+	dst := net.UDPAddrFromAddrPort(to)
+	switch {
+	case l.p4 != nil && local.Is4():
+		l.p4.WriteTo(b, &ipv4.ControlMessage{Src: local.AsSlice()}, dst)
+	case l.p6 != nil && local.Is6():
+		l.p6.WriteTo(b, &ipv6.ControlMessage{Src: local.AsSlice()}, dst)
+	default:
+		l.conn.WriteToUDPAddrPort(b, to)
+	}
+}
+
+func unmap(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// Serve answers requests arriving on conn until Shutdown, then returns
+// ErrServerClosed. Each transfer gets its own socket (a fresh TID, RFC 1350
+// §4) bound to the address the request was sent to.
+func (s *Server) Serve(conn *net.UDPConn) error {
+	s.init()
+	l := newListener(conn)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		conn.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+
+	buf := make([]byte, MaxRequestLen+1)
+	var backoff time.Duration
+	for {
+		n, from, local, ifIndex, err := l.read(buf)
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return ErrServerClosed
+			}
+			// A transient error (ICMP-induced, no buffers): log, back off a
+			// little so a persistent one cannot spin, and go on.
+			backoff = min(max(2*backoff, time.Millisecond), 100*time.Millisecond)
+			s.Logger.Warn("tftp: read error on listening socket", "addr", conn.LocalAddr(), "err", err)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if local.Is6() && local.IsLinkLocalUnicast() && ifIndex > 0 {
+			local = local.WithZone(fmt.Sprint(ifIndex))
+		}
+		s.handleRequest(l, buf[:n], from, local)
+	}
+}
+
+// handleRequest runs on the listener's goroutine: it decides quickly whether
+// to start a transfer and hands everything slow to the transfer's goroutine.
+func (s *Server) handleRequest(l *listener, b []byte, from netip.AddrPort, local netip.Addr) {
+	start := time.Now()
+	op, err := PacketOpcode(b)
+	if err != nil || (op != OpRRQ && op != OpWRQ) {
+		// Not a request. Never answer an ERROR with an ERROR (loops);
+		// anything else gets "illegal operation" so a confused client
+		// learns it is talking to the wrong port.
+		if op != OpERROR {
+			l.reply(AppendError(nil, ErrIllegalOp, "expected a read or write request"), from, local)
+		}
+		s.Logger.Debug("tftp: not a request", "client", from, "opcode", op, "len", len(b))
+		return
+	}
+	ev := Event{Start: start, Op: op, Remote: from, Local: local, Size: -1, Blksize: DefaultBlksize, Windowsize: 1}
+	refuse := func(outcome Outcome, e *Error) {
+		if !isBroadcast(local) {
+			l.reply(AppendError(nil, e.Code, e.Message), from, local)
+		}
+		ev.Outcome, ev.Error = outcome, e.Message
+		s.emit(&ev)
+	}
+	if isBroadcast(local) {
+		// RFC 1123 §4.2.3.5: requests to a broadcast address SHOULD be
+		// silently ignored.
+		refuse(OutcomeRefused, Errorf(ErrUndefined, "request sent to a broadcast or multicast address, ignored"))
+		return
+	}
+	pkt, err := ParseRequest(b)
+	ev.File, ev.Mode, ev.Options = pkt.Filename, pkt.Mode, pkt.Options
+	if err != nil {
+		var pe *ParseError
+		errors.As(err, &pe)
+		refuse(OutcomeBadReq, &Error{Code: pe.Code, Message: pe.Msg})
+		return
+	}
+	if op == OpWRQ && s.Receiver == nil {
+		refuse(OutcomeDenied, Errorf(ErrAccessViolation, "writing is disabled on this server"))
+		return
+	}
+	path, err := CleanName(pkt.Filename)
+	if err != nil {
+		e := asError(err)
+		outcome := OutcomeDenied
+		if e.Code == ErrFileNotFound {
+			outcome = OutcomeNotFound
+		}
+		refuse(outcome, e)
+		return
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		refuse(OutcomeShutdown, Errorf(ErrUndefined, "server shutting down"))
+		return
+	}
+	if _, dup := s.active[from]; dup {
+		// A retransmitted request for a transfer already running
+		// (Tftpd64: answering it caused spurious errors). Not a new request.
+		s.mu.Unlock()
+		s.Logger.Debug("tftp: duplicate request ignored", "client", from, "file", pkt.Filename)
+		return
+	}
+	if !s.allow(from.Addr(), start) {
+		s.mu.Unlock()
+		refuse(OutcomeRefused, Errorf(ErrUndefined, "too many requests from %s: limit is %g per second", from.Addr(), s.RatePerSource))
+		return
+	}
+	if n := s.nactive.Load(); n >= s.maxTransfers() {
+		s.mu.Unlock()
+		refuse(OutcomeRefused, Errorf(ErrUndefined, "server busy: %d transfers running, try again", n))
+		return
+	}
+	s.active[from] = struct{}{}
+	s.nactive.Add(1)
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	req := &Request{Op: op, Filename: pkt.Filename, Path: path, Mode: pkt.Mode, Options: pkt.Options, Remote: from, Local: local}
+	go s.run(l, req, pkt, ev)
+}
+
+// allow applies the per-source rate limit. Called with s.mu held.
+func (s *Server) allow(ip netip.Addr, now time.Time) bool {
+	if s.RatePerSource <= 0 {
+		return true
+	}
+	if now.Sub(s.swept) > time.Minute {
+		// Forget idle sources so the table stays bounded.
+		for a, sl := range s.limiters {
+			if now.Sub(sl.last) > time.Minute {
+				delete(s.limiters, a)
+			}
+		}
+		s.swept = now
+	}
+	sl := s.limiters[ip]
+	if sl == nil {
+		sl = &sourceLimit{lim: rate.NewLimiter(rate.Limit(s.RatePerSource), max(s.RateBurst, 1))}
+		s.limiters[ip] = sl
+	}
+	sl.last = now
+	return sl.lim.AllowN(now, 1)
+}
+
+func isBroadcast(a netip.Addr) bool {
+	return a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+// run is one transfer's goroutine.
+func (s *Server) run(l *listener, req *Request, pkt Packet, ev Event) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.active, req.Remote)
+		s.mu.Unlock()
+		s.nactive.Add(-1)
+		s.wg.Done()
+	}()
+	laddr := &net.UDPAddr{IP: req.Local.AsSlice(), Zone: req.Local.Zone()}
+	conn, err := net.ListenUDP("udp", laddr)
+	if err != nil {
+		l.reply(AppendError(nil, ErrUndefined, "server cannot open a transfer socket"), req.Remote, req.Local)
+		ev.Outcome, ev.Error = OutcomeFailed, "open transfer socket: "+err.Error()
+		s.emit(&ev)
+		return
+	}
+	stop := context.AfterFunc(s.hardCtx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+
+	t := &transfer{s: s, conn: conn, remote: req.Remote, ev: &ev, rbuf: make([]byte, 1024)}
+	if req.Op == OpRRQ {
+		t.send(req, pkt)
+	} else {
+		t.receive(req, pkt)
+	}
+	s.emit(&ev)
+}
+
+func (s *Server) emit(ev *Event) {
+	ev.Duration = time.Since(ev.Start)
+	lvl := slog.LevelWarn
+	switch ev.Outcome {
+	case OutcomeOK, OutcomeProbe, OutcomeNotFound:
+		// Phones ask for many files that do not exist; that is normal.
+		lvl = slog.LevelInfo
+	}
+	if s.Logger.Enabled(context.Background(), lvl) {
+		attrs := []slog.Attr{
+			slog.String("op", ev.Op.String()),
+			slog.String("client", ev.Remote.String()),
+			slog.String("file", ev.File),
+			slog.String("outcome", string(ev.Outcome)),
+			slog.Int64("bytes", ev.Bytes),
+			slog.Duration("duration", ev.Duration),
+		}
+		if ev.Blksize != DefaultBlksize || ev.Windowsize != 1 {
+			attrs = append(attrs, slog.Int("blksize", ev.Blksize), slog.Int("windowsize", ev.Windowsize))
+		}
+		if ev.Retransmits > 0 {
+			attrs = append(attrs, slog.Int("retransmits", ev.Retransmits))
+		}
+		if ev.Error != "" {
+			attrs = append(attrs, slog.String("error", ev.Error))
+		}
+		if len(ev.Notes) > 0 {
+			attrs = append(attrs, slog.Any("notes", ev.Notes))
+		}
+		s.Logger.LogAttrs(context.Background(), lvl, "tftp transfer", attrs...)
+	}
+	if s.OnEvent != nil {
+		s.OnEvent(*ev)
+	}
+}
+
+// Shutdown stops accepting requests and waits for running transfers to
+// finish. When ctx ends first, the remaining transfers are cut (their event
+// says "shutdown") and ctx's error is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.conn.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.hardStop()
+		<-done
+		return ctx.Err()
+	}
+}
