@@ -1,0 +1,523 @@
+package tftp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// These tests drive the server over real loopback sockets with a raw client
+// that shows every packet, for the behaviours a normal client hides.
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []Event
+	ch     chan Event
+}
+
+func (l *eventLog) add(ev Event) {
+	l.mu.Lock()
+	l.events = append(l.events, ev)
+	l.mu.Unlock()
+	select {
+	case l.ch <- ev:
+	default:
+	}
+}
+
+// wait returns the next event or fails after 10 s.
+func (l *eventLog) wait(t *testing.T) Event {
+	t.Helper()
+	select {
+	case ev := <-l.ch:
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no transfer event within 10s")
+		return Event{}
+	}
+}
+
+// startServer serves files from a temp dir on 127.0.0.1 and returns the
+// listening address.
+func startServer(t *testing.T, s *Server, files map[string][]byte) (netip.AddrPort, *eventLog) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := OpenDir(dir, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Resolver == nil {
+		s.Resolver = d
+	}
+	log := &eventLog{ch: make(chan Event, 1000)}
+	s.OnEvent = log.add
+	conns, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.Serve(conns[0])
+		close(done)
+	}()
+	t.Cleanup(func() {
+		// Cut what a test left hanging rather than wait for its timeouts.
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		s.Shutdown(ctx)
+		<-done
+		d.Close()
+	})
+	return conns[0].LocalAddr().(*net.UDPAddr).AddrPort(), log
+}
+
+type rawClient struct {
+	t      *testing.T
+	conn   *net.UDPConn
+	server netip.AddrPort // the listening port
+	tid    netip.AddrPort // the transfer's port, learned from the first answer
+	buf    []byte
+}
+
+func newRawClient(t *testing.T, src string, server netip.AddrPort) *rawClient {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(src+":0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawClient{t: t, conn: c, server: server, buf: make([]byte, 70000)}
+}
+
+func (c *rawClient) request(b []byte) {
+	c.t.Helper()
+	if _, err := c.conn.WriteToUDPAddrPort(b, c.server); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *rawClient) send(b []byte) {
+	c.t.Helper()
+	if _, err := c.conn.WriteToUDPAddrPort(b, c.tid); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// recv returns the next datagram, or nil after timeout.
+func (c *rawClient) recv(timeout time.Duration) []byte {
+	c.t.Helper()
+	c.conn.SetReadDeadline(time.Now().Add(timeout))
+	n, from, err := c.conn.ReadFromUDPAddrPort(c.buf)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		c.t.Fatal(err)
+	}
+	if !c.tid.IsValid() {
+		c.tid = from
+	}
+	return c.buf[:n]
+}
+
+func (c *rawClient) mustRecv() []byte {
+	c.t.Helper()
+	b := c.recv(5 * time.Second)
+	if b == nil {
+		c.t.Fatal("no packet from the server within 5s")
+	}
+	return b
+}
+
+// get runs a lock-step or windowed read with ACKs for the last block of
+// each window and returns the file.
+func (c *rawClient) get(name string, window int, opts ...Option) []byte {
+	c.t.Helper()
+	c.request(AppendRequest(nil, OpRRQ, name, ModeOctet, opts...))
+	blksize := 512
+	var out []byte
+	b := c.mustRecv()
+	if op, _ := PacketOpcode(b); op == OpOACK {
+		got, _ := ParseOACK(b)
+		for _, o := range got {
+			if o.Name == "blksize" {
+				n, _ := parseCount(o.Value)
+				blksize = int(n)
+			}
+		}
+		c.send(AppendAck(nil, 0))
+		b = c.mustRecv()
+	}
+	inWindow := 0
+	ack := make([]byte, 4)
+	for {
+		n, payload, err := ParseData(b)
+		if err != nil {
+			code, msg, _ := ParseErrorPacket(b)
+			c.t.Fatalf("expected DATA, got % x (error %d %q)", b[:min(len(b), 8)], code, msg)
+		}
+		out = append(out, payload...)
+		inWindow++
+		last := len(payload) < blksize
+		if last || inWindow == window {
+			inWindow = 0
+			c.send(AppendAck(ack[:0], n))
+		}
+		if last {
+			return out
+		}
+		b = c.mustRecv()
+	}
+}
+
+func TestReadLockstepAndWindow(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB: exact multiple of 512
+	addr, log := startServer(t, &Server{}, map[string][]byte{"a.bin": data})
+	c := newRawClient(t, "127.0.0.2", addr)
+	if got := c.get("a.bin", 1); !bytes.Equal(got, data) {
+		t.Fatalf("lock-step: got %d bytes, want %d", len(got), len(data))
+	}
+	if ev := log.wait(t); ev.Outcome != OutcomeOK || ev.Bytes != int64(len(data)) || ev.Remote.Addr().String() != "127.0.0.2" {
+		t.Fatalf("event = %+v", ev)
+	}
+	c = newRawClient(t, "127.0.0.3", addr)
+	if got := c.get("a.bin", 8, Option{"blksize", "1000"}, Option{"windowsize", "8"}); !bytes.Equal(got, data) {
+		t.Fatalf("windowed: got %d bytes, want %d", len(got), len(data))
+	}
+	if ev := log.wait(t); ev.Outcome != OutcomeOK || ev.Windowsize != 8 || ev.Blksize != 1000 {
+		t.Fatalf("event = %+v", ev)
+	}
+}
+
+// RFC 1350 §4: a packet from another port gets ERROR 5, and the transfer
+// goes on undisturbed.
+func TestWrongTID(t *testing.T) {
+	data := bytes.Repeat([]byte{7}, 1500)
+	addr, log := startServer(t, &Server{}, map[string][]byte{"f": data})
+	c := newRawClient(t, "127.0.0.2", addr)
+	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	first := append([]byte(nil), c.mustRecv()...)
+	intruder := newRawClient(t, "127.0.0.2", addr)
+	intruder.tid = c.tid
+	intruder.send(AppendAck(nil, 1))
+	b := intruder.mustRecv()
+	if code, _, err := ParseErrorPacket(b); err != nil || code != ErrUnknownTID {
+		t.Fatalf("intruder got % x, want ERROR 5", b)
+	}
+	got := append([]byte(nil), first[4:]...)
+	c.send(AppendAck(nil, 1))
+	for blk := uint16(2); ; blk++ {
+		n, payload, err := ParseData(c.mustRecv())
+		if err != nil || n != blk {
+			t.Fatalf("block %d: %v", blk, err)
+		}
+		got = append(got, payload...)
+		c.send(AppendAck(nil, n))
+		if len(payload) < 512 {
+			break
+		}
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("data differs")
+	}
+	if ev := log.wait(t); ev.Outcome != OutcomeOK {
+		t.Fatalf("event = %+v", ev)
+	}
+}
+
+// RFC 1123 §4.2.3.1: never resend DATA on a duplicate ACK, only on timeout.
+func TestNoSorcerersApprentice(t *testing.T) {
+	addr, _ := startServer(t, &Server{Timeout: 2 * time.Second, MinTimeout: 2 * time.Second}, map[string][]byte{"f": bytes.Repeat([]byte{1}, 5000)})
+	c := newRawClient(t, "127.0.0.2", addr)
+	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	c.mustRecv() // DATA 1
+	c.send(AppendAck(nil, 1))
+	c.mustRecv() // DATA 2
+	for range 20 {
+		c.send(AppendAck(nil, 1)) // duplicates of the previous ACK
+	}
+	if b := c.recv(300 * time.Millisecond); b != nil {
+		t.Fatalf("server answered a duplicate ACK with % x", b[:4])
+	}
+}
+
+// Timeouts resend the block; the event counts it.
+func TestRetransmitOnTimeout(t *testing.T) {
+	addr, log := startServer(t, &Server{Timeout: 50 * time.Millisecond, MinTimeout: 10 * time.Millisecond}, map[string][]byte{"f": []byte("hello")})
+	c := newRawClient(t, "127.0.0.2", addr)
+	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	a := append([]byte(nil), c.mustRecv()...)
+	b := c.mustRecv() // the same block again, after the timeout
+	if !bytes.Equal(a, b) {
+		t.Fatalf("retransmission % x differs from % x", b, a)
+	}
+	c.send(AppendAck(nil, 1))
+	if ev := log.wait(t); ev.Outcome != OutcomeOK || ev.Retransmits < 1 {
+		t.Fatalf("event = %+v", ev)
+	}
+}
+
+// A client that stops answering is given up on after the retries.
+func TestGiveUp(t *testing.T) {
+	addr, log := startServer(t, &Server{Timeout: 20 * time.Millisecond, MinTimeout: 10 * time.Millisecond, MaxTimeout: 40 * time.Millisecond, Retries: 3},
+		map[string][]byte{"f": []byte("hello")})
+	c := newRawClient(t, "127.0.0.2", addr)
+	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	ev := log.wait(t)
+	if ev.Outcome != OutcomeTimeout || ev.Retransmits != 3 {
+		t.Fatalf("event = %+v", ev)
+	}
+}
+
+// Files over 32 MB at 512 bytes need the block number to wrap; with
+// blksize 8 that happens after 512 KiB. Both wrap styles.
+func TestRollover(t *testing.T) {
+	data := make([]byte, 8*65536+5)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for _, toOne := range []bool{false, true} {
+		addr, _ := startServer(t, &Server{RolloverToOne: toOne}, map[string][]byte{"big": data})
+		c := newRawClient(t, "127.0.0.2", addr)
+		c.request(AppendRequest(nil, OpRRQ, "big", ModeOctet, Option{"blksize", "8"}, Option{"windowsize", "64"}))
+		c.mustRecv() // OACK
+		c.send(AppendAck(nil, 0))
+		var got []byte
+		var seen []uint16
+		for i := 0; ; i++ {
+			n, payload, err := ParseData(c.mustRecv())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i >= 65533 && i <= 65537 {
+				seen = append(seen, n)
+			}
+			got = append(got, payload...)
+			if (i+1)%64 == 0 || len(payload) < 8 {
+				c.send(AppendAck(nil, n))
+			}
+			if len(payload) < 8 {
+				break
+			}
+		}
+		want := []uint16{65534, 65535, 0, 1}
+		if toOne {
+			want = []uint16{65534, 65535, 1, 2}
+		}
+		if !bytes.Equal(got, data) || len(seen) != 4 || seen[2] != want[2] || seen[3] != want[3] {
+			t.Fatalf("rollover to one=%v: blocks around the wrap %v, want %v; %d bytes", toOne, seen, want, len(got))
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	addr, log := startServer(t, &Server{}, map[string][]byte{"f": []byte("x"), "sub/g": []byte("y")})
+	tests := []struct {
+		name string
+		req  []byte
+		code ErrorCode
+		out  Outcome
+	}{
+		{"missing file", AppendRequest(nil, OpRRQ, "CTLSEP001122334455.tlv", ModeOctet), ErrFileNotFound, OutcomeNotFound},
+		{"directory", AppendRequest(nil, OpRRQ, "sub", ModeOctet), ErrFileNotFound, OutcomeNotFound},
+		{"traversal", AppendRequest(nil, OpRRQ, "../f", ModeOctet), ErrAccessViolation, OutcomeDenied},
+		{"write disabled", AppendRequest(nil, OpWRQ, "new", ModeOctet), ErrAccessViolation, OutcomeDenied},
+		{"mail mode", AppendRequest(nil, OpRRQ, "f", "mail"), ErrIllegalOp, OutcomeBadReq},
+	}
+	for i, tt := range tests {
+		c := newRawClient(t, "127.0.0."+string(rune('2'+i)), addr)
+		c.request(tt.req)
+		code, msg, err := ParseErrorPacket(c.mustRecv())
+		if err != nil || code != tt.code {
+			t.Errorf("%s: got error %d %q (%v), want code %d", tt.name, code, msg, err, tt.code)
+		}
+		if ev := log.wait(t); ev.Outcome != tt.out {
+			t.Errorf("%s: event outcome %q, want %q", tt.name, ev.Outcome, tt.out)
+		}
+	}
+}
+
+func TestBusyAndRateLimit(t *testing.T) {
+	addr, log := startServer(t, &Server{MaxTransfers: 1, Timeout: 2 * time.Second}, map[string][]byte{"f": bytes.Repeat([]byte{1}, 2000)})
+	hung := newRawClient(t, "127.0.0.2", addr)
+	hung.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	hung.mustRecv() // the transfer is running and waits for an ACK
+	c := newRawClient(t, "127.0.0.3", addr)
+	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	code, msg, err := ParseErrorPacket(c.mustRecv())
+	if err != nil || code != ErrUndefined || !strings.Contains(msg, "busy") {
+		t.Fatalf("second transfer: error %d %q %v, want server busy", code, msg, err)
+	}
+	if ev := log.wait(t); ev.Outcome != OutcomeRefused {
+		t.Fatalf("event = %+v", ev)
+	}
+
+	addr, _ = startServer(t, &Server{RatePerSource: 1, RateBurst: 1}, map[string][]byte{"f": []byte("x")})
+	first := newRawClient(t, "127.0.0.4", addr)
+	first.request(AppendRequest(nil, OpRRQ, "nothere", ModeOctet))
+	first.mustRecv()
+	second := newRawClient(t, "127.0.0.4", addr) // same IP, new port
+	second.request(AppendRequest(nil, OpRRQ, "nothere", ModeOctet))
+	code, msg, _ = ParseErrorPacket(second.mustRecv())
+	if code != ErrUndefined || !strings.Contains(msg, "too many requests") {
+		t.Fatalf("rate limit: error %d %q", code, msg)
+	}
+	other := newRawClient(t, "127.0.0.5", addr) // another phone is not affected
+	other.request(AppendRequest(nil, OpRRQ, "nothere", ModeOctet))
+	if code, _, _ := ParseErrorPacket(other.mustRecv()); code != ErrFileNotFound {
+		t.Fatalf("other client got error %d, want 1", code)
+	}
+}
+
+func TestUpload(t *testing.T) {
+	up := t.TempDir()
+	u, err := OpenUploadDir(up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	addr, log := startServer(t, &Server{Receiver: u, Limits: Limits{MaxUpload: 4000}, Timeout: 50 * time.Millisecond, MinTimeout: 10 * time.Millisecond, Retries: 2}, nil)
+
+	// A complete upload appears under its name.
+	data := bytes.Repeat([]byte("log line\n"), 200) // 1800 bytes
+	c := newRawClient(t, "127.0.0.2", addr)
+	c.request(AppendRequest(nil, OpWRQ, "crash.log", ModeOctet))
+	if n, err := ParseAck(c.mustRecv()); err != nil || n != 0 {
+		t.Fatalf("WRQ answer: ack %d %v", n, err)
+	}
+	for blk, off := uint16(1), 0; ; blk++ {
+		end := min(off+512, len(data))
+		c.send(AppendData(nil, blk, data[off:end]))
+		if n, err := ParseAck(c.mustRecv()); err != nil || n != blk {
+			t.Fatalf("ack for block %d: %d %v", blk, n, err)
+		}
+		if end-off < 512 {
+			break
+		}
+		off = end
+	}
+	if ev := log.wait(t); ev.Outcome != OutcomeOK || ev.Bytes != int64(len(data)) {
+		t.Fatalf("event = %+v", ev)
+	}
+	if got, _ := os.ReadFile(filepath.Join(up, "crash.log")); !bytes.Equal(got, data) {
+		t.Fatalf("stored %d bytes, want %d", len(got), len(data))
+	}
+
+	// An existing file is not replaced.
+	c = newRawClient(t, "127.0.0.3", addr)
+	c.request(AppendRequest(nil, OpWRQ, "crash.log", ModeOctet))
+	if code, _, _ := ParseErrorPacket(c.mustRecv()); code != ErrFileExists {
+		t.Fatalf("overwrite: error %d, want 6", code)
+	}
+	log.wait(t)
+
+	// A broken upload (client vanishes) and an oversized one leave nothing.
+	c = newRawClient(t, "127.0.0.4", addr)
+	c.request(AppendRequest(nil, OpWRQ, "half.bin", ModeOctet))
+	c.mustRecv()
+	c.send(AppendData(nil, 1, make([]byte, 512)))
+	if ev := log.wait(t); ev.Outcome != OutcomeTimeout {
+		t.Fatalf("abandoned upload: event = %+v", ev)
+	}
+	c = newRawClient(t, "127.0.0.5", addr)
+	c.request(AppendRequest(nil, OpWRQ, "big.bin", ModeOctet))
+	c.mustRecv()
+	for blk := uint16(1); blk <= 8; blk++ {
+		c.send(AppendData(nil, blk, make([]byte, 512)))
+		b := c.mustRecv()
+		if code, _, err := ParseErrorPacket(b); err == nil {
+			if code != ErrDiskFull {
+				t.Fatalf("oversized upload: error %d, want 3", code)
+			}
+			break
+		}
+	}
+	if ev := log.wait(t); ev.Outcome != OutcomeFailed {
+		t.Fatalf("oversized upload: event = %+v", ev)
+	}
+	entries, _ := os.ReadDir(up)
+	if len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("upload dir holds %v, want only crash.log", names)
+	}
+}
+
+// Shutdown waits for running transfers; past its deadline it cuts them and
+// each cut transfer still ends in one event.
+func TestShutdown(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte{1}, 5000), 0o644)
+	d, _ := OpenDir(dir, 0)
+	defer d.Close()
+	log := &eventLog{ch: make(chan Event, 10)}
+	s := &Server{Resolver: d, OnEvent: log.add, Timeout: 5 * time.Second}
+	conns, _ := Listen("127.0.0.1:0")
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(conns[0]) }()
+	c := newRawClient(t, "127.0.0.2", conns[0].LocalAddr().(*net.UDPAddr).AddrPort())
+	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	c.mustRecv()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want deadline exceeded", err)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve = %v", err)
+	}
+	if ev := log.wait(t); ev.Outcome != OutcomeShutdown {
+		t.Fatalf("event = %+v", ev)
+	}
+}
+
+// The hot path allocates nothing per packet: a transfer of 2,000 blocks
+// allocates no more than one of 20 blocks.
+func TestNoAllocationsPerPacket(t *testing.T) {
+	small, big := make([]byte, 20*512+1), make([]byte, 2000*512+1)
+	addr, log := startServer(t, &Server{}, map[string][]byte{"small": small, "big": big})
+	c := newRawClient(t, "127.0.0.2", addr)
+	ack := make([]byte, 4)
+	run := func(name string) uint64 {
+		c.tid = netip.AddrPort{}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		c.request(AppendRequest(nil, OpRRQ, name, ModeOctet))
+		for {
+			b := c.mustRecv()
+			n, payload, _ := ParseData(b)
+			c.send(AppendAck(ack[:0], n))
+			if len(payload) < 512 {
+				break
+			}
+		}
+		log.wait(t)
+		runtime.ReadMemStats(&after)
+		return after.Mallocs - before.Mallocs
+	}
+	run("small") // warm the file cache
+	run("big")
+	a, b := run("small"), run("big")
+	if perBlock := float64(int64(b)-int64(a)) / 1980; perBlock > 0.05 {
+		t.Fatalf("%.2f allocations per block (small transfer %d, big %d)", perBlock, a, b)
+	}
+}
