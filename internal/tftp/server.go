@@ -57,6 +57,8 @@ type Server struct {
 	initOnce sync.Once
 	hardCtx  context.Context // cancelled when shutdown runs out of time
 	hardStop context.CancelFunc
+	drv      driver // runs transfers; set by init unless a test chose one
+	stopDrv  sync.Once
 
 	mu        sync.Mutex
 	closed    bool
@@ -81,6 +83,9 @@ func (s *Server) init() {
 		s.limiters = make(map[netip.Addr]*sourceLimit)
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
+		}
+		if s.drv == nil {
+			s.drv = newDriver(s)
 		}
 	})
 }
@@ -374,38 +379,43 @@ func isBroadcast(a netip.Addr) bool {
 	return a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
-// run is one transfer's goroutine.
+// run prepares a transfer on its own goroutine (the Resolver may be slow)
+// and hands it to the driver.
 func (s *Server) run(l *listener, req *Request, pkt Packet, ev Event) {
-	defer func() {
-		s.mu.Lock()
-		delete(s.active, req.Remote)
-		s.mu.Unlock()
-		s.nactive.Add(-1)
-		s.wg.Done()
-	}()
-	laddr := &net.UDPAddr{IP: req.Local.AsSlice(), Zone: req.Local.Zone()}
-	conn, err := net.ListenUDP("udp", laddr)
-	if err != nil {
+	t := &transfer{s: s, remote: req.Remote, ev: ev}
+	if err := s.drv.open(t, req.Local); err != nil {
 		l.reply(AppendError(nil, ErrUndefined, "server cannot open a transfer socket"), req.Remote, req.Local)
-		ev.Outcome, ev.Error = OutcomeFailed, "open transfer socket: "+err.Error()
-		s.emit(&ev)
+		t.ev.Outcome, t.ev.Error = OutcomeFailed, "open transfer socket: "+err.Error()
+		s.transferDone(t)
 		return
 	}
-	stop := context.AfterFunc(s.hardCtx, func() { conn.Close() })
-	defer stop()
-	defer conn.Close()
-
-	t := &transfer{s: s, conn: conn, remote: req.Remote, ev: &ev, rbuf: make([]byte, 1024)}
-	if req.Op == OpRRQ {
-		t.send(req, pkt)
-	} else {
-		t.receive(req, pkt)
+	t.setup(req, pkt)
+	if t.done {
+		t.conn.close()
+		s.transferDone(t)
+		return
 	}
-	s.emit(&ev)
+	s.drv.start(t)
+}
+
+// transferDone is called once per transfer, by its driver, when it ended.
+func (s *Server) transferDone(t *transfer) {
+	if t.end.IsZero() {
+		t.end = time.Now()
+	}
+	t.ev.Duration = t.end.Sub(t.ev.Start)
+	s.emit(&t.ev)
+	s.mu.Lock()
+	delete(s.active, t.remote)
+	s.mu.Unlock()
+	s.nactive.Add(-1)
+	s.wg.Done()
 }
 
 func (s *Server) emit(ev *Event) {
-	ev.Duration = time.Since(ev.Start)
+	if ev.Duration == 0 {
+		ev.Duration = time.Since(ev.Start)
+	}
 	lvl := slog.LevelWarn
 	switch ev.Outcome {
 	case OutcomeOK, OutcomeProbe, OutcomeNotFound:
@@ -456,12 +466,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		s.hardStop()
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	s.stopDrv.Do(s.drv.stop)
+	return err
 }

@@ -67,6 +67,9 @@ func startServer(t *testing.T, s *Server, files map[string][]byte) (netip.AddrPo
 	}
 	log := &eventLog{ch: make(chan Event, 1000)}
 	s.OnEvent = log.add
+	if useGoroutineDriver {
+		s.drv = goroutineDriver{s: s}
+	}
 	conns, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +88,28 @@ func startServer(t *testing.T, s *Server, files map[string][]byte) (netip.AddrPo
 		d.Close()
 	})
 	return conns[0].LocalAddr().(*net.UDPAddr).AddrPort(), log
+}
+
+// useGoroutineDriver makes startServer use the portable driver instead of
+// the platform's (epoll on Linux).
+var useGoroutineDriver bool
+
+// TestGoroutineDriver runs the behaviour tests again on the portable
+// driver, which is what non-Linux systems use.
+func TestGoroutineDriver(t *testing.T) {
+	useGoroutineDriver = true
+	defer func() { useGoroutineDriver = false }()
+	for name, test := range map[string]func(*testing.T){
+		"ReadLockstepAndWindow": TestReadLockstepAndWindow,
+		"WrongTID":              TestWrongTID,
+		"NoSorcerersApprentice": TestNoSorcerersApprentice,
+		"RetransmitOnTimeout":   TestRetransmitOnTimeout,
+		"GiveUp":                TestGiveUp,
+		"Refusals":              TestRefusals,
+		"Upload":                TestUpload,
+	} {
+		t.Run(name, test)
+	}
 }
 
 type rawClient struct {

@@ -7,66 +7,113 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
+	"syscall"
 	"time"
 )
 
-// transfer is the state of one transfer, owned by its goroutine. The hot
-// path (one DATA out, one ACK in) allocates nothing: buffers are made once
-// per transfer and the socket calls take netip values.
-type transfer struct {
-	s      *Server
-	conn   *net.UDPConn
-	remote netip.AddrPort
-	ev     *Event
-	rtt    rtt
-	rbuf   []byte // received datagrams
-	ebuf   [4 + MaxErrorMessage + 1]byte
+// transferConn is a transfer's own socket (its TID, RFC 1350 §4) as the
+// state machine sees it. Drivers implement it: epoll over raw sockets on
+// Linux, a goroutine per transfer elsewhere.
+type transferConn interface {
+	// send sends b to the client. A full socket buffer is not an error:
+	// the packet counts as lost and is retransmitted on timeout.
+	send(b []byte) error
+	// sendTo sends b to another address (ERROR 5 to a wrong TID).
+	sendTo(b []byte, to netip.AddrPort)
+	close()
 }
 
-// errTimeout is returned by recv when the deadline passed.
+// transfer is one transfer's state machine. Its driver calls begin once,
+// then handle for each datagram and expire when deadline passes, all from
+// one goroutine, until done. None of these allocate: the hot path (one ACK
+// in, one DATA out) costs one read and one write system call.
+type transfer struct {
+	s        *Server
+	conn     transferConn
+	remote   netip.AddrPort
+	ev       Event
+	rtt      rtt
+	deadline time.Time // when expire is due
+	done     bool
+	end      time.Time // when the outcome was decided (before any dally)
+	// scratch holds the DATA packet being built; the driver provides it
+	// (shared by all transfers of an epoll worker) and it is only used
+	// during a call.
+	scratch []byte
+	ebuf    [headerLen + MaxErrorMessage + 1]byte
+	retries int // consecutive timeouts
+
+	// Read transfers.
+	f           File
+	size        int64
+	bs, window  int64
+	last        int64  // number of the last block (short, possibly empty)
+	oack        []byte // OACK still waiting for ACK 0; nil once acknowledged
+	probe       bool   // the OACK holds tsize: an ERROR answer is a probe
+	base, next  int64  // first unacknowledged block, next block to send
+	windowEnd   int64  // last block of the window in flight
+	highest     int64  // highest block sent so far
+	restartedAt int64  // window base already resent for a duplicate ACK
+	sentAt      time.Time
+	fresh       bool // no block of the window in flight was sent before (Karn)
+
+	// Write transfers.
+	up        Upload
+	committed bool
+	expected  int64 // next block wanted
+	sinceAck  int64
+	nacked    bool // an out-of-order block was answered since the last progress
+	reply     []byte
+	dallying  bool
+	finalHdr  [headerLen]byte
+
+	// Driver bookkeeping (epoll): the socket and the earliest timer entry.
+	fd       int
+	heapWhen time.Time
+}
+
+// errTimeout is the cause of a transfer given up after its retries.
 var errTimeout = errors.New("timeout")
 
-// recv waits for the next datagram from the client until deadline. A
-// datagram from any other address or port gets ERROR 5 and does not
-// disturb the transfer (RFC 1350 §4).
-func (t *transfer) recv(deadline time.Time) ([]byte, error) {
-	t.conn.SetReadDeadline(deadline)
-	for {
-		n, from, err := t.conn.ReadFromUDPAddrPort(t.rbuf)
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return nil, errTimeout
-			}
-			return nil, err
-		}
-		from = unmap(from)
-		if from != t.remote {
-			if op, _ := PacketOpcode(t.rbuf[:n]); op != OpERROR {
-				t.conn.WriteToUDPAddrPort(AppendError(t.ebuf[:0], ErrUnknownTID, "unknown transfer ID"), from)
-			}
-			continue
-		}
-		return t.rbuf[:n], nil
+// isTransient reports send errors that mean "packet dropped", to be cured
+// by retransmission.
+func isTransient(err error) bool {
+	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+func (t *transfer) write(b []byte) bool {
+	if err := t.conn.send(b); err != nil && !isTransient(err) {
+		t.ended(err, "")
+		return false
+	}
+	return true
+}
+
+func (t *transfer) finish() {
+	t.done = true
+	if t.end.IsZero() {
+		t.end = time.Now()
+	}
+	if t.up != nil && !t.committed {
+		t.up.Abort()
+	}
+	if t.f != nil {
+		t.f.Close()
 	}
 }
 
-func (t *transfer) write(b []byte) error {
-	_, err := t.conn.WriteToUDPAddrPort(b, t.remote)
-	return err
-}
-
-// fail ends the transfer with an ERROR packet to the client.
+// fail ends the transfer with an ERROR packet to the client. detail, if
+// set, is what the event records instead of the message sent.
 func (t *transfer) fail(outcome Outcome, e *Error, detail string) {
-	t.write(AppendError(t.ebuf[:0], e.Code, e.Message))
-	t.ev.Outcome = outcome
-	t.ev.Error = e.Message
+	t.conn.send(AppendError(t.ebuf[:0], e.Code, e.Message))
+	t.ev.Outcome, t.ev.Error = outcome, e.Message
 	if detail != "" {
 		t.ev.Error = detail
 	}
+	t.finish()
 }
 
-// ended records a transfer cut by the client, a timeout or shutdown.
+// ended records a transfer cut by a timeout, shutdown or a socket error.
 func (t *transfer) ended(err error, what string) {
 	switch {
 	case errors.Is(err, errTimeout):
@@ -79,18 +126,20 @@ func (t *transfer) ended(err error, what string) {
 		t.ev.Outcome = OutcomeFailed
 		t.ev.Error = err.Error()
 	}
+	t.finish()
 }
 
 // clientError records an ERROR packet the client sent.
-func (t *transfer) clientError(b []byte, probed bool) {
+func (t *transfer) clientError(b []byte) {
 	code, msg, _ := ParseErrorPacket(b)
 	t.ev.Outcome = OutcomeAborted
-	if probed {
+	if t.oack != nil && t.probe {
 		// tsize probe: the client only wanted the size (PXE firmware
 		// does this; dnsmasq logs it as a failure, we do not).
 		t.ev.Outcome = OutcomeProbe
 	}
 	t.ev.Error = fmt.Sprintf("client sent error %d: %q", code, msg)
+	t.finish()
 }
 
 // blockNumber is the 16-bit wire number of absolute block idx, with
@@ -112,9 +161,19 @@ func (t *transfer) match(n uint16, lo, hi int64) (int64, bool) {
 	return 0, false
 }
 
-// send runs a read request: negotiation, then the file in windows of
-// blocks, each window resent from the first unacknowledged block on timeout.
-func (t *transfer) send(req *Request, pkt Packet) {
+// setup prepares a transfer before its driver runs it: opens the file or
+// the upload and negotiates options. It runs on the request's own
+// goroutine because a Resolver may be slow. A failure answers the client
+// and leaves t done.
+func (t *transfer) setup(req *Request, pkt Packet) {
+	if req.Op == OpRRQ {
+		t.setupRead(req, pkt)
+	} else {
+		t.setupWrite(req, pkt)
+	}
+}
+
+func (t *transfer) setupRead(req *Request, pkt Packet) {
 	f, err := t.s.resolver().Open(t.s.hardCtx, req)
 	if err != nil {
 		e := asError(err)
@@ -125,18 +184,19 @@ func (t *transfer) send(req *Request, pkt Packet) {
 		t.fail(outcome, e, err.Error())
 		return
 	}
-	defer f.Close()
+	t.f = f
 	if req.Mode == ModeNetascii {
 		nf, err := toNetascii(f)
 		if err != nil {
 			t.fail(OutcomeFailed, asError(err), err.Error())
 			return
 		}
-		f = nf
+		f.Close()
+		t.f = nf
 	}
-	size := f.Size()
-	t.ev.Size = size
-	p, err := Negotiate(pkt, size, t.s.Limits)
+	t.size = t.f.Size()
+	t.ev.Size = t.size
+	p, err := Negotiate(pkt, t.size, t.s.Limits)
 	t.ev.Notes = p.Notes
 	if err != nil {
 		t.fail(OutcomeDenied, asError(err), "")
@@ -144,156 +204,18 @@ func (t *transfer) send(req *Request, pkt Packet) {
 	}
 	t.ev.Blksize, t.ev.Windowsize = p.Blksize, p.Windowsize
 	t.rtt = t.s.newRTT(p.Timeout)
-
+	t.bs, t.window = int64(p.Blksize), int64(p.Windowsize)
+	t.last = t.size/t.bs + 1
+	t.base, t.next, t.restartedAt = 1, 1, -1
 	if len(p.OACK) > 0 {
-		if !t.sendOACK(p) {
-			return
-		}
-	}
-
-	bs := int64(p.Blksize)
-	window := int64(p.Windowsize)
-	last := size/bs + 1 // the last block is short, possibly empty
-	buf := make([]byte, headerLen+p.Blksize)
-	base, next := int64(1), int64(1) // first unacknowledged, next to send
-	restartedAt := int64(-1)         // window base already resent for a duplicate ACK
-	highest := int64(0)              // highest block sent so far
-	retries := 0
-	for base <= last {
-		end := min(base+window-1, last)
-		fresh := next > highest // no block of this window was sent before (Karn)
-		highest = max(highest, end)
-		for ; next <= end; next++ {
-			n := bs
-			if next == last {
-				n = size - (last-1)*bs
-			}
-			PutDataHeader(buf, t.blockNumber(next))
-			if m, err := f.ReadAt(buf[headerLen:headerLen+n], (next-1)*bs); int64(m) < n {
-				if err == nil {
-					err = io.ErrUnexpectedEOF
-				}
-				t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), "read "+req.Path+": "+err.Error())
-				return
-			}
-			if err := t.write(buf[:headerLen+n]); err != nil {
-				t.ended(err, "")
-				return
-			}
-		}
-		sentAt := time.Now()
-		deadline := sentAt.Add(t.rtt.timeout())
-	wait:
-		for {
-			b, err := t.recv(deadline)
-			if errors.Is(err, errTimeout) {
-				if retries >= t.s.retries() {
-					t.ended(err, fmt.Sprintf("for block %d", base))
-					return
-				}
-				retries++
-				t.ev.Retransmits += int(end - base + 1)
-				t.rtt.backoff()
-				next = base
-				break wait
-			}
-			if err != nil {
-				t.ended(err, "")
-				return
-			}
-			op, _ := PacketOpcode(b)
-			switch op {
-			case OpACK:
-			case OpERROR:
-				t.clientError(b, false)
-				return
-			default:
-				t.fail(OutcomeFailed, Errorf(ErrIllegalOp, "expected an ACK, got %s", op), "")
-				return
-			}
-			n, err := ParseAck(b)
-			if err != nil {
-				continue
-			}
-			idx, ok := t.match(n, base-1, end)
-			if !ok {
-				continue // an old ACK, from before a rollover or a resend
-			}
-			if idx == base-1 {
-				// Duplicate ACK. In lock-step never resend on it (RFC 1123
-				// §4.2.3.1, Sorcerer's Apprentice). With a window it is the
-				// client saying the first block was lost (RFC 7440 §4):
-				// resend the window, but only once per base.
-				if window > 1 && restartedAt != base {
-					restartedAt = base
-					next = base
-					break wait
-				}
-				continue
-			}
-			if fresh && idx == end {
-				t.rtt.sample(time.Since(sentAt))
-			}
-			base = idx + 1
-			t.ev.Bytes = min(idx*bs, size)
-			retries = 0
-			next = max(next, base)
-			if idx < end {
-				next = base // partial window: resend from the gap (RFC 7440 §4)
-			}
-			break wait
-		}
-	}
-	t.ev.Outcome = OutcomeOK
-}
-
-// sendOACK sends the option acknowledgement until the client ACKs block 0.
-func (t *transfer) sendOACK(p Params) bool {
-	oack := AppendOACK(nil, p.OACK)
-	probe := false
-	for _, o := range p.OACK {
-		probe = probe || o.Name == "tsize"
-	}
-	for retries := 0; ; retries++ {
-		if err := t.write(oack); err != nil {
-			t.ended(err, "")
-			return false
-		}
-		sentAt := time.Now()
-		deadline := sentAt.Add(t.rtt.timeout())
-		for {
-			b, err := t.recv(deadline)
-			if errors.Is(err, errTimeout) {
-				if retries >= t.s.retries() {
-					t.ended(err, "to the option acknowledgement")
-					return false
-				}
-				t.ev.Retransmits++
-				t.rtt.backoff()
-				break
-			}
-			if err != nil {
-				t.ended(err, "")
-				return false
-			}
-			op, _ := PacketOpcode(b)
-			if op == OpERROR {
-				t.clientError(b, probe)
-				return false
-			}
-			if n, err := ParseAck(b); err == nil && n == 0 {
-				if retries == 0 {
-					t.rtt.sample(time.Since(sentAt))
-				}
-				return true
-			}
+		t.oack = AppendOACK(nil, p.OACK)
+		for _, o := range p.OACK {
+			t.probe = t.probe || o.Name == "tsize"
 		}
 	}
 }
 
-// receive runs a write request: ACK (or OACK), then DATA blocks written to
-// the Receiver's Upload, committed only after the last one.
-func (t *transfer) receive(req *Request, pkt Packet) {
+func (t *transfer) setupWrite(req *Request, pkt Packet) {
 	p, err := Negotiate(pkt, 0, t.s.Limits)
 	t.ev.Notes = p.Notes
 	if err != nil {
@@ -302,136 +224,260 @@ func (t *transfer) receive(req *Request, pkt Packet) {
 	}
 	t.ev.Blksize, t.ev.Windowsize, t.ev.Size = p.Blksize, p.Windowsize, p.Tsize
 	t.rtt = t.s.newRTT(p.Timeout)
+	t.bs, t.window = int64(p.Blksize), int64(p.Windowsize)
 	up, err := t.s.Receiver.Create(t.s.hardCtx, req)
 	if err != nil {
-		e := asError(err)
-		t.fail(OutcomeDenied, e, err.Error())
+		t.fail(OutcomeDenied, asError(err), err.Error())
 		return
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			up.Abort()
-		}
-	}()
 	if req.Mode == ModeNetascii {
 		up = &netasciiUpload{Upload: up}
 	}
-
-	reply := make([]byte, 0, 512)
+	t.up = up
+	t.expected = 1
+	t.reply = make([]byte, 0, 512)
 	if len(p.OACK) > 0 {
-		reply = AppendOACK(reply, p.OACK)
+		t.reply = AppendOACK(t.reply, p.OACK)
 	} else {
-		reply = AppendAck(reply, 0)
-	}
-	bs := p.Blksize
-	window := int64(p.Windowsize)
-	expected := int64(1) // next block wanted
-	sinceAck := int64(0)
-	nacked := false // out-of-order already answered since the last progress
-	retries := 0
-	var received int64
-	if err := t.write(reply); err != nil {
-		t.ended(err, "")
-		return
-	}
-	deadline := time.Now().Add(t.rtt.timeout())
-	for {
-		b, err := t.recv(deadline)
-		if errors.Is(err, errTimeout) {
-			if retries >= t.s.retries() {
-				t.ended(err, fmt.Sprintf("for block %d", expected))
-				return
-			}
-			retries++
-			t.ev.Retransmits++
-			t.rtt.backoff()
-			t.write(reply)
-			deadline = time.Now().Add(t.rtt.timeout())
-			continue
-		}
-		if err != nil {
-			t.ended(err, "")
-			return
-		}
-		op, _ := PacketOpcode(b)
-		switch op {
-		case OpDATA:
-		case OpERROR:
-			t.clientError(b, false)
-			return
-		default:
-			t.fail(OutcomeFailed, Errorf(ErrIllegalOp, "expected DATA, got %s", op), "")
-			return
-		}
-		n, payload, err := ParseData(b)
-		if err != nil {
-			continue
-		}
-		if n != t.blockNumber(expected) {
-			// Duplicate or out of order: ACK the last block in order, once
-			// until progress (RFC 7440 §4; RFC 1350 re-ACK of a duplicate).
-			if !nacked {
-				reply = AppendAck(reply[:0], t.blockNumber(expected-1))
-				t.write(reply)
-				nacked = true
-			}
-			continue
-		}
-		if len(payload) > bs {
-			t.fail(OutcomeFailed, Errorf(ErrIllegalOp, "block %d has %d bytes, more than the block size %d", expected, len(payload), bs), "")
-			return
-		}
-		received += int64(len(payload))
-		if lim := t.s.Limits.MaxUpload; lim > 0 && received > lim {
-			t.fail(OutcomeFailed, Errorf(ErrDiskFull, "upload is over the limit of %d bytes", lim), "")
-			return
-		}
-		if _, err := up.Write(payload); err != nil {
-			t.fail(OutcomeFailed, Errorf(ErrDiskFull, "cannot store the file"), "write: "+err.Error())
-			return
-		}
-		t.ev.Bytes = received
-		nacked, retries = false, 0
-		expected++
-		sinceAck++
-		final := len(payload) < bs
-		if final {
-			if err := up.Commit(); err != nil {
-				t.fail(OutcomeFailed, asError(err), "commit: "+err.Error())
-				return
-			}
-			committed = true
-			t.ev.Size = received
-			reply = AppendAck(reply[:0], t.blockNumber(expected-1))
-			t.write(reply)
-			t.dally(b[:headerLen], reply)
-			t.ev.Outcome = OutcomeOK
-			return
-		}
-		if sinceAck >= window {
-			sinceAck = 0
-			reply = AppendAck(reply[:0], t.blockNumber(expected-1))
-			t.write(reply)
-		}
-		deadline = time.Now().Add(t.rtt.timeout())
+		t.reply = AppendAck(t.reply, 0)
 	}
 }
 
-// dally waits after the final ACK in case it was lost: a retransmitted last
-// DATA is ACKed again (RFC 1350 §6).
-func (t *transfer) dally(lastHeader, ack []byte) {
-	header := [headerLen]byte(lastHeader)
-	deadline := time.Now().Add(min(2*t.rtt.timeout(), t.s.maxTimeout()))
-	for range t.s.retries() {
-		b, err := t.recv(deadline)
-		if err != nil {
+// begin sends the first packet: OACK, DATA 1 or ACK 0.
+func (t *transfer) begin(now time.Time) {
+	switch {
+	case t.up != nil:
+		t.sendReply(now)
+	case t.oack != nil:
+		t.sendOACK(now)
+	default:
+		t.sendWindow(now)
+	}
+}
+
+// handle processes one datagram that arrived on the transfer's socket.
+func (t *transfer) handle(b []byte, from netip.AddrPort, now time.Time) {
+	if from != t.remote {
+		// RFC 1350 §4: another TID gets ERROR 5; the transfer goes on.
+		// Never answer an ERROR with an ERROR.
+		if op, _ := PacketOpcode(b); op != OpERROR {
+			t.conn.sendTo(AppendError(t.ebuf[:0], ErrUnknownTID, "unknown transfer ID"), from)
+		}
+		return
+	}
+	if t.up != nil {
+		t.handleWrite(b, now)
+	} else {
+		t.handleRead(b, now)
+	}
+}
+
+// expire runs when the deadline passed without an answer.
+func (t *transfer) expire(now time.Time) {
+	if t.dallying {
+		t.finish()
+		return
+	}
+	if t.retries >= t.s.retries() {
+		what := ""
+		switch {
+		case t.up != nil:
+			what = fmt.Sprintf("for block %d", t.expected)
+		case t.oack != nil:
+			what = "to the option acknowledgement"
+		default:
+			what = fmt.Sprintf("for block %d", t.base)
+		}
+		t.ended(errTimeout, what)
+		return
+	}
+	t.retries++
+	t.rtt.backoff()
+	switch {
+	case t.up != nil:
+		t.ev.Retransmits++
+		t.sendReply(now)
+	case t.oack != nil:
+		t.ev.Retransmits++
+		t.sendOACK(now)
+	default:
+		t.ev.Retransmits += int(t.windowEnd - t.base + 1)
+		t.next = t.base
+		t.sendWindow(now)
+	}
+}
+
+func (t *transfer) sendOACK(now time.Time) {
+	if t.write(t.oack) {
+		t.sentAt = now
+		t.deadline = now.Add(t.rtt.timeout())
+	}
+}
+
+// sendWindow sends the blocks from next to the end of the window that
+// starts at base.
+func (t *transfer) sendWindow(now time.Time) {
+	t.windowEnd = min(t.base+t.window-1, t.last)
+	t.fresh = t.next > t.highest
+	t.highest = max(t.highest, t.windowEnd)
+	buf := t.scratch[:headerLen+t.bs]
+	for ; t.next <= t.windowEnd; t.next++ {
+		n := t.bs
+		if t.next == t.last {
+			n = t.size - (t.last-1)*t.bs
+		}
+		PutDataHeader(buf, t.blockNumber(t.next))
+		if m, err := t.f.ReadAt(buf[headerLen:headerLen+n], (t.next-1)*t.bs); int64(m) < n {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), "read: "+err.Error())
 			return
 		}
-		if len(b) >= headerLen && [headerLen]byte(b[:headerLen]) == header {
-			t.write(ack)
+		if !t.write(buf[:headerLen+n]) {
+			return
 		}
 	}
+	t.sentAt = now
+	t.deadline = now.Add(t.rtt.timeout())
+}
+
+func (t *transfer) handleRead(b []byte, now time.Time) {
+	op, _ := PacketOpcode(b)
+	if op == OpERROR {
+		t.clientError(b)
+		return
+	}
+	if t.oack != nil {
+		// Waiting for ACK 0; anything else is a stray from before.
+		if n, err := ParseAck(b); err == nil && n == 0 {
+			if t.retries == 0 {
+				t.rtt.sample(now.Sub(t.sentAt))
+			}
+			t.oack, t.retries = nil, 0
+			t.sendWindow(now)
+		}
+		return
+	}
+	if op != OpACK {
+		t.fail(OutcomeFailed, Errorf(ErrIllegalOp, "expected an ACK, got %s", op), "")
+		return
+	}
+	n, err := ParseAck(b)
+	if err != nil {
+		return
+	}
+	idx, ok := t.match(n, t.base-1, t.windowEnd)
+	if !ok {
+		return // an old ACK, from before a resend or a rollover
+	}
+	if idx == t.base-1 {
+		// Duplicate ACK. In lock-step never resend on it (RFC 1123
+		// §4.2.3.1, Sorcerer's Apprentice): only the timeout does. With a
+		// window it is the client saying the window's first block was lost
+		// (RFC 7440 §4): resend the window, once per base.
+		if t.window > 1 && t.restartedAt != t.base {
+			t.restartedAt = t.base
+			t.next = t.base
+			t.sendWindow(now)
+		}
+		return
+	}
+	if t.fresh && idx == t.windowEnd {
+		t.rtt.sample(now.Sub(t.sentAt))
+	}
+	t.base = idx + 1
+	t.ev.Bytes = min(idx*t.bs, t.size)
+	t.retries = 0
+	if t.base > t.last {
+		t.ev.Outcome = OutcomeOK
+		t.finish()
+		return
+	}
+	if idx < t.windowEnd {
+		t.next = t.base // partial window: resend from the gap (RFC 7440 §4)
+	}
+	t.sendWindow(now)
+}
+
+func (t *transfer) sendReply(now time.Time) {
+	if t.write(t.reply) {
+		t.deadline = now.Add(t.rtt.timeout())
+	}
+}
+
+func (t *transfer) handleWrite(b []byte, now time.Time) {
+	op, _ := PacketOpcode(b)
+	if t.dallying {
+		// RFC 1350 §6: the final ACK was lost if the last DATA comes again.
+		if len(b) >= headerLen && [headerLen]byte(b[:headerLen]) == t.finalHdr {
+			t.conn.send(t.reply)
+		}
+		return
+	}
+	switch op {
+	case OpDATA:
+	case OpERROR:
+		t.clientError(b)
+		return
+	default:
+		t.fail(OutcomeFailed, Errorf(ErrIllegalOp, "expected DATA, got %s", op), "")
+		return
+	}
+	n, payload, err := ParseData(b)
+	if err != nil {
+		return
+	}
+	if n != t.blockNumber(t.expected) {
+		// Duplicate or out of order: ACK the last block in order, once
+		// until progress (RFC 7440 §4; RFC 1350 re-ACK of a duplicate).
+		if !t.nacked {
+			t.reply = AppendAck(t.reply[:0], t.blockNumber(t.expected-1))
+			t.conn.send(t.reply)
+			t.nacked = true
+		}
+		return
+	}
+	if int64(len(payload)) > t.bs {
+		t.fail(OutcomeFailed, Errorf(ErrIllegalOp, "block %d has %d bytes, more than the block size %d", t.expected, len(payload), t.bs), "")
+		return
+	}
+	t.ev.Bytes += int64(len(payload))
+	if lim := t.s.Limits.MaxUpload; lim > 0 && t.ev.Bytes > lim {
+		t.fail(OutcomeFailed, Errorf(ErrDiskFull, "upload is over the limit of %d bytes", lim), "")
+		return
+	}
+	if _, err := t.up.Write(payload); err != nil {
+		t.fail(OutcomeFailed, Errorf(ErrDiskFull, "cannot store the file"), "write: "+err.Error())
+		return
+	}
+	t.nacked, t.retries = false, 0
+	t.expected++
+	t.sinceAck++
+	if int64(len(payload)) < t.bs {
+		// The last block: store, then acknowledge, so the client hears
+		// about a failure to store instead of believing it succeeded.
+		if err := t.up.Commit(); err != nil {
+			t.fail(OutcomeFailed, asError(err), "commit: "+err.Error())
+			return
+		}
+		t.committed = true
+		t.ev.Size = t.ev.Bytes
+		t.ev.Outcome = OutcomeOK
+		t.end = now
+		t.finalHdr = [headerLen]byte(b[:headerLen])
+		t.reply = AppendAck(t.reply[:0], t.blockNumber(t.expected-1))
+		t.conn.send(t.reply)
+		t.dallying = true
+		t.deadline = now.Add(min(2*t.rtt.timeout(), t.s.maxTimeout()))
+		return
+	}
+	if t.sinceAck >= t.window {
+		t.sinceAck = 0
+		t.reply = AppendAck(t.reply[:0], t.blockNumber(t.expected-1))
+		t.conn.send(t.reply)
+	}
+	t.deadline = now.Add(t.rtt.timeout())
 }
 
 func (s *Server) resolver() Resolver {

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package tftp
+
+func newDriver(s *Server) driver { return goroutineDriver{s: s} }
