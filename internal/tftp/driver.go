@@ -36,6 +36,22 @@ func (u *udpTransferConn) send(b []byte) error {
 	return err
 }
 
+func (u *udpTransferConn) sendBatch(b []byte, seg int) error {
+	return sendEach(u.send, b, seg)
+}
+
+// sendEach sends the datagrams of a batch one by one. A datagram the
+// kernel drops (full buffer) does not stop the rest: it is retransmitted
+// after the timeout like any lost packet.
+func sendEach(send func([]byte) error, b []byte, seg int) error {
+	for off := 0; off < len(b); off += seg {
+		if err := send(b[off:min(off+seg, len(b))]); err != nil && !isTransient(err) {
+			return err
+		}
+	}
+	return nil
+}
+
 func (u *udpTransferConn) sendTo(b []byte, to netip.AddrPort) { u.c.WriteToUDPAddrPort(b, to) }
 
 func (u *udpTransferConn) close() { u.c.Close() }

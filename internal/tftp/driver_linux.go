@@ -81,6 +81,10 @@ type fdConn struct {
 	family int
 	sa4    unix.RawSockaddrInet4
 	sa6    unix.RawSockaddrInet6
+	noGSO  bool // the kernel refused UDP GSO once: send one by one
+	msg    unix.Msghdr
+	iov    unix.Iovec
+	cmsg   [32]byte
 }
 
 func newFDConn(local netip.Addr, remote netip.AddrPort) (*fdConn, error) {
@@ -154,6 +158,39 @@ func (c *fdConn) send(b []byte) error {
 		return errno
 	}
 	return nil
+}
+
+func (c *fdConn) sendBatch(b []byte, seg int) error {
+	if len(b) <= seg || c.noGSO {
+		return sendEach(c.send, b, seg)
+	}
+	c.iov.Base = unsafe.SliceData(b)
+	c.iov.SetLen(len(b))
+	c.msg.Iov = &c.iov
+	c.msg.SetIovlen(1)
+	if c.family == unix.AF_INET {
+		c.msg.Name, c.msg.Namelen = (*byte)(unsafe.Pointer(&c.sa4)), uint32(unsafe.Sizeof(c.sa4))
+	} else {
+		c.msg.Name, c.msg.Namelen = (*byte)(unsafe.Pointer(&c.sa6)), uint32(unsafe.Sizeof(c.sa6))
+	}
+	// One control message: UDP_SEGMENT with the segment size (uint16).
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&c.cmsg[0]))
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&c.cmsg[unix.CmsgLen(0)])) = uint16(seg)
+	c.msg.Control = &c.cmsg[0]
+	c.msg.SetControllen(unix.CmsgSpace(2))
+	_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&c.msg)), 0)
+	switch errno {
+	case 0:
+		return nil
+	case unix.EINVAL, unix.EIO, unix.ENOPROTOOPT, unix.EOPNOTSUPP:
+		// No GSO here (old kernel, a device or path that cannot do it):
+		// remember and fall back, without losing this batch.
+		c.noGSO = true
+		return sendEach(c.send, b, seg)
+	}
+	return errno
 }
 
 func (c *fdConn) sendTo(b []byte, to netip.AddrPort) {

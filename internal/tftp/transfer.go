@@ -18,6 +18,10 @@ type transferConn interface {
 	// send sends b to the client. A full socket buffer is not an error:
 	// the packet counts as lost and is retransmitted on timeout.
 	send(b []byte) error
+	// sendBatch sends consecutive datagrams of seg bytes each (the last
+	// may be shorter) stored back to back in b: one system call with UDP
+	// GSO where the kernel supports it.
+	sendBatch(b []byte, seg int) error
 	// sendTo sends b to another address (ERROR 5 to a wrong TID).
 	sendTo(b []byte, to netip.AddrPort)
 	close()
@@ -314,27 +318,39 @@ func (t *transfer) sendOACK(now time.Time) {
 	}
 }
 
+// maxBatch is the most datagrams sent in one system call (UDP GSO allows
+// 64 segments on every kernel that has it).
+const maxBatch = 64
+
 // sendWindow sends the blocks from next to the end of the window that
-// starts at base.
+// starts at base, as many per system call as fit the driver's scratch.
 func (t *transfer) sendWindow(now time.Time) {
 	t.windowEnd = min(t.base+t.window-1, t.last)
 	t.fresh = t.next > t.highest
 	t.highest = max(t.highest, t.windowEnd)
-	buf := t.scratch[:headerLen+t.bs]
-	for ; t.next <= t.windowEnd; t.next++ {
-		n := t.bs
-		if t.next == t.last {
-			n = t.size - (t.last-1)*t.bs
-		}
-		PutDataHeader(buf, t.blockNumber(t.next))
-		if m, err := t.f.ReadAt(buf[headerLen:headerLen+n], (t.next-1)*t.bs); int64(m) < n {
-			if err == nil {
-				err = io.ErrUnexpectedEOF
+	seg := headerLen + int(t.bs)
+	batch := min(max(len(t.scratch)/seg, 1), maxBatch)
+	for t.next <= t.windowEnd {
+		buf := t.scratch[:0]
+		for k := 0; k < batch && t.next <= t.windowEnd; k++ {
+			n := t.bs
+			if t.next == t.last {
+				n = t.size - (t.last-1)*t.bs
 			}
-			t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), "read: "+err.Error())
-			return
+			off := len(buf)
+			buf = buf[:off+headerLen+int(n)]
+			PutDataHeader(buf[off:], t.blockNumber(t.next))
+			if m, err := t.f.ReadAt(buf[off+headerLen:], (t.next-1)*t.bs); int64(m) < n {
+				if err == nil {
+					err = io.ErrUnexpectedEOF
+				}
+				t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), "read: "+err.Error())
+				return
+			}
+			t.next++
 		}
-		if !t.write(buf[:headerLen+n]) {
+		if err := t.conn.sendBatch(buf, seg); err != nil && !isTransient(err) {
+			t.ended(err, "")
 			return
 		}
 	}
