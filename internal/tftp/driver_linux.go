@@ -74,62 +74,89 @@ func (d *epollDriver) stop() {
 	}
 }
 
-// fdConn is a transfer's non-blocking UDP socket with the client's address
-// prepared once as a raw sockaddr.
+// fdConn is a transfer's pair of non-blocking UDP sockets on one port:
+// fd is connected to the client, so the kernel keeps its route and the hot
+// path skips the routing lookup on every send; stray, bound to the same
+// port with SO_REUSEADDR but not connected, receives what the kernel does
+// not hand to fd: datagrams from any other address or port, which get
+// ERROR 5 (RFC 1350 §4). The kernel prefers the connected socket for the
+// client's datagrams.
 type fdConn struct {
 	fd     int
+	stray  int
 	family int
-	sa4    unix.RawSockaddrInet4
-	sa6    unix.RawSockaddrInet6
 	noGSO  bool // the kernel refused UDP GSO once: send one by one
 	msg    unix.Msghdr
 	iov    unix.Iovec
 	cmsg   [32]byte
 }
 
-func newFDConn(local netip.Addr, remote netip.AddrPort) (*fdConn, error) {
-	family := unix.AF_INET6
+func newFDConn(local netip.Addr, remote netip.AddrPort) (c *fdConn, err error) {
+	c = &fdConn{fd: -1, stray: -1, family: unix.AF_INET6}
 	if local.Is4() {
-		family = unix.AF_INET
+		c.family = unix.AF_INET
 	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
+	if c.fd, err = newUDPSocket(c.family); err != nil {
+		return nil, err
+	}
+	scope := zoneIndex(local.Zone())
+	bindAddr := func(port int) unix.Sockaddr {
+		if c.family == unix.AF_INET {
+			return &unix.SockaddrInet4{Addr: local.As4(), Port: port}
+		}
+		return &unix.SockaddrInet6{Addr: local.As16(), Port: port, ZoneId: scope}
+	}
+	// Bind first without SO_REUSEADDR so the kernel picks a port nobody
+	// uses, then allow the stray socket to share it.
+	if err = unix.Bind(c.fd, bindAddr(0)); err != nil {
+		return nil, err
+	}
+	sa, err := unix.Getsockname(c.fd)
 	if err != nil {
 		return nil, err
 	}
-	c := &fdConn{fd: fd, family: family}
-	var bindErr error
-	if family == unix.AF_INET {
-		bindErr = unix.Bind(fd, &unix.SockaddrInet4{Addr: local.As4()})
-		c.sa4.Family = unix.AF_INET
-		putPort(&c.sa4.Port, remote.Port())
-		c.sa4.Addr = remote.Addr().As4()
-	} else {
-		scope := zoneIndex(local.Zone())
-		bindErr = unix.Bind(fd, &unix.SockaddrInet6{Addr: local.As16(), ZoneId: scope})
-		c.sa6.Family = unix.AF_INET6
-		putPort(&c.sa6.Port, remote.Port())
-		c.sa6.Addr = remote.Addr().As16()
-		c.sa6.Scope_id = zoneIndex(remote.Addr().Zone())
-		if c.sa6.Scope_id == 0 {
-			c.sa6.Scope_id = scope
-		}
+	port := 0
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		port = sa.Port
+	case *unix.SockaddrInet6:
+		port = sa.Port
 	}
-	if bindErr != nil {
-		unix.Close(fd)
-		return nil, bindErr
+	if err = unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return nil, err
+	}
+	var peer unix.Sockaddr
+	if c.family == unix.AF_INET {
+		peer = &unix.SockaddrInet4{Addr: remote.Addr().As4(), Port: int(remote.Port())}
+	} else {
+		zone := zoneIndex(remote.Addr().Zone())
+		if zone == 0 {
+			zone = scope
+		}
+		peer = &unix.SockaddrInet6{Addr: remote.Addr().As16(), Port: int(remote.Port()), ZoneId: zone}
+	}
+	if err = unix.Connect(c.fd, peer); err != nil {
+		return nil, err
+	}
+	if c.stray, err = newUDPSocket(c.family); err != nil {
+		return nil, err
+	}
+	if err = unix.SetsockoptInt(c.stray, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return nil, err
+	}
+	if err = unix.Bind(c.stray, bindAddr(port)); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-// putPort stores a port in network byte order into a sockaddr field.
-func putPort(field *uint16, port uint16) {
-	b := (*[2]byte)(unsafe.Pointer(field))
-	b[0], b[1] = byte(port>>8), byte(port)
-}
-
-func getPort(field *uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(field))
-	return uint16(b[0])<<8 | uint16(b[1])
+func newUDPSocket(family int) (int, error) {
+	return unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 }
 
 func zoneIndex(zone string) uint32 {
@@ -146,14 +173,7 @@ func zoneIndex(zone string) uint32 {
 }
 
 func (c *fdConn) send(b []byte) error {
-	var sa unsafe.Pointer
-	var salen uintptr
-	if c.family == unix.AF_INET {
-		sa, salen = unsafe.Pointer(&c.sa4), unsafe.Sizeof(c.sa4)
-	} else {
-		sa, salen = unsafe.Pointer(&c.sa6), unsafe.Sizeof(c.sa6)
-	}
-	_, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0, uintptr(sa), salen)
+	_, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0, 0, 0)
 	if errno != 0 {
 		return errno
 	}
@@ -168,11 +188,6 @@ func (c *fdConn) sendBatch(b []byte, seg int) error {
 	c.iov.SetLen(len(b))
 	c.msg.Iov = &c.iov
 	c.msg.SetIovlen(1)
-	if c.family == unix.AF_INET {
-		c.msg.Name, c.msg.Namelen = (*byte)(unsafe.Pointer(&c.sa4)), uint32(unsafe.Sizeof(c.sa4))
-	} else {
-		c.msg.Name, c.msg.Namelen = (*byte)(unsafe.Pointer(&c.sa6)), uint32(unsafe.Sizeof(c.sa6))
-	}
 	// One control message: UDP_SEGMENT with the segment size (uint16).
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&c.cmsg[0]))
 	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
@@ -195,34 +210,43 @@ func (c *fdConn) sendBatch(b []byte, seg int) error {
 
 func (c *fdConn) sendTo(b []byte, to netip.AddrPort) {
 	if c.family == unix.AF_INET && to.Addr().Is4() {
-		unix.Sendto(c.fd, b, 0, &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()})
+		unix.Sendto(c.stray, b, 0, &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()})
 	} else if c.family == unix.AF_INET6 {
-		unix.Sendto(c.fd, b, 0, &unix.SockaddrInet6{Port: int(to.Port()), Addr: to.Addr().As16(), ZoneId: zoneIndex(to.Addr().Zone())})
+		unix.Sendto(c.stray, b, 0, &unix.SockaddrInet6{Port: int(to.Port()), Addr: to.Addr().As16(), ZoneId: zoneIndex(to.Addr().Zone())})
 	}
 }
 
-func (c *fdConn) close() { unix.Close(c.fd) }
+func (c *fdConn) close() {
+	if c.fd >= 0 {
+		unix.Close(c.fd)
+	}
+	if c.stray >= 0 {
+		unix.Close(c.stray)
+	}
+}
 
-// recv reads one datagram. from is the transfer's own client address when
-// the sender is the client (compared as raw bytes, so the hot path builds
-// no address), else the sender's address.
-func (c *fdConn) recv(b []byte, rsa *unix.RawSockaddrInet6, remote netip.AddrPort) (int, netip.AddrPort, error) {
-	salen := uint32(unsafe.Sizeof(*rsa))
-	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0, uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&salen)))
+// recv reads one datagram from the client's connected socket.
+func (c *fdConn) recv(b []byte) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0, 0, 0)
 	if errno != 0 {
-		return 0, netip.AddrPort{}, errno
+		return 0, errno
 	}
-	if rsa.Family == unix.AF_INET {
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		if sa.Port == c.sa4.Port && sa.Addr == c.sa4.Addr {
-			return int(n), remote, nil
-		}
-		return int(n), netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), getPort(&sa.Port)), nil
+	return int(n), nil
+}
+
+// recvStray reads one datagram that came from someone else than the client.
+func (c *fdConn) recvStray(b []byte) (int, netip.AddrPort, error) {
+	n, from, err := unix.Recvfrom(c.stray, b, 0)
+	if err != nil {
+		return 0, netip.AddrPort{}, err
 	}
-	if rsa.Port == c.sa6.Port && rsa.Addr == c.sa6.Addr {
-		return int(n), remote, nil
+	switch sa := from.(type) {
+	case *unix.SockaddrInet4:
+		return n, netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)), nil
+	case *unix.SockaddrInet6:
+		return n, netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port)), nil
 	}
-	return int(n), netip.AddrPortFrom(netip.AddrFrom16(rsa.Addr).Unmap(), getPort(&rsa.Port)), nil
+	return n, netip.AddrPort{}, nil
 }
 
 // worker owns an epoll instance and the transfers on it. Only its own
@@ -233,12 +257,12 @@ type worker struct {
 	ep     *os.File        // epfd, registered in Go's own netpoller
 	epRaw  syscall.RawConn // to park on it
 	efd    int             // eventfd that wakes the worker for notify
-	byFD   map[int32]*transfer
+	byFD   []*transfer // by socket fd (both of a transfer's sockets)
 	timers timerHeap
 	events []unix.EpollEvent
 	rbuf   []byte
 	sbuf   []byte
-	rsa    unix.RawSockaddrInet6
+	count  int                // transfers on this worker
 	pollFn func(uintptr) bool // w.poll, made once
 	ready  int                // results of the last poll
 	errno  unix.Errno
@@ -283,7 +307,6 @@ func newWorker(s *Server) (*worker, error) {
 	}
 	w := &worker{
 		s: s, epfd: epfd, ep: ep, epRaw: raw, efd: efd,
-		byFD:   make(map[int32]*transfer),
 		events: make([]unix.EpollEvent, 256),
 		rbuf:   make([]byte, MaxBlksize+headerLen+1),
 		sbuf:   make([]byte, MaxBlksize+headerLen),
@@ -327,8 +350,10 @@ func (w *worker) run() {
 				}
 				continue
 			}
-			if t := w.byFD[ev.Fd]; t != nil {
-				w.readable(t, now)
+			if int(ev.Fd) < len(w.byFD) {
+				if t := w.byFD[ev.Fd]; t != nil {
+					w.readable(t, int(ev.Fd), now)
+				}
 			}
 		}
 		w.expire(now)
@@ -389,13 +414,12 @@ func (w *worker) wake(now time.Time) bool {
 	w.pending = nil
 	w.mu.Unlock()
 	for _, t := range pending {
-		if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, t.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(t.fd)}); err != nil {
+		if err := w.register(t); err != nil {
 			t.ended(err, "")
 			t.conn.close()
 			w.s.transferDone(t)
 			continue
 		}
-		w.byFD[int32(t.fd)] = t
 		t.scratch = w.sbuf
 		if abort {
 			continue // cut below, before sending anything
@@ -406,11 +430,30 @@ func (w *worker) wake(now time.Time) bool {
 	if abort {
 		w.abortAll()
 	}
-	return quit && len(w.byFD) == 0
+	return quit && w.count == 0
+}
+
+// register adds both sockets of t to the epoll set.
+func (w *worker) register(t *transfer) error {
+	c := t.conn.(*fdConn)
+	for _, fd := range [2]int{c.fd, c.stray} {
+		if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			return err
+		}
+		if fd >= len(w.byFD) {
+			w.byFD = append(w.byFD, make([]*transfer, fd+1-len(w.byFD))...)
+		}
+		w.byFD[fd] = t
+	}
+	w.count++
+	return nil
 }
 
 func (w *worker) abortAll() {
-	for _, t := range w.byFD {
+	for fd, t := range w.byFD {
+		if t == nil || fd != t.fd {
+			continue
+		}
 		if !t.done {
 			t.ended(net.ErrClosed, "")
 		}
@@ -418,10 +461,19 @@ func (w *worker) abortAll() {
 	}
 }
 
-func (w *worker) readable(t *transfer, now time.Time) {
+func (w *worker) readable(t *transfer, fd int, now time.Time) {
 	c := t.conn.(*fdConn)
-	n, from, err := c.recv(w.rbuf, &w.rsa, t.remote)
+	var n int
+	var err error
+	from := t.remote
+	if fd == c.fd {
+		n, err = c.recv(w.rbuf)
+	} else {
+		n, from, err = c.recvStray(w.rbuf)
+	}
 	if err != nil {
+		// EAGAIN: nothing after all. ECONNREFUSED: an ICMP error about an
+		// earlier datagram, treated like a loss. Anything else ends it.
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNREFUSED) {
 			return
 		}
@@ -464,8 +516,10 @@ func (w *worker) expire(now time.Time) {
 }
 
 func (w *worker) remove(t *transfer) {
-	delete(w.byFD, int32(t.fd))
-	t.conn.close() // closing the socket also takes it out of the epoll set
+	c := t.conn.(*fdConn)
+	w.byFD[c.fd], w.byFD[c.stray] = nil, nil
+	w.count--
+	t.conn.close() // closing the sockets also takes them out of the epoll set
 	t.scratch = nil
 	w.s.transferDone(t)
 }
