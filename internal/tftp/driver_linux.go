@@ -257,7 +257,7 @@ type worker struct {
 	ep     *os.File        // epfd, registered in Go's own netpoller
 	epRaw  syscall.RawConn // to park on it
 	efd    int             // eventfd that wakes the worker for notify
-	byFD   []*transfer // by socket fd (both of a transfer's sockets)
+	byFD   []*transfer     // by socket fd (both of a transfer's sockets)
 	timers timerHeap
 	events []unix.EpollEvent
 	rbuf   []byte
