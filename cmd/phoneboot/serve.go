@@ -64,6 +64,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
+	if err := ensureFileLimit(uint64(*maxTransfers)*2 + 256); err != nil {
+		log.Warn(err.Error())
+	}
+
 	root := filepath.Join(*data, "tftp")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("serve: cannot create the TFTP folder: %w", err)

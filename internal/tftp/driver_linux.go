@@ -29,10 +29,19 @@ type epollDriver struct {
 	workers []*worker
 	next    atomic.Uint32
 	unwatch func() bool
+	// strayMax is how many transfers may hold a second (stray) socket:
+	// half the open-file limit, so that when descriptors run short the
+	// transfers themselves still get one.
+	strayMax  int64
+	warnStray sync.Once
 }
 
 func newDriver(s *Server) driver {
-	d := &epollDriver{s: s}
+	d := &epollDriver{s: s, strayMax: 1 << 30}
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur < 1<<31 {
+		d.strayMax = int64(lim.Cur)/2 - 128
+	}
 	for range runtime.GOMAXPROCS(0) {
 		w, err := newWorker(s)
 		if err != nil {
@@ -54,9 +63,16 @@ func newDriver(s *Server) driver {
 }
 
 func (d *epollDriver) open(t *transfer, local netip.Addr) error {
-	c, err := newFDConn(local, t.remote)
+	withStray := d.s.nactive.Load() <= d.strayMax
+	c, err := newFDConn(local, t.remote, withStray)
 	if err != nil {
 		return err
+	}
+	if !withStray {
+		d.warnStray.Do(func() {
+			d.s.Logger.Warn("tftp: open files are running short: new transfers answer datagrams from a wrong port with ICMP instead of TFTP error 5; raise the open-file limit (ulimit -n, LimitNOFILE=)",
+				"transfers", d.s.nactive.Load())
+		})
 	}
 	t.conn, t.fd = c, c.fd
 	return nil
@@ -80,7 +96,8 @@ func (d *epollDriver) stop() {
 // port with SO_REUSEADDR but not connected, receives what the kernel does
 // not hand to fd: datagrams from any other address or port, which get
 // ERROR 5 (RFC 1350 §4). The kernel prefers the connected socket for the
-// client's datagrams.
+// client's datagrams. Without stray (file descriptors running short), the
+// kernel answers strays with ICMP port unreachable instead.
 type fdConn struct {
 	fd     int
 	stray  int
@@ -91,8 +108,8 @@ type fdConn struct {
 	cmsg   [32]byte
 }
 
-func newFDConn(local netip.Addr, remote netip.AddrPort) (c *fdConn, err error) {
-	c = &fdConn{fd: -1, stray: -1, family: unix.AF_INET6}
+func newFDConn(local netip.Addr, remote netip.AddrPort, withStray bool) (_ *fdConn, err error) {
+	c := &fdConn{fd: -1, stray: -1, family: unix.AF_INET6}
 	if local.Is4() {
 		c.family = unix.AF_INET
 	}
@@ -143,16 +160,23 @@ func newFDConn(local netip.Addr, remote netip.AddrPort) (c *fdConn, err error) {
 	if err = unix.Connect(c.fd, peer); err != nil {
 		return nil, err
 	}
-	if c.stray, err = newUDPSocket(c.family); err != nil {
-		return nil, err
-	}
-	if err = unix.SetsockoptInt(c.stray, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return nil, err
-	}
-	if err = unix.Bind(c.stray, bindAddr(port)); err != nil {
-		return nil, err
+	if withStray {
+		// Best effort: without it the transfer still works.
+		c.stray = newStray(c.family, bindAddr(port))
 	}
 	return c, nil
+}
+
+func newStray(family int, addr unix.Sockaddr) int {
+	fd, err := newUDPSocket(family)
+	if err != nil {
+		return -1
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1) != nil || unix.Bind(fd, addr) != nil {
+		unix.Close(fd)
+		return -1
+	}
+	return fd
 }
 
 func newUDPSocket(family int) (int, error) {
@@ -209,6 +233,9 @@ func (c *fdConn) sendBatch(b []byte, seg int) error {
 }
 
 func (c *fdConn) sendTo(b []byte, to netip.AddrPort) {
+	if c.stray < 0 {
+		return
+	}
 	if c.family == unix.AF_INET && to.Addr().Is4() {
 		unix.Sendto(c.stray, b, 0, &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()})
 	} else if c.family == unix.AF_INET6 {
@@ -437,6 +464,9 @@ func (w *worker) wake(now time.Time) bool {
 func (w *worker) register(t *transfer) error {
 	c := t.conn.(*fdConn)
 	for _, fd := range [2]int{c.fd, c.stray} {
+		if fd < 0 {
+			continue
+		}
 		if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
 			return err
 		}
@@ -517,7 +547,10 @@ func (w *worker) expire(now time.Time) {
 
 func (w *worker) remove(t *transfer) {
 	c := t.conn.(*fdConn)
-	w.byFD[c.fd], w.byFD[c.stray] = nil, nil
+	w.byFD[c.fd] = nil
+	if c.stray >= 0 {
+		w.byFD[c.stray] = nil
+	}
 	w.count--
 	t.conn.close() // closing the sockets also takes them out of the epoll set
 	t.scratch = nil
