@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the phoneboot executable built by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	code, err := buildAndRun(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cli tests:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func buildAndRun(m *testing.M) (int, error) {
+	// The module root is two levels up from this package (test/cli).
+	wd, err := os.Getwd()
+	if err != nil {
+		return 0, err
+	}
+	root := filepath.Join(wd, "..", "..")
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		return 0, fmt.Errorf("module root not found from %s: %w", wd, err)
+	}
+	tmp, err := os.MkdirTemp("", "phoneboot-cli-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	binary = filepath.Join(tmp, "phoneboot")
+	// go test puts its own toolchain first in PATH.
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, gobin, "build", "-o", binary, "./cmd/phoneboot")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("go build ./cmd/phoneboot: %v\n%s", err, out)
+	}
+	return m.Run(), nil
+}
+
+// proc is a running phoneboot.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{} // closed when the process has exited
+	exited time.Time
+}
+
+// start runs phoneboot with args in a fresh working directory (so a
+// default --data never lands in the repository). It is killed at cleanup
+// if still running, and never lives longer than 90s.
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.CommandContext(ctx, binary, args...)
+	p.cmd.Dir = t.TempDir()
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	p.cmd.WaitDelay = 5 * time.Second
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() {
+		p.cmd.Wait()
+		p.exited = time.Now()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		cancel()
+		if t.Failed() {
+			t.Logf("phoneboot %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), p.stdout, p.stderr)
+		}
+	})
+	return p
+}
+
+// exit waits at most d for the process to end and returns its exit code.
+func (p *proc) exit(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		t.Fatalf("phoneboot still running after %v\nstderr:\n%s", d, p.stderr)
+		return -1
+	}
+}
+
+// running reports whether the process has not exited yet.
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitLog waits at most d for text to appear on stderr.
+func (p *proc) waitLog(t *testing.T, text string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.stderr.String(), text) {
+		if !p.running() {
+			t.Fatalf("phoneboot exited (code %d) before logging %q:\n%s", p.cmd.ProcessState.ExitCode(), text, p.stderr)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("phoneboot did not log %q within %v:\n%s", text, d, p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
+// runQuick runs phoneboot to completion (at most 20s) and returns its
+// exit code and outputs.
+func runQuick(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	p := start(t, args...)
+	code = p.exit(t, 20*time.Second)
+	return code, p.stdout.String(), p.stderr.String()
+}
+
+// serve starts "phoneboot serve" on a free loopback port and waits until
+// it listens. It returns the process, the port and the data directory.
+func serve(t *testing.T, extra ...string) (*proc, int, string) {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	var lastErr string
+	// A port found free can be taken by someone else before phoneboot
+	// binds it: try a few.
+	for range 3 {
+		port := freePort(t)
+		args := append([]string{"serve", "--data", data, "--tftp-addr", "127.0.0.1:" + strconv.Itoa(port)}, extra...)
+		p := start(t, args...)
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			if strings.Contains(p.stderr.String(), "tftp listening") {
+				return p, port, data
+			}
+			if !p.running() {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		lastErr = p.stderr.String()
+		if p.running() {
+			t.Fatalf("phoneboot serve did not start listening within 15s:\n%s", lastErr)
+		}
+	}
+	t.Fatalf("phoneboot serve failed to start:\n%s", lastErr)
+	return nil, 0, ""
+}
+
+// freePort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// curl fetches a file over TFTP with a 60s limit.
+func curl(t *testing.T, bin string, port int, name, out string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-sS", "-o", out, fmt.Sprintf("tftp://127.0.0.1:%d/%s", port, name))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("curl: %v: %s", err, b)
+	}
+	return nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writes and the
+// test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// nonEmptyLines splits output into its non-blank lines.
+func nonEmptyLines(s string) []string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
