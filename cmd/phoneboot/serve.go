@@ -17,13 +17,12 @@ import (
 	"phoneboot/internal/tftp"
 )
 
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: phoneboot serve [flags]\n\nServes the files under DATA/tftp to phones over TFTP.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	// Errors are reported in one line by main; the flag list is printed
+	// only when asked for with --help.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	var (
 		data         = fs.String("data", "phoneboot-data", "data `directory`; files are served from its tftp/ folder (created if missing)")
 		addr         = fs.String("tftp-addr", ":69", "TFTP listen `address`; \":69\" means every IPv4 and IPv6 address")
@@ -33,7 +32,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		maxBlksize   = fs.Int("tftp-max-blksize", tftp.MaxBlksize, "largest block size granted to clients (8-65464)")
 		maxWindow    = fs.Int("tftp-max-windowsize", 64, "largest RFC 7440 window granted to clients (1-65535)")
 		timeout      = fs.Duration("tftp-timeout", time.Second, "retransmission timeout until the round trip to a client is measured")
-		minTimeout   = fs.Duration("tftp-min-timeout", 50*time.Millisecond, "shortest adaptive retransmission timeout")
+		minTimeout   = fs.Duration("tftp-min-timeout", 20*time.Millisecond, "shortest adaptive retransmission timeout")
 		maxTimeout   = fs.Duration("tftp-max-timeout", 5*time.Second, "longest adaptive retransmission timeout")
 		retries      = fs.Int("tftp-retries", 8, "retransmissions of one packet before a transfer is abandoned")
 		rollover     = fs.Int("tftp-rollover", 0, "block number after 65535 for files over 32 MB: 0 or 1")
@@ -45,7 +44,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		logJSON      = fs.Bool("log-json", false, "log as JSON lines instead of text")
 	)
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "Usage: phoneboot serve [flags]\n\nServes the files under DATA/tftp to phones over TFTP.\n\nFlags:\n")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return err
+		}
+		return fmt.Errorf("%v (see phoneboot serve --help)", err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q (flags start with --)", fs.Arg(0))

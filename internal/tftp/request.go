@@ -193,4 +193,7 @@ type Event struct {
 	Bytes       int64  // payload bytes acknowledged by the client, or received
 	Retransmits int    // DATA/OACK/ACK packets sent again after a timeout
 	Notes       []string
+	// Silent is set when the request was refused without an answer: sent
+	// to a broadcast address, or over the rate limit again within a second.
+	Silent bool
 }

@@ -40,7 +40,7 @@ type Server struct {
 	// timeout follows the measured RTT within [MinTimeout, MaxTimeout] and
 	// doubles after each retransmission. A client's timeout option fixes it.
 	Timeout    time.Duration // 0 means 1s
-	MinTimeout time.Duration // 0 means 50ms
+	MinTimeout time.Duration // 0 means 20ms
 	MaxTimeout time.Duration // 0 means 5s
 	// Retries is how many times one packet is sent again before the
 	// transfer is abandoned. 0 means 8.
@@ -72,7 +72,8 @@ type Server struct {
 
 type sourceLimit struct {
 	lim  *rate.Limiter
-	last time.Time
+	last time.Time // last request, to forget idle sources
+	told time.Time // last "too many requests" answer
 }
 
 func (s *Server) init() {
@@ -275,9 +276,13 @@ func (s *Server) handleRequest(l *listener, b []byte, from netip.AddrPort, local
 	op, err := PacketOpcode(b)
 	if err != nil || (op != OpRRQ && op != OpWRQ) {
 		// Not a request. Never answer an ERROR with an ERROR (loops);
-		// anything else gets "illegal operation" so a confused client
-		// learns it is talking to the wrong port.
-		if op != OpERROR {
+		// anything else gets "illegal operation", within the source's rate
+		// limit, so a confused client learns it is talking to the wrong
+		// port without the server becoming a reflector.
+		s.mu.Lock()
+		answer := op != OpERROR && !isBroadcast(local) && s.allow(from.Addr(), start) == allowed
+		s.mu.Unlock()
+		if answer {
 			l.reply(AppendError(nil, ErrIllegalOp, "expected a read or write request"), from, local)
 		}
 		s.Logger.Debug("tftp: not a request", "client", from, "opcode", op, "len", len(b))
@@ -285,7 +290,7 @@ func (s *Server) handleRequest(l *listener, b []byte, from netip.AddrPort, local
 	}
 	ev := Event{Start: start, Op: op, Remote: from, Local: local, Size: -1, Blksize: DefaultBlksize, Windowsize: 1}
 	refuse := func(outcome Outcome, e *Error) {
-		if !isBroadcast(local) {
+		if !ev.Silent {
 			l.reply(AppendError(nil, e.Code, e.Message), from, local)
 		}
 		ev.Outcome, ev.Error = outcome, e.Message
@@ -294,7 +299,25 @@ func (s *Server) handleRequest(l *listener, b []byte, from netip.AddrPort, local
 	if isBroadcast(local) {
 		// RFC 1123 §4.2.3.5: requests to a broadcast address SHOULD be
 		// silently ignored.
+		ev.Silent = true
 		refuse(OutcomeRefused, Errorf(ErrUndefined, "request sent to a broadcast or multicast address, ignored"))
+		return
+	}
+	s.mu.Lock()
+	if _, dup := s.active[from]; dup {
+		// A retransmitted request for a transfer already running
+		// (Tftpd64: answering it caused spurious errors). Not a new request.
+		s.mu.Unlock()
+		s.Logger.Debug("tftp: duplicate request ignored", "client", from)
+		return
+	}
+	verdict := s.allow(from.Addr(), start)
+	s.mu.Unlock()
+	if verdict != allowed {
+		// Over the limit: say so once a second, then stay silent so that
+		// a flood (or spoofed requests) gets nothing back.
+		ev.Silent = verdict == overLimitSilent
+		refuse(OutcomeRefused, Errorf(ErrUndefined, "too many requests from %s: limit is %g per second", from.Addr(), s.RatePerSource))
 		return
 	}
 	pkt, err := ParseRequest(b)
@@ -326,18 +349,6 @@ func (s *Server) handleRequest(l *listener, b []byte, from netip.AddrPort, local
 		refuse(OutcomeShutdown, Errorf(ErrUndefined, "server shutting down"))
 		return
 	}
-	if _, dup := s.active[from]; dup {
-		// A retransmitted request for a transfer already running
-		// (Tftpd64: answering it caused spurious errors). Not a new request.
-		s.mu.Unlock()
-		s.Logger.Debug("tftp: duplicate request ignored", "client", from, "file", pkt.Filename)
-		return
-	}
-	if !s.allow(from.Addr(), start) {
-		s.mu.Unlock()
-		refuse(OutcomeRefused, Errorf(ErrUndefined, "too many requests from %s: limit is %g per second", from.Addr(), s.RatePerSource))
-		return
-	}
 	if n := s.nactive.Load(); n >= s.maxTransfers() {
 		s.mu.Unlock()
 		refuse(OutcomeRefused, Errorf(ErrUndefined, "server busy: %d transfers running, try again", n))
@@ -352,10 +363,19 @@ func (s *Server) handleRequest(l *listener, b []byte, from netip.AddrPort, local
 	go s.run(l, req, pkt, ev)
 }
 
+// rateVerdict is what the per-source rate limit says of a request.
+type rateVerdict int
+
+const (
+	allowed         rateVerdict = iota
+	overLimit                   // refuse with an ERROR
+	overLimitSilent             // refuse without answering: already told this second
+)
+
 // allow applies the per-source rate limit. Called with s.mu held.
-func (s *Server) allow(ip netip.Addr, now time.Time) bool {
+func (s *Server) allow(ip netip.Addr, now time.Time) rateVerdict {
 	if s.RatePerSource <= 0 {
-		return true
+		return allowed
 	}
 	if now.Sub(s.swept) > time.Minute {
 		// Forget idle sources so the table stays bounded.
@@ -372,7 +392,14 @@ func (s *Server) allow(ip netip.Addr, now time.Time) bool {
 		s.limiters[ip] = sl
 	}
 	sl.last = now
-	return sl.lim.AllowN(now, 1)
+	if sl.lim.AllowN(now, 1) {
+		return allowed
+	}
+	if now.Sub(sl.told) < time.Second {
+		return overLimitSilent
+	}
+	sl.told = now
+	return overLimit
 }
 
 func isBroadcast(a netip.Addr) bool {
@@ -417,10 +444,12 @@ func (s *Server) emit(ev *Event) {
 		ev.Duration = time.Since(ev.Start)
 	}
 	lvl := slog.LevelWarn
-	switch ev.Outcome {
-	case OutcomeOK, OutcomeProbe, OutcomeNotFound:
+	switch {
+	case ev.Outcome == OutcomeOK, ev.Outcome == OutcomeProbe, ev.Outcome == OutcomeNotFound:
 		// Phones ask for many files that do not exist; that is normal.
 		lvl = slog.LevelInfo
+	case ev.Silent:
+		lvl = slog.LevelDebug // a flood must not flood the log too
 	}
 	if s.Logger.Enabled(context.Background(), lvl) {
 		attrs := []slog.Attr{

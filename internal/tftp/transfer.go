@@ -45,7 +45,8 @@ type transfer struct {
 	// during a call.
 	scratch []byte
 	ebuf    [headerLen + MaxErrorMessage + 1]byte
-	retries int // consecutive timeouts
+	retries int  // consecutive timeouts
+	heard   bool // the client has answered at least once
 
 	// Read transfers.
 	f           File
@@ -75,6 +76,10 @@ type transfer struct {
 	fd       int
 	heapWhen time.Time
 }
+
+// maxUnansweredRetries bounds the resends of a transfer's first packet
+// before the client has answered anything (TFTP reflection attacks).
+const maxUnansweredRetries = 3
 
 // errTimeout is the cause of a transfer given up after its retries.
 var errTimeout = errors.New("timeout")
@@ -122,7 +127,7 @@ func (t *transfer) ended(err error, what string) {
 	switch {
 	case errors.Is(err, errTimeout):
 		t.ev.Outcome = OutcomeTimeout
-		t.ev.Error = fmt.Sprintf("no answer from the client %s after %d retransmissions", what, t.s.retries())
+		t.ev.Error = fmt.Sprintf("no answer from the client %s after %d retransmissions", what, t.retries)
 	case errors.Is(err, net.ErrClosed):
 		t.ev.Outcome = OutcomeShutdown
 		t.ev.Error = "cut by server shutdown"
@@ -269,6 +274,7 @@ func (t *transfer) handle(b []byte, from netip.AddrPort, now time.Time) {
 		}
 		return
 	}
+	t.heard = true
 	if t.up != nil {
 		t.handleWrite(b, now)
 	} else {
@@ -282,7 +288,13 @@ func (t *transfer) expire(now time.Time) {
 		t.finish()
 		return
 	}
-	if t.retries >= t.s.retries() {
+	limit := t.s.retries()
+	if !t.heard {
+		// Until the client answers once, its address may be spoofed: do
+		// not let a forged request make us send the same packet 9 times.
+		limit = min(limit, maxUnansweredRetries)
+	}
+	if t.retries >= limit {
 		what := ""
 		switch {
 		case t.up != nil:
@@ -396,6 +408,13 @@ func (t *transfer) handleRead(b []byte, now time.Time) {
 			t.restartedAt = t.base
 			t.next = t.base
 			t.sendWindow(now)
+			return
+		}
+		// The client is alive and waiting: if our timer has backed off
+		// far, bring the resend in to the unbacked timeout. Still one
+		// resend per timer expiry, so duplicates cannot multiply traffic.
+		if due := now.Add(t.rtt.base()); due.Before(t.deadline) {
+			t.deadline = due
 		}
 		return
 	}
@@ -522,7 +541,7 @@ func (s *Server) maxTimeout() time.Duration {
 func (s *Server) newRTT(fixed time.Duration) rtt {
 	r := rtt{min: s.MinTimeout, max: s.maxTimeout(), rto: s.Timeout, fixed: fixed > 0}
 	if r.min <= 0 {
-		r.min = 50 * time.Millisecond
+		r.min = 20 * time.Millisecond
 	}
 	if r.rto <= 0 {
 		r.rto = time.Second
@@ -530,6 +549,7 @@ func (s *Server) newRTT(fixed time.Duration) rtt {
 	if fixed > 0 {
 		r.rto = fixed
 	}
+	r.initial = r.rto
 	return r
 }
 
@@ -538,12 +558,21 @@ func (s *Server) newRTT(fixed time.Duration) rtt {
 // retransmission, never sampled from a retransmitted packet (Karn).
 type rtt struct {
 	srtt, rttvar time.Duration
-	rto          time.Duration
+	rto          time.Duration // current timeout, backed off
+	initial      time.Duration // before the first sample
 	min, max     time.Duration
 	fixed        bool // the client set the timeout option
 }
 
 func (r *rtt) timeout() time.Duration { return r.rto }
+
+// base is the timeout without backoff.
+func (r *rtt) base() time.Duration {
+	if r.fixed || r.srtt == 0 {
+		return r.initial
+	}
+	return min(max(r.srtt+4*r.rttvar, r.min), r.max)
+}
 
 func (r *rtt) sample(d time.Duration) {
 	if r.fixed {
@@ -559,7 +588,7 @@ func (r *rtt) sample(d time.Duration) {
 		r.rttvar = (3*r.rttvar + diff) / 4
 		r.srtt = (7*r.srtt + d) / 8
 	}
-	r.rto = min(max(r.srtt+4*r.rttvar, r.min), r.max)
+	r.rto = r.base()
 }
 
 func (r *rtt) backoff() {
