@@ -7,23 +7,22 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"phoneboot/internal/reactor"
 )
 
-// epollDriver runs transfers on one worker per CPU. A worker waits for all
-// of its transfers' sockets at once in epoll and calls the state machines
-// directly: per block one recvfrom and one sendto on a non-blocking socket,
-// no goroutine switch, no lock. This is what lets a boot storm of thousands
-// of phones cost less CPU than servers written in C (docs/benchmarks.md).
+// epollDriver runs transfers on one reactor loop per CPU: per block one
+// recv and one send on a non-blocking socket, no goroutine switch, no lock.
+// This is what lets a boot storm of thousands of phones cost less CPU than
+// servers written in C (docs/benchmarks.md).
 type epollDriver struct {
 	s       *Server
 	workers []*worker
@@ -36,6 +35,14 @@ type epollDriver struct {
 	warnStray sync.Once
 }
 
+// worker is a reactor loop with the buffers its transfers share: a
+// transfer only uses them during a call from the loop.
+type worker struct {
+	loop *reactor.Loop
+	rbuf []byte
+	sbuf []byte
+}
+
 func newDriver(s *Server) driver {
 	d := &epollDriver{s: s, strayMax: 1 << 30}
 	var lim unix.Rlimit
@@ -43,20 +50,29 @@ func newDriver(s *Server) driver {
 		d.strayMax = int64(lim.Cur)/2 - 128
 	}
 	for range runtime.GOMAXPROCS(0) {
-		w, err := newWorker(s)
+		loop, err := reactor.New()
 		if err != nil {
 			s.Logger.Warn("tftp: epoll unavailable, using one goroutine per transfer", "err", err)
-			for _, w := range d.workers {
-				w.stop()
-			}
+			d.stop()
 			return goroutineDriver{s: s}
 		}
+		w := &worker{loop: loop, rbuf: make([]byte, MaxBlksize+headerLen+1), sbuf: make([]byte, MaxBlksize+headerLen)}
 		d.workers = append(d.workers, w)
-		go w.run()
+		go func() {
+			if err := loop.Run(); err != nil {
+				s.Logger.Error("tftp: epoll failed; the transfers on one worker were cut", "err", err)
+			}
+		}()
 	}
 	d.unwatch = context.AfterFunc(s.hardCtx, func() {
 		for _, w := range d.workers {
-			w.notify(func(w *worker) { w.abort = true })
+			w.loop.Post(func() {
+				w.loop.Sweep(func(h reactor.Handler) {
+					if t := h.(*loopTransfer); !t.done {
+						t.ended(net.ErrClosed, "")
+					}
+				})
+			})
 		}
 	})
 	return d
@@ -74,20 +90,71 @@ func (d *epollDriver) open(t *transfer, local netip.Addr) error {
 				"transfers", d.s.nactive.Load())
 		})
 	}
-	t.conn, t.fd = c, c.fd
+	t.conn = c
 	return nil
 }
 
 func (d *epollDriver) start(t *transfer) {
 	w := d.workers[d.next.Add(1)%uint32(len(d.workers))]
-	w.notify(func(w *worker) { w.pending = append(w.pending, t) })
+	lt := &loopTransfer{transfer: t, w: w}
+	w.loop.Post(func() {
+		c := t.conn.(*fdConn)
+		t.scratch = w.sbuf
+		t.begin(time.Now())
+		if err := w.loop.Add(lt, c.fd, c.stray); err != nil {
+			t.ended(err, "")
+			lt.Close()
+		}
+	})
 }
 
 func (d *epollDriver) stop() {
-	d.unwatch()
-	for _, w := range d.workers {
-		w.stop()
+	if d.unwatch != nil {
+		d.unwatch()
 	}
+	for _, w := range d.workers {
+		w.loop.Stop()
+	}
+}
+
+// loopTransfer runs a transfer as a reactor.Handler.
+type loopTransfer struct {
+	*transfer
+	w *worker
+}
+
+func (lt *loopTransfer) Readable(fd int, now time.Time) {
+	c := lt.conn.(*fdConn)
+	var n int
+	var err error
+	from := lt.remote
+	if fd == c.fd {
+		n, err = c.recv(lt.w.rbuf)
+	} else {
+		n, from, err = c.recvStray(lt.w.rbuf)
+	}
+	switch {
+	case err == nil:
+		lt.handle(lt.w.rbuf[:n], from, now)
+	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNREFUSED):
+		// Nothing after all, or an ICMP error about an earlier datagram,
+		// which counts as a loss.
+	default:
+		lt.ended(err, "")
+	}
+}
+
+func (lt *loopTransfer) Expire(now time.Time) { lt.expire(now) }
+func (lt *loopTransfer) Deadline() time.Time  { return lt.deadline }
+func (lt *loopTransfer) Done() bool           { return lt.done }
+
+func (lt *loopTransfer) Close() {
+	if !lt.done {
+		lt.ended(net.ErrClosed, "")
+	}
+	lt.conn.close()
+	lt.scratch = nil
+	lt.s.transferDone(lt.transfer)
 }
 
 // fdConn is a transfer's pair of non-blocking UDP sockets on one port:
@@ -274,332 +341,4 @@ func (c *fdConn) recvStray(b []byte) (int, netip.AddrPort, error) {
 		return n, netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port)), nil
 	}
 	return n, netip.AddrPort{}, nil
-}
-
-// worker owns an epoll instance and the transfers on it. Only its own
-// goroutine touches them; other goroutines hand work over through notify.
-type worker struct {
-	s      *Server
-	epfd   int
-	ep     *os.File        // epfd, registered in Go's own netpoller
-	epRaw  syscall.RawConn // to park on it
-	efd    int             // eventfd that wakes the worker for notify
-	byFD   []*transfer     // by socket fd (both of a transfer's sockets)
-	timers timerHeap
-	events []unix.EpollEvent
-	rbuf   []byte
-	sbuf   []byte
-	count  int                // transfers on this worker
-	pollFn func(uintptr) bool // w.poll, made once
-	ready  int                // results of the last poll
-	errno  unix.Errno
-
-	mu      sync.Mutex // guards what notify changes:
-	pending []*transfer
-	abort   bool // cut every transfer (shutdown deadline)
-	quit    bool // exit once no transfer is left
-	exited  chan struct{}
-}
-
-func newWorker(s *Server) (*worker, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, err
-	}
-	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(epfd)
-		return nil, err
-	}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(efd)}); err != nil {
-		unix.Close(epfd)
-		unix.Close(efd)
-		return nil, err
-	}
-	// The worker never blocks inside a system call: that would hand its P
-	// to another thread and keep Go's sysmon polling every 20µs. Instead
-	// the epoll fd itself is parked on in Go's netpoller (epoll nests) and
-	// every call on the hot path is a non-blocking raw system call.
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		unix.Close(efd)
-		return nil, err
-	}
-	ep := os.NewFile(uintptr(epfd), "tftp-epoll")
-	raw, err := ep.SyscallConn()
-	if err != nil {
-		ep.Close()
-		unix.Close(efd)
-		return nil, err
-	}
-	w := &worker{
-		s: s, epfd: epfd, ep: ep, epRaw: raw, efd: efd,
-		events: make([]unix.EpollEvent, 256),
-		rbuf:   make([]byte, MaxBlksize+headerLen+1),
-		sbuf:   make([]byte, MaxBlksize+headerLen),
-		exited: make(chan struct{}),
-	}
-	w.pollFn = w.poll
-	return w, nil
-}
-
-var eventfdOne = [8]byte{1}
-
-// notify runs change under the worker's lock and wakes it up.
-func (w *worker) notify(change func(*worker)) {
-	w.mu.Lock()
-	change(w)
-	w.mu.Unlock()
-	unix.Write(w.efd, eventfdOne[:])
-}
-
-func (w *worker) stop() {
-	w.notify(func(w *worker) { w.quit = true })
-	<-w.exited
-}
-
-func (w *worker) run() {
-	defer close(w.exited)
-	defer w.ep.Close()
-	defer unix.Close(w.efd)
-	for {
-		n, err := w.wait()
-		if err != nil {
-			w.s.Logger.Error("tftp: epoll_wait failed; transfers on this worker are cut", "err", err)
-			w.abortAll()
-			return
-		}
-		now := time.Now()
-		for _, ev := range w.events[:max(n, 0)] {
-			if int(ev.Fd) == w.efd {
-				if w.wake(now) {
-					return
-				}
-				continue
-			}
-			if int(ev.Fd) < len(w.byFD) {
-				if t := w.byFD[ev.Fd]; t != nil {
-					w.readable(t, int(ev.Fd), now)
-				}
-			}
-		}
-		w.expire(now)
-	}
-}
-
-// wait returns the number of ready events, parking in Go's netpoller until
-// there are some or the earliest deadline passed (then n is 0).
-func (w *worker) wait() (int, error) {
-	if w.poll(0) {
-		return w.ready, errnoErr(w.errno)
-	}
-	var deadline time.Time
-	if len(w.timers) > 0 {
-		deadline = w.timers[0].when
-	}
-	w.ep.SetReadDeadline(deadline)
-	err := w.epRaw.Read(w.pollFn)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return w.ready, errnoErr(w.errno)
-}
-
-// poll runs a non-blocking epoll_wait into w.events and reports whether
-// there is something to do (events or an error). Its method value w.pollFn
-// is made once, so parking allocates nothing.
-func (w *worker) poll(uintptr) bool {
-	w.ready, w.errno = epollPoll(w.epfd, w.events)
-	if w.ready < 0 {
-		w.ready = 0
-	}
-	return w.ready > 0 || (w.errno != 0 && w.errno != unix.EINTR)
-}
-
-// epollPoll is epoll_wait without waiting.
-func epollPoll(epfd int, events []unix.EpollEvent) (int, unix.Errno) {
-	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
-	return int(n), errno
-}
-
-func errnoErr(e unix.Errno) error {
-	if e == 0 || e == unix.EINTR {
-		return nil
-	}
-	return e
-}
-
-// wake adopts new transfers and applies flags; true means exit.
-func (w *worker) wake(now time.Time) bool {
-	var drain [8]byte
-	unix.Read(w.efd, drain[:])
-	w.mu.Lock()
-	pending, abort, quit := w.pending, w.abort, w.quit
-	w.pending = nil
-	w.mu.Unlock()
-	for _, t := range pending {
-		if err := w.register(t); err != nil {
-			t.ended(err, "")
-			t.conn.close()
-			w.s.transferDone(t)
-			continue
-		}
-		t.scratch = w.sbuf
-		if abort {
-			continue // cut below, before sending anything
-		}
-		t.begin(now)
-		w.after(t)
-	}
-	if abort {
-		w.abortAll()
-	}
-	return quit && w.count == 0
-}
-
-// register adds both sockets of t to the epoll set.
-func (w *worker) register(t *transfer) error {
-	c := t.conn.(*fdConn)
-	for _, fd := range [2]int{c.fd, c.stray} {
-		if fd < 0 {
-			continue
-		}
-		if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
-			return err
-		}
-		if fd >= len(w.byFD) {
-			w.byFD = append(w.byFD, make([]*transfer, fd+1-len(w.byFD))...)
-		}
-		w.byFD[fd] = t
-	}
-	w.count++
-	return nil
-}
-
-func (w *worker) abortAll() {
-	for fd, t := range w.byFD {
-		if t == nil || fd != t.fd {
-			continue
-		}
-		if !t.done {
-			t.ended(net.ErrClosed, "")
-		}
-		w.remove(t)
-	}
-}
-
-func (w *worker) readable(t *transfer, fd int, now time.Time) {
-	c := t.conn.(*fdConn)
-	var n int
-	var err error
-	from := t.remote
-	if fd == c.fd {
-		n, err = c.recv(w.rbuf)
-	} else {
-		n, from, err = c.recvStray(w.rbuf)
-	}
-	if err != nil {
-		// EAGAIN: nothing after all. ECONNREFUSED: an ICMP error about an
-		// earlier datagram, treated like a loss. Anything else ends it.
-		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNREFUSED) {
-			return
-		}
-		t.ended(err, "")
-	} else {
-		t.handle(w.rbuf[:n], from, now)
-	}
-	w.after(t)
-}
-
-// after removes a finished transfer or makes sure its deadline is in the
-// timer heap. Most packets move the deadline later, which needs no heap
-// operation: the old entry fires, sees the later deadline and re-arms.
-func (w *worker) after(t *transfer) {
-	if t.done {
-		w.remove(t)
-		return
-	}
-	if t.heapWhen.IsZero() || t.deadline.Before(t.heapWhen) {
-		t.heapWhen = t.deadline
-		w.timers.push(timerEntry{when: t.deadline, t: t})
-	}
-}
-
-func (w *worker) expire(now time.Time) {
-	for len(w.timers) > 0 && !w.timers[0].when.After(now) {
-		e := w.timers.pop()
-		t := e.t
-		if t.done || !e.when.Equal(t.heapWhen) {
-			continue // stale: an earlier entry replaced it
-		}
-		t.heapWhen = time.Time{}
-		if t.deadline.After(now) {
-			w.after(t)
-			continue
-		}
-		t.expire(now)
-		w.after(t)
-	}
-}
-
-func (w *worker) remove(t *transfer) {
-	c := t.conn.(*fdConn)
-	w.byFD[c.fd] = nil
-	if c.stray >= 0 {
-		w.byFD[c.stray] = nil
-	}
-	w.count--
-	t.conn.close() // closing the sockets also takes them out of the epoll set
-	t.scratch = nil
-	w.s.transferDone(t)
-}
-
-// timerHeap is a min-heap of transfer deadlines, written out instead of
-// container/heap so that pushing allocates nothing.
-type timerHeap []timerEntry
-
-type timerEntry struct {
-	when time.Time
-	t    *transfer
-}
-
-func (h *timerHeap) push(e timerEntry) {
-	*h = append(*h, e)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s[i].when.Before(s[p].when) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *timerHeap) pop() timerEntry {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s[last] = timerEntry{}
-	s = s[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s[l].when.Before(s[m].when) {
-			m = l
-		}
-		if r < len(s) && s[r].when.Before(s[m].when) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
 }

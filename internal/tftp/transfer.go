@@ -71,10 +71,6 @@ type transfer struct {
 	reply     []byte
 	dallying  bool
 	finalHdr  [headerLen]byte
-
-	// Driver bookkeeping (epoll): the socket and the earliest timer entry.
-	fd       int
-	heapWhen time.Time
 }
 
 // maxUnansweredRetries bounds the resends of a transfer's first packet

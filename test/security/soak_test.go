@@ -103,8 +103,12 @@ func abandon(c *net.UDPConn, server netip.AddrPort, how int, withOptions bool) s
 	if how == 0 {
 		return "" // vanish at once: the server times out alone
 	}
-	if how == 3 {
-		c.WriteToUDPAddrPort(req, server) // a duplicate, ignored by the server
+	if how == 2 {
+		// A duplicate, ignored by the server. Only in the case where the
+		// client then goes silent: had it aborted at once, the transfer
+		// could end before the listener reads the duplicate (under load),
+		// and a request after the end is rightly a new transfer.
+		c.WriteToUDPAddrPort(req, server)
 	}
 	buf := make([]byte, 2048)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))

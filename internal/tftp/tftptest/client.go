@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -287,7 +288,7 @@ func (s *session) applyOACK(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("tftp: OACK option %s has value %q", o.Name, o.Value)
 		}
-		switch lower(o.Name) {
+		switch strings.ToLower(o.Name) {
 		case "blksize":
 			if c.Blksize == 0 || n < tftp.MinBlksize || n > int64(c.Blksize) {
 				return fmt.Errorf("tftp: server answered blksize %d to a request for %d", n, c.Blksize)
@@ -308,21 +309,6 @@ func (s *session) applyOACK(b []byte) error {
 		}
 	}
 	return nil
-}
-
-func lower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
 
 // abort tells the server why the client gives up. Best effort.
