@@ -433,6 +433,7 @@ func (t *transfer) handleRead(b []byte, now time.Time) {
 
 func (t *transfer) sendReply(now time.Time) {
 	if t.write(t.reply) {
+		t.sentAt = now
 		t.deadline = now.Add(t.rtt.timeout())
 	}
 }
@@ -473,6 +474,11 @@ func (t *transfer) handleWrite(b []byte, now time.Time) {
 		t.fail(OutcomeFailed, Errorf(ErrIllegalOp, "block %d has %d bytes, more than the block size %d", t.expected, len(payload), t.bs), "")
 		return
 	}
+	if t.retries == 0 && t.sinceAck == 0 && !t.sentAt.IsZero() {
+		// The first block after our ACK, none of it resent: a clean
+		// round trip (Karn), so uploads get an adaptive timeout too.
+		t.rtt.sample(now.Sub(t.sentAt))
+	}
 	t.ev.Bytes += int64(len(payload))
 	if lim := t.s.Limits.MaxUpload; lim > 0 && t.ev.Bytes > lim {
 		t.fail(OutcomeFailed, Errorf(ErrDiskFull, "upload is over the limit of %d bytes", lim), "")
@@ -499,14 +505,17 @@ func (t *transfer) handleWrite(b []byte, now time.Time) {
 		t.finalHdr = [headerLen]byte(b[:headerLen])
 		t.reply = AppendAck(t.reply[:0], t.blockNumber(t.expected-1))
 		t.conn.send(t.reply)
+		// Dally long enough for a client whose own timeout is about a
+		// second to resend its last block if this ACK is lost.
 		t.dallying = true
-		t.deadline = now.Add(min(2*t.rtt.timeout(), t.s.maxTimeout()))
+		t.deadline = now.Add(min(max(2*t.rtt.timeout(), time.Second), t.s.maxTimeout()))
 		return
 	}
 	if t.sinceAck >= t.window {
 		t.sinceAck = 0
 		t.reply = AppendAck(t.reply[:0], t.blockNumber(t.expected-1))
 		t.conn.send(t.reply)
+		t.sentAt = now
 	}
 	t.deadline = now.Add(t.rtt.timeout())
 }

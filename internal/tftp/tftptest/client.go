@@ -56,6 +56,10 @@ type Stats struct {
 	Duration time.Duration // from the request to the last block
 	Timeouts int           // times the client had to send again
 	Lost     int           // packets thrown away or not sent to simulate Loss
+	// Unexpected counts DATA blocks other than the next one wanted:
+	// duplicates (the server resent, needlessly or not) and blocks after a
+	// gap. It shows a server's retransmissions from the outside.
+	Unexpected int
 	// Negotiated values; 512 and 1 when the server ignored the options.
 	Blksize, Windowsize int
 	// Tsize is the size announced by the server, -1 when it did not.
@@ -428,6 +432,7 @@ func (s *session) get(w io.Writer, start time.Time, askedOptions bool) error {
 		}
 		n, payload, _ := tftp.ParseData(b)
 		if n != c.blockNumber(expected) {
+			s.stats.Unexpected++
 			// A duplicate (our ACK was lost) or a block after a gap: ACK
 			// the last block in order, once until progress (RFC 7440 §4).
 			if !nacked {
