@@ -67,7 +67,8 @@ func parseFlags() (*options, error) {
 	flag.IntVar(&o.cfg.retries, "client-retries", 5, "client retransmissions of one packet before it gives up")
 	flag.DurationVar(&o.cfg.perXfer, "transfer-timeout", 3*time.Minute, "longest one transfer may take")
 	flag.DurationVar(&o.cfg.perRun, "run-timeout", 5*time.Minute, "longest one server's storm may take")
-	flag.BoolVar(&o.cfg.verifySHA, "sha256", false, "verify downloads by sha256 instead of comparing bytes as they arrive")
+	flag.BoolVar(&o.cfg.verifySHA, "sha256", false, "verify downloads by sha256 instead of comparing bytes as they arrive (goroutine client)")
+	client := flag.String("client", "reactor", "load generator: reactor (epoll loops, cheap per packet) or goroutine (one goroutine per client)")
 	flag.BoolVar(&o.keepTmp, "keep", false, "keep the temporary directory (server logs)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -81,6 +82,13 @@ func parseFlags() (*options, error) {
 	}
 	if o.cfg.retries < 1 || o.cfg.timeout <= 0 {
 		return nil, fmt.Errorf("-client-retries and -client-timeout must be positive")
+	}
+	switch *client {
+	case "reactor":
+		o.cfg.reactorClient = true
+	case "goroutine":
+	default:
+		return nil, fmt.Errorf("-client must be reactor or goroutine, not %q", *client)
 	}
 	for c := range strings.SplitSeq(*cases, ",") {
 		c = strings.TrimSpace(c)

@@ -170,8 +170,12 @@ func printHeader(o *options, srvs []*server, cpuMethod string) {
 		}
 		fmt.Printf("  - %s%s on %s: `%s %s`\n", s.name, version(s), s.addr, s.bin, strings.Join(s.args("ROOT", 0), " "))
 	}
-	fmt.Printf("- clients: one goroutine and one socket per transfer, each from its own address 127.0.X.Y, all started at once; retransmit timeout %v, %d retries; downloads are %s\n",
-		o.cfg.timeout, o.cfg.retries, map[bool]string{false: "compared byte for byte with the file as they arrive", true: "checked by sha256"}[o.cfg.verifySHA])
+	kind := "one goroutine and one socket per transfer (tftptest)"
+	if o.cfg.reactorClient && !o.cfg.verifySHA {
+		kind = "one socket per transfer, all run on one epoll loop per CPU (tftpload), so the load generator takes little CPU from the servers"
+	}
+	fmt.Printf("- clients: %s, each from its own address 127.0.X.Y, all started at once; retransmit timeout %v, %d retries; downloads are %s\n",
+		kind, o.cfg.timeout, o.cfg.retries, map[bool]string{false: "compared byte for byte with the file as they arrive", true: "checked by sha256"}[o.cfg.verifySHA])
 	fmt.Printf("- server CPU: %s\n", cpuMethod)
 	fmt.Println("- peak RSS: the main process's VmHWM; for a server that forks (tftp-hpa, one process per transfer) the larger of that and the sampled sum of the PSS of all its processes, which counts shared pages once")
 	fmt.Println("- the best peer is the best of those that completed every transfer; out-of-order DATA counts blocks the clients got other than the next one (server retransmissions seen from outside)")

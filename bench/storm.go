@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"phoneboot/internal/tftp/tftptest"
+	"phoneboot/internal/tftpload"
 )
 
 // benchCase is one boot-storm scenario.
@@ -33,6 +34,9 @@ type stormConfig struct {
 	perRun     time.Duration // one server's whole storm
 	verifySHA  bool
 	seedOffset int64
+	// reactorClient uses tftpload (epoll) instead of a goroutine per
+	// client; -sha256 needs the goroutine client.
+	reactorClient bool
 }
 
 // runResult is one server's storm.
@@ -83,8 +87,55 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// storm starts all clients of c at once against addr and waits for them.
+// storm starts all clients of c at once against addr and waits for them,
+// with the client chosen by -client.
 func storm(ctx context.Context, addr netip.AddrPort, c benchCase, content []byte, wantSum [32]byte, cfg stormConfig) runResult {
+	if cfg.reactorClient && !cfg.verifySHA {
+		return stormReactor(ctx, addr, c, content, cfg)
+	}
+	return stormGoroutines(ctx, addr, c, content, wantSum, cfg)
+}
+
+// stormReactor runs the storm with tftpload: clients on epoll loops like
+// the server's transfers, so the load generator takes little of the CPU
+// the servers need.
+func stormReactor(ctx context.Context, addr netip.AddrPort, c benchCase, content []byte, cfg stormConfig) runResult {
+	ctx, cancel := context.WithTimeout(ctx, cfg.perRun)
+	defer cancel()
+	cpu0 := cpuTime()
+	r, err := tftpload.Run(ctx, tftpload.Spec{
+		Server: addr, File: c.file, Want: content, Clients: c.clients, Source: clientAddr,
+		Blksize: c.blksize, Windowsize: c.windowsize, Loss: c.loss, Seed: uint64(cfg.seedOffset),
+		Timeout: cfg.timeout, Retries: cfg.retries,
+	})
+	res := runResult{negotiated: map[string]int{}, clientCPU: cpuTime() - cpu0}
+	if err != nil {
+		res.failed, res.firstErr = c.clients, err.Error()
+		return res
+	}
+	res.ok, res.failed, res.bytes, res.durs = len(r.Durations), r.Failures, r.Bytes, r.Durations
+	res.timeouts, res.unexpected = r.Resends, r.Unexpected
+	if r.FirstErr != nil {
+		res.firstErr = r.FirstErr.Error()
+		if errors.Is(r.FirstErr, context.DeadlineExceeded) {
+			res.firstErr = fmt.Sprintf("not complete when the limit (-run-timeout %v) ran out", cfg.perRun)
+		}
+	}
+	for _, d := range r.Durations {
+		res.wall = max(res.wall, d)
+	}
+	for k, n := range r.Negotiated {
+		mode := fmt.Sprintf("bs %d", k[0])
+		if k[1] > 1 || c.windowsize > 0 {
+			mode += fmt.Sprintf(", win %d", k[1])
+		}
+		res.negotiated[mode] += n
+	}
+	return res
+}
+
+// stormGoroutines runs the storm with tftptest: a goroutine per client.
+func stormGoroutines(ctx context.Context, addr netip.AddrPort, c benchCase, content []byte, wantSum [32]byte, cfg stormConfig) runResult {
 	ctx, cancel := context.WithTimeout(ctx, cfg.perRun)
 	defer cancel()
 	type one struct {

@@ -50,11 +50,18 @@ type Spec struct {
 
 // Result of a storm.
 type Result struct {
-	Durations []time.Duration // of the successful transfers
+	Durations []time.Duration // of the successful transfers, from their request
 	Bytes     int64           // payload received and checked
 	Failures  int
 	FirstErr  error
 	Wall      time.Duration
+	// Resends counts the clients' retransmissions after a timeout;
+	// Unexpected the DATA blocks that were not the next one (the server's
+	// retransmissions seen from outside).
+	Resends, Unexpected int
+	// Negotiated counts the successful transfers by their block size and
+	// window after option negotiation.
+	Negotiated map[[2]int]int
 }
 
 // Run starts every client at once and returns when all have ended or ctx
@@ -129,8 +136,10 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		}
 		<-done
 	}
-	r := Result{Wall: time.Since(start)}
+	r := Result{Wall: time.Since(start), Negotiated: map[[2]int]int{}}
 	for _, c := range clients {
+		r.Resends += c.resends
+		r.Unexpected += c.unexpected
 		if c.err != nil {
 			r.Failures++
 			if r.FirstErr == nil {
@@ -140,6 +149,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		}
 		r.Bytes += c.got
 		r.Durations = append(r.Durations, c.took)
+		r.Negotiated[[2]int{c.blksize, c.window}]++
 	}
 	return r, nil
 }
@@ -156,18 +166,20 @@ type client struct {
 	err      error
 	finished func()
 
-	connected bool
-	request   []byte
-	ack       [4]byte
-	acked     bool // the last packet sent is an ACK (else the request)
-	expected  int64
-	blksize   int
-	window    int
-	inWindow  int
-	nacked    bool
-	retries   int
-	got       int64
-	took      time.Duration
+	connected  bool
+	request    []byte
+	ack        [4]byte
+	acked      bool // the last packet sent is an ACK (else the request)
+	expected   int64
+	blksize    int
+	window     int
+	inWindow   int
+	nacked     bool
+	retries    int
+	resends    int
+	unexpected int
+	got        int64
+	took       time.Duration
 }
 
 func (c *client) open(src netip.Addr) error {
@@ -274,6 +286,7 @@ func (c *client) handle(b []byte, now time.Time) {
 func (c *client) data(b []byte, now time.Time) {
 	n, payload, _ := tftp.ParseData(b)
 	if n != uint16(c.expected) {
+		c.unexpected++
 		// A resend or a block after a gap: ACK the last block in order
 		// (in lock-step every time, as RFC 1350 clients do; with a window
 		// once until progress, RFC 7440).
@@ -317,6 +330,7 @@ func (c *client) Expire(now time.Time) {
 		return
 	}
 	c.retries++
+	c.resends++
 	if c.acked {
 		c.sendAck(uint16(c.expected-1), now)
 	} else {
