@@ -114,7 +114,7 @@ func stormReactor(ctx context.Context, addr netip.AddrPort, c benchCase, content
 		return res
 	}
 	res.ok, res.failed, res.bytes, res.durs = len(r.Durations), r.Failures, r.Bytes, r.Durations
-	res.timeouts, res.unexpected = r.Resends, r.Unexpected
+	res.timeouts, res.unexpected, res.lost = r.Resends, r.Unexpected, r.Lost
 	if r.FirstErr != nil {
 		res.firstErr = r.FirstErr.Error()
 		if errors.Is(r.FirstErr, context.DeadlineExceeded) {

@@ -32,7 +32,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		maxBlksize   = fs.Int("tftp-max-blksize", tftp.MaxBlksize, "largest block size granted to clients (8-65464)")
 		maxWindow    = fs.Int("tftp-max-windowsize", 64, "largest RFC 7440 window granted to clients (1-65535)")
 		timeout      = fs.Duration("tftp-timeout", time.Second, "retransmission timeout until the round trip to a client is measured")
-		minTimeout   = fs.Duration("tftp-min-timeout", 20*time.Millisecond, "shortest adaptive retransmission timeout")
+		minTimeout   = fs.Duration("tftp-min-timeout", 50*time.Millisecond, "shortest adaptive retransmission timeout")
 		maxTimeout   = fs.Duration("tftp-max-timeout", 5*time.Second, "longest adaptive retransmission timeout")
 		retries      = fs.Int("tftp-retries", 8, "retransmissions of one packet before a transfer is abandoned")
 		rollover     = fs.Int("tftp-rollover", 0, "block number after 65535 for files over 32 MB: 0 or 1")

@@ -40,7 +40,7 @@ type Server struct {
 	// timeout follows the measured RTT within [MinTimeout, MaxTimeout] and
 	// doubles after each retransmission. A client's timeout option fixes it.
 	Timeout    time.Duration // 0 means 1s
-	MinTimeout time.Duration // 0 means 20ms
+	MinTimeout time.Duration // 0 means 50ms
 	MaxTimeout time.Duration // 0 means 5s
 	// Retries is how many times one packet is sent again before the
 	// transfer is abandoned. 0 means 8.

@@ -546,7 +546,7 @@ func (s *Server) maxTimeout() time.Duration {
 func (s *Server) newRTT(fixed time.Duration) rtt {
 	r := rtt{min: s.MinTimeout, max: s.maxTimeout(), rto: s.Timeout, fixed: fixed > 0}
 	if r.min <= 0 {
-		r.min = 20 * time.Millisecond
+		r.min = 50 * time.Millisecond
 	}
 	if r.rto <= 0 {
 		r.rto = time.Second

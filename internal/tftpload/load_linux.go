@@ -59,6 +59,8 @@ type Result struct {
 	// Unexpected the DATA blocks that were not the next one (the server's
 	// retransmissions seen from outside).
 	Resends, Unexpected int
+	// Lost counts the packets thrown away on purpose (Spec.Loss).
+	Lost int
 	// Negotiated counts the successful transfers by their block size and
 	// window after option negotiation.
 	Negotiated map[[2]int]int
@@ -140,6 +142,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	for _, c := range clients {
 		r.Resends += c.resends
 		r.Unexpected += c.unexpected
+		r.Lost += c.lost
 		if c.err != nil {
 			r.Failures++
 			if r.FirstErr == nil {
@@ -177,6 +180,7 @@ type client struct {
 	nacked     bool
 	retries    int
 	resends    int
+	lost       int
 	unexpected int
 	got        int64
 	took       time.Duration
@@ -212,6 +216,7 @@ func (c *client) sendAck(block uint16, now time.Time) {
 	c.acked = true
 	c.deadline = now.Add(c.spec.Timeout)
 	if c.spec.Loss > 0 && c.rnd.Float64() < c.spec.Loss {
+		c.lost++
 		return // lost on the way
 	}
 	unix.RawSyscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(&c.ack[0])), 4, 0, 0, 0)
@@ -297,6 +302,7 @@ func (c *client) data(b []byte, now time.Time) {
 		return
 	}
 	if c.spec.Loss > 0 && c.rnd.Float64() < c.spec.Loss {
+		c.lost++
 		return // lost on the way
 	}
 	off := (c.expected - 1) * int64(c.blksize)

@@ -13,11 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"phoneboot/internal/tftp"
+	"phoneboot/internal/tftp/tftptest"
 )
 
 // Files served to every client, made once per test binary in TestMain.
@@ -97,7 +97,7 @@ type server struct {
 	srv    *tftp.Server
 	addr   netip.AddrPort
 	upload string // upload directory, when enabled
-	events *eventLog
+	events *tftptest.Recorder
 }
 
 type serverOpts struct {
@@ -116,11 +116,11 @@ func startServer(t *testing.T, o serverOpts) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{events: &eventLog{changed: make(chan struct{})}}
+	s := &server{events: tftptest.NewRecorder()}
 	s.srv = &tftp.Server{
 		Resolver: dir,
 		Limits:   tftp.Limits{MaxUpload: o.maxUpload},
-		OnEvent:  s.events.add,
+		OnEvent:  s.events.Add,
 	}
 	if o.dally > 0 {
 		s.srv.Timeout, s.srv.MaxTimeout = o.dally/2, o.dally
@@ -172,7 +172,7 @@ func (s *server) event(t *testing.T, file string) tftp.Event {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
-		evs, changed := s.events.snapshot()
+		evs, changed := s.events.Snapshot()
 		var last *tftp.Event
 		for i := range evs {
 			if evs[i].File == file {
@@ -200,7 +200,7 @@ func (s *server) firstEvent(t *testing.T, file string) tftp.Event {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
-		evs, changed := s.events.snapshot()
+		evs, changed := s.events.Snapshot()
 		for _, ev := range evs {
 			if ev.File == file {
 				return ev
@@ -217,7 +217,7 @@ func (s *server) firstEvent(t *testing.T, file string) tftp.Event {
 
 // attempts returns every event for file, to explain a failure.
 func (s *server) attempts(file string) []string {
-	evs, _ := s.events.snapshot()
+	evs, _ := s.events.Snapshot()
 	var out []string
 	for _, ev := range evs {
 		if ev.File == file {
@@ -225,27 +225,6 @@ func (s *server) attempts(file string) []string {
 		}
 	}
 	return out
-}
-
-// eventLog keeps every event; OnEvent must not block and does not.
-type eventLog struct {
-	mu      sync.Mutex
-	evs     []tftp.Event
-	changed chan struct{}
-}
-
-func (l *eventLog) add(ev tftp.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.evs = append(l.evs, ev)
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-func (l *eventLog) snapshot() ([]tftp.Event, <-chan struct{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.evs[:len(l.evs):len(l.evs)], l.changed
 }
 
 // run runs a client with a hard 60s limit and no stdin (tftp-hpa would

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"phoneboot/internal/tftp"
+	"phoneboot/internal/tftp/tftptest"
 )
 
 // setup says how a test wants its server.
@@ -41,7 +42,7 @@ type fixture struct {
 	upload  string
 	ok      []byte // content of root/ok.bin (1500 bytes: 3 blocks of 512)
 	blocks  []byte // content of root/blocks.bin (21 blocks of 512)
-	events  *eventLog
+	events  *tftptest.Recorder
 	logs    *lockedBuffer
 }
 
@@ -59,7 +60,7 @@ func start(t *testing.T, s setup) *fixture {
 		upload:  filepath.Join(base, "upload"),
 		ok:      pseudoRandom(1500, 1),
 		blocks:  pseudoRandom(20*512+100, 2),
-		events:  newEventLog(),
+		events:  tftptest.NewRecorder(),
 		logs:    &lockedBuffer{},
 	}
 	for _, d := range []string{f.root, filepath.Join(f.root, "sub"), filepath.Dir(f.private), f.upload} {
@@ -89,7 +90,7 @@ func start(t *testing.T, s setup) *fixture {
 		MaxTimeout: time.Second,
 		Retries:    3,
 		Logger:     slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		OnEvent:    f.events.add,
+		OnEvent:    f.events.Add,
 	}
 	if s.upload {
 		up, err := tftp.OpenUploadDir(f.upload)
@@ -160,7 +161,7 @@ func (f *fixture) event(t *testing.T, match func(tftp.Event) bool) tftp.Event {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
-		evs, changed := f.events.snapshot()
+		evs, changed := f.events.Snapshot()
 		for _, ev := range evs {
 			if match(ev) {
 				return ev
@@ -178,30 +179,6 @@ func (f *fixture) event(t *testing.T, match func(tftp.Event) bool) tftp.Event {
 // byPeer matches the event of the request p sent.
 func byPeer(p *peer) func(tftp.Event) bool {
 	return func(ev tftp.Event) bool { return ev.Remote == p.addr() }
-}
-
-// eventLog keeps every event the server emitted.
-type eventLog struct {
-	mu      sync.Mutex
-	evs     []tftp.Event
-	changed chan struct{} // closed at the next event
-}
-
-func newEventLog() *eventLog { return &eventLog{changed: make(chan struct{})} }
-
-// add is the server's OnEvent: it must not block, and does not.
-func (l *eventLog) add(ev tftp.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.evs = append(l.evs, ev)
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-func (l *eventLog) snapshot() ([]tftp.Event, <-chan struct{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.evs[:len(l.evs):len(l.evs)], l.changed
 }
 
 // waitIdle waits until the server has no transfer running.

@@ -60,7 +60,7 @@ func TestParallelAbortSoak(t *testing.T) {
 	// Exactly one event per request.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		evs, changed := f.events.snapshot()
+		evs, changed := f.events.Snapshot()
 		if len(evs) >= workers*each {
 			break
 		}
@@ -73,7 +73,7 @@ func TestParallelAbortSoak(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	if evs, _ := f.events.snapshot(); len(evs) != workers*each {
+	if evs, _ := f.events.Snapshot(); len(evs) != workers*each {
 		t.Errorf("%d events for %d requests, want exactly one each", len(evs), workers*each)
 	}
 	f.waitIdle(t, 5*time.Second)
