@@ -76,18 +76,7 @@ func TestHugeOptionValues(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := newPeer(t, "127.0.0.1")
-			x := p.get(f.addr, tftp.AppendRequest(nil, tftp.OpRRQ, "ok.bin", tftp.ModeOctet, c.opts...), getOpts{})
-			if x.errCode >= 0 || x.failure != "" {
-				t.Fatalf("transfer failed: error %d %q, %s", x.errCode, x.errMsg, x.failure)
-			}
-			checkOACKRanges(t, x, len(f.ok))
-			if got := x.oackMap(); !maps.Equal(got, c.want) {
-				t.Errorf("OACK %v, want %v", got, c.want)
-			}
-			if !bytes.Equal(x.data, f.ok) {
-				t.Errorf("got %d bytes, want ok.bin's %d", len(x.data), len(f.ok))
-			}
+			getWithOptions(t, f, c.opts, c.want)
 			f.healthy(t)
 		})
 	}
@@ -244,18 +233,7 @@ func TestOptionEdgeValues(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%q", c.opts), func(t *testing.T) {
-			p := newPeer(t, "127.0.0.1")
-			x := p.get(f.addr, tftp.AppendRequest(nil, tftp.OpRRQ, "ok.bin", tftp.ModeOctet, c.opts...), getOpts{})
-			if x.errCode >= 0 || x.failure != "" {
-				t.Fatalf("transfer failed: error %d %q, %s", x.errCode, x.errMsg, x.failure)
-			}
-			checkOACKRanges(t, x, len(f.ok))
-			if got := x.oackMap(); !maps.Equal(got, c.want) {
-				t.Errorf("OACK %v, want %v", got, c.want)
-			}
-			if !bytes.Equal(x.data, f.ok) {
-				t.Errorf("got %d bytes, want %d", len(x.data), len(f.ok))
-			}
+			getWithOptions(t, f, c.opts, c.want)
 		})
 	}
 	f.healthy(t)
@@ -501,4 +479,22 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	assertEmptyDir(t, f.upload)
 	f.healthy(t)
+}
+
+// getWithOptions fetches ok.bin with opts and checks that the transfer
+// completes, the OACK holds exactly want and every value is in range.
+func getWithOptions(t *testing.T, f *fixture, opts []tftp.Option, want map[string]string) {
+	t.Helper()
+	p := newPeer(t, "127.0.0.1")
+	x := p.get(f.addr, tftp.AppendRequest(nil, tftp.OpRRQ, "ok.bin", tftp.ModeOctet, opts...), getOpts{})
+	if x.errCode >= 0 || x.failure != "" {
+		t.Fatalf("transfer failed: error %d %q, %s", x.errCode, x.errMsg, x.failure)
+	}
+	checkOACKRanges(t, x, len(f.ok))
+	if got := x.oackMap(); !maps.Equal(got, want) {
+		t.Errorf("OACK %v, want %v", got, want)
+	}
+	if !bytes.Equal(x.data, f.ok) {
+		t.Errorf("got %d bytes, want ok.bin's %d", len(x.data), len(f.ok))
+	}
 }
