@@ -2,4 +2,4 @@
 
 package main
 
-func ensureFileLimit(uint64) error { return nil }
+func ensureFileLimit(uint64) (string, bool) { return "", false }

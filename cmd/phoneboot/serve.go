@@ -69,8 +69,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	if err := ensureFileLimit(uint64(*maxTransfers)*2 + 256); err != nil {
-		log.Warn(err.Error())
+	if msg, warn := ensureFileLimit(uint64(*maxTransfers)); warn {
+		log.Warn(msg)
+	} else if msg != "" {
+		log.Info(msg)
 	}
 
 	root := filepath.Join(*data, "tftp")
