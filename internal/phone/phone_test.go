@@ -99,3 +99,58 @@ func FuzzParseName(f *testing.F) {
 		_ = n.Kind.String()
 	})
 }
+
+func TestModels(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"7960", "7960"}, {"7960G", "7960"}, {"CP-7960G", "7960"}, {"IP Phone 7940", "7940"},
+		{"cp-7941g-ge", "7941G-GE"}, {"CP-7941G", "7941"}, {"CP-7971G-GE", "7971"}, {"Cisco 7914", "7914"},
+	} {
+		if m, ok := ModelByName(tc.in); !ok || m.Name != tc.want {
+			t.Errorf("ModelByName(%q) = %q, %v; want %q", tc.in, m.Name, ok, tc.want)
+		}
+	}
+	if _, ok := ModelByName("7999"); ok {
+		t.Error("ModelByName(7999) found a model")
+	}
+	// The codes of the seed page's XMLDefault.cnf.xml.
+	for code, want := range map[int]string{6: "7910", 124: "7914", 9: "7935", 8: "7940", 7: "7960", 20000: "7905", 30008: "7902", 30007: "7912", 30018: "7961", 228: "7915"} {
+		if m, ok := ModelByTypeCode(code); !ok || m.Name != want {
+			t.Errorf("ModelByTypeCode(%d) = %q, %v; want %q", code, m.Name, ok, want)
+		}
+	}
+	// chan-sccp's sample says loadInformation5 is a 7961: it is the 30 VIP
+	// (cisco-79xx.md §2.2.1 conflict), so no model here.
+	if m, ok := ModelByTypeCode(5); ok {
+		t.Errorf("code 5 maps to %s", m.Name)
+	}
+	for vc, want := range map[string]string{
+		"Cisco Systems, Inc. IP Phone CP-7940G\x00":    "7940",
+		"Cisco Systems, Inc. IP Phone CP-7940G":        "7940",
+		"Cisco Systems, Inc. IP Phone CP-7941G-GE\x00": "7941G-GE",
+		"Cisco Systems, Inc. IP Phone CP-7941G\x00":    "7941",
+		"Cisco Systems, Inc. IP Phone 7912":            "7912",
+		"Cisco Systems, Inc. IP Phone CP-7937G":        "7937",
+		"Cisco Systems Inc. Wireless Phone 7921":       "7921",
+	} {
+		if m, ok := ModelByVendorClass(vc); !ok || m.Name != want {
+			t.Errorf("ModelByVendorClass(%q) = %q, %v; want %q", vc, m.Name, ok, want)
+		}
+	}
+	if m, ok := ModelByTerm("61"); !ok || m.Name != "7961" || m.LoadPrefix != "41" {
+		t.Errorf("ModelByTerm(61) = %+v, %v", m, ok)
+	}
+	// Every code belongs to one model only, every Java phone has a term
+	// file and a reset sequence.
+	seen := map[int]string{}
+	for _, m := range Models {
+		for _, c := range m.TypeCodes {
+			if other, dup := seen[c]; dup {
+				t.Errorf("type code %d on %s and %s", c, other, m.Name)
+			}
+			seen[c] = m.Name
+		}
+		if m.Family == FamilyJava && (m.TermFile == "" || m.Reset == "" || m.LoadPrefix == "") {
+			t.Errorf("%s: Java phone without term file, reset or load prefix", m.Name)
+		}
+	}
+}
