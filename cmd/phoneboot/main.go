@@ -18,6 +18,7 @@ const usage = `phoneboot boots, provisions and watches Cisco IP phones.
 
 Usage:
   phoneboot serve [flags]     serve TFTP for phones (see: phoneboot serve --help)
+  phoneboot check [flags]     check phoneboot.toml and explain every problem
   phoneboot version           print the version
 
 Every subcommand takes --help.
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "check":
+		return check(args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "phoneboot", version)
 		return nil

@@ -25,6 +25,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {}
 	var (
 		data         = fs.String("data", "phoneboot-data", "data `directory`; files are served from its tftp/ folder (created if missing)")
+		cfgPath      = fs.String("config", "", "config `file` (default DATA/phoneboot.toml); a broken one stops the start")
 		addr         = fs.String("tftp-addr", ":69", "TFTP listen `address`; \":69\" means every IPv4 and IPv6 address")
 		maxTransfers = fs.Int("tftp-max-transfers", 10000, "concurrent TFTP transfers; more are refused with a \"server busy\" error")
 		ratePerIP    = fs.Float64("tftp-rate", 20, "new TFTP requests per second allowed from one client address (0: no limit)")
@@ -67,6 +68,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log, err := newLogger(stderr, *logLevel, *logJSON)
 	if err != nil {
 		return err
+	}
+
+	cfg, cfgFile, err := loadConfig(*data, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if cfg != nil {
+		log.Info("config loaded", "file", cfgFile, "phones", len(cfg.Phones))
 	}
 
 	if msg, warn := ensureFileLimit(uint64(*maxTransfers)); warn {

@@ -89,3 +89,16 @@ func macFrom(s string) (MAC, error) {
 	}
 	return m, nil
 }
+
+// UnmarshalText lets config files hold MACs in any spelling ParseMAC takes.
+func (m *MAC) UnmarshalText(b []byte) error {
+	v, err := ParseMAC(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+// MarshalText writes the colon form.
+func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }

@@ -285,3 +285,27 @@ func recv(c *net.UDPConn, d time.Duration) ([]byte, netip.AddrPort, error) {
 	}
 	return buf[:n], from, nil
 }
+
+// TestCheckConfig: "check" explains a broken phoneboot.toml with file and
+// line, accepts a good one, and "serve" refuses to start on a broken one.
+func TestCheckConfig(t *testing.T) {
+	data := t.TempDir()
+	code, stdout, _ := runQuick(t, "check", "--data", data)
+	if code != 0 || !strings.Contains(stdout, "not there") {
+		t.Errorf("no config: code %d, stdout %q", code, stdout)
+	}
+	cfg := filepath.Join(data, "phoneboot.toml")
+	os.WriteFile(cfg, []byte("[[phone]]\nmac = \"00137F38B3DE\"\nmodel = \"7960\"\n"), 0o644)
+	code, stdout, _ = runQuick(t, "check", "--data", data)
+	if code != 0 || !strings.Contains(stdout, "ok: ") || !strings.Contains(stdout, "1 phones") {
+		t.Errorf("good config: code %d, stdout %q", code, stdout)
+	}
+	os.WriteFile(cfg, []byte("[[phone]]\nmac = \"00137F38B3DE\"\nlable = \"x\"\n"), 0o644)
+	want := cfg + `:3: unknown key "phone.lable" (did you mean "label"?)`
+	for _, args := range [][]string{{"check", "--data", data}, {"serve", "--data", data, "--tftp-addr", "127.0.0.1:0"}} {
+		code, _, stderr := runQuick(t, args...)
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("%s with a broken config: code %d, stderr %q; want %q", args[0], code, stderr, want)
+		}
+	}
+}
