@@ -14,17 +14,10 @@ import (
 // check validates the configuration and says what it holds.
 func check(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	data := fs.String("data", "phoneboot-data", "data `directory`")
 	cfgPath := fs.String("config", "", "config `file` (default DATA/phoneboot.toml)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, "Usage: phoneboot check [flags]\n\nChecks phoneboot.toml and explains every problem with its file and line.\n\nFlags:\n")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return err
-		}
-		return fmt.Errorf("%v (see phoneboot check --help)", err)
+	if err := parseFlags(fs, args, stdout, "Checks phoneboot.toml and explains every problem with its file and line."); err != nil {
+		return err
 	}
 	c, path, err := loadConfig(*data, *cfgPath)
 	if err != nil {

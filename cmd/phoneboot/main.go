@@ -38,6 +38,25 @@ func main() {
 	}
 }
 
+// parseFlags parses a subcommand's flags. Errors come back as one line
+// that points at --help; the flag list is printed, to stdout, only when
+// --help asked for it (then flag.ErrHelp is returned: not a failure).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, about string) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stdout, "Usage: phoneboot %s [flags]\n\n%s\n\nFlags:\n", fs.Name(), about)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%v (see phoneboot %s --help)", err, fs.Name())
+	}
+	return nil
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)

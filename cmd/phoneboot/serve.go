@@ -19,10 +19,6 @@ import (
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	// Errors are reported in one line by main; the flag list is printed
-	// only when asked for with --help.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
 	var (
 		data         = fs.String("data", "phoneboot-data", "data `directory`; files are served from its tftp/ folder (created if missing)")
 		cfgPath      = fs.String("config", "", "config `file` (default DATA/phoneboot.toml); a broken one stops the start")
@@ -44,14 +40,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error")
 		logJSON      = fs.Bool("log-json", false, "log as JSON lines instead of text")
 	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, "Usage: phoneboot serve [flags]\n\nServes the files under DATA/tftp to phones over TFTP.\n\nFlags:\n")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return err
-		}
-		return fmt.Errorf("%v (see phoneboot serve --help)", err)
+	if err := parseFlags(fs, args, stdout, "Serves the files under DATA/tftp to phones over TFTP."); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q (flags start with --)", fs.Arg(0))

@@ -629,3 +629,13 @@ func (p *peer) put(to netip.AddrPort, name string, data []byte, blksize int, o .
 		}
 	}
 }
+
+// finishBlocks reads the rest of blocks.bin after block 1 (got holds
+// what came so far) and checks the whole file arrived.
+func (f *fixture) finishBlocks(t *testing.T, p *peer, tid netip.AddrPort, got []byte) {
+	t.Helper()
+	got = append(got, p.finishRead(tid, 1, 512)...)
+	if !bytes.Equal(got, f.blocks) {
+		t.Errorf("got %d bytes, want %d", len(got), len(f.blocks))
+	}
+}
