@@ -36,11 +36,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cacheMB      = fs.Int64("tftp-cache-mb", 512, "memory for file contents shared by all transfers, in MiB (0: read from disk every time)")
 		uploadDir    = fs.String("upload-dir", "", "accept TFTP uploads (write requests) into this `directory`; off when empty")
 		uploadMaxMB  = fs.Int64("upload-max-mb", 64, "largest upload accepted, in MiB")
+		reload       = fs.Duration("reload-interval", 2*time.Second, "how often to look for changes to the config, the templates and the TFTP root (0: only on SIGHUP)")
 		grace        = fs.Duration("shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
 		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error")
 		logJSON      = fs.Bool("log-json", false, "log as JSON lines instead of text")
 	)
-	if err := parseFlags(fs, args, stdout, "Serves the files under DATA/tftp to phones over TFTP."); err != nil {
+	if err := parseFlags(fs, args, stdout, "Serves phones over TFTP: configs generated from DATA/phoneboot.toml, and the files under DATA/tftp."); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -60,14 +61,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	cfg, cfgFile, err := loadConfig(*data, *cfgPath)
-	if err != nil {
-		return err
-	}
-	if cfg != nil {
-		log.Info("config loaded", "file", cfgFile, "phones", len(cfg.Phones))
-	}
-
 	if msg, warn := ensureFileLimit(uint64(*maxTransfers)); warn {
 		log.Warn(msg)
 	} else if msg != "" {
@@ -84,8 +77,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer dir.Close()
 
+	prov, err := startProvisioning(ctx, *data, *cfgPath, root, dir, log)
+	if err != nil {
+		return err
+	}
+	defer prov.close()
+	go prov.watch(ctx, *reload)
+
 	srv := &tftp.Server{
-		Resolver:      dir,
+		Resolver:      prov.prov,
+		OnEvent:       prov.tftpEvent,
 		Limits:        tftp.Limits{MaxBlksize: *maxBlksize, MaxWindowsize: *maxWindow, MaxUpload: *uploadMaxMB << 20},
 		MaxTransfers:  *maxTransfers,
 		RatePerSource: *ratePerIP,

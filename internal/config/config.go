@@ -2,6 +2,7 @@
 // inventory. Decoding is strict: an unknown key, a bad value, a model
 // phoneboot does not know or a phone listed twice is an error that names
 // the file and the line, so a typo never silently changes what phones get.
+// Every problem in the file is reported, not just the first.
 package config
 
 import (
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -19,8 +21,12 @@ import (
 
 // Config is a parsed phoneboot.toml.
 type Config struct {
-	Site   Site    `toml:"site"`
-	Phones []Phone `toml:"phone"`
+	Site      Site      `toml:"site"`
+	Phones    []Phone   `toml:"phone"`
+	Provision Provision `toml:"provision"`
+
+	File string    `toml:"-"` // the file it was read from
+	pos  positions // where each key is, for errors found later (missing loads)
 }
 
 // Site holds what every phone gets unless its own entry says otherwise.
@@ -37,11 +43,32 @@ type Site struct {
 	Locale string `toml:"locale"`
 	// Loads is the target load per model: "7960" = "P0S3-8-12-00".
 	Loads map[string]string `toml:"loads"`
+	// DialPlan is dialplan.xml; empty means one rule: any number, 5 s.
+	DialPlan []DialRule `toml:"dial_plan"`
+	// Rings is RINGLIST.DAT; empty means the .raw files in the TFTP root.
+	Rings []Ring `toml:"ring"`
+	// Sync is the SYNC value of syncinfo.xml; change it to make SIP
+	// 7940/7960 reboot on their next check-sync.
+	Sync string `toml:"sync"`
+}
+
+// DialRule is one TEMPLATE of dialplan.xml.
+type DialRule struct {
+	Match   string `toml:"match"`
+	Timeout int    `toml:"timeout"`
+	Rewrite string `toml:"rewrite"`
+}
+
+// Ring is one custom ring of RINGLIST.DAT.
+type Ring struct {
+	Name string `toml:"name"`
+	File string `toml:"file"`
 }
 
 // Phone is one inventory entry, keyed by MAC.
 type Phone struct {
-	MAC      phone.MAC `toml:"mac"`
+	MAC      phone.MAC `toml:"-"`
+	RawMAC   string    `toml:"mac"`
 	Model    string    `toml:"model"`    // optional: learned from the phone otherwise
 	Protocol string    `toml:"protocol"` // overrides site.protocol
 	Label    string    `toml:"label"`
@@ -57,6 +84,41 @@ type Line struct {
 	Password  string `toml:"password"`
 }
 
+// Provision holds the loop breakers' settings (cisco-79xx.md §1.6; the
+// thresholds are guesses from the seed page, hence settings).
+type Provision struct {
+	// CTLLoopRequests is how many CTLSEP<MAC>.tlv requests in a row,
+	// with nothing else asked in between, make a loop.
+	CTLLoopRequests int `toml:"ctl_loop_requests"`
+	// ConfigLoopRequests is the same for SEP<MAC>.cnf.xml.
+	ConfigLoopRequests int `toml:"config_loop_requests"`
+	// LoopWindow is how far apart those requests may be: "2m".
+	LoopWindow Duration `toml:"loop_window"`
+}
+
+// Duration is a TOML string such as "90s" or "2m".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: write it like \"90s\" or \"2m\"", b)
+	}
+	if v <= 0 {
+		return fmt.Errorf("duration %q must be positive", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Defaults for [provision].
+const (
+	DefaultCTLLoopRequests    = 4
+	DefaultConfigLoopRequests = 4
+	DefaultLoopWindow         = 2 * time.Minute
+)
+
 // Error is a problem at a place in a config file.
 type Error struct {
 	File string
@@ -69,6 +131,27 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 	}
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Errors is every problem found in one file, in line order. errors.As
+// finds the first as an *Error.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap gives the problems to errors.Is and errors.As.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
 }
 
 // Load reads and checks the file at path.
@@ -87,29 +170,48 @@ func Parse(file string, data []byte) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &Error{File: file, Line: pe.Position.Line, Msg: pe.Message}
+			return nil, Errors{{File: file, Line: pe.Position.Line, Msg: pe.Message}}
 		}
-		return nil, &Error{File: file, Msg: err.Error()}
+		return nil, Errors{{File: file, Msg: err.Error()}}
 	}
-	pos := locate(data)
-	if und := md.Undecoded(); len(und) > 0 {
-		k := und[0]
-		return nil, &Error{File: file, Line: pos.key(k), Msg: unknownKey(k)}
+	c.File, c.pos = file, locate(data)
+	var errs Errors
+	for _, k := range md.Undecoded() {
+		errs = append(errs, &Error{File: file, Line: c.pos.key(k), Msg: unknownKey(k)})
 	}
-	if err := c.check(file, pos); err != nil {
-		return nil, err
+	errs = append(errs, c.check()...)
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+		return nil, errs
+	}
+	if c.Provision.CTLLoopRequests == 0 {
+		c.Provision.CTLLoopRequests = DefaultCTLLoopRequests
+	}
+	if c.Provision.ConfigLoopRequests == 0 {
+		c.Provision.ConfigLoopRequests = DefaultConfigLoopRequests
+	}
+	if c.Provision.LoopWindow.Duration == 0 {
+		c.Provision.LoopWindow.Duration = DefaultLoopWindow
 	}
 	return &c, nil
 }
 
-// check validates values and normalises protocol spellings.
-func (c *Config) check(file string, pos positions) error {
-	fail := func(line int, format string, args ...any) error {
-		return &Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
+// SiteLoadLine is the line of site.loads' entry for model (0 if unknown).
+func (c *Config) SiteLoadLine(model string) int { return c.pos.at("site.loads", 0, model) }
+
+// PhoneLine is the line of key in the i-th [[phone]], or of its header.
+func (c *Config) PhoneLine(i int, key string) int { return c.pos.at("phone", i, key) }
+
+// check validates values, normalises spellings, and reports every problem.
+func (c *Config) check() Errors {
+	var errs Errors
+	fail := func(line int, format string, args ...any) {
+		errs = append(errs, &Error{File: c.File, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
+	pos := c.pos
 	var err error
 	if c.Site.Protocol, err = protocol(c.Site.Protocol); err != nil {
-		return fail(pos.at("site", 0, "protocol"), "site.protocol: %v", err)
+		fail(pos.at("site", 0, "protocol"), "site.protocol: %v", err)
 	}
 	models := make([]string, 0, len(c.Site.Loads))
 	for m := range c.Site.Loads {
@@ -118,43 +220,92 @@ func (c *Config) check(file string, pos positions) error {
 	sort.Strings(models)
 	for _, m := range models {
 		if _, ok := phone.ModelByName(m); !ok {
-			return fail(pos.at("site.loads", 0, m), "site.loads: unknown model %q (known: %s)", m, knownModels())
+			fail(pos.at("site.loads", 0, m), "site.loads: unknown model %q (known: %s)", m, knownModels())
 		}
+	}
+	for i, r := range c.Site.DialPlan {
+		if r.Match == "" {
+			fail(pos.header("site.dial_plan", i), "site.dial_plan: a rule needs match (e.g. match = \"9.T\")")
+		}
+		if r.Timeout < 0 {
+			fail(pos.at("site.dial_plan", i, "timeout"), "site.dial_plan: timeout %d must be 0 or more seconds", r.Timeout)
+		}
+	}
+	for i, r := range c.Site.Rings {
+		if r.Name == "" || r.File == "" {
+			fail(pos.header("site.ring", i), "site.ring: a ring needs name and file (e.g. name = \"Piano\", file = \"Piano1.raw\")")
+		}
+	}
+	if c.Provision.CTLLoopRequests < 0 || c.Provision.ConfigLoopRequests < 0 {
+		fail(pos.header("provision", 0), "provision: loop thresholds must be positive")
 	}
 	seen := map[phone.MAC]int{}
 	for i := range c.Phones {
 		p := &c.Phones[i]
 		line := pos.header("phone", i)
-		if p.MAC == (phone.MAC{}) {
-			return fail(line, "phone entry without mac")
+		if p.RawMAC == "" {
+			fail(line, "phone entry without mac")
+			continue
 		}
+		mac, err := phone.ParseMAC(p.RawMAC)
+		if err != nil {
+			fail(pos.at("phone", i, "mac"), "%v", err)
+			continue
+		}
+		p.MAC = mac
 		if first, dup := seen[p.MAC]; dup {
-			return fail(pos.at("phone", i, "mac"), "phone %s is listed twice (first at line %d)", p.MAC, first)
+			fail(pos.at("phone", i, "mac"), "phone %s is listed twice (first at line %d)", p.MAC, first)
+			continue
 		}
 		seen[p.MAC] = pos.at("phone", i, "mac")
 		if p.Protocol, err = protocol(p.Protocol); err != nil {
-			return fail(pos.at("phone", i, "protocol"), "phone %s: %v", p.MAC, err)
-		}
-		if p.Model == "" {
-			continue
-		}
-		m, ok := phone.ModelByName(p.Model)
-		if !ok {
-			return fail(pos.at("phone", i, "model"), "phone %s: unknown model %q (known: %s)", p.MAC, p.Model, knownModels())
-		}
-		p.Model = m.Name
-		if m.LineKeys > 0 && len(p.Lines) > m.LineKeys {
-			return fail(line, "phone %s: a %s has %d line buttons, %d lines are configured", p.MAC, m.Name, m.LineKeys, len(p.Lines))
+			fail(pos.at("phone", i, "protocol"), "phone %s: %v", p.MAC, err)
 		}
 		proto := p.Protocol
 		if proto == "" {
 			proto = c.Site.Protocol
 		}
+		c.checkLines(i, proto, fail)
+		if p.Model == "" {
+			continue
+		}
+		m, ok := phone.ModelByName(p.Model)
+		if !ok {
+			fail(pos.at("phone", i, "model"), "phone %s: unknown model %q (known: %s)", p.MAC, p.Model, knownModels())
+			continue
+		}
+		p.Model = m.Name
+		if m.LineKeys > 0 && len(p.Lines) > m.LineKeys {
+			fail(line, "phone %s: a %s has %d line buttons, %d lines are configured", p.MAC, m.Name, m.LineKeys, len(p.Lines))
+		}
 		if proto != "" && !contains(m.Protocols, proto) {
-			return fail(pos.at("phone", i, "protocol"), "phone %s: a %s cannot run %s (it runs %s)", p.MAC, m.Name, proto, strings.Join(m.Protocols, ", "))
+			fail(pos.at("phone", i, "protocol"), "phone %s: a %s cannot run %s (it runs %s)", p.MAC, m.Name, proto, strings.Join(m.Protocols, ", "))
+		}
+		// cisco-79xx.md §3.2: phone_label holds 11 characters on 7940/7960.
+		if m.Family == phone.FamilyClassic && proto == "SIP" && len([]rune(p.Label)) > 11 {
+			fail(pos.at("phone", i, "label"), "phone %s: label %q is %d characters; a %s on SIP shows at most 11", p.MAC, p.Label, len([]rune(p.Label)), m.Name)
 		}
 	}
-	return nil
+	return errs
+}
+
+// checkLines reports lines a phone cannot register with.
+func (c *Config) checkLines(i int, proto string, fail func(int, string, ...any)) {
+	p := &c.Phones[i]
+	// [[phone.line]] headers are numbered across all phones.
+	first := 0
+	for _, q := range c.Phones[:i] {
+		first += len(q.Lines)
+	}
+	for j, l := range p.Lines {
+		line := c.pos.header("phone.line", first+j)
+		if l.Extension == "" {
+			fail(line, "phone %s: line %d has no extension", p.MAC, j+1)
+		}
+		if proto == "SIP" && l.Password == "" {
+			fail(line, "phone %s: SIP line %d (%s) has no password; the proxy will refuse its REGISTER", p.MAC, j+1, l.Extension)
+		}
+	}
 }
 
 func protocol(s string) (string, error) {
@@ -184,10 +335,13 @@ func knownModels() string {
 
 // keysOf lists the keys each table takes, for "did you mean".
 var keysOf = map[string][]string{
-	"":           {"site", "phone"},
-	"site":       {"protocol", "call_managers", "sip_proxy", "time_zone", "ntp_servers", "locale", "loads"},
-	"phone":      {"mac", "model", "protocol", "label", "load", "line"},
-	"phone.line": {"extension", "name", "auth_user", "password"},
+	"":               {"site", "phone", "provision"},
+	"site":           {"protocol", "call_managers", "sip_proxy", "time_zone", "ntp_servers", "locale", "loads", "dial_plan", "ring", "sync"},
+	"site.dial_plan": {"match", "timeout", "rewrite"},
+	"site.ring":      {"name", "file"},
+	"provision":      {"ctl_loop_requests", "config_loop_requests", "loop_window"},
+	"phone":          {"mac", "model", "protocol", "label", "load", "line"},
+	"phone.line":     {"extension", "name", "auth_user", "password"},
 }
 
 func unknownKey(k toml.Key) string {

@@ -71,3 +71,63 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestEveryProblemReported: one run of check names every problem, each
+// with its line, in line order (the issue's broken inventory).
+func TestEveryProblemReported(t *testing.T) {
+	text := `[site]
+protocol = "SIP"
+
+[[phone]]
+mac = "00:13:7F:38:B3:DE"
+model = "7999"
+
+[[phone]]
+mac = "00:13:7F:38:B3"
+
+[[phone]]
+mac = "0013.7f38.b3e0"
+model = "7960"
+label = "Front desk reception"
+
+  [[phone.line]]
+  extension = "201"
+
+[[phone]]
+mac = "00137F38B3E0"
+`
+	_, err := Parse("bad.toml", []byte(text))
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("error %v is not Errors", err)
+	}
+	want := []string{
+		`bad.toml:6: phone 00:13:7f:38:b3:de: unknown model "7999"`,
+		`bad.toml:9: MAC address "00:13:7F:38:B3"`,
+		`bad.toml:14: phone 00:13:7f:38:b3:e0: label "Front desk reception" is 20 characters; a 7960 on SIP shows at most 11`,
+		`bad.toml:16: phone 00:13:7f:38:b3:e0: SIP line 1 (201) has no password`,
+		`bad.toml:20: phone 00:13:7f:38:b3:e0 is listed twice (first at line 12)`,
+	}
+	if len(es) != len(want) {
+		t.Fatalf("got %d problems:\n%v", len(es), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(es[i].Error(), w) {
+			t.Errorf("problem %d = %q, want prefix %q", i, es[i], w)
+		}
+	}
+}
+
+func TestProvisionDefaultsAndDialPlan(t *testing.T) {
+	c, err := Parse("p.toml", []byte("[[site.dial_plan]]\nmatch = \"9.T\"\ntimeout = 3\n[provision]\nloop_window = \"30s\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Provision.CTLLoopRequests != DefaultCTLLoopRequests || c.Provision.LoopWindow.Seconds() != 30 || c.Site.DialPlan[0].Match != "9.T" {
+		t.Fatalf("config = %+v", c)
+	}
+	_, err = Parse("p.toml", []byte("[provision]\nloop_window = \"soon\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "p.toml:2:") {
+		t.Fatalf("bad duration: %v", err)
+	}
+}

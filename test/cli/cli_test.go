@@ -303,9 +303,9 @@ func TestCheckConfig(t *testing.T) {
 	os.WriteFile(cfg, []byte("[[phone]]\nmac = \"00137F38B3DE\"\nlable = \"x\"\n"), 0o644)
 	want := cfg + `:3: unknown key "phone.lable" (did you mean "label"?)`
 	for _, args := range [][]string{{"check", "--data", data}, {"serve", "--data", data, "--tftp-addr", "127.0.0.1:0"}} {
-		code, _, stderr := runQuick(t, args...)
-		if code == 0 || !strings.Contains(stderr, want) {
-			t.Errorf("%s with a broken config: code %d, stderr %q; want %q", args[0], code, stderr, want)
+		code, stdout, stderr := runQuick(t, args...)
+		if code == 0 || !strings.Contains(stdout+stderr, want) {
+			t.Errorf("%s with a broken config: code %d, output %q; want %q", args[0], code, stdout+stderr, want)
 		}
 	}
 }

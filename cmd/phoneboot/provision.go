@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"phoneboot/internal/provision"
+	"phoneboot/internal/store"
+	"phoneboot/internal/tftp"
+)
+
+// provisioning ties the config file, the provisioner and the store
+// together for serve, and reloads them when a file changes.
+type provisioning struct {
+	data, cfgPath string // as given on the command line
+	cfgFile       string // the file actually read
+	root          string
+	templates     string
+	prov          *provision.Provisioner
+	db            *store.Store
+	events        *store.Writer
+	log           *slog.Logger
+}
+
+func startProvisioning(ctx context.Context, data, cfgPath, root string, files tftp.Resolver, log *slog.Logger) (*provisioning, error) {
+	p := &provisioning{data: data, cfgPath: cfgPath, root: root, templates: filepath.Join(data, "templates"), log: log}
+	db, err := store.Open(ctx, filepath.Join(data, "phoneboot.db"))
+	if err != nil {
+		return nil, err
+	}
+	p.db = db
+	p.events = store.NewWriter(db, 65536, 250*time.Millisecond, log)
+	p.prov, err = provision.New(provision.Options{
+		Root: root, Files: files, Templates: p.templates, Logger: log,
+		OnEvent: func(ev provision.Event) {
+			p.events.Add(store.Event{Time: ev.Time, MAC: ev.MAC, IP: ev.IP, Source: "provision", Kind: ev.Kind, File: ev.File, Detail: ev.Detail})
+		},
+	})
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if err := p.reload(ctx); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// reload reads the config and templates again and switches to them. A
+// broken config leaves the running one in place (the error is returned).
+func (p *provisioning) reload(ctx context.Context) error {
+	cfg, file, err := loadConfig(p.data, p.cfgPath)
+	if err != nil {
+		return err
+	}
+	p.cfgFile = file
+	problems, err := p.prov.Update(cfg)
+	if err != nil {
+		return err
+	}
+	n := 0
+	var inv []store.Phone
+	if cfg != nil {
+		n = len(cfg.Phones)
+		for _, ph := range cfg.Phones {
+			inv = append(inv, store.Phone{MAC: ph.MAC, Model: ph.Model, Protocol: ph.Protocol, Label: ph.Label})
+		}
+	}
+	if err := p.db.SyncInventory(ctx, inv); err != nil {
+		p.log.Error("cannot store the inventory", "err", err)
+	}
+	p.log.Info("config loaded", "file", file, "phones", n, "exists", cfg != nil)
+	for _, pr := range problems {
+		if pr.Note {
+			p.log.Info("note: " + pr.String())
+		} else {
+			p.log.Warn(pr.String())
+		}
+	}
+	return nil
+}
+
+// watch reloads on SIGHUP and when the config file, the templates or the
+// top of the TFTP root change (checked every interval; 0: SIGHUP only).
+func (p *provisioning) watch(ctx context.Context, interval time.Duration) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	last := p.fingerprint()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			p.log.Info("SIGHUP: reloading")
+		case <-tick:
+			fp := p.fingerprint()
+			if fp == last {
+				continue
+			}
+			p.log.Info("files changed: reloading")
+		}
+		last = p.fingerprint()
+		if err := p.reload(ctx); err != nil {
+			p.log.Error("reload failed; phones keep getting what they got before", "err", err)
+		}
+	}
+}
+
+// fingerprint sums up the size and time of everything a reload reads.
+func (p *provisioning) fingerprint() string {
+	var b strings.Builder
+	stat := func(path string) {
+		if st, err := os.Stat(path); err == nil {
+			fmt.Fprintf(&b, "%s %d %d;", path, st.Size(), st.ModTime().UnixNano())
+		}
+	}
+	stat(p.cfgFile)
+	stat(p.root) // a file added or removed at the top changes its time
+	stat(p.templates)
+	if entries, err := os.ReadDir(p.templates); err == nil {
+		for _, e := range entries {
+			stat(filepath.Join(p.templates, e.Name()))
+		}
+	}
+	return b.String()
+}
+
+// tftpEvent records a transfer in the phone's timeline.
+func (p *provisioning) tftpEvent(ev tftp.Event) {
+	if ev.Op != tftp.OpRRQ {
+		return
+	}
+	mac, ok := p.prov.MACFor(cleanOr(ev.File), ev.Remote.Addr())
+	if !ok {
+		return
+	}
+	detail := ev.Error
+	if ev.Retransmits > 0 {
+		detail = strings.TrimSpace(fmt.Sprintf("%s %d retransmits", detail, ev.Retransmits))
+	}
+	p.events.Add(store.Event{Time: ev.Start, MAC: mac, IP: ev.Remote.Addr(), Source: "tftp", Kind: "request",
+		File: ev.File, Outcome: string(ev.Outcome), Bytes: ev.Bytes, Duration: ev.Duration, Detail: detail})
+}
+
+func cleanOr(name string) string {
+	if c, err := tftp.CleanName(name); err == nil {
+		return c
+	}
+	return name
+}
+
+func (p *provisioning) close() {
+	if p.events != nil {
+		if err := p.events.Close(); err != nil {
+			p.log.Error("storing the last events", "err", err)
+		}
+		if n := p.events.Dropped(); n > 0 {
+			p.log.Warn("events dropped because the store could not keep up", "dropped", n)
+		}
+	}
+	if p.db != nil {
+		p.db.Close()
+	}
+}

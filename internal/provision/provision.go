@@ -1,0 +1,242 @@
+// Package provision decides what a phone gets for each name it asks for:
+// a file the admin put in the TFTP root, a config generated from the
+// inventory (or from the defaults, for a phone outside it), firmware from
+// the root, or "file not found" with a reason. The loop breakers of the
+// seed page live here too: a phone stuck asking for CTLSEP<MAC>.tlv is
+// switched to an empty file, and back, instead of an admin with tcpdump.
+package provision
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"phoneboot/internal/config"
+	"phoneboot/internal/phone"
+	"phoneboot/internal/tftp"
+)
+
+// Options configure a Provisioner.
+type Options struct {
+	Root      string        // the TFTP root: firmware and the admin's own files
+	Files     tftp.Resolver // serves files from Root
+	Templates string        // folder of template overrides ("" or missing: built-in only)
+	Logger    *slog.Logger
+	// OnEvent receives every decision worth a line in a phone's timeline.
+	// It is called from transfers' goroutines and must not block.
+	OnEvent func(Event)
+	Now     func() time.Time // for tests; time.Now when nil
+}
+
+// Event is a decision provision took about a phone.
+type Event struct {
+	Time   time.Time
+	MAC    phone.MAC
+	IP     netip.Addr
+	Kind   string // one of the Kind… constants
+	File   string
+	Detail string // what happened and why, for people
+}
+
+// Event kinds.
+const (
+	KindAutoProvisioned = "auto-provisioned" // a phone outside the inventory got the defaults
+	KindLoopBreaker     = "loop-breaker"     // a CTL/ITL loop made provision change what it serves
+	KindLoopPersists    = "loop-persists"    // the breaker has nothing left to try
+	KindConfigLoop      = "config-loop"      // a phone keeps asking for its SEP<MAC>.cnf.xml
+)
+
+// Provisioner is a tftp.Resolver for phones.
+type Provisioner struct {
+	opts Options
+	snap atomic.Pointer[snapshot]
+
+	mu      sync.Mutex
+	phones  map[phone.MAC]*phoneState
+	ipMAC   map[netip.Addr]phone.MAC // the last phone seen at each address
+	learned map[phone.MAC]phone.Model
+}
+
+// maxTracked bounds the per-phone state kept for loop detection.
+const maxTracked = 100000
+
+// New returns a Provisioner serving the built-in defaults until Update.
+func New(opts Options) (*Provisioner, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	p := &Provisioner{opts: opts, phones: map[phone.MAC]*phoneState{}, ipMAC: map[netip.Addr]phone.MAC{}, learned: map[phone.MAC]phone.Model{}}
+	if _, err := p.Update(nil); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Update renders everything for cfg (nil: no config file) and the current
+// TFTP root and templates, then switches to it at once; transfers already
+// running keep the files they started with. On error nothing changes.
+// The problems found (missing loads, overriding files) are returned.
+func (p *Provisioner) Update(cfg *config.Config) ([]Problem, error) {
+	s, err := build(cfg, p.opts.Root, p.opts.Templates)
+	if err != nil {
+		return nil, err
+	}
+	p.snap.Store(s)
+	return s.problems, nil
+}
+
+// Check builds what Update would serve without serving it: for
+// `phoneboot check`.
+func Check(cfg *config.Config, root, templates string) ([]Problem, error) {
+	s, err := build(cfg, root, templates)
+	if err != nil {
+		return nil, err
+	}
+	return s.problems, nil
+}
+
+// Learn records a phone's model seen on the network (DHCP vendor class,
+// CDP, a termNN.default.loads request), so that a phone outside the
+// inventory gets its model's load.
+func (p *Provisioner) Learn(mac phone.MAC, m phone.Model) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.learned) < maxTracked {
+		p.learned[mac] = m
+	}
+}
+
+// MACFor attributes a request to a phone: by the MAC in the name, or by
+// the phone last seen at ip.
+func (p *Provisioner) MACFor(name string, ip netip.Addr) (phone.MAC, bool) {
+	if n := phone.ParseName(name); n.HasMAC {
+		return n.MAC, true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mac, ok := p.ipMAC[ip]
+	return mac, ok
+}
+
+// Open implements tftp.Resolver.
+func (p *Provisioner) Open(ctx context.Context, req *tftp.Request) (tftp.File, error) {
+	s := p.snap.Load()
+	lower := strings.ToLower(req.Path)
+	n := phone.ParseName(req.Path)
+	ip := req.Remote.Addr()
+	mac, known := n.MAC, n.HasMAC
+	d := p.observe(s, n, lower, ip, &mac, &known)
+
+	if f, ok := p.override(ctx, req, n); ok {
+		return f, nil // the admin's file wins
+	}
+	switch n.Kind {
+	case phone.KindCTL, phone.KindITL:
+		if d.emptyTrust {
+			return tftp.Bytes{}, nil
+		}
+		return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (no security: phones go on without it)")
+	case phone.KindTrustFile:
+		return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (no security: phones go on without it)")
+	case phone.KindDeviceConfig, phone.KindSIPConfig:
+		if n.Signed {
+			// No CTL/ITL was served, so the phone does not need signed
+			// files and falls back to the plain one (cisco-79xx.md §1.3).
+			return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (phoneboot does not sign configs)")
+		}
+		b, err := p.phoneFile(s, mac, lower, ip)
+		if err != nil {
+			return nil, err
+		}
+		if d.configLoop > 0 {
+			p.emit(Event{MAC: mac, IP: ip, Kind: KindConfigLoop, File: req.Path,
+				Detail: fmt.Sprintf("asked for %s %d times in a row without asking for anything else; each time it was given %s", req.Path, d.configLoop, describe(b))})
+		}
+		return b, nil
+	}
+	if b, ok := s.files[lower]; ok {
+		return b, nil
+	}
+	return p.opts.Files.Open(ctx, req)
+}
+
+// override opens the admin's own file for a name provision would answer
+// itself, if the TFTP root has one. Looked up on every request, so a file
+// dropped in the root wins at once. An empty SEP<MAC>.cnf.xml never
+// counts: on the seed page it made a phone "Protocol Application Invalid".
+func (p *Provisioner) override(ctx context.Context, req *tftp.Request, n phone.Name) (tftp.File, bool) {
+	f, err := p.opts.Files.Open(ctx, req)
+	if err != nil {
+		return nil, false
+	}
+	if f.Size() == 0 && n.Kind == phone.KindDeviceConfig {
+		f.Close()
+		return nil, false
+	}
+	return f, true
+}
+
+// phoneFile returns a phone's generated SEP<MAC>.cnf.xml or SIP<MAC>.cnf.
+func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, ip netip.Addr) (tftp.Bytes, error) {
+	if b, ok := s.files[lower]; ok {
+		return b, nil
+	}
+	p.mu.Lock()
+	learned := p.learned[mac]
+	p.mu.Unlock()
+	key := lower + "/" + learned.Name
+	if b, ok := s.auto.Load(key); ok {
+		return b.(tftp.Bytes), nil
+	}
+	v := s.view(mac, learned)
+	files, err := s.phoneFiles(v)
+	if err != nil {
+		p.opts.Logger.Error("cannot render a config", "phone", mac.String(), "err", err)
+		return nil, tftp.Errorf(tftp.ErrUndefined, "phoneboot cannot render this config; see its log")
+	}
+	b, ok := files[lower]
+	if !ok {
+		return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (not a SIP 7940/7960 in phoneboot's inventory)")
+	}
+	if _, loaded := s.auto.LoadOrStore(key, b); !loaded && strings.HasSuffix(lower, ".cnf.xml") {
+		model := v.Model.Name
+		if model == "" {
+			model = "model not known yet"
+		}
+		load := v.Load
+		if load == "" {
+			load = "no load named (keeps its own)"
+		}
+		p.emit(Event{MAC: mac, IP: ip, Kind: KindAutoProvisioned, File: v.MAC.DeviceName() + ".cnf.xml",
+			Detail: fmt.Sprintf("not in the inventory: given the site defaults (%s, %s, %s); add it to phoneboot.toml to adopt it", v.Protocol, model, load)})
+	}
+	return b, nil
+}
+
+// describe says what a served file was, for loop reports.
+func describe(b []byte) string {
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("%d bytes (sha256 %x…)", len(b), sum[:6])
+}
+
+func (p *Provisioner) emit(ev Event) {
+	ev.Time = p.opts.Now()
+	p.opts.Logger.Info("provision: "+ev.Kind, "phone", ev.MAC.String(), "ip", ev.IP.String(), "file", ev.File, "detail", ev.Detail)
+	if p.opts.OnEvent != nil {
+		p.opts.OnEvent(ev)
+	}
+}
+
+// Problems lists what is wrong in what phones get now.
+func (p *Provisioner) Problems() []Problem { return p.snap.Load().problems }
+
+var _ tftp.Resolver = (*Provisioner)(nil)

@@ -1,0 +1,345 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"phoneboot/internal/config"
+	"phoneboot/internal/firmware/fwtest"
+	"phoneboot/internal/tftp"
+)
+
+const inventory = `[site]
+protocol = "SIP"
+sip_proxy = "pbx.example.net"
+call_managers = ["192.0.2.10"]
+
+[site.loads]
+7960 = "P0S3-8-12-00"
+7940 = "P0S3-8-12-00"
+7961 = "SIP41.9-4-2SR3-1S"
+
+[[phone]]
+mac = "00:13:7F:38:B3:DE"
+model = "7960"
+label = "Reception"
+  [[phone.line]]
+  extension = "201"
+  password = "s3cret"
+
+[[phone]]
+mac = "0013.7f38.b3df"
+model = "7940"
+protocol = "SCCP"
+load = "P00308010200"
+
+[[phone]]
+mac = "001E4A93748B"
+model = "7961"
+  [[phone.line]]
+  extension = "203"
+  password = "pw"
+`
+
+// fixture is a provisioner over a root with synthetic firmware.
+type fixture struct {
+	t      *testing.T
+	root   string
+	p      *Provisioner
+	mu     sync.Mutex
+	events []Event
+	now    time.Time
+}
+
+func newFixture(t *testing.T, cfgText string) *fixture {
+	t.Helper()
+	f := &fixture{t: t, root: t.TempDir(), now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	fwtest.WriteLoad(t, f.root, "P0S3-8-12-00", 64, fwtest.Classic("P0S3-8-12-00")...)
+	fwtest.WriteLoad(t, f.root, "SIP41.9-4-2SR3-1S", 64, fwtest.Java("SIP41.9-4-2SR3-1S", "9-4-2ES26")...)
+	dir, err := tftp.OpenDir(f.root, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dir.Close() })
+	f.p, err = New(Options{Root: f.root, Files: dir, Templates: filepath.Join(t.TempDir(), "templates"),
+		OnEvent: func(ev Event) { f.mu.Lock(); f.events = append(f.events, ev); f.mu.Unlock() },
+		Now:     func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfgText != "" {
+		f.update(cfgText)
+	}
+	return f
+}
+
+func (f *fixture) update(cfgText string) []Problem {
+	f.t.Helper()
+	cfg, err := config.Parse("phoneboot.toml", []byte(cfgText))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	problems, err := f.p.Update(cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return problems
+}
+
+func (f *fixture) tick(d time.Duration) { f.mu.Lock(); f.now = f.now.Add(d); f.mu.Unlock() }
+
+// get asks for name from ip; err is the TFTP error, if any.
+func (f *fixture) get(ip, name string) (string, *tftp.Error) {
+	f.t.Helper()
+	path, cerr := tftp.CleanName(name)
+	if cerr != nil {
+		f.t.Fatal(cerr)
+	}
+	req := &tftp.Request{Op: tftp.OpRRQ, Filename: name, Path: path, Remote: netip.AddrPortFrom(netip.MustParseAddr(ip), 5000)}
+	file, err := f.p.Open(context.Background(), req)
+	if err != nil {
+		var te *tftp.Error
+		if errors.As(err, &te) {
+			return "", te
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return "", &tftp.Error{Code: tftp.ErrFileNotFound}
+		}
+		f.t.Fatalf("%s: %v", name, err)
+	}
+	defer file.Close()
+	b, err := io.ReadAll(io.NewSectionReader(file, 0, file.Size()))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return string(b), nil
+}
+
+func (f *fixture) mustGet(ip, name string) string {
+	f.t.Helper()
+	b, err := f.get(ip, name)
+	if err != nil {
+		f.t.Fatalf("%s: %v", name, err)
+	}
+	return b
+}
+
+func (f *fixture) kinds() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, ev := range f.events {
+		out = append(out, ev.Kind)
+	}
+	return out
+}
+
+func TestGeneratedFiles(t *testing.T) {
+	f := newFixture(t, inventory)
+	// 7960 SIP: the UAL stub naming the SIP load, then the SIP text files.
+	stub := f.mustGet("127.0.0.2", "SEP00137F38B3DE.cnf.xml")
+	if !strings.Contains(stub, "P0S3-8-12-00") || !strings.Contains(stub, "SIP") {
+		t.Errorf("7960 stub:\n%s", stub)
+	}
+	if sip := f.mustGet("127.0.0.2", "./SIP00137F38B3DE.cnf"); !strings.Contains(sip, "201") || !strings.Contains(sip, "s3cret") {
+		t.Errorf("SIP<MAC>.cnf:\n%s", sip)
+	}
+	// Case and "./" do not matter.
+	if got := f.mustGet("127.0.0.2", "sep00137f38b3de.CNF.XML"); got != stub {
+		t.Error("name case changed the file")
+	}
+	// 7940 SCCP on a load that is not in the root: no load named, and a
+	// problem with the line of the phone's load key.
+	sccp := f.mustGet("127.0.0.3", "SEP00137F38B3DF.cnf.xml")
+	if strings.Contains(sccp, "P00308010200") || !strings.Contains(sccp, "192.0.2.10") {
+		t.Errorf("7940 SCCP config names a missing load or lacks the call manager:\n%s", sccp)
+	}
+	// 7961 SIP: full <device> with the Java load.
+	if java := f.mustGet("127.0.0.4", "SEP001E4A93748B.cnf.xml"); !strings.Contains(java, "SIP41.9-4-2SR3-1S") || !strings.Contains(java, "sipProfile") {
+		t.Errorf("7961 config:\n%s", java)
+	}
+	if _, err := f.get("127.0.0.4", "SIP001E4A93748B.cnf"); err == nil || err.Code != tftp.ErrFileNotFound {
+		t.Errorf("a 7961 has no SIP<MAC>.cnf, got err %v", err)
+	}
+	// Shared files.
+	if os := f.mustGet("127.0.0.2", "OS79XX.TXT"); os != "P003-8-12-00" {
+		t.Errorf("OS79XX.TXT = %q, want the SIP package's loader", os)
+	}
+	def := f.mustGet("127.0.0.2", "XMLDefault.cnf.xml")
+	for _, want := range []string{"loadInformation7 ", "loadInformation8 ", "loadInformation30018 ", "SIP41.9-4-2SR3-1S"} {
+		if !strings.Contains(def, want) {
+			t.Errorf("XMLDefault.cnf.xml lacks %q:\n%s", want, def)
+		}
+	}
+	for _, name := range []string{"SIPDefault.cnf", "dialplan.xml", "syncinfo.xml"} {
+		f.mustGet("127.0.0.2", name)
+	}
+	// Firmware comes from the root, byte-exact.
+	if got := f.mustGet("127.0.0.2", "P0S3-8-12-00.sb2"); got != string(fwtest.Random("P0S3-8-12-00.sb2", 64)) {
+		t.Error("firmware not served byte-exact")
+	}
+	// Trust lists: not found.
+	if _, err := f.get("127.0.0.2", "CTLSEP00137F38B3DE.tlv"); err == nil || err.Code != tftp.ErrFileNotFound {
+		t.Errorf("CTL: %v", err)
+	}
+	if _, err := f.get("127.0.0.2", "SEP00137F38B3DE.cnf.xml.sgn"); err == nil || err.Code != tftp.ErrFileNotFound {
+		t.Errorf(".sgn: %v", err)
+	}
+}
+
+func TestMissingLoadIsAProblemWithItsLine(t *testing.T) {
+	f := newFixture(t, "")
+	problems := f.update(inventory)
+	var msgs []string
+	for _, p := range problems {
+		if !p.Note {
+			msgs = append(msgs, p.String())
+		}
+	}
+	want := "phoneboot.toml:23: phone 00:13:7f:38:b3:df: load P00308010200 is not in the TFTP root (missing P00308010200.loads)"
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0], want) {
+		t.Fatalf("problems = %q, want one starting %q", msgs, want)
+	}
+	// A component missing from a load that has its .loads file.
+	os.Remove(filepath.Join(f.root, "dsp41.9-4-2ES26.sbn"))
+	problems = f.update(inventory)
+	found := false
+	for _, p := range problems {
+		found = found || strings.Contains(p.Msg, "SIP41.9-4-2SR3-1S is not in the TFTP root (missing dsp41.9-4-2ES26.sbn)")
+	}
+	if !found {
+		t.Fatalf("no problem for the missing component: %v", problems)
+	}
+	if java := f.mustGet("127.0.0.4", "SEP001E4A93748B.cnf.xml"); strings.Contains(java, "SIP41.9-4-2SR3-1S") {
+		t.Error("a load with a missing component was named")
+	}
+}
+
+func TestRootFileWinsButNeverAnEmptyConfig(t *testing.T) {
+	f := newFixture(t, "")
+	fwtest.Write(t, f.root, "SEP00137F38B3DE.cnf.xml", []byte("<device>mine</device>"))
+	fwtest.Write(t, f.root, "SEP00137F38B3DF.cnf.xml", nil)
+	fwtest.Write(t, f.root, "dialplan.xml", []byte("<DIALTEMPLATE/>"))
+	problems := f.update(inventory)
+	if got := f.mustGet("127.0.0.2", "SEP00137F38B3DE.cnf.xml"); got != "<device>mine</device>" {
+		t.Errorf("root file not served: %q", got)
+	}
+	if got := f.mustGet("127.0.0.2", "dialplan.xml"); got != "<DIALTEMPLATE/>" {
+		t.Errorf("root dialplan not served: %q", got)
+	}
+	if got := f.mustGet("127.0.0.3", "SEP00137F38B3DF.cnf.xml"); !strings.Contains(got, "<device>") {
+		t.Errorf("an empty root SEP file was served instead of the generated one: %q", got)
+	}
+	var notes, errs int
+	for _, p := range problems {
+		if p.Note {
+			notes++
+		} else if strings.Contains(p.Msg, "empty file ignored") {
+			errs++
+		}
+	}
+	if notes != 2 || errs != 1 {
+		t.Errorf("problems = %v", problems)
+	}
+}
+
+func TestAutoProvisioned(t *testing.T) {
+	f := newFixture(t, inventory)
+	got := f.mustGet("127.0.0.9", "SEP0011223344AA.cnf.xml")
+	if !strings.Contains(got, "<device>") || strings.Contains(got, "<loadInformation>P") {
+		t.Errorf("unknown phone of unknown model: %s", got)
+	}
+	f.mustGet("127.0.0.9", "SEP0011223344AA.cnf.xml")
+	if k := f.kinds(); len(k) != 1 || k[0] != KindAutoProvisioned {
+		t.Fatalf("events = %v, want one auto-provisioned", k)
+	}
+	// After a factory reset a 7961 names its model with its term file,
+	// and then gets the 7961 load.
+	f.get("127.0.0.10", "CTLSEP0011223344BB.tlv")
+	f.get("127.0.0.10", "term61.default.loads")
+	if got := f.mustGet("127.0.0.10", "SEP0011223344BB.cnf.xml"); !strings.Contains(got, "SIP41.9-4-2SR3-1S") {
+		t.Errorf("learned 7961 did not get its load:\n%s", got)
+	}
+	if mac, ok := f.p.MACFor("P0S3-8-12-00.loads", netip.MustParseAddr("127.0.0.9")); !ok || mac.Hex() != "0011223344AA" {
+		t.Errorf("MACFor by address = %v %v", mac, ok)
+	}
+}
+
+// TestCTLLoopBreaker: the seed page's two CTL stories, automated.
+func TestCTLLoopBreaker(t *testing.T) {
+	f := newFixture(t, inventory)
+	ctl := "CTLSEP00137F38B3DE.tlv"
+	ask := func() string {
+		f.tick(2 * time.Second)
+		b, err := f.get("127.0.0.2", ctl)
+		switch {
+		case err != nil && err.Code == tftp.ErrFileNotFound:
+			return "not found"
+		case err != nil:
+			t.Fatal(err)
+		case b == "":
+			return "empty"
+		}
+		return "data"
+	}
+	var got []string
+	for range 12 {
+		got = append(got, ask())
+	}
+	want := "not found,not found,not found,empty,empty,empty,empty,not found,not found,not found,not found,not found"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("answers = %v\nwant      %v", strings.Join(got, ","), want)
+	}
+	if k := strings.Join(f.kinds(), ","); k != "loop-breaker,loop-breaker,loop-persists" {
+		t.Fatalf("events = %s", k)
+	}
+	// Moving on (the config) ends the streak; a normal boot later gets
+	// what worked last.
+	f.mustGet("127.0.0.2", "SEP00137F38B3DE.cnf.xml")
+	if a := ask(); a != "not found" {
+		t.Errorf("after moving on: %s", a)
+	}
+	// Requests far apart are not a loop.
+	f2 := newFixture(t, inventory)
+	for range 6 {
+		f2.tick(10 * time.Minute)
+		if _, err := f2.get("127.0.0.2", ctl); err == nil {
+			t.Fatal("slow repeats were taken for a loop")
+		}
+	}
+}
+
+func TestConfigLoopIsRecorded(t *testing.T) {
+	f := newFixture(t, inventory)
+	for range 5 {
+		f.tick(time.Second)
+		f.mustGet("127.0.0.2", "SEP00137F38B3DE.cnf.xml")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.events) != 1 || f.events[0].Kind != KindConfigLoop || !strings.Contains(f.events[0].Detail, "4 times in a row") || !strings.Contains(f.events[0].Detail, "bytes (sha256") {
+		t.Fatalf("events = %+v", f.events)
+	}
+}
+
+func TestUpdateKeepsOldOnError(t *testing.T) {
+	f := newFixture(t, inventory)
+	before := f.mustGet("127.0.0.2", "SEP00137F38B3DE.cnf.xml")
+	tdir := f.p.opts.Templates
+	fwtest.Write(t, tdir, "device.xml.tmpl", []byte("{{.Broken"))
+	cfg, _ := config.Parse("phoneboot.toml", []byte(inventory))
+	if _, err := f.p.Update(cfg); err == nil || !strings.Contains(err.Error(), "device.xml.tmpl") {
+		t.Fatalf("broken template: %v", err)
+	}
+	if got := f.mustGet("127.0.0.2", "SEP00137F38B3DE.cnf.xml"); got != before {
+		t.Error("a failed update changed what phones get")
+	}
+}

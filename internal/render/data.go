@@ -1,0 +1,340 @@
+package render
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"phoneboot/internal/phone"
+)
+
+// Data is what every template sees as dot. Each file fills the fields it
+// needs; the rest are zero. Strings are raw: XML templates pass them
+// through xml, SIP text templates through sip. doc.go lists the fields for
+// admins.
+type Data struct {
+	File string // the file being rendered: "SEP00137F38B3DE.cnf.xml"
+
+	Site Site // as the caller gave it
+
+	// CallManagers are the <callManagerGroup> members, priority order.
+	CallManagers []Member
+	// SIPProxy is Site.SIPProxy with its port filled in (5060).
+	SIPProxy      Member
+	TimeZone      TimeZone
+	NTPServers    []string
+	UserLocale    string // Site.Locale: "English_United_States"
+	NetworkLocale string // its country part: "United_States"
+	DialRules     []DialRule
+	Rings         []Ring
+	Sync          string // Site.Sync, "1" when empty
+	// ImageVersion is image_version of the SIP files (SIPDefault.cnf:
+	// the argument; SIP<MAC>.cnf: Phone.Load) and VERSION of
+	// syncinfo.xml ("*" = any); "" = none.
+	ImageVersion string
+
+	// Per phone: SEP<MAC>.cnf.xml, SIP<MAC>.cnf.
+	Phone      Phone
+	DeviceName string // "SEP00137F38B3DE"
+	MAC        string // "00137F38B3DE"
+	Model      string // catalog name "7960"; "" = not known yet
+	Protocol   string // "SCCP" or "SIP"
+	// Form is the shape of SEP<MAC>.cnf.xml: "ual-stub" (7940/7960 on
+	// SIP), "java-sip" (79x1 and later on SIP) or "xml" (the rest).
+	Form  string
+	Load  string
+	Label string
+	Lines []LineData
+	// VersionStamp is a hash of the template and of everything the file
+	// is made from: it changes exactly when the file does.
+	VersionStamp string
+
+	// XMLDefault.cnf.xml.
+	LoadInfos []LoadInfo
+}
+
+// Member is one <callManagerGroup> member.
+type Member struct {
+	Priority int    // 0 first
+	Host     string // <processNodeName>
+	SCCPPort int    // <ethernetPhonePort>; 0 = leave out
+	SIPPort  int    // <sipPort>; 0 = leave out
+}
+
+// LineData is one line with the defaults applied.
+type LineData struct {
+	Button      int // 1-based
+	Extension   string
+	Name        string
+	Label       string // Name, or Extension when Name is empty
+	DisplayName string // same as Label
+	AuthName    string // AuthUser, or Extension when empty
+	Password    string
+}
+
+// LoadInfo is one loadInformationNNN line of XMLDefault.cnf.xml.
+type LoadInfo struct {
+	Code  int    // the NNN (§2.2.1)
+	Model string // model attribute: "Cisco 7960" (informational, §2.2)
+	Load  string
+}
+
+const (
+	portSCCP = 2000
+	portSIP  = 5060
+	// maxCallManagers: the phones take up to 5 members (§2.1).
+	maxCallManagers = 5
+	// maxNodeName: processNodeName is limited to 50 characters (§2.1).
+	maxNodeName = 50
+	// maxLabel: phone_label of the 7940/7960 SIP configs (§3.2).
+	maxLabel = 11
+	// maxSync: syncinfo.xml SYNC value (§3.5).
+	maxSync = 32
+)
+
+// siteData fills the site-wide fields.
+func siteData(s Site, file string) (*Data, error) {
+	d := &Data{
+		File: file, Site: s, TimeZone: lookupZone(s.TimeZone), NTPServers: s.NTPServers,
+		UserLocale: s.Locale, DialRules: s.DialPlan, Rings: s.Rings, Sync: s.Sync,
+	}
+	if _, country, ok := strings.Cut(s.Locale, "_"); ok {
+		d.NetworkLocale = country
+	}
+	if len(d.DialRules) == 0 {
+		d.DialRules = []DialRule{{Match: "*", Timeout: 5}}
+	}
+	for i, r := range d.DialRules {
+		if r.Match == "" {
+			return d, fmt.Errorf("dial rule %d: empty MATCH", i+1)
+		}
+		if r.Timeout < 0 {
+			return d, fmt.Errorf("dial rule %d: negative Timeout %d", i+1, r.Timeout)
+		}
+	}
+	if d.Sync == "" {
+		d.Sync = "1"
+	}
+	if utf8.RuneCountInString(d.Sync) > maxSync {
+		return d, fmt.Errorf("sync value is %d characters; phones take at most %d", utf8.RuneCountInString(d.Sync), maxSync)
+	}
+	if s.SIPProxy.Host != "" {
+		d.SIPProxy = Member{Host: s.SIPProxy.Host, SIPPort: orDefault(s.SIPProxy.Port, portSIP)}
+		if err := checkNodeName("SIP proxy", s.SIPProxy.Host); err != nil {
+			return d, err
+		}
+	}
+	for i, cm := range s.CallManagers {
+		if i == maxCallManagers {
+			break
+		}
+		if cm.Host == "" {
+			return d, fmt.Errorf("call manager %d: empty host", i+1)
+		}
+		if err := checkNodeName("call manager", cm.Host); err != nil {
+			return d, err
+		}
+		d.CallManagers = append(d.CallManagers, Member{Priority: i, Host: cm.Host, SCCPPort: orDefault(cm.Port, portSCCP)})
+	}
+	// Without call managers, name the SIP proxy: phones need a
+	// <callManagerGroup> member to register anywhere, and send SIP
+	// REGISTER to it (§2.2, [S23]).
+	if len(d.CallManagers) == 0 && d.SIPProxy.Host != "" {
+		m := d.SIPProxy
+		m.SCCPPort = portSCCP
+		d.CallManagers = []Member{m}
+	}
+	return d, nil
+}
+
+func orDefault(port, def int) int {
+	if port == 0 {
+		return def
+	}
+	return port
+}
+
+func checkNodeName(what, host string) error {
+	if n := utf8.RuneCountInString(host); n > maxNodeName {
+		return fmt.Errorf("%s %q: processNodeName is limited to %d characters, this is %d", what, host, maxNodeName, n)
+	}
+	return nil
+}
+
+// phoneData fills the site and phone fields and checks what every
+// per-phone file needs.
+func phoneData(s Site, p Phone, file string) (*Data, error) {
+	d, err := siteData(s, file)
+	if err != nil {
+		return d, err
+	}
+	d.Phone, d.DeviceName, d.MAC = p, p.MAC.DeviceName(), p.MAC.Hex()
+	d.Model, d.Load, d.Label = p.Model.Name, p.Load, p.Label
+	d.Protocol = strings.ToUpper(p.Protocol)
+	if d.Protocol != "SCCP" && d.Protocol != "SIP" {
+		return d, fmt.Errorf("protocol %q: want SCCP or SIP", p.Protocol)
+	}
+	if m := p.Model; m.Name != "" {
+		if m.Family == phone.FamilyKEM {
+			return d, fmt.Errorf("%s is a key expansion module, not a phone", m.Name)
+		}
+		if !slices.Contains(m.Protocols, d.Protocol) {
+			return d, fmt.Errorf("model %s does not run %s (it runs %s)", m.Name, d.Protocol, strings.Join(m.Protocols, ", "))
+		}
+		if m.LineKeys > 0 && len(p.Lines) > m.LineKeys {
+			return d, fmt.Errorf("model %s has %d line buttons, %d lines given", m.Name, m.LineKeys, len(p.Lines))
+		}
+	}
+	for i, l := range p.Lines {
+		if l.Extension == "" {
+			return d, fmt.Errorf("line %d: empty extension", i+1)
+		}
+		ld := LineData{Button: i + 1, Extension: l.Extension, Name: l.Name, Label: l.Name, AuthName: l.AuthUser, Password: l.Password}
+		if ld.Label == "" {
+			ld.Label = l.Extension
+		}
+		ld.DisplayName = ld.Label
+		if ld.AuthName == "" {
+			ld.AuthName = l.Extension
+		}
+		d.Lines = append(d.Lines, ld)
+	}
+	return d, nil
+}
+
+// deviceData picks the form of SEP<MAC>.cnf.xml.
+func deviceData(s Site, p Phone) (*Data, error) {
+	d, err := phoneData(s, p, p.MAC.DeviceName()+".cnf.xml")
+	if err != nil {
+		return d, err
+	}
+	switch {
+	case p.Model.Family == phone.FamilyClassic && d.Protocol == "SIP":
+		d.Form = "ual-stub"
+	case p.Model.Family == phone.FamilyJava && d.Protocol == "SIP":
+		d.Form = "java-sip"
+		if d.SIPProxy.Host == "" {
+			return d, fmt.Errorf("%s on SIP needs a SIP proxy", p.Model.Name)
+		}
+		// The proxy is the only member: line <proxy>USECALLMANAGER
+		// means "register with the callManagerGroup member" (§2.1).
+		d.CallManagers = []Member{d.SIPProxy}
+	default:
+		d.Form = "xml"
+	}
+	return d, nil
+}
+
+// defaultData fills XMLDefault.cnf.xml's load lines: one per type code
+// of each model, sorted by code (§2.2.1).
+func defaultData(s Site, loads map[string]string) (*Data, error) {
+	d, err := siteData(s, "XMLDefault.cnf.xml")
+	if err != nil {
+		return d, err
+	}
+	byCode := map[int]LoadInfo{}
+	for name, load := range loads {
+		m, ok := phone.ModelByName(name)
+		if !ok {
+			return d, fmt.Errorf("loads: unknown model %q", name)
+		}
+		// §2.2.1: chan-sccp's sample names an SCCP11 (Java) load for
+		// the 7910, whose loads are P004…; never repeat that.
+		if m.Name == "7910" && isJavaLoad(load) {
+			return d, fmt.Errorf("loads: %s is a 79x1 load, not one for the 7910", load)
+		}
+		for _, code := range m.TypeCodes {
+			li := LoadInfo{Code: code, Model: "Cisco " + m.Name, Load: load}
+			if old, dup := byCode[code]; dup && old != li {
+				return d, fmt.Errorf("loads: model %s given twice, as %q and %q", m.Name, old.Load, load)
+			}
+			byCode[code] = li
+		}
+	}
+	for _, li := range byCode {
+		d.LoadInfos = append(d.LoadInfos, li)
+	}
+	slices.SortFunc(d.LoadInfos, func(a, b LoadInfo) int { return a.Code - b.Code })
+	return d, nil
+}
+
+func isJavaLoad(load string) bool {
+	u := strings.ToUpper(load)
+	for _, p := range []string{"SCCP", "SIP", "TERM"} {
+		if rest, ok := strings.CutPrefix(u, p); ok && len(rest) >= 2 && rest[0] >= '0' && rest[0] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// sipSafe refuses what would break a `name: "value"` line (§3.1): a quote
+// ends the value, CR/LF end the line, NUL ends the phone's string.
+func sipSafe(s string) error {
+	for _, c := range []struct{ ch, name string }{{`"`, "a double quote"}, {"\r", "a CR"}, {"\n", "a line feed"}, {"\x00", "a NUL"}} {
+		if strings.Contains(s, c.ch) {
+			return fmt.Errorf("contains %s, which would break the line syntax", c.name)
+		}
+	}
+	return nil
+}
+
+type sipField struct{ key, value string }
+
+// checkSIP checks every value a SIP text file is made from, naming the
+// key in the error but never the value (it may be a password).
+func checkSIP(fields []sipField) error {
+	for _, f := range fields {
+		if err := sipSafe(f.value); err != nil {
+			return fmt.Errorf("%s %w", f.key, err)
+		}
+	}
+	return nil
+}
+
+func checkSIPDefault(d *Data) error {
+	f := []sipField{
+		{"image_version", d.ImageVersion}, {"proxy1_address", d.SIPProxy.Host},
+		{"time_zone", d.TimeZone.SIP}, {"sync", d.Sync},
+	}
+	for _, n := range d.NTPServers {
+		f = append(f, sipField{"sntp_server", n})
+	}
+	return checkSIP(f)
+}
+
+func checkSIPPhone(d *Data) error {
+	if n := utf8.RuneCountInString(d.Label); n > maxLabel {
+		return fmt.Errorf("phone_label is %d characters; the 7940/7960 take at most %d", n, maxLabel)
+	}
+	f := []sipField{{"image_version", d.ImageVersion}, {"phone_label", d.Label}}
+	for _, l := range d.Lines {
+		k := fmt.Sprintf("line%d_", l.Button)
+		f = append(f, sipField{k + "name", l.Extension}, sipField{k + "shortname", l.Label},
+			sipField{k + "displayname", l.DisplayName}, sipField{k + "authname", l.AuthName},
+			sipField{k + "password", l.Password})
+	}
+	return checkSIP(f)
+}
+
+// checkRings refuses entries that would break RINGLIST.DAT's
+// "name<TAB>file" lines (§3.4).
+func checkRings(rings []Ring) error {
+	for i, r := range rings {
+		if r.Name == "" || r.File == "" {
+			return fmt.Errorf("ring %d: name and file are both needed", i+1)
+		}
+		if strings.ContainsAny(r.Name, "\t\r\n\x00") {
+			return fmt.Errorf("ring %d: name contains a tab, line break or NUL", i+1)
+		}
+		if strings.ContainsAny(r.File, " \t\r\n\x00") {
+			return fmt.Errorf("ring %d: file name %q contains white space or NUL", i+1, r.File)
+		}
+	}
+	return nil
+}
+
+func xmlEscapeTo(w io.Writer, s string) error { return xml.EscapeText(w, []byte(s)) }

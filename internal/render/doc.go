@@ -1,0 +1,86 @@
+// Package render writes the generated files Cisco 79xx phones fetch:
+// SEP<MAC>.cnf.xml, XMLDefault.cnf.xml, SIPDefault.cnf, SIP<MAC>.cnf,
+// dialplan.xml, RINGLIST.DAT, syncinfo.xml and OS79XX.TXT
+// (docs/cisco-79xx.md §2, §3). It does no I/O besides reading templates.
+//
+// # Templates
+//
+// Every file but OS79XX.TXT comes from a text/template built into the
+// binary. An admin replaces one by putting a file of the same name in the
+// override directory given to Load; any other file there is an error, so a
+// misspelt name is not silently ignored. Load renders every template once
+// from sample inputs, so a mistake shows up at start, with file and line.
+//
+//	device.xml.tmpl      SEP<MAC>.cnf.xml   (Form: ual-stub, java-sip, xml)
+//	default.xml.tmpl     XMLDefault.cnf.xml
+//	sipdefault.cnf.tmpl  SIPDefault.cnf
+//	sip.cnf.tmpl         SIP<MAC>.cnf
+//	dialplan.xml.tmpl    dialplan.xml
+//	ringlist.dat.tmpl    RINGLIST.DAT
+//	syncinfo.xml.tmpl    syncinfo.xml
+//
+// Start from the built-in file (internal/render/templates/) rather than
+// from scratch. Besides text/template's own functions, templates can call:
+//
+//	xml V   V escaped for XML text or attributes; characters XML cannot
+//	        hold become U+FFFD. Use it for every value in an XML file.
+//	sip V   V in double quotes for a `name: "value"` line; a value with a
+//	        quote, CR, LF or NUL stops the rendering with an error.
+//
+// # Template data
+//
+// Dot is a Data. Fields every file has:
+//
+//	.File           name of the file being rendered
+//	.Site           the Site as given (.Site.TimeZone, .Site.Locale, ...)
+//	.CallManagers   callManagerGroup members: .Priority (0..4), .Host,
+//	                .SCCPPort (0 = leave out), .SIPPort (0 = leave out).
+//	                Site.CallManagers, or the SIP proxy when there are none;
+//	                for java-sip devices, the SIP proxy alone.
+//	.SIPProxy       .Host ("" = none) and .SIPPort (default 5060)
+//	.TimeZone       .Raw, .Cisco (XML <timeZone>), .SIP (time_zone),
+//	                .DateTemplate, .Known, .DST (.Offset, .StartMonth,
+//	                .StartWeekOfMonth, .StartDayOfWeek, .StartTime, and
+//	                .Stop...; .Offset "" = no daylight saving)
+//	.NTPServers     as given
+//	.UserLocale     Site.Locale; .NetworkLocale its part after the first "_"
+//	.DialRules      .Match, .Timeout, .Rewrite; one MATCH="*" rule if none given
+//	.Rings          .Name, .File
+//	.Sync           Site.Sync, "1" when empty
+//	.ImageVersion   SIPDefault.cnf: its argument; SIP<MAC>.cnf: the phone's
+//	                load; syncinfo.xml: its argument or "*"
+//	.VersionStamp   hash of the template and all inputs: changes exactly
+//	                when the file does
+//
+// Per-phone files (SEP<MAC>.cnf.xml, SIP<MAC>.cnf) also have:
+//
+//	.Phone          the Phone as given
+//	.DeviceName     "SEP00137F38B3DE"; .MAC "00137F38B3DE"
+//	.Model          catalog name ("7960"), "" when not known yet
+//	.Protocol       "SCCP" or "SIP"
+//	.Form           "ual-stub", "java-sip" or "xml" (SEP<MAC>.cnf.xml only)
+//	.Load, .Label   as given
+//	.Lines          .Button (from 1), .Extension, .Name, .Label and
+//	                .DisplayName (Name, else Extension), .AuthName
+//	                (AuthUser, else Extension), .Password
+//
+// XMLDefault.cnf.xml also has .LoadInfos: .Code, .Model ("Cisco 7960"),
+// .Load, one per device-type code, sorted by code.
+//
+// # Time zones
+//
+// Site.TimeZone may be an IANA name or a Cisco name; a table
+// (timezone.go) translates the common ones into the XML <timeZone> name,
+// the 7940/7960 SIP time_zone abbreviation and its dst_* rule. Names not in
+// the table pass through unchanged to both, and no dst_* lines are
+// written. The SIP abbreviations are (uncertain): the list of values the
+// SIP firmware accepts was not found.
+//
+// # Checks
+//
+// Rendering refuses, with an error naming the field, what would make a
+// broken file: SIP values with quotes or line breaks, a phone_label over
+// 11 characters, processNodeName over 50, more lines than the model has
+// buttons, a model that does not run the protocol, a sync value over 32
+// characters, ring entries that break the "name<TAB>file" lines.
+package render

@@ -1,0 +1,495 @@
+// Package store persists phones and their events. It speaks plain
+// database/sql with SQL that runs unchanged on SQLite (the default, through
+// the pure-Go modernc.org/sqlite driver) and on PostgreSQL: $N placeholders,
+// INSERT … ON CONFLICT, no engine-specific functions, times as BIGINT unix
+// milliseconds and MACs as text in phone.MAC.String() form.
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"phoneboot/internal/phone"
+)
+
+//go:embed migrations/sqlite/*.sql
+var migrations embed.FS
+
+// Store is the phone and event database. It is safe for concurrent use.
+type Store struct {
+	// w is the only handle that writes, with a single connection: goroutines
+	// of this process queue inside database/sql instead of racing for
+	// SQLite's one write lock. Other processes (the CLI) are waited for by
+	// busy_timeout.
+	w *sql.DB
+	// r is a pool of read-only connections; in WAL mode readers neither wait
+	// for nor block the writer.
+	r *sql.DB
+}
+
+// Phone is a phone the store knows: from the inventory, or seen on the network.
+type Phone struct {
+	MAC                 phone.MAC
+	Model               string
+	Protocol            string
+	Label               string
+	Source              string     // "inventory" or "auto" (seen, not in the inventory: auto-provisioned)
+	IP                  netip.Addr // last seen from; zero if never seen
+	FirstSeen, LastSeen time.Time  // zero if never seen
+	LastFile            string     // last file it asked for
+	Load                string     // running load as last observed ("" unknown)
+}
+
+// Event is one thing that happened to or about a phone.
+type Event struct {
+	ID       int64
+	Time     time.Time
+	MAC      phone.MAC // zero: not attributed
+	IP       netip.Addr
+	Source   string // "tftp", "provision", later "dhcp", "syslog", "http"
+	Kind     string // e.g. "request", "ctl-loop-breaker", "auto-provisioned"
+	File     string
+	Outcome  string
+	Bytes    int64
+	Duration time.Duration
+	Detail   string
+}
+
+// Phone sources.
+const (
+	SourceInventory = "inventory"
+	SourceAuto      = "auto"
+)
+
+// sqliteHeader starts every SQLite database file.
+var sqliteHeader = []byte("SQLite format 3\x00")
+
+// Open opens the SQLite database at path, creating it and its directory if
+// needed, and brings its schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	// Check before SQLite touches the file: opening in WAL mode could
+	// otherwise leave -wal/-shm files next to someone's unrelated file, and
+	// SQLite's own message ("file is not a database") does not say which.
+	if err := checkHeader(abs); err != nil {
+		return nil, err
+	}
+
+	// A URI, so that any character in the path is escaped rather than
+	// taken for the start of the parameters.
+	uri := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+	w, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
+		// BEGIN IMMEDIATE takes the write lock up front, where busy_timeout
+		// applies; a deferred transaction upgrading from read to write gets
+		// SQLITE_BUSY at once when another process writes.
+		"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	s := &Store{w: w, r: r}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// checkHeader fails if path exists, is not empty and is not a SQLite
+// database. An empty file is what SQLite itself creates, so it passes.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteHeader))
+	n, err := io.ReadFull(f, head)
+	if n == 0 && (err == io.EOF || err == nil) {
+		return nil
+	}
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+	if !bytes.Equal(head[:n], sqliteHeader) {
+		return fmt.Errorf("store %s: not a SQLite database (left untouched)", path)
+	}
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		return err
+	}
+	// The writer handle: migrations write, and its single connection is
+	// where journal_mode=WAL is first set.
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// SyncInventory makes the inventory rows equal to phones (Source "inventory"
+// for each): new ones inserted, changed ones updated (model/protocol/label),
+// observed columns kept; a phone that left the inventory but has been seen
+// becomes Source "auto"; one never seen is deleted.
+func (s *Store) SyncInventory(ctx context.Context, phones []Phone) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sync inventory: %w", err)
+	}
+	defer tx.Rollback()
+
+	old := map[phone.MAC]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT mac FROM phones WHERE source = $1`, SourceInventory)
+	if err != nil {
+		return fmt.Errorf("sync inventory: %w", err)
+	}
+	for rows.Next() {
+		var text string
+		if err := rows.Scan(&text); err != nil {
+			rows.Close()
+			return fmt.Errorf("sync inventory: %w", err)
+		}
+		mac, err := phone.ParseMAC(text)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("sync inventory: %w", err)
+		}
+		old[mac] = true
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("sync inventory: %w", err)
+	}
+
+	for _, p := range phones {
+		if p.MAC == (phone.MAC{}) {
+			return fmt.Errorf("sync inventory: phone %q has no MAC", p.Label)
+		}
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO phones (mac, model, protocol, label, source) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (mac) DO UPDATE SET
+				model = excluded.model, protocol = excluded.protocol,
+				label = excluded.label, source = excluded.source`,
+			p.MAC.String(), p.Model, p.Protocol, p.Label, SourceInventory)
+		if err != nil {
+			return fmt.Errorf("sync inventory %s: %w", p.MAC, err)
+		}
+		delete(old, p.MAC)
+	}
+
+	for mac := range old {
+		// Never seen: nothing worth keeping. Seen: its history stays, as a
+		// phone that is now auto-provisioned.
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM phones WHERE mac = $1 AND last_seen_ms IS NULL`, mac.String()); err != nil {
+			return fmt.Errorf("sync inventory %s: %w", mac, err)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE phones SET source = $1 WHERE mac = $2`, SourceAuto, mac.String()); err != nil {
+			return fmt.Errorf("sync inventory %s: %w", mac, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sync inventory: %w", err)
+	}
+	return nil
+}
+
+// observe upserts a phone's observed columns from one event. Batches are
+// not in time order, so an event older than what the phone already shows
+// fills only columns still unknown (and moves FirstSeen back); it never
+// overwrites a newer observation.
+const observe = `
+INSERT INTO phones (mac, source, ip, first_seen_ms, last_seen_ms, last_file, load_id)
+VALUES ($1, $2, $3, $4, $4, $5, $6)
+ON CONFLICT (mac) DO UPDATE SET
+	first_seen_ms = CASE WHEN phones.first_seen_ms IS NULL OR excluded.first_seen_ms < phones.first_seen_ms
+		THEN excluded.first_seen_ms ELSE phones.first_seen_ms END,
+	last_seen_ms = CASE WHEN phones.last_seen_ms IS NULL OR excluded.last_seen_ms >= phones.last_seen_ms
+		THEN excluded.last_seen_ms ELSE phones.last_seen_ms END,
+	ip = CASE WHEN excluded.ip IS NOT NULL
+		AND (phones.ip IS NULL OR excluded.last_seen_ms >= phones.last_seen_ms)
+		THEN excluded.ip ELSE phones.ip END,
+	last_file = CASE WHEN excluded.last_file IS NOT NULL
+		AND (phones.last_file IS NULL OR excluded.last_seen_ms >= phones.last_seen_ms)
+		THEN excluded.last_file ELSE phones.last_file END,
+	load_id = CASE WHEN excluded.load_id IS NOT NULL
+		AND (phones.load_id IS NULL OR excluded.last_seen_ms >= phones.last_seen_ms)
+		THEN excluded.load_id ELSE phones.load_id END`
+
+const insertEvent = `
+INSERT INTO events (time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
+// Record writes a batch of events in one transaction and updates each
+// attributed phone's observed columns (IP, LastSeen, FirstSeen if unset or
+// later, LastFile for tftp events, Load for events of Kind "load" whose
+// Detail is the load ID); a MAC the store does not know is inserted with
+// Source "auto". An event with a zero Time is stamped with the current time.
+func (s *Store) Record(ctx context.Context, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	defer tx.Rollback()
+	obs, err := tx.PrepareContext(ctx, observe)
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	ins, err := tx.PrepareContext(ctx, insertEvent)
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	now := time.Now()
+	for _, ev := range events {
+		if ev.Time.IsZero() {
+			ev.Time = now
+		}
+		ms := ev.Time.UnixMilli()
+		var mac sql.Null[string]
+		if ev.MAC != (phone.MAC{}) {
+			mac = sql.Null[string]{V: ev.MAC.String(), Valid: true}
+			var file, load sql.Null[string]
+			if ev.Source == "tftp" && ev.File != "" {
+				file = sql.Null[string]{V: ev.File, Valid: true}
+			}
+			if ev.Kind == "load" && ev.Detail != "" {
+				load = sql.Null[string]{V: ev.Detail, Valid: true}
+			}
+			// The phone row first: the event references it.
+			if _, err := obs.ExecContext(ctx, mac.V, SourceAuto, addrText(ev.IP), ms, file, load); err != nil {
+				return fmt.Errorf("record %s: %w", ev.MAC, err)
+			}
+		}
+		if _, err := ins.ExecContext(ctx, ms, mac, addrText(ev.IP), ev.Source, ev.Kind,
+			ev.File, ev.Outcome, ev.Bytes, int64(ev.Duration), ev.Detail); err != nil {
+			return fmt.Errorf("record: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	return nil
+}
+
+const phoneColumns = `mac, model, protocol, label, source, ip, first_seen_ms, last_seen_ms, last_file, load_id`
+
+// Phones returns every phone, sorted by MAC.
+func (s *Store) Phones(ctx context.Context) ([]Phone, error) {
+	// The text form is fixed-width lower-case hex, so text order is MAC order.
+	rows, err := s.r.QueryContext(ctx, `SELECT `+phoneColumns+` FROM phones ORDER BY mac`)
+	if err != nil {
+		return nil, fmt.Errorf("phones: %w", err)
+	}
+	defer rows.Close()
+	var out []Phone
+	for rows.Next() {
+		p, err := scanPhone(rows)
+		if err != nil {
+			return nil, fmt.Errorf("phones: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("phones: %w", err)
+	}
+	return out, nil
+}
+
+// Phone returns one phone; false if the store does not know it.
+func (s *Store) Phone(ctx context.Context, mac phone.MAC) (Phone, bool, error) {
+	row := s.r.QueryRowContext(ctx, `SELECT `+phoneColumns+` FROM phones WHERE mac = $1`, mac.String())
+	p, err := scanPhone(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Phone{}, false, nil
+	}
+	if err != nil {
+		return Phone{}, false, fmt.Errorf("phone %s: %w", mac, err)
+	}
+	return p, true, nil
+}
+
+func scanPhone(row interface{ Scan(...any) error }) (Phone, error) {
+	var (
+		p               Phone
+		ip, file, load  sql.Null[string]
+		first, last     sql.Null[int64]
+		macText, source string
+	)
+	if err := row.Scan(&macText, &p.Model, &p.Protocol, &p.Label, &source, &ip, &first, &last, &file, &load); err != nil {
+		return p, err
+	}
+	var err error
+	if p.MAC, err = phone.ParseMAC(macText); err != nil {
+		return p, err
+	}
+	if p.IP, err = parseAddr(ip); err != nil {
+		return p, err
+	}
+	p.Source, p.FirstSeen, p.LastSeen, p.LastFile, p.Load = source, msTime(first), msTime(last), file.V, load.V
+	return p, nil
+}
+
+// Events returns the newest limit events of mac, oldest first (a timeline).
+// The zero MAC selects the events not attributed to any phone; a limit of 0
+// or less means all.
+func (s *Store) Events(ctx context.Context, mac phone.MAC, limit int) ([]Event, error) {
+	q := `SELECT id, time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail FROM events `
+	var args []any
+	if mac == (phone.MAC{}) {
+		q += `WHERE mac IS NULL`
+	} else {
+		q += `WHERE mac = $1`
+		args = append(args, mac.String())
+	}
+	// Newest first so LIMIT keeps the newest; reversed below.
+	q += ` ORDER BY time_ms DESC, id DESC`
+	if limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("events %s: %w", mac, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var (
+			ev      Event
+			ms, dur int64
+			m, ip   sql.Null[string]
+		)
+		if err := rows.Scan(&ev.ID, &ms, &m, &ip, &ev.Source, &ev.Kind, &ev.File, &ev.Outcome,
+			&ev.Bytes, &dur, &ev.Detail); err != nil {
+			return nil, fmt.Errorf("events %s: %w", mac, err)
+		}
+		ev.Time, ev.Duration = time.UnixMilli(ms), time.Duration(dur)
+		if m.Valid {
+			if ev.MAC, err = phone.ParseMAC(m.V); err != nil {
+				return nil, fmt.Errorf("events %s: %w", mac, err)
+			}
+		}
+		if ev.IP, err = parseAddr(ip); err != nil {
+			return nil, fmt.Errorf("events %s: %w", mac, err)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("events %s: %w", mac, err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// Prune deletes events older than maxAge, then all but the maxCount newest
+// events; 0 means no limit. It returns how many events it deleted.
+func (s *Store) Prune(ctx context.Context, maxAge time.Duration, maxCount int) (int64, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune: %w", err)
+	}
+	defer tx.Rollback()
+	var deleted int64
+	del := func(q string, args ...any) error {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		deleted += n
+		return err
+	}
+	if maxAge > 0 {
+		if err := del(`DELETE FROM events WHERE time_ms < $1`, time.Now().Add(-maxAge).UnixMilli()); err != nil {
+			return 0, fmt.Errorf("prune: %w", err)
+		}
+	}
+	if maxCount > 0 {
+		// The newest event past the limit; it and everything older goes.
+		// (LIMIT -1 OFFSET n would say it in one statement, but only SQLite
+		// has LIMIT -1.)
+		var ms, id int64
+		err := tx.QueryRowContext(ctx,
+			`SELECT time_ms, id FROM events ORDER BY time_ms DESC, id DESC LIMIT 1 OFFSET $1`, maxCount).Scan(&ms, &id)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return 0, fmt.Errorf("prune: %w", err)
+		default:
+			if err := del(`DELETE FROM events WHERE time_ms < $1 OR (time_ms = $1 AND id <= $2)`, ms, id); err != nil {
+				return 0, fmt.Errorf("prune: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune: %w", err)
+	}
+	return deleted, nil
+}
+
+// addrText is an address as stored: NULL for the zero Addr.
+func addrText(a netip.Addr) sql.Null[string] {
+	if !a.IsValid() {
+		return sql.Null[string]{}
+	}
+	return sql.Null[string]{V: a.String(), Valid: true}
+}
+
+func parseAddr(s sql.Null[string]) (netip.Addr, error) {
+	if !s.Valid {
+		return netip.Addr{}, nil
+	}
+	return netip.ParseAddr(s.V)
+}
+
+func msTime(ms sql.Null[int64]) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms.V)
+}
