@@ -1,6 +1,6 @@
 // Command phoneboot boots, provisions and watches Cisco IP phones: a TFTP
-// server (and, in later versions, DHCP, generated configs and a firmware
-// catalog) in one binary.
+// server that generates every phone's config from an inventory (and, in
+// later versions, DHCP and a firmware catalog) in one binary.
 package main
 
 import (
@@ -18,7 +18,9 @@ const usage = `phoneboot boots, provisions and watches Cisco IP phones.
 
 Usage:
   phoneboot serve [flags]     serve TFTP for phones (see: phoneboot serve --help)
-  phoneboot check [flags]     check phoneboot.toml and explain every problem
+  phoneboot check [flags]     check phoneboot.toml, templates and loads; explain every problem
+  phoneboot phones [...]      list phones, show one's timeline, add/adopt/remove (phoneboot phones help)
+  phoneboot sim [flags]       boot simulated phones against a TFTP server (dry run)
   phoneboot version           print the version
 
 Every subcommand takes --help.
@@ -67,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdout)
+	case "phones":
+		return phones(ctx, args[1:], stdout)
+	case "sim":
+		return simulate(ctx, args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "phoneboot", version)
 		return nil

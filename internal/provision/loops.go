@@ -3,6 +3,7 @@ package provision
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"phoneboot/internal/phone"
@@ -45,7 +46,8 @@ type decision struct {
 // observe updates the phone's state with one request and runs the loop
 // breakers. mac/known are filled from the address when the name has no
 // MAC (firmware files).
-func (p *Provisioner) observe(s *snapshot, n phone.Name, lower string, ip netip.Addr, mac *phone.MAC, known *bool) decision {
+func (p *Provisioner) observe(s *snapshot, n phone.Name, name string, ip netip.Addr, mac *phone.MAC, known *bool) decision {
+	lower := strings.ToLower(name)
 	now := p.opts.Now()
 	prov := s.cfg.Provision
 	window := prov.LoopWindow.Duration
@@ -88,7 +90,7 @@ func (p *Provisioner) observe(s *snapshot, n phone.Name, lower string, ip netip.
 	var d decision
 	switch n.Kind {
 	case phone.KindCTL, phone.KindITL:
-		d.emptyTrust = p.breakTrustLoop(st, *mac, ip, lower, prov.CTLLoopRequests)
+		d.emptyTrust = p.breakTrustLoop(st, *mac, ip, name, prov.CTLLoopRequests)
 	case phone.KindDeviceConfig:
 		if st.run == prov.ConfigLoopRequests {
 			d.configLoop = st.run
@@ -100,20 +102,21 @@ func (p *Provisioner) observe(s *snapshot, n phone.Name, lower string, ip netip.
 // breakTrustLoop switches the phone's trust-list mode when it has asked
 // for the same list threshold times in a row, and says whether to serve
 // it empty. Called with p.mu held.
-func (p *Provisioner) breakTrustLoop(st *phoneState, mac phone.MAC, ip netip.Addr, lower string, threshold int) bool {
+func (p *Provisioner) breakTrustLoop(st *phoneState, mac phone.MAC, ip netip.Addr, name string, threshold int) bool {
+	lower := strings.ToLower(name)
 	mode := st.trust[lower]
 	if st.run >= threshold {
-		ev := Event{MAC: mac, IP: ip, File: lower, Kind: KindLoopBreaker}
+		ev := Event{MAC: mac, IP: ip, File: name, Kind: KindLoopBreaker}
 		switch mode {
 		case trustNotFound:
 			mode = trustEmpty
-			ev.Detail = fmt.Sprintf("asked for %s %d times in a row without moving on: serving it an empty file from now on (seed page: an empty CTL file moved such a phone along)", lower, st.run)
+			ev.Detail = fmt.Sprintf("asked for %s %d times in a row without moving on: serving it an empty file from now on (seed page: an empty CTL file moved such a phone along)", name, st.run)
 		case trustEmpty:
 			mode = trustGone
-			ev.Detail = fmt.Sprintf("kept fetching the empty %s (%d times): answering \"not found\" again (seed page, Feb 2005: removing the file after a while got the phone going)", lower, st.run)
+			ev.Detail = fmt.Sprintf("kept fetching the empty %s (%d times): answering \"not found\" again (seed page, Feb 2005: removing the file after a while got the phone going)", name, st.run)
 		case trustGone:
 			ev.Kind = KindLoopPersists
-			ev.Detail = fmt.Sprintf("still asks for %s in a loop after both remedies; factory-reset the phone (hold # while it powers up, then 123456789*0#)", lower)
+			ev.Detail = fmt.Sprintf("still asks for %s in a loop after both remedies; factory-reset the phone (hold # while it powers up, then 123456789*0#)", name)
 		}
 		st.trust[lower] = mode
 		st.run = 0 // the next switch needs a new streak

@@ -134,7 +134,7 @@ func (p *Provisioner) Open(ctx context.Context, req *tftp.Request) (tftp.File, e
 	n := phone.ParseName(req.Path)
 	ip := req.Remote.Addr()
 	mac, known := n.MAC, n.HasMAC
-	d := p.observe(s, n, lower, ip, &mac, &known)
+	d := p.observe(s, n, req.Path, ip, &mac, &known)
 
 	if f, ok := p.override(ctx, req, n); ok {
 		return f, nil // the admin's file wins

@@ -160,7 +160,12 @@ func runQuick(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // it listens. It returns the process, the port and the data directory.
 func serve(t *testing.T, extra ...string) (*proc, int, string) {
 	t.Helper()
-	data := filepath.Join(t.TempDir(), "data")
+	return serveData(t, filepath.Join(t.TempDir(), "data"), extra...)
+}
+
+// serveData is serve with a data directory the test prepared.
+func serveData(t *testing.T, data string, extra ...string) (*proc, int, string) {
+	t.Helper()
 	var lastErr string
 	// A port found free can be taken by someone else before phoneboot
 	// binds it: try a few.

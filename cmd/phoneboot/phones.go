@@ -1,0 +1,423 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"phoneboot/internal/config"
+	"phoneboot/internal/phone"
+	"phoneboot/internal/store"
+)
+
+const phonesUsage = `Usage:
+  phoneboot phones [--json]                 list the inventory and every phone seen
+  phoneboot phones show MAC [--limit N]     one phone and its timeline
+  phoneboot phones add MAC --model M [--protocol P] [--label L] [--line EXT:PASSWORD[:NAME]]…
+                                            add a phone to phoneboot.toml
+  phoneboot phones adopt MAC [flags of add] add a phone that booted auto-provisioned, with its model
+  phoneboot phones rm MAC                   remove a phone from phoneboot.toml
+
+Every form takes --data DIR and --config FILE. A running "phoneboot serve"
+picks changes to phoneboot.toml up within seconds (or at once on SIGHUP).
+`
+
+// phoneRow is one line of "phoneboot phones".
+type phoneRow struct {
+	MAC      string    `json:"mac"`
+	Model    string    `json:"model,omitempty"`
+	Protocol string    `json:"protocol,omitempty"`
+	Label    string    `json:"label,omitempty"`
+	Source   string    `json:"source"` // inventory or auto
+	IP       string    `json:"ip,omitempty"`
+	Load     string    `json:"load,omitempty"`   // running, as observed
+	Target   string    `json:"target,omitempty"` // from the config
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	LastFile string    `json:"last_file,omitempty"`
+}
+
+func phones(ctx context.Context, args []string, stdout io.Writer) error {
+	sub := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	switch sub {
+	case "", "list":
+		return phonesList(ctx, args, stdout)
+	case "show":
+		return phonesShow(ctx, args, stdout)
+	case "add", "adopt":
+		return phonesAdd(ctx, sub, args, stdout)
+	case "rm", "remove":
+		return phonesRemove(args, stdout)
+	case "help":
+		fmt.Fprint(stdout, phonesUsage)
+		return nil
+	}
+	return fmt.Errorf("phones: unknown subcommand %q (see phoneboot phones help)", sub)
+}
+
+// commonFlags are --data and --config, as every subcommand has them.
+func commonFlags(name string) (*flag.FlagSet, *string, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	data := fs.String("data", "phoneboot-data", "data `directory`")
+	cfg := fs.String("config", "", "config `file` (default DATA/phoneboot.toml)")
+	return fs, data, cfg
+}
+
+// takeMAC parses the MAC argument that comes before the flags.
+func takeMAC(name string, args []string) (phone.MAC, []string, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return phone.MAC{}, nil, fmt.Errorf("%s: which phone? give its MAC address first (see phoneboot phones help)", name)
+	}
+	mac, err := phone.ParseMAC(args[0])
+	if err != nil {
+		return phone.MAC{}, nil, fmt.Errorf("%s: %v", name, err)
+	}
+	return mac, args[1:], nil
+}
+
+func phonesList(ctx context.Context, args []string, stdout io.Writer) error {
+	fs, data, cfgPath := commonFlags("phones")
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	if err := parseFlags(fs, args, stdout, "Lists the inventory and every phone seen."); err != nil {
+		return err
+	}
+	rows, err := phoneRows(ctx, *data, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(stdout, "no phones yet: none in phoneboot.toml and none has booted from phoneboot")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MAC\tMODEL\tPROTOCOL\tIP\tLOAD → TARGET\tSOURCE\tLAST SEEN\tLAST FILE\tLABEL")
+	for _, r := range rows {
+		source := r.Source
+		if source == store.SourceAuto {
+			source = "unknown, auto-provisioned"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\n", r.MAC, dash(r.Model), dash(r.Protocol), dash(r.IP),
+			dash(r.Load), dash(r.Target), source, ago(r.LastSeen), dash(r.LastFile), r.Label)
+	}
+	return tw.Flush()
+}
+
+// phoneRows merges the config's inventory (what phones should get) with
+// the store (what was seen). The config file wins: a running serve may
+// not have synced a change yet.
+func phoneRows(ctx context.Context, data, cfgPath string) ([]phoneRow, error) {
+	cfg, _, err := loadConfig(data, cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, filepath.Join(data, "phoneboot.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	seen, err := db.Phones(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byMAC := map[phone.MAC]store.Phone{}
+	for _, p := range seen {
+		byMAC[p.MAC] = p
+	}
+	var rows []phoneRow
+	inInventory := map[phone.MAC]bool{}
+	if cfg != nil {
+		for _, p := range cfg.Phones {
+			inInventory[p.MAC] = true
+			r := rowOf(byMAC[p.MAC])
+			r.MAC, r.Model, r.Protocol, r.Label, r.Source = p.MAC.String(), p.Model, p.Protocol, p.Label, store.SourceInventory
+			if r.Protocol == "" {
+				r.Protocol = cfg.Site.Protocol
+			}
+			r.Target = p.Load
+			if r.Target == "" {
+				r.Target = cfg.Site.Loads[p.Model]
+			}
+			rows = append(rows, r)
+		}
+	}
+	for _, p := range seen {
+		if !inInventory[p.MAC] {
+			r := rowOf(p)
+			r.Source = store.SourceAuto
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+func rowOf(p store.Phone) phoneRow {
+	r := phoneRow{MAC: p.MAC.String(), Model: p.Model, Protocol: p.Protocol, Label: p.Label, Source: p.Source,
+		Load: p.Load, LastSeen: p.LastSeen, LastFile: p.LastFile}
+	if p.IP.IsValid() {
+		r.IP = p.IP.String()
+	}
+	return r
+}
+
+func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
+	mac, args, err := takeMAC("phones show", args)
+	if err != nil {
+		return err
+	}
+	fs, data, cfgPath := commonFlags("phones show")
+	limit := fs.Int("limit", 100, "newest events to show")
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	if err := parseFlags(fs, args, stdout, "Shows one phone and its timeline."); err != nil {
+		return err
+	}
+	rows, err := phoneRows(ctx, *data, *cfgPath)
+	if err != nil {
+		return err
+	}
+	var row *phoneRow
+	for i := range rows {
+		if rows[i].MAC == mac.String() {
+			row = &rows[i]
+		}
+	}
+	if row == nil {
+		return fmt.Errorf("phones show: %s is not in the inventory and has not been seen", mac)
+	}
+	db, err := store.Open(ctx, filepath.Join(*data, "phoneboot.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	events, err := db.Events(ctx, mac, *limit)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Phone  phoneRow      `json:"phone"`
+			Events []store.Event `json:"events"`
+		}{*row, events})
+	}
+	fmt.Fprintf(stdout, "%s  %s  model %s  protocol %s  ip %s\n", mac.DeviceName(), row.Source, dash(row.Model), dash(row.Protocol), dash(row.IP))
+	fmt.Fprintf(stdout, "load %s → target %s   last seen %s\n\n", dash(row.Load), dash(row.Target), ago(row.LastSeen))
+	if len(events) == 0 {
+		fmt.Fprintln(stdout, "no events yet")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	for _, ev := range events {
+		what := ev.Outcome
+		if ev.Source != "tftp" {
+			what = ev.Kind
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Source, what, ev.File, ev.Detail)
+	}
+	return tw.Flush()
+}
+
+func phonesAdd(ctx context.Context, sub string, args []string, stdout io.Writer) error {
+	mac, args, err := takeMAC("phones "+sub, args)
+	if err != nil {
+		return err
+	}
+	fs, data, cfgPath := commonFlags("phones " + sub)
+	model := fs.String("model", "", "model, e.g. 7960 or CP-7961G (adopt: the model seen, if known)")
+	proto := fs.String("protocol", "", "SIP or SCCP (default: the site's)")
+	label := fs.String("label", "", "label shown on the phone")
+	var lines lineFlags
+	fs.Var(&lines, "line", "a line as `EXT:PASSWORD[:NAME]`; repeat for more lines")
+	if err := parseFlags(fs, args, stdout, "Adds a phone to phoneboot.toml."); err != nil {
+		return err
+	}
+	if sub == "adopt" && *model == "" {
+		db, err := store.Open(ctx, filepath.Join(*data, "phoneboot.db"))
+		if err != nil {
+			return err
+		}
+		p, ok, err := db.Phone(ctx, mac)
+		db.Close()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("phones adopt: %s has not been seen; use phoneboot phones add", mac)
+		}
+		*model = p.Model
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n[[phone]]\nmac = %q\n", mac.String())
+	for _, kv := range [][2]string{{"model", *model}, {"protocol", *proto}, {"label", *label}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "%s = %q\n", kv[0], kv[1])
+		}
+	}
+	for _, l := range lines {
+		fmt.Fprintf(&b, "\n  [[phone.line]]\n  extension = %q\n  password = %q\n", l.Extension, l.Password)
+		if l.Name != "" {
+			fmt.Fprintf(&b, "  name = %q\n", l.Name)
+		}
+	}
+	return editConfig(*data, *cfgPath, stdout, func(text string) (string, error) {
+		if n := phoneBlock(text, mac); n.start >= 0 {
+			return "", fmt.Errorf("phones %s: %s is already in the inventory (line %d)", sub, mac, n.start+1)
+		}
+		return strings.TrimRight(text, "\n") + "\n" + b.String(), nil
+	}, fmt.Sprintf("added %s", mac))
+}
+
+func phonesRemove(args []string, stdout io.Writer) error {
+	mac, args, err := takeMAC("phones rm", args)
+	if err != nil {
+		return err
+	}
+	fs, data, cfgPath := commonFlags("phones rm")
+	if err := parseFlags(fs, args, stdout, "Removes a phone from phoneboot.toml."); err != nil {
+		return err
+	}
+	return editConfig(*data, *cfgPath, stdout, func(text string) (string, error) {
+		n := phoneBlock(text, mac)
+		if n.start < 0 {
+			return "", fmt.Errorf("phones rm: %s is not in the inventory", mac)
+		}
+		lines := strings.SplitAfter(text, "\n")
+		return strings.Join(append(lines[:n.start:n.start], lines[n.end:]...), ""), nil
+	}, fmt.Sprintf("removed %s", mac))
+}
+
+// editConfig changes the config file's text with edit, checks the result
+// as serve would, and replaces the file atomically only if it is valid:
+// an edit never leaves a broken inventory behind.
+func editConfig(data, named string, stdout io.Writer, edit func(string) (string, error), done string) error {
+	path := named
+	if path == "" {
+		path = filepath.Join(data, "phoneboot.toml")
+	}
+	old, err := os.ReadFile(path)
+	if err != nil && !(errors.Is(err, os.ErrNotExist) && named == "") {
+		return err
+	}
+	text, err := edit(string(old))
+	if err != nil {
+		return err
+	}
+	if _, err := config.Parse(path, []byte(text)); err != nil {
+		return fmt.Errorf("the change would make %s invalid, nothing written:\n%v", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", path, done)
+	return nil
+}
+
+// block is a [[phone]] entry's lines [start, end), start -1 if absent.
+type block struct{ start, end int }
+
+// phoneBlock finds the [[phone]] entry of mac: from its header to the
+// next header that is not one of its [[phone.line]]s (comments and blank
+// lines just before that header stay with it).
+func phoneBlock(text string, mac phone.MAC) block {
+	lines := strings.SplitAfter(text, "\n")
+	b := block{-1, -1}
+	header := func(l string) string {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "[") {
+			return strings.Trim(t, "[] ")
+		}
+		return ""
+	}
+	for i := 0; i < len(lines); i++ {
+		if header(lines[i]) != "phone" {
+			continue
+		}
+		end := i + 1
+		for end < len(lines) {
+			if h := header(lines[end]); h != "" && h != "phone.line" {
+				break
+			}
+			end++
+		}
+		for end > i+1 && (strings.TrimSpace(lines[end-1]) == "" || strings.HasPrefix(strings.TrimSpace(lines[end-1]), "#")) && end < len(lines) {
+			end--
+		}
+		for _, l := range lines[i+1 : end] {
+			k, v, ok := strings.Cut(l, "=")
+			if !ok || strings.TrimSpace(k) != "mac" {
+				continue
+			}
+			v, _, _ = strings.Cut(v, "#")
+			if m, err := phone.ParseMAC(strings.Trim(strings.TrimSpace(v), `"'`)); err == nil && m == mac {
+				return block{i, end}
+			}
+		}
+		i = end - 1
+	}
+	return b
+}
+
+// lineFlags collects --line EXT:PASSWORD[:NAME].
+type lineFlags []config.Line
+
+func (l *lineFlags) String() string { return "" }
+
+func (l *lineFlags) Set(s string) error {
+	parts := strings.SplitN(s, ":", 3)
+	if len(parts) < 2 || parts[0] == "" {
+		return fmt.Errorf("want EXT:PASSWORD[:NAME], e.g. 201:s3cret:Reception")
+	}
+	line := config.Line{Extension: parts[0], Password: parts[1]}
+	if len(parts) == 3 {
+		line.Name = parts[2]
+	}
+	*l = append(*l, line)
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ago says how long ago t was, for tables.
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := time.Since(t).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return t.Local().Format("2006-01-02")
+}

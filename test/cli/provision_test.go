@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"phoneboot/internal/firmware/fwtest"
+	"phoneboot/internal/phone"
+	"phoneboot/internal/sim"
+	"phoneboot/internal/testutil"
+	"phoneboot/internal/tftp"
+)
+
+// threePhones is the issue's inventory: a 7940 on SCCP, a 7960 on SIP and
+// a 7961 on SIP, plus a 7960 that loops on its CTL file (the seed page).
+const threePhones = `[site]
+protocol = "SIP"
+sip_proxy = "127.0.0.1"
+call_managers = ["127.0.0.1"]
+
+[site.loads]
+7960 = "P0S3-8-12-00"
+7961 = "SIP41.9-4-2SR3-1S"
+
+[provision]
+ctl_loop_requests = 3
+
+[[phone]]
+mac = "00:13:7F:00:00:40"
+model = "7940"
+protocol = "SCCP"
+load = "P00308010200"
+
+[[phone]]
+mac = "00:13:7F:00:00:60"
+model = "7960"
+label = "Reception"
+  [[phone.line]]
+  extension = "201"
+  password = "s3cret"
+
+[[phone]]
+mac = "00:1E:4A:00:00:61"
+model = "7961"
+  [[phone.line]]
+  extension = "202"
+  password = "pw202"
+
+[[phone]]
+mac = "00:13:7F:00:00:99"
+model = "7960"
+`
+
+// TestPhonesReachTheirTargets is the issue's end-to-end check: phoneboot
+// serve with a three-phone inventory brings simulated phones of each kind
+// to their target load and config; tftp-hpa and curl get the same bytes
+// the phones got; the seed page's CTL loop ends with the phone moving on;
+// and "phoneboot phones" shows them, the loop breaker in the timeline.
+func TestPhonesReachTheirTargets(t *testing.T) {
+	tftpBin := testutil.Tool(t, "tftp")
+	curlBin := testutil.Tool(t, "curl")
+	data := filepath.Join(t.TempDir(), "data")
+	root := filepath.Join(data, "tftp")
+	fwtest.WriteLoad(t, root, "P0S3-8-12-00", 3000, fwtest.Classic("P0S3-8-12-00")...)
+	fwtest.WriteLoad(t, root, "P00308010200", 3000, fwtest.Classic("P00308010200")...)
+	fwtest.WriteLoad(t, root, "SIP41.9-4-2SR3-1S", 3000, fwtest.Java("SIP41.9-4-2SR3-1S", "9-4-2ES26")...)
+	fwtest.Write(t, data, "phoneboot.toml", []byte(threePhones))
+
+	_, port, _ := serveData(t, data)
+	server := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+	mac := func(s string) phone.MAC {
+		m, err := phone.ParseMAC(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	model := func(s string) phone.Model { m, _ := phone.ModelByName(s); return m }
+	phones := []sim.Phone{
+		// SCCP 7.2 (a UAL load) to SCCP 8.1(2).
+		{MAC: mac("00:13:7F:00:00:40"), Model: model("7940"), Load: "P00307020300"},
+		// The seed page's path: SIP 6.3 (OS79XX.TXT-driven) gets the
+		// 8.12 loader, then its application through SEP<MAC>.cnf.xml.
+		{MAC: mac("00:13:7F:00:00:60"), Model: model("7960"), Load: "P0S3-06-3-00"},
+		{MAC: mac("00:1E:4A:00:00:61"), Model: model("7961"), Load: "SIP41.8-3-2S"},
+		// Loops on CTLSEP<MAC>.tlv, and then on the empty file.
+		{MAC: mac("00:13:7F:00:00:99"), Model: model("7960"), Load: "P0S3-8-12-00", CTLLoop: true, CTLLoopEmpty: true},
+	}
+	want := []string{"P00308010200", "P0S3-8-12-00", "SIP41.9-4-2SR3-1S", "P0S3-8-12-00"}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	reports := sim.Run(ctx, phones, sim.Options{Server: server, Local: netip.MustParseAddr("127.0.0.2"),
+		Retry: 20 * time.Millisecond, MaxRequests: 100, Timeout: 30 * time.Second})
+	for i, r := range reports {
+		var names []string
+		for _, q := range r.Requests {
+			names = append(names, q.Name+" ("+q.Result+")")
+		}
+		if r.State != "up" || r.Load != want[i] {
+			t.Errorf("%s %s: state %q, load %s → %s, want up on %s\nrequests: %s", r.Model, r.MAC, r.State, r.StartLoad, r.Load, want[i], strings.Join(names, ", "))
+		}
+	}
+	if t.Failed() {
+		return
+	}
+
+	// Every generated file a phone got, fetched by real clients: the same
+	// bytes.
+	dir := t.TempDir()
+	compared := 0
+	for _, r := range reports {
+		for name, got := range r.Configs {
+			clean, err := tftp.CleanName(name)
+			if k := phone.ParseName(clean).Kind; err != nil || k == phone.KindCTL || k == phone.KindLoadList {
+				continue // trust lists depend on the loop breaker's state
+			}
+			hpa := filepath.Join(dir, "hpa-"+clean)
+			out, err := exec.Command(tftpBin, "-m", "binary", "127.0.0.1", strconv.Itoa(port), "-c", "get", clean, hpa).CombinedOutput()
+			if b, _ := os.ReadFile(hpa); err != nil || !bytes.Equal(b, got) {
+				t.Errorf("tftp-hpa %s: %v %s: %d bytes, the phone got %d", clean, err, out, len(b), len(got))
+			}
+			viaCurl := filepath.Join(dir, "curl-"+clean)
+			if err := curl(t, curlBin, port, clean, viaCurl); err != nil {
+				t.Error(err)
+			}
+			if b, _ := os.ReadFile(viaCurl); !bytes.Equal(b, got) {
+				t.Errorf("curl %s: %d bytes, the phone got %d", clean, len(b), len(got))
+			}
+			compared++
+		}
+	}
+	if compared < 8 {
+		t.Errorf("only %d generated files compared", compared)
+	}
+
+	// The inventory as the CLI shows it, and the loop breaker in the CTL
+	// phone's timeline (events reach the store within a second).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, stdout, stderr := runQuick(t, "phones", "--data", data, "--json")
+		if code != 0 {
+			t.Fatalf("phones: %d %s", code, stderr)
+		}
+		var list []map[string]any
+		if err := json.Unmarshal([]byte(stdout), &list); err != nil {
+			t.Fatalf("phones --json: %v\n%s", err, stdout)
+		}
+		seen := 0
+		for _, p := range list {
+			if p["source"] == "inventory" && p["ip"] != nil {
+				seen++
+			}
+		}
+		if seen == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("phones does not show 4 inventory phones seen:\n%s", stdout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	code, stdout, _ := runQuick(t, "phones", "show", "0013.7f00.0099", "--data", data)
+	if code != 0 || !strings.Contains(stdout, "loop-breaker") || !strings.Contains(stdout, "empty file") || !strings.Contains(stdout, "not found\" again") {
+		t.Errorf("phones show of the CTL phone (code %d) lacks the loop breaker's two switches:\n%s", code, stdout)
+	}
+}
+
+// TestCheckNamesEveryProblem: a deliberately broken inventory; check
+// names each problem with its file and line.
+func TestCheckNamesEveryProblem(t *testing.T) {
+	data := t.TempDir()
+	fwtest.Write(t, data, "phoneboot.toml", []byte(`[site]
+protocol = "SIP"
+
+[[phone]]
+mac = "00:13:7F:38:B3:DE"
+model = "7999"
+
+[[phone]]
+mac = "00:13:7F:38:B3"
+
+[[phone]]
+mac = "0013.7f38.b3e0"
+model = "7960"
+  [[phone.line]]
+  extension = "201"
+
+[[phone]]
+mac = "00137F38B3E0"
+`))
+	code, stdout, stderr := runQuick(t, "check", "--data", data)
+	cfg := filepath.Join(data, "phoneboot.toml")
+	for _, w := range []string{
+		cfg + `:6: phone 00:13:7f:38:b3:de: unknown model "7999"`,
+		cfg + `:9: MAC address "00:13:7F:38:B3"`,
+		cfg + `:14: phone 00:13:7f:38:b3:e0: SIP line 1 (201) has no password`,
+		cfg + `:18: phone 00:13:7f:38:b3:e0 is listed twice (first at line 12)`,
+	} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("check output lacks %q", w)
+		}
+	}
+	if code == 0 || !strings.Contains(stderr, "4 problems") {
+		t.Errorf("check: code %d, stderr %q", code, stderr)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s", stdout)
+	}
+
+	// A valid inventory naming a load that is not there.
+	fwtest.Write(t, data, "phoneboot.toml", []byte("[site.loads]\n7960 = \"P0S3-8-12-00\"\n"))
+	code, stdout, _ = runQuick(t, "check", "--data", data)
+	if w := cfg + ":2: site.loads.7960: load P0S3-8-12-00 is not in the TFTP root (missing P0S3-8-12-00.loads)"; code == 0 || !strings.Contains(stdout, w) {
+		t.Errorf("check (code %d) output lacks %q:\n%s", code, w, stdout)
+	}
+}
