@@ -98,6 +98,10 @@ func build(cfg *config.Config, rootDir, templatesDir string) (*snapshot, error) 
 		}
 	}
 	s.checkOverrides(rootDir)
+	sort.SliceStable(s.problems, func(i, j int) bool {
+		a, b := s.problems[i], s.problems[j]
+		return a.File < b.File || a.File == b.File && a.Line < b.Line
+	})
 	return s, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -221,5 +222,91 @@ mac = "00137F38B3E0"
 	code, stdout, _ = runQuick(t, "check", "--data", data)
 	if w := cfg + ":2: site.loads.7960: load P0S3-8-12-00 is not in the TFTP root (missing P0S3-8-12-00.loads)"; code == 0 || !strings.Contains(stdout, w) {
 		t.Errorf("check (code %d) output lacks %q:\n%s", code, w, stdout)
+	}
+}
+
+// TestInventoryEditsReload: phones add/rm edit phoneboot.toml; a running
+// serve picks the change up by itself (and on SIGHUP), and a broken file
+// leaves phones with what they had.
+func TestInventoryEditsReload(t *testing.T) {
+	curlBin := testutil.Tool(t, "curl")
+	data := filepath.Join(t.TempDir(), "data")
+	fwtest.WriteLoad(t, filepath.Join(data, "tftp"), "P0S3-8-12-00", 100, fwtest.Classic("P0S3-8-12-00")...)
+	fwtest.Write(t, data, "phoneboot.toml", []byte("# our phones\n[site]\nprotocol = \"SIP\"\nsip_proxy = \"127.0.0.1\"\n\n[site.loads]\n7960 = \"P0S3-8-12-00\"\n"))
+	p, port, _ := serveData(t, data, "--reload-interval", "100ms")
+	get := func(name string) string {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "got")
+		if err := curl(t, curlBin, port, name, out); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(out)
+		return string(b)
+	}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := runQuick(t, append(args, "--data", data)...)
+		if code != 0 {
+			t.Fatalf("phoneboot %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+		}
+		return stdout
+	}
+	// Not in the inventory: auto-provisioned, no lines.
+	if got := get("SIP00137F0000AA.cnf"); strings.Contains(got, "line1_name") {
+		t.Fatalf("unknown phone got lines:\n%s", got)
+	}
+	mustRun("phones", "add", "00:13:7f:00:00:aa", "--model", "7960", "--label", "Lab", "--line", "201:s3cret:Lab")
+	p.waitLog(t, "files changed: reloading", 5*time.Second)
+	waitFor(t, func() bool { return strings.Contains(get("SIP00137F0000AA.cnf"), `line1_name: "201"`) })
+
+	// A second add of the same phone is refused, the file untouched.
+	before, _ := os.ReadFile(filepath.Join(data, "phoneboot.toml"))
+	if code, _, stderr := runQuick(t, "phones", "add", "0013.7f00.00aa", "--model", "7960", "--data", data); code == 0 || !strings.Contains(stderr, "already in the inventory") {
+		t.Errorf("duplicate add: code %d, %s", code, stderr)
+	}
+	// A line without password on SIP is refused before writing.
+	if code, _, stderr := runQuick(t, "phones", "add", "0013.7f00.00bb", "--model", "7960", "--line", "202:", "--data", data); code == 0 || !strings.Contains(stderr, "no password") {
+		t.Errorf("add without password: code %d, %s", code, stderr)
+	}
+	if after, _ := os.ReadFile(filepath.Join(data, "phoneboot.toml")); !bytes.Equal(before, after) {
+		t.Error("a refused edit changed phoneboot.toml")
+	}
+
+	// A broken file: serve logs it and keeps serving the last good config.
+	os.WriteFile(filepath.Join(data, "phoneboot.toml"), append(before, []byte("\n[[phone]]\nmac = \"nope\"\n")...), 0o644)
+	p.waitLog(t, "reload failed", 5*time.Second)
+	if !strings.Contains(get("SIP00137F0000AA.cnf"), `line1_name: "201"`) {
+		t.Error("a broken config changed what the phone gets")
+	}
+	os.WriteFile(filepath.Join(data, "phoneboot.toml"), before, 0o644)
+
+	mustRun("phones", "rm", "00137F0000AA")
+	if after, _ := os.ReadFile(filepath.Join(data, "phoneboot.toml")); !strings.HasPrefix(string(after), "# our phones\n") || strings.Contains(string(after), "0000aa") {
+		t.Errorf("rm left:\n%s", after)
+	}
+	p.signal(t, syscall.SIGHUP)
+	p.waitLog(t, "SIGHUP: reloading", 5*time.Second)
+	waitFor(t, func() bool { return !strings.Contains(get("SIP00137F0000AA.cnf"), "line1_name") })
+
+	// The phone booted while auto-provisioned and while in the inventory:
+	// the list shows it as auto again, adopt brings it back with its model.
+	waitFor(t, func() bool { return strings.Contains(mustRun("phones"), "unknown, auto-provisioned") })
+
+	// phoneboot sim against this serve: a 7960 on 8.12 comes up.
+	out := mustRun("sim", "--server", "127.0.0.1:"+strconv.Itoa(port), "--model", "7960", "--mac", "00:13:7F:00:01:00", "--load", "P0S3-8-12-00", "--retry", "20ms", "--local", "127.0.0.5")
+	if !strings.Contains(out, "SEP00137F000100") || !strings.Contains(out, " up") {
+		t.Errorf("sim output:\n%s", out)
+	}
+}
+
+// waitFor polls cond for up to 5s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
