@@ -96,9 +96,7 @@ func phonesList(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return printJSON(stdout, rows)
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(stdout, "no phones yet: none in phoneboot.toml and none has booted from phoneboot")
@@ -208,9 +206,7 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return printJSON(stdout, struct {
 			Phone  phoneRow      `json:"phone"`
 			Events []store.Event `json:"events"`
 		}{*row, events})
@@ -343,7 +339,6 @@ type block struct{ start, end int }
 // lines just before that header stay with it).
 func phoneBlock(text string, mac phone.MAC) block {
 	lines := strings.SplitAfter(text, "\n")
-	b := block{-1, -1}
 	header := func(l string) string {
 		t := strings.TrimSpace(l)
 		if strings.HasPrefix(t, "[") {
@@ -377,7 +372,7 @@ func phoneBlock(text string, mac phone.MAC) block {
 		}
 		i = end - 1
 	}
-	return b
+	return block{-1, -1}
 }
 
 // lineFlags collects --line EXT:PASSWORD[:NAME].
@@ -396,6 +391,12 @@ func (l *lineFlags) Set(s string) error {
 	}
 	*l = append(*l, line)
 	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func dash(s string) string {

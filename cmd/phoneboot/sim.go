@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -72,9 +71,7 @@ func simulate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	reports := sim.Run(ctx, phones, o)
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(reports)
+		return printJSON(stdout, reports)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PHONE\tMODEL\tLOAD BEFORE → AFTER\tPROTOCOL\tREBOOTS\tREQUESTS\tSTATE")

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/firmware"
@@ -34,7 +35,8 @@ type snapshot struct {
 	// inventory is the inventory by MAC; auto are the rendered configs of
 	// phones outside it, made on their first request.
 	inventory map[phone.MAC]int
-	auto      sync.Map // lower-case name → tftp.Bytes
+	auto      sync.Map // lower-case name + "/" + learned model → tftp.Bytes
+	autoCount atomic.Int64
 	problems  []Problem
 }
 
@@ -125,7 +127,7 @@ func listRoot(dir string) (map[string]string, error) {
 	}
 	defer f.Close()
 	names, err := f.Readdirnames(maxRootEntries)
-	if err != nil && len(names) == 0 && !isEOF(err) {
+	if err != nil && len(names) == 0 && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("TFTP root: %w", err)
 	}
 	root := make(map[string]string, len(names))
@@ -134,8 +136,6 @@ func listRoot(dir string) (map[string]string, error) {
 	}
 	return root, nil
 }
-
-func isEOF(err error) bool { return errors.Is(err, io.EOF) }
 
 // siteOf turns the config's site table into what templates use.
 func siteOf(cfg *config.Config, root map[string]string) render.Site {
