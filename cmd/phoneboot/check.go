@@ -1,15 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 
 	"phoneboot/internal/config"
+	"phoneboot/internal/firmware"
+	"phoneboot/internal/phone"
 	"phoneboot/internal/provision"
+	"phoneboot/internal/store"
 )
 
 // check validates the configuration, the templates and the loads the
@@ -32,7 +37,24 @@ func check(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	problems, err := provision.Check(c, filepath.Join(*data, "tftp"), filepath.Join(*data, "templates"))
+	catalog, err := firmware.OpenCatalog(filepath.Join(*data, "firmware"))
+	if err != nil {
+		return err
+	}
+	// Where each phone's upgrade stands, from what serve saw.
+	running := map[phone.MAC]string{}
+	if _, err := os.Stat(filepath.Join(*data, "phoneboot.db")); err == nil {
+		db, err := store.Open(context.Background(), filepath.Join(*data, "phoneboot.db"))
+		if err != nil {
+			return err
+		}
+		running, err = runningLoads(context.Background(), db)
+		db.Close()
+		if err != nil {
+			return err
+		}
+	}
+	problems, err := provision.Check(c, filepath.Join(*data, "tftp"), filepath.Join(*data, "templates"), catalog, running)
 	if err != nil {
 		fmt.Fprintln(stdout, err)
 		return fmt.Errorf("1 problem")

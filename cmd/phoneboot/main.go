@@ -21,6 +21,7 @@ Usage:
   phoneboot check [flags]     check phoneboot.toml, templates and loads; explain every problem
   phoneboot phones [...]      list phones, show one's timeline, add/adopt/remove (phoneboot phones help)
   phoneboot sim [flags]       boot simulated phones against a TFTP server (dry run)
+  phoneboot firmware [...]    import, list and remove firmware loads (phoneboot firmware help)
   phoneboot version           print the version
 
 Every subcommand takes --help.
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return phones(ctx, args[1:], stdout)
 	case "sim":
 		return simulate(ctx, args[1:], stdout)
+	case "firmware":
+		return firmwareCmd(ctx, args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "phoneboot", version)
 		return nil

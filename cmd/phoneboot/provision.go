@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"phoneboot/internal/firmware"
+	"phoneboot/internal/phone"
 	"phoneboot/internal/provision"
 	"phoneboot/internal/store"
 	"phoneboot/internal/tftp"
@@ -25,6 +27,7 @@ type provisioning struct {
 	templates     string
 	prov          *provision.Provisioner
 	db            *store.Store
+	catalog       *firmware.Catalog
 	events        *store.Writer
 	log           *slog.Logger
 }
@@ -37,8 +40,19 @@ func startProvisioning(ctx context.Context, data, cfgPath, root string, files tf
 	}
 	p.db = db
 	p.events = store.NewWriter(db, 65536, 250*time.Millisecond, log)
+	p.catalog, err = firmware.OpenCatalog(filepath.Join(data, "firmware"))
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("serve: firmware catalog: %w", err)
+	}
+	running, err := runningLoads(ctx, db)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
 	p.prov, err = provision.New(provision.Options{
 		Root: root, Files: files, Templates: p.templates, Logger: log,
+		Firmware: p.catalog, Running: running,
 		OnEvent: func(ev provision.Event) {
 			p.events.Add(store.Event{Time: ev.Time, MAC: ev.MAC, IP: ev.IP, Source: "provision", Kind: ev.Kind, File: ev.File, Detail: ev.Detail})
 		},
@@ -62,6 +76,9 @@ func (p *provisioning) reload(ctx context.Context) error {
 		return err
 	}
 	p.cfgFile = file
+	if err := p.catalog.Refresh(); err != nil {
+		return fmt.Errorf("firmware catalog: %w", err)
+	}
 	problems, err := p.prov.Update(cfg)
 	if err != nil {
 		return err
@@ -132,6 +149,7 @@ func (p *provisioning) fingerprint() string {
 	stat(p.cfgFile)
 	stat(p.root) // a file added or removed at the top changes its time
 	stat(p.templates)
+	stat(filepath.Join(p.data, "firmware")) // an import or rm renames a load's folder
 	if entries, err := os.ReadDir(p.templates); err == nil {
 		for _, e := range entries {
 			stat(filepath.Join(p.templates, e.Name()))
@@ -145,6 +163,7 @@ func (p *provisioning) tftpEvent(ev tftp.Event) {
 	if ev.Op != tftp.OpRRQ {
 		return
 	}
+	p.prov.Transferred(ev)
 	mac, ok := p.prov.MACFor(cleanOr(ev.File), ev.Remote.Addr())
 	if !ok {
 		return
@@ -155,6 +174,21 @@ func (p *provisioning) tftpEvent(ev tftp.Event) {
 	}
 	p.events.Add(store.Event{Time: ev.Start, MAC: mac, IP: ev.Remote.Addr(), Source: "tftp", Kind: "request",
 		File: ev.File, Outcome: string(ev.Outcome), Bytes: ev.Bytes, Duration: ev.Duration, Detail: detail})
+}
+
+// runningLoads is the load each phone was last seen running.
+func runningLoads(ctx context.Context, db *store.Store) (map[phone.MAC]string, error) {
+	phones, err := db.Phones(ctx)
+	if err != nil {
+		return nil, err
+	}
+	running := map[phone.MAC]string{}
+	for _, p := range phones {
+		if p.Load != "" {
+			running[p.MAC] = p.Load
+		}
+	}
+	return running, nil
 }
 
 func cleanOr(name string) string {

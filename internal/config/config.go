@@ -73,7 +73,10 @@ type Phone struct {
 	Protocol string    `toml:"protocol"` // overrides site.protocol
 	Label    string    `toml:"label"`
 	Load     string    `toml:"load"` // overrides site.loads for this phone
-	Lines    []Line    `toml:"line"`
+	// RunningLoad is what the phone runs now, for phones that do not say
+	// (old 7940/7960 SIP loads); what phoneboot sees later wins.
+	RunningLoad string `toml:"running_load"`
+	Lines       []Line `toml:"line"`
 }
 
 // Line is one line button.

@@ -35,6 +35,12 @@ type phoneState struct {
 	at    time.Time // when
 	run   int       // requests of last in a row, each within the window of the one before
 	trust map[string]trustMode
+	// fetching is the load whose files the phone is downloading.
+	fetching *fetching
+	// ual: the phone's last boot began with CTLSEP<MAC>.tlv, as 7940/7960
+	// loads with the Universal Application Loader do (SIP >= 7, SCCP >= 6);
+	// older loads begin with OS79XX.TXT (cisco-79xx.md §1.2).
+	ual bool
 }
 
 // decision is what observe concluded for one request.
@@ -87,6 +93,12 @@ func (p *Provisioner) observe(s *snapshot, n phone.Name, name string, ip netip.A
 	}
 	st.last, st.at = lower, now
 
+	switch n.Kind {
+	case phone.KindCTL:
+		st.ual = true
+	case phone.KindOSImage:
+		st.ual = false
+	}
 	var d decision
 	switch n.Kind {
 	case phone.KindCTL, phone.KindITL:

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"strings"
 	"sync"
@@ -19,7 +20,9 @@ import (
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/phone"
+	"phoneboot/internal/render"
 	"phoneboot/internal/tftp"
+	"phoneboot/internal/upgrade"
 )
 
 // Options configure a Provisioner.
@@ -27,6 +30,10 @@ type Options struct {
 	Root      string        // the TFTP root: firmware and the admin's own files
 	Files     tftp.Resolver // serves files from Root
 	Templates string        // folder of template overrides ("" or missing: built-in only)
+	Firmware  Firmware      // the firmware catalog; nil: firmware only from Root
+	// Running is the load each phone was last seen running (from the
+	// store), so that a restart does not forget where upgrades stand.
+	Running map[phone.MAC]string
 	Logger    *slog.Logger
 	// OnEvent receives every decision worth a line in a phone's timeline.
 	// It is called from transfers' goroutines and must not block.
@@ -50,6 +57,9 @@ const (
 	KindLoopBreaker     = "loop-breaker"     // a CTL/ITL loop made provision change what it serves
 	KindLoopPersists    = "loop-persists"    // the breaker has nothing left to try
 	KindConfigLoop      = "config-loop"      // a phone keeps asking for its SEP<MAC>.cnf.xml
+	KindLoad            = "load"             // a phone runs a new load; Detail is its ID
+	KindUpgrade         = "upgrade"          // a phone was given the next step of its path
+	KindUpgradeBlocked  = "upgrade-blocked"  // the path needs a load the catalog lacks, or is refused
 )
 
 // Provisioner is a tftp.Resolver for phones.
@@ -61,6 +71,7 @@ type Provisioner struct {
 	phones  map[phone.MAC]*phoneState
 	ipMAC   map[netip.Addr]phone.MAC // the last phone seen at each address
 	learned map[phone.MAC]phone.Model
+	running map[phone.MAC]string // the load each phone runs, as far as seen
 }
 
 // maxTracked bounds the per-phone state kept for loop detection.
@@ -74,7 +85,10 @@ func New(opts Options) (*Provisioner, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	p := &Provisioner{opts: opts, phones: map[phone.MAC]*phoneState{}, ipMAC: map[netip.Addr]phone.MAC{}, learned: map[phone.MAC]phone.Model{}}
+	p := &Provisioner{opts: opts, phones: map[phone.MAC]*phoneState{}, ipMAC: map[netip.Addr]phone.MAC{}, learned: map[phone.MAC]phone.Model{}, running: map[phone.MAC]string{}}
+	for mac, id := range opts.Running {
+		p.running[mac] = id
+	}
 	if _, err := p.Update(nil); err != nil {
 		return nil, err
 	}
@@ -86,7 +100,10 @@ func New(opts Options) (*Provisioner, error) {
 // running keep the files they started with. On error nothing changes.
 // The problems found (missing loads, overriding files) are returned.
 func (p *Provisioner) Update(cfg *config.Config) ([]Problem, error) {
-	s, err := build(cfg, p.opts.Root, p.opts.Templates)
+	p.mu.Lock()
+	running := maps.Clone(p.running)
+	p.mu.Unlock()
+	s, err := build(cfg, p.opts.Root, p.opts.Templates, p.opts.Firmware, running)
 	if err != nil {
 		return nil, err
 	}
@@ -96,8 +113,8 @@ func (p *Provisioner) Update(cfg *config.Config) ([]Problem, error) {
 
 // Check builds what Update would serve without serving it: for
 // `phoneboot check`.
-func Check(cfg *config.Config, root, templates string) ([]Problem, error) {
-	s, err := build(cfg, root, templates)
+func Check(cfg *config.Config, root, templates string, fw Firmware, running map[phone.MAC]string) ([]Problem, error) {
+	s, err := build(cfg, root, templates, fw, running)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +183,67 @@ func (p *Provisioner) Open(ctx context.Context, req *tftp.Request) (tftp.File, e
 	if b, ok := s.files[lower]; ok {
 		return b, nil
 	}
+	switch n.Kind {
+	case phone.KindOSImage:
+		return p.osImage(s, mac, known)
+	case phone.KindTermDefault:
+		return p.termFile(s, n, req.Path)
+	}
+	if p.opts.Firmware != nil {
+		f, ok, err := p.opts.Firmware.Open(req.Path)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return f, nil
+		}
+	}
 	return p.opts.Files.Open(ctx, req)
+}
+
+// osImage answers OS79XX.TXT, the image old 7940/7960 loads boot. It has
+// no MAC in its name, so only a phone seen before (by its address) gets
+// one: its next step, as the loader for loads that boot with the
+// Universal Application Loader (cisco-79xx.md §3.3). Any other phone gets
+// "not found" and boots the image it has, then asks for SIP<MAC>.cnf,
+// which names its step: a site-wide image could send a SIP 4.x phone
+// straight to 8.x, which the upgrade rules forbid.
+func (p *Provisioner) osImage(s *snapshot, mac phone.MAC, known bool) (tftp.File, error) {
+	if !known {
+		return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (phoneboot names images per phone; it does not know this one yet)")
+	}
+	learned, running := p.state(s, mac)
+	v, _ := s.view(mac, learned, running)
+	if v.Load == "" || (v.Model.Name != "" && v.Model.Family != phone.FamilyClassic) {
+		return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (no image to name for this phone)")
+	}
+	image := v.Load
+	if l, ok := phone.ParseLoadID(v.Load); ok && l.UAL() {
+		if info, ok := s.loads.get(v.Load); ok {
+			image = info.loader
+		}
+	}
+	return tftp.Bytes(render.OS79XX(image)), nil
+}
+
+// termFile answers termNN.default.loads, the load list a Java phone
+// fetches after a factory reset: the one that came with the load the
+// site targets for that model, so SCCP and SIP term files are never mixed
+// (cisco-79xx.md §4.3).
+func (p *Provisioner) termFile(s *snapshot, n phone.Name, name string) (tftp.File, error) {
+	m, ok := phone.ModelByTerm(n.Model)
+	if ok && p.opts.Firmware != nil {
+		if target := s.cfg.Site.Loads[m.Name]; target != "" {
+			// The first step of the path, as for any phone of unknown load.
+			if next := s.plan(m, "", target).Next; next != "" {
+				f, ok, err := p.opts.Firmware.Term(next, name)
+				if err != nil || ok {
+					return f, err
+				}
+			}
+		}
+	}
+	return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (no load for this model in [site.loads] whose package had %s)", name)
 }
 
 // override opens the admin's own file for a name provision would answer
@@ -185,19 +262,15 @@ func (p *Provisioner) override(ctx context.Context, req *tftp.Request, n phone.N
 	return f, true
 }
 
-// phoneFile returns a phone's generated SEP<MAC>.cnf.xml or SIP<MAC>.cnf.
+// phoneFile returns a phone's generated SEP<MAC>.cnf.xml or SIP<MAC>.cnf,
+// rendered for what the phone runs now and cached until that changes.
 func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, ip netip.Addr) (tftp.Bytes, error) {
-	if b, ok := s.files[lower]; ok {
-		return b, nil
-	}
-	p.mu.Lock()
-	learned := p.learned[mac]
-	p.mu.Unlock()
-	key := lower + "/" + learned.Name
+	learned, running := p.state(s, mac)
+	key := lower + "/" + learned.Name + "/" + running
 	if b, ok := s.auto.Load(key); ok {
 		return b.(tftp.Bytes), nil
 	}
-	v := s.view(mac, learned)
+	v, plan := s.view(mac, learned, running)
 	files, err := s.phoneFiles(v)
 	if err != nil {
 		p.opts.Logger.Error("cannot render a config", "phone", mac.String(), "err", err)
@@ -210,19 +283,75 @@ func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, ip net
 	if s.autoCount.Add(1) > maxTracked {
 		return b, nil // a flood of made-up MACs: serve, but keep nothing
 	}
-	if _, loaded := s.auto.LoadOrStore(key, b); !loaded && strings.HasSuffix(lower, ".cnf.xml") {
+	if _, loaded := s.auto.LoadOrStore(key, b); loaded || !strings.HasSuffix(lower, ".cnf.xml") {
+		return b, nil
+	}
+	// First time this config is served: say why it is what it is.
+	if _, listed := s.inventory[mac]; !listed {
 		model := v.Model.Name
 		if model == "" {
 			model = "model not known yet"
 		}
-		load := v.Load
-		if load == "" {
-			load = "no load named (keeps its own)"
-		}
 		p.emit(Event{MAC: mac, IP: ip, Kind: KindAutoProvisioned, File: v.MAC.DeviceName() + ".cnf.xml",
-			Detail: fmt.Sprintf("not in the inventory: given the site defaults (%s, %s, %s); add it to phoneboot.toml to adopt it", v.Protocol, model, load)})
+			Detail: fmt.Sprintf("not in the inventory: given the site defaults (%s, %s, %s); add it to phoneboot.toml to adopt it", v.Protocol, model, orNone(v.Load))})
 	}
+	p.explainPlan(mac, ip, running, plan)
 	return b, nil
+}
+
+// state is a phone's learned model and the load to plan from.
+func (p *Provisioner) state(s *snapshot, mac phone.MAC) (phone.Model, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	learned := p.learned[mac]
+	if p.running[mac] == "" {
+		if i, ok := s.inventory[mac]; ok && s.cfg.Phones[i].RunningLoad != "" {
+			return learned, s.cfg.Phones[i].RunningLoad
+		}
+	}
+	return learned, p.runningFor(mac, s.targetFor(mac, learned))
+}
+
+// explainPlan records the step a phone was given, or why it was given
+// none, once per change.
+func (p *Provisioner) explainPlan(mac phone.MAC, ip netip.Addr, running string, plan upgrade.Plan) {
+	if plan.Target == "" || plan.Done {
+		return
+	}
+	ev := Event{MAC: mac, IP: ip, Kind: KindUpgrade}
+	switch {
+	case plan.Refused != "":
+		ev.Kind, ev.Detail = KindUpgradeBlocked, fmt.Sprintf("target %s refused: %s", plan.Target, plan.Refused)
+	case plan.Next == "" && plan.Missing != "":
+		ev.Kind, ev.Detail = KindUpgradeBlocked, fmt.Sprintf("stays on %s: the way to %s needs %s, which is not in the catalog; import it (phoneboot firmware import)", orUnknown(running), plan.Target, plan.Missing)
+	case plan.Next == "":
+		return
+	case plan.Missing != "":
+		ev.Detail = fmt.Sprintf("step %s (from %s); after it the way to %s needs %s, which is not in the catalog", plan.Next, orUnknown(running), plan.Target, plan.Missing)
+	default:
+		ev.Detail = fmt.Sprintf("step %s (from %s), path %s", plan.Next, orUnknown(running), strings.Join(plan.Path, " → "))
+	}
+	if len(plan.Rules) > 0 {
+		ev.Detail += " [" + plan.Rules[0].Source + "]"
+	}
+	p.emit(ev)
+}
+
+func orNone(load string) string {
+	if load == "" {
+		return "no load named (keeps its own)"
+	}
+	return load
+}
+
+func orUnknown(load string) string {
+	switch load {
+	case "":
+		return "an unknown load"
+	case ualFloorSIP, ualFloorSCCP:
+		return "an unknown load with the Universal Application Loader"
+	}
+	return load
 }
 
 // describe says what a served file was, for loop reports.

@@ -15,10 +15,10 @@ import (
 	"sync/atomic"
 
 	"phoneboot/internal/config"
-	"phoneboot/internal/firmware"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/render"
 	"phoneboot/internal/tftp"
+	"phoneboot/internal/upgrade"
 )
 
 // snapshot is everything provision decides from the config, the templates
@@ -29,22 +29,16 @@ type snapshot struct {
 	tmpl  *render.Templates
 	site  render.Site
 	root  map[string]string // lower-case name → name, files at the top of the TFTP root
-	loads map[string]loadStatus
+	loads loadIndex
 	// files are the generated files by lower-case name.
 	files map[string]tftp.Bytes
 	// inventory is the inventory by MAC; auto are the rendered configs of
 	// phones outside it, made on their first request.
 	inventory map[phone.MAC]int
+	fw        Firmware // nil: no catalog
 	auto      sync.Map // lower-case name + "/" + learned model → tftp.Bytes
 	autoCount atomic.Int64
 	problems  []Problem
-}
-
-// loadStatus says whether a load can be named in a config.
-type loadStatus struct {
-	complete bool
-	missing  []string // what is not in the TFTP root
-	loader   string   // 7940/7960: the P003… loader component OS79XX.TXT names
 }
 
 // Problem is something wrong (or worth knowing) in what phones would get.
@@ -68,8 +62,9 @@ func (p Problem) String() string {
 // maxRootEntries bounds the listing of the TFTP root.
 const maxRootEntries = 100000
 
-// build makes a snapshot. cfg may be nil (no config file: defaults).
-func build(cfg *config.Config, rootDir, templatesDir string) (*snapshot, error) {
+// build makes a snapshot. cfg may be nil (no config file: defaults);
+// running is the load each phone was last seen running.
+func build(cfg *config.Config, rootDir, templatesDir string, fw Firmware, running map[phone.MAC]string) (*snapshot, error) {
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
@@ -77,7 +72,7 @@ func build(cfg *config.Config, rootDir, templatesDir string) (*snapshot, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{cfg: cfg, tmpl: tmpl, loads: map[string]loadStatus{}, files: map[string]tftp.Bytes{}, inventory: map[phone.MAC]int{}}
+	s := &snapshot{cfg: cfg, tmpl: tmpl, files: map[string]tftp.Bytes{}, inventory: map[phone.MAC]int{}, fw: fw}
 	if s.root, err = listRoot(rootDir); err != nil {
 		return nil, err
 	}
@@ -85,16 +80,19 @@ func build(cfg *config.Config, rootDir, templatesDir string) (*snapshot, error) 
 		s.note(filepath.Join(templatesDir, name), 0, "template overrides the built-in one")
 	}
 	s.site = siteOf(cfg, s.root)
-	s.checkLoads(rootDir)
+	s.loads = indexLoads(fw, s.root, rootDir)
 	for i, p := range cfg.Phones {
 		s.inventory[p.MAC] = i
 	}
+	s.checkLoads(running)
 	if err := s.renderShared(); err != nil {
 		return nil, err
 	}
+	// Render every inventory phone once, so that a config that cannot be
+	// rendered stops a start or a reload instead of a phone's boot.
 	for i := range cfg.Phones {
-		v := s.view(cfg.Phones[i].MAC, phone.Model{})
-		if err := s.renderPhone(v); err != nil {
+		v, _ := s.view(cfg.Phones[i].MAC, phone.Model{}, running[cfg.Phones[i].MAC])
+		if _, err := s.phoneFiles(v); err != nil {
 			line := cfg.PhoneLine(i, "mac")
 			return nil, &config.Error{File: cfg.File, Line: line, Msg: fmt.Sprintf("phone %s: %v", v.MAC, err)}
 		}
@@ -180,106 +178,103 @@ func hostOf(s string) render.Host {
 	return render.Host{Host: s}
 }
 
-// checkLoads finds out which of the loads the config names can be named
-// in a config: the .loads file and every component it lists must be in
-// the root (cisco-79xx.md §9). Old 7940/7960 loads have no .loads file;
-// their .bin or .sbn is enough.
-func (s *snapshot) checkLoads(rootDir string) {
-	type use struct {
-		id   string
-		line int
-		who  string
-	}
-	var uses []use
+// checkLoads reports the loads the config names that phones cannot be
+// given, and upgrade paths that cannot be walked (cisco-79xx.md §4.4).
+func (s *snapshot) checkLoads(running map[phone.MAC]string) {
 	models := make([]string, 0, len(s.cfg.Site.Loads))
 	for m := range s.cfg.Site.Loads {
 		models = append(models, m)
 	}
 	sort.Strings(models)
-	for _, m := range models {
-		uses = append(uses, use{s.cfg.Site.Loads[m], s.cfg.SiteLoadLine(m), "site.loads." + m})
+	for _, name := range models {
+		id, line := s.cfg.Site.Loads[name], s.cfg.SiteLoadLine(name)
+		m, _ := phone.ModelByName(name)
+		if _, ok := s.loads.get(id); !ok {
+			s.problem(s.cfg.File, line, "site.loads.%s: load %s is %s; phones keep their running load until it is", name, id, s.loads.why(id))
+			continue
+		}
+		plan := s.plan(m, "", id)
+		switch {
+		case plan.Refused != "":
+			s.problem(s.cfg.File, line, "site.loads.%s: %s", name, plan.Refused)
+		case plan.Missing != "":
+			s.note(s.cfg.File, line, "site.loads.%s: a %s on an old load (or one phoneboot has not seen yet) needs %s on the way to %s, which is not in the catalog; such phones wait before that step", name, name, plan.Missing, id)
+		}
 	}
 	for i, p := range s.cfg.Phones {
+		target, line := s.target(i)
+		if target == "" {
+			continue
+		}
 		if p.Load != "" {
-			uses = append(uses, use{p.Load, s.cfg.PhoneLine(i, "load"), "phone " + p.MAC.String()})
-		}
-	}
-	for _, u := range uses {
-		st, ok := s.loads[u.id]
-		if !ok {
-			st = s.loadStatus(rootDir, u.id)
-			s.loads[u.id] = st
-		}
-		if !st.complete {
-			s.problem(s.cfg.File, u.line, "%s: load %s is not in the TFTP root (missing %s); phones keep their running load until it is", u.who, u.id, strings.Join(st.missing, ", "))
-		}
-	}
-}
-
-func (s *snapshot) loadStatus(rootDir, id string) loadStatus {
-	name, ok := s.root[strings.ToLower(id+".loads")]
-	if !ok {
-		for _, ext := range []string{".bin", ".sbn"} {
-			if _, ok := s.root[strings.ToLower(id+ext)]; ok && isClassic(id) {
-				return loadStatus{complete: true, loader: id}
+			if _, ok := s.loads.get(p.Load); !ok {
+				s.problem(s.cfg.File, s.cfg.PhoneLine(i, "load"), "phone %s: load %s is %s; it keeps its running load until it is", p.MAC, p.Load, s.loads.why(p.Load))
+				continue
 			}
 		}
-		return loadStatus{missing: []string{id + ".loads"}}
-	}
-	data, err := os.ReadFile(filepath.Join(rootDir, name))
-	if err != nil {
-		return loadStatus{missing: []string{name + " (unreadable: " + err.Error() + ")"}}
-	}
-	l, err := firmware.ParseLoads(data)
-	if err != nil {
-		return loadStatus{missing: []string{name + " (" + err.Error() + ")"}}
-	}
-	st := loadStatus{complete: true}
-	for _, c := range l.Components {
-		if _, ok := s.root[strings.ToLower(c)]; !ok {
-			st.complete = false
-			st.missing = append(st.missing, c)
+		m, ok := phone.ModelByName(p.Model)
+		if !ok {
+			continue
 		}
-		// The loader of a 7940/7960 package (P003…, also in SIP
-		// packages) is what OS79XX.TXT names (§3.3, §4.2).
-		stem := strings.TrimSuffix(c, filepath.Ext(c))
-		if strings.HasPrefix(strings.ToUpper(stem), "P003") && st.loader == "" {
-			st.loader = stem
+		run := running[p.MAC]
+		plan := s.plan(m, run, target)
+		switch {
+		case plan.Refused != "":
+			s.problem(s.cfg.File, line, "phone %s: %s", p.MAC, plan.Refused)
+		case plan.Missing != "" && run != "":
+			s.problem(s.cfg.File, line, "phone %s runs %s: on the way to %s it needs %s, which is not in the catalog; it stays on %s until you import it", p.MAC, run, target, plan.Missing, orRunning(plan.Next, run))
 		}
 	}
-	if st.loader == "" && isClassic(id) {
-		st.loader = id
-	}
-	return st
 }
 
-// isClassic: 7940/7960 load IDs start with P0 (P003…, P0S3…, P0M3…).
-func isClassic(id string) bool { return strings.HasPrefix(strings.ToUpper(id), "P0") }
-
-// present is the load ID if it can be named, else "".
-func (s *snapshot) present(id string) string {
-	if id == "" {
-		return ""
+func orRunning(next, running string) string {
+	if next != "" {
+		return next
 	}
-	st, ok := s.loads[id]
-	if !ok || !st.complete {
-		return ""
-	}
-	return id
+	return running
 }
 
-// classicLoad is the load every 7940/7960 of the site is to run, for the
-// files that cannot say per phone (SIPDefault.cnf, OS79XX.TXT): the
-// site's load for the 7960 or 7940, when they agree.
-func (s *snapshot) classicLoad() string {
-	a, b := s.cfg.Site.Loads["7960"], s.cfg.Site.Loads["7940"]
-	switch {
-	case a == "":
-		a = b
-	case b != "" && a != b:
-		return ""
+// target is the load the inventory wants for its i-th phone, and the
+// line that says so.
+func (s *snapshot) target(i int) (string, int) {
+	p := s.cfg.Phones[i]
+	if p.Load != "" {
+		return p.Load, s.cfg.PhoneLine(i, "load")
 	}
-	return s.present(a)
+	m, ok := phone.ModelByName(p.Model)
+	if !ok {
+		return "", 0
+	}
+	return s.cfg.Site.Loads[m.Name], s.cfg.SiteLoadLine(m.Name)
+}
+
+// plan is the next step from running towards target with the loads at
+// hand; Next is spelled as the catalog or the root spells it.
+func (s *snapshot) plan(m phone.Model, running, target string) upgrade.Plan {
+	plan := upgrade.Next(m, running, target, s.loads.ids())
+	if plan.Done {
+		plan.Next = target // keep naming the load it runs
+	}
+	if l, ok := s.loads.get(plan.Next); ok {
+		plan.Next = l.id
+	} else {
+		plan.Next = ""
+	}
+	return plan
+}
+
+// targetFor is the load a phone of model m is to run: its inventory
+// entry's, else the site's for the model.
+func (s *snapshot) targetFor(mac phone.MAC, m phone.Model) string {
+	if i, ok := s.inventory[mac]; ok {
+		if s.cfg.Phones[i].Load != "" {
+			return s.cfg.Phones[i].Load
+		}
+		if im, ok := phone.ModelByName(s.cfg.Phones[i].Model); ok {
+			m = im
+		}
+	}
+	return s.cfg.Site.Loads[m.Name]
 }
 
 // renderShared renders the files every phone shares.
@@ -291,27 +286,25 @@ func (s *snapshot) renderShared() error {
 		s.files[strings.ToLower(name)] = b
 		return nil
 	}
+	// XMLDefault.cnf.xml and SIPDefault.cnf are read by phones phoneboot
+	// may not know: they name only loads safe from any older load (the
+	// first step of each model's path), and SIPDefault.cnf names none:
+	// each 7940/7960 gets its own image_version in SIP<MAC>.cnf.
 	defaults := map[string]string{}
-	for m, id := range s.cfg.Site.Loads {
-		if s.present(id) != "" {
-			defaults[m] = id
+	for name, id := range s.cfg.Site.Loads {
+		if m, ok := phone.ModelByName(name); ok {
+			if next := s.plan(m, "", id).Next; next != "" {
+				defaults[m.Name] = next
+			}
 		}
 	}
 	b, err := s.tmpl.DefaultConfig(s.site, defaults)
 	if err := add("XMLDefault.cnf.xml", b, err); err != nil {
 		return err
 	}
-	classic := s.classicLoad()
-	sipImage := ""
-	if strings.HasPrefix(strings.ToUpper(classic), "P0S3") {
-		sipImage = classic
-	}
-	b, err = s.tmpl.SIPDefault(s.site, sipImage)
+	b, err = s.tmpl.SIPDefault(s.site, "")
 	if err := add("SIPDefault.cnf", b, err); err != nil {
 		return err
-	}
-	if classic != "" {
-		s.files["os79xx.txt"] = render.OS79XX(s.loads[classic].loader)
 	}
 	b, err = s.tmpl.DialPlan(s.site)
 	if err := add("dialplan.xml", b, err); err != nil {
@@ -323,15 +316,16 @@ func (s *snapshot) renderShared() error {
 			return err
 		}
 	}
-	b, err = s.tmpl.SyncInfo(s.site, sipImage)
+	b, err = s.tmpl.SyncInfo(s.site, "")
 	return add("syncinfo.xml", b, err)
 }
 
 // view decides what one phone gets: its inventory entry over the site's
-// defaults, a protocol the model can run, and a load only when its files
-// are all there. learned is the model observed on the network, used for
-// phones outside the inventory (or listed without a model).
-func (s *snapshot) view(mac phone.MAC, learned phone.Model) render.Phone {
+// defaults, a protocol the model can run, and as load the next step of
+// a safe path from the load it runs to its target. learned is the model
+// observed on the network, used for phones outside the inventory (or
+// listed without a model).
+func (s *snapshot) view(mac phone.MAC, learned phone.Model, running string) (render.Phone, upgrade.Plan) {
 	v := render.Phone{MAC: mac, Model: learned, Protocol: s.cfg.Site.Protocol}
 	var entry *config.Phone
 	if i, ok := s.inventory[mac]; ok {
@@ -354,26 +348,15 @@ func (s *snapshot) view(mac phone.MAC, learned phone.Model) render.Phone {
 		v.Protocol = "SCCP" // what phones run from the factory
 	}
 	if v.Model.Name == "" {
-		return v // no load for a model we do not know
+		return v, upgrade.Plan{} // no load for a model we do not know
 	}
-	id := s.cfg.Site.Loads[v.Model.Name]
-	if entry != nil && entry.Load != "" {
-		id = entry.Load
+	target := s.targetFor(mac, v.Model)
+	if target == "" {
+		return v, upgrade.Plan{}
 	}
-	v.Load = s.present(id)
-	return v
-}
-
-// renderPhone renders the per-device files of v into s.files.
-func (s *snapshot) renderPhone(v render.Phone) error {
-	files, err := s.phoneFiles(v)
-	if err != nil {
-		return err
-	}
-	for name, b := range files {
-		s.files[name] = b
-	}
-	return nil
+	plan := s.plan(v.Model, running, target)
+	v.Load = plan.Next
+	return v, plan
 }
 
 // phoneFiles renders SEP<MAC>.cnf.xml and, for 7940/7960 (or a phone of

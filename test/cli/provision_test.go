@@ -89,9 +89,8 @@ func TestPhonesReachTheirTargets(t *testing.T) {
 	phones := []sim.Phone{
 		// SCCP 7.2 (a UAL load) to SCCP 8.1(2).
 		{MAC: mac("00:13:7F:00:00:40"), Model: model("7940"), Load: "P00307020300"},
-		// The seed page's path: SIP 6.3 (OS79XX.TXT-driven) gets the
-		// 8.12 loader, then its application through SEP<MAC>.cnf.xml.
-		{MAC: mac("00:13:7F:00:00:60"), Model: model("7960"), Load: "P0S3-06-3-00"},
+		// SIP 7.4 (a UAL load) to 8.12.
+		{MAC: mac("00:13:7F:00:00:60"), Model: model("7960"), Load: "P0S3-07-4-00"},
 		{MAC: mac("00:1E:4A:00:00:61"), Model: model("7961"), Load: "SIP41.8-3-2S"},
 		// Loops on CTLSEP<MAC>.tlv, and then on the empty file.
 		{MAC: mac("00:13:7F:00:00:99"), Model: model("7960"), Load: "P0S3-8-12-00", CTLLoop: true, CTLLoopEmpty: true},
@@ -220,7 +219,7 @@ mac = "00137F38B3E0"
 	// A valid inventory naming a load that is not there.
 	fwtest.Write(t, data, "phoneboot.toml", []byte("[site.loads]\n7960 = \"P0S3-8-12-00\"\n"))
 	code, stdout, _ = runQuick(t, "check", "--data", data)
-	if w := cfg + ":2: site.loads.7960: load P0S3-8-12-00 is not in the TFTP root (missing P0S3-8-12-00.loads)"; code == 0 || !strings.Contains(stdout, w) {
+	if w := cfg + ":2: site.loads.7960: load P0S3-8-12-00 is not in the firmware catalog"; code == 0 || !strings.Contains(stdout, w) {
 		t.Errorf("check (code %d) output lacks %q:\n%s", code, w, stdout)
 	}
 }

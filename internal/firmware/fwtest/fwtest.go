@@ -4,9 +4,14 @@
 package fwtest
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -45,16 +50,143 @@ func Java(id, build string) []string {
 // size random bytes (seeded by its name, so runs are reproducible).
 func WriteLoad(t testing.TB, dir, id string, size int, components ...string) {
 	t.Helper()
+	for name, data := range LoadFiles(id, size, components...) {
+		Write(t, dir, name, data)
+	}
+}
+
+// LoadFiles is what WriteLoad writes, as file name → contents.
+func LoadFiles(id string, size int, components ...string) map[string][]byte {
+	files := map[string][]byte{id + ".loads": LoadsFile(id, components...)}
+	for _, c := range components {
+		files[c] = Random(c, size)
+	}
+	return files
+}
+
+// LoadsFile is id.loads listing components: a fake signed header, then
+// the text part (LA_VERSION for 7940/7960 loads, comment lines and
+// #HARDWARE_COMP_1 for Java ones).
+func LoadsFile(id string, components ...string) []byte {
+	return append(header(id), loadsText(id, components)...)
+}
+
+// TermFile is termNN.default.loads as the package of load id carries it:
+// the body of id.loads under its own header (§4.3).
+func TermFile(nn, id string, components ...string) []byte {
+	return append(header("term"+nn+".default"), loadsText(id, components)...)
+}
+
+func loadsText(id string, components []string) string {
 	text := strings.Join(components, "\n") + "\n"
 	if strings.HasPrefix(id, "P0") {
-		text += "LA_VERSION=PAS3ARM1\n"
-	} else {
-		text = "# " + id + " RELEASE load version\n#HARDWARE_COMP_1 5\n" + text
+		return text + "LA_VERSION=PAS3ARM1\n"
 	}
-	Write(t, dir, id+".loads", append(header(id), text...))
-	for _, c := range components {
-		Write(t, dir, c, Random(c, size))
+	return "# " + id + " RELEASE load version\n#HARDWARE_COMP_1 5\n" + text
+}
+
+// Merge returns the union of file maps (later ones win).
+func Merge(maps ...map[string][]byte) map[string][]byte {
+	out := map[string][]byte{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
 	}
+	return out
+}
+
+// Zip writes a zip package of files (in name order) at path.
+func Zip(t testing.TB, path string, files map[string][]byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, name := range sortedNames(files) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+		if err == nil {
+			_, err = w.Write(files[name])
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	Write(t, filepath.Dir(path), filepath.Base(path), buf.Bytes())
+}
+
+// TarBytes is a tar archive of files (regular files, name order).
+func TarBytes(t testing.TB, files map[string][]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, name := range sortedNames(files) {
+		err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(files[name])), Typeflag: tar.TypeReg})
+		if err == nil {
+			_, err = tw.Write(files[name])
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Gzip compresses data.
+func Gzip(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Tar writes a tar package of files at path.
+func Tar(t testing.TB, path string, files map[string][]byte) {
+	t.Helper()
+	Write(t, filepath.Dir(path), filepath.Base(path), TarBytes(t, files))
+}
+
+// TarGz writes a tar.gz package (.tar.gz, .tgz, .cop) of files at path.
+func TarGz(t testing.TB, path string, files map[string][]byte) {
+	t.Helper()
+	Write(t, filepath.Dir(path), filepath.Base(path), Gzip(t, TarBytes(t, files)))
+}
+
+// CopSgn writes a .cop.sgn: header (SignatureHeader() when nil) followed
+// by a tar.gz of files.
+func CopSgn(t testing.TB, path string, header []byte, files map[string][]byte) {
+	t.Helper()
+	if header == nil {
+		header = SignatureHeader()
+	}
+	Write(t, filepath.Dir(path), filepath.Base(path), append(append([]byte(nil), header...), Gzip(t, TarBytes(t, files))...))
+}
+
+// SignatureHeader imitates the signature wrapper in front of the tar.gz
+// of a .cop.sgn: binary TLVs, a signer, and a false gzip magic (1f 8b
+// not followed by deflate's 08) that readers must not stop at.
+func SignatureHeader() []byte {
+	h := []byte("\x01\x00\x2a\x00\x00\x01\x10\x02\x00\x08CN=someSigner;OU=someOrgUnit;O=someOrg\x00\x1f\x8b\x00\x03")
+	return append(h, Random("signature", 256)...)
+}
+
+func sortedNames(files map[string][]byte) []string {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Random is n bytes drawn from a generator seeded by name.

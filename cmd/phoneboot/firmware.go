@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"phoneboot/internal/config"
+	"phoneboot/internal/firmware"
+)
+
+const firmwareUsage = `Usage:
+  phoneboot firmware import PATH…     add the loads of firmware packages: Cisco .zip
+                                      (cmterm-7960-sip.8-12-00.zip), .cop, .cop.sgn, .tar,
+                                      .tar.gz, a directory, or loose files (a .loads and
+                                      its components); all or nothing
+  phoneboot firmware list [--json]    list the loads in the catalog
+  phoneboot firmware rm ID            remove a load (refused while phoneboot.toml targets it)
+
+Every form takes --data DIR; rm also --config FILE. The catalog is DATA/firmware;
+a running "phoneboot serve" picks changes up by itself.
+`
+
+// firmwareCmd is "phoneboot firmware …".
+func firmwareCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	sub := ""
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	switch sub {
+	case "import", "add":
+		return firmwareImport(args, stdout)
+	case "list", "ls":
+		return firmwareList(ctx, args, stdout)
+	case "rm", "remove":
+		return firmwareRemove(args, stdout)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, firmwareUsage)
+		return nil
+	case "":
+		fmt.Fprint(stdout, firmwareUsage)
+		return errors.New("firmware: which subcommand? (see phoneboot firmware help)")
+	}
+	return fmt.Errorf("firmware: unknown subcommand %q (see phoneboot firmware help)", sub)
+}
+
+// parseArgs parses flags that may come before, between or after the
+// positional arguments, which it returns ("--" ends the flags).
+func parseArgs(fs *flag.FlagSet, args []string, stdout io.Writer, about string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args, stdout, about); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+func openCatalog(data string) (*firmware.Catalog, error) {
+	return firmware.OpenCatalog(filepath.Join(data, "firmware"))
+}
+
+func firmwareImport(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("firmware import", flag.ContinueOnError)
+	data := fs.String("data", "phoneboot-data", "data `directory`")
+	paths, err := parseArgs(fs, args, stdout, "Adds the loads of firmware packages (PATH…: .zip, .cop, .cop.sgn, .tar, .tar.gz, directories, loose .loads and component files) to the catalog in DATA/firmware. All or nothing.")
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return errors.New("firmware import: which packages? give one or more files or directories (see phoneboot firmware help)")
+	}
+	c, err := openCatalog(*data)
+	if err != nil {
+		return err
+	}
+	r, err := c.Import(paths...)
+	if err != nil {
+		return fmt.Errorf("firmware import: %v; nothing imported", err)
+	}
+	for _, l := range r.Added {
+		fmt.Fprintf(stdout, "added   %s: %s, %s, %d %s, %s%s\n", l.ID, dash(l.Protocol), modelList(l.Models), len(l.Components),
+			plural(len(l.Components), "component"), humanSize(l.Size()), termNote(l))
+	}
+	for _, id := range r.Skipped {
+		l, _ := c.Load(id)
+		fmt.Fprintf(stdout, "skipped %s: already in the catalog, identical (%d %s, %s)\n", id, len(l.Components),
+			plural(len(l.Components), "component"), humanSize(l.Size()))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(stdout, "note:", n)
+	}
+	return nil
+}
+
+func modelList(models []string) string {
+	if len(models) == 0 {
+		return "no known model"
+	}
+	return "for " + strings.Join(models, ", ")
+}
+
+func termNote(l firmware.Load) string {
+	if len(l.TermFiles) == 0 {
+		return ""
+	}
+	return ", with " + termList(l)
+}
+
+// termList is "term41, term61".
+func termList(l firmware.Load) string {
+	var out []string
+	for _, t := range l.TermFiles {
+		out = append(out, strings.TrimSuffix(strings.ToLower(t.Name), ".default.loads"))
+	}
+	return strings.Join(out, ", ")
+}
+
+// humanSize is a size for people: 912 B, 1.4 MiB.
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 3; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
+}
+
+// firmwareRow is one load of "phoneboot firmware list".
+type firmwareRow struct {
+	firmware.Load
+	Size int64 `json:"size"` // .loads file and components
+	// Phones running or targeted at the load go here (added with the
+	// store and config lookups).
+}
+
+func firmwareList(_ context.Context, args []string, stdout io.Writer) error {
+	fs, data, _ := commonFlags("firmware list")
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	if _, err := parseArgs(fs, args, stdout, "Lists the loads in the firmware catalog (DATA/firmware)."); err != nil {
+		return err
+	}
+	c, err := openCatalog(*data)
+	if err != nil {
+		return err
+	}
+	rows := []firmwareRow{}
+	for _, l := range c.Loads() {
+		rows = append(rows, firmwareRow{Load: l, Size: l.Size()})
+	}
+	if *asJSON {
+		return printJSON(stdout, rows)
+	}
+	for _, p := range c.Problems() {
+		fmt.Fprintln(stdout, "problem:", p)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(stdout, "no firmware yet: add a package with phoneboot firmware import FILE")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	// PHONES (running / targeted) is to come as a column before IMPORTED FROM.
+	fmt.Fprintln(tw, "ID\tPROTOCOL\tMODELS\tCOMPONENTS\tSIZE\tTERM FILES\tIMPORTED FROM")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, dash(r.Protocol), dash(strings.Join(r.Models, ",")),
+			len(r.Components), humanSize(r.Size), dash(termList(r.Load)), filepath.Base(r.Source))
+	}
+	return tw.Flush()
+}
+
+func firmwareRemove(args []string, stdout io.Writer) error {
+	fs, data, cfgPath := commonFlags("firmware rm")
+	ids, err := parseArgs(fs, args, stdout, "Removes a load from the firmware catalog; refused while phoneboot.toml targets it.")
+	if err != nil {
+		return err
+	}
+	if len(ids) != 1 {
+		return errors.New("firmware rm: give one load ID (see phoneboot firmware list)")
+	}
+	c, err := openCatalog(*data)
+	if err != nil {
+		return err
+	}
+	l, ok := c.Load(ids[0])
+	if !ok {
+		return fmt.Errorf("firmware rm: no load %s in the catalog (see phoneboot firmware list)", ids[0])
+	}
+	cfg, path, err := loadConfig(*data, *cfgPath)
+	var ces config.Errors
+	if errors.As(err, &ces) {
+		return fmt.Errorf("firmware rm: %s has %d %s (phoneboot check explains); cannot tell whether it targets %s, not removed", path, len(ces), plural(len(ces), "problem"), l.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("firmware rm: %v", err)
+	}
+	if refs := targeting(cfg, l.ID); len(refs) > 0 {
+		return fmt.Errorf("firmware rm: %s is the target of %s; change that first, not removed", l.ID, strings.Join(refs, " and "))
+	}
+	if err := c.Remove(l.ID); err != nil {
+		return fmt.Errorf("firmware rm: %v", err)
+	}
+	fmt.Fprintf(stdout, "removed %s (%d %s, %s)\n", l.ID, len(l.Components), plural(len(l.Components), "component"), humanSize(l.Size()))
+	return nil
+}
+
+// targeting lists the config lines that name load id: "phoneboot.toml:12
+// (site.loads 7961)", "phoneboot.toml:30 (phone 00:13:7F:38:B3:DE)".
+func targeting(cfg *config.Config, id string) []string {
+	if cfg == nil {
+		return nil
+	}
+	var refs []string
+	for _, m := range slices.Sorted(maps.Keys(cfg.Site.Loads)) {
+		if strings.EqualFold(cfg.Site.Loads[m], id) {
+			refs = append(refs, fmt.Sprintf("%s:%d (site.loads %s)", cfg.File, cfg.SiteLoadLine(m), m))
+		}
+	}
+	for i, p := range cfg.Phones {
+		if strings.EqualFold(p.Load, id) {
+			refs = append(refs, fmt.Sprintf("%s:%d (phone %s)", cfg.File, cfg.PhoneLine(i, "load"), p.MAC))
+		}
+	}
+	return refs
+}

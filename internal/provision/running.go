@@ -1,0 +1,164 @@
+package provision
+
+import (
+	"strings"
+
+	"phoneboot/internal/phone"
+	"phoneboot/internal/tftp"
+)
+
+// fetching is a load a phone has started to download.
+type fetching struct {
+	id      string
+	missing map[string]bool // lower-case components not fetched yet
+	started bool            // a component was fetched
+}
+
+// Transferred learns from a finished transfer which load a phone runs,
+// so that the next config names the next step of its path:
+//
+//   - a phone that fetched <L>.loads and then every component it lists
+//     reboots into L (cisco-79xx.md §1.2-§1.3);
+//   - a 7940/7960 fetches <L>.loads on every boot, even when it runs L
+//     (§1.2.1): one that asks for anything else next, without fetching a
+//     component, runs L already;
+//   - an old 7940/7960 image without a .loads file (P0S3-05-3-00.bin)
+//     runs once fetched.
+//
+// serve calls it for every transfer event.
+func (p *Provisioner) Transferred(ev tftp.Event) {
+	if ev.Op != tftp.OpRRQ || ev.Outcome != tftp.OutcomeOK {
+		return
+	}
+	name, err := tftp.CleanName(ev.File)
+	if err != nil {
+		return
+	}
+	mac, ok := p.MACFor(name, ev.Remote.Addr())
+	if !ok {
+		return
+	}
+	s := p.snap.Load()
+	n := phone.ParseName(name)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.phones[mac]
+	if st == nil {
+		return // not tracked (the table is full)
+	}
+	lower := strings.ToLower(name)
+	switch n.Kind {
+	case phone.KindLoadList, phone.KindTermDefault:
+		id := n.Load
+		if n.Kind == phone.KindTermDefault {
+			id = "" // a term file's load is the one its components make
+		}
+		st.fetching = p.startFetch(s, id, n)
+		return
+	case phone.KindImage:
+		f := st.fetching
+		if f != nil && f.missing[lower] {
+			delete(f.missing, lower)
+			f.started = true
+			if len(f.missing) == 0 {
+				st.fetching = nil
+				if f.id != "" {
+					p.setRunning(mac, ev, f.id)
+				}
+			}
+			return
+		}
+		if l, ok := phone.ParseLoadID(n.Load); ok && l.Family == phone.FamilyClassic && !l.Loader && !l.UAL() {
+			p.setRunning(mac, ev, n.Load)
+		}
+		return
+	}
+	if f := st.fetching; f != nil && !f.started && f.id != "" && isClassic(f.id) {
+		p.setRunning(mac, ev, f.id)
+	}
+	st.fetching = nil
+}
+
+// startFetch notes the components of the load whose list a phone just
+// fetched. Called with p.mu held.
+func (p *Provisioner) startFetch(s *snapshot, id string, n phone.Name) *fetching {
+	f := &fetching{id: id, missing: map[string]bool{}}
+	if id != "" {
+		if l, ok := s.loads.get(id); ok {
+			f.id = l.id
+			for _, c := range l.components {
+				f.missing[strings.ToLower(c)] = true
+			}
+		}
+		return f
+	}
+	// termNN.default.loads: the load of the site's target for the model,
+	// whose package the term file came with.
+	if m, ok := phone.ModelByTerm(n.Model); ok {
+		if target := s.cfg.Site.Loads[m.Name]; target != "" {
+			if next := s.plan(m, "", target).Next; next != "" {
+				if l, ok := s.loads.get(next); ok {
+					f.id = l.id
+					for _, c := range l.components {
+						f.missing[strings.ToLower(c)] = true
+					}
+				}
+			}
+		}
+	}
+	return f
+}
+
+// setRunning records a phone's load and says so in its timeline. Called
+// with p.mu held.
+func (p *Provisioner) setRunning(mac phone.MAC, ev tftp.Event, id string) {
+	if p.running[mac] == id {
+		return
+	}
+	before := p.running[mac]
+	if len(p.running) < maxTracked || before != "" {
+		p.running[mac] = id
+	}
+	p.emit(Event{MAC: mac, IP: ev.Remote.Addr(), Kind: KindLoad, File: ev.File, Detail: id})
+	if before != "" {
+		p.opts.Logger.Info("phone changed load", "phone", mac.String(), "from", before, "to", id)
+	}
+}
+
+// Running is the load a phone runs, as far as phoneboot has seen.
+func (p *Provisioner) Running(mac phone.MAC) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running[mac]
+}
+
+// runningFor is what a phone runs for planning: the load seen, or, for a
+// 7940/7960 whose boot showed the Universal Application Loader, the
+// oldest such load of the target's protocol. From there 7.x/8.x targets
+// are one step; without it the planner must assume the oldest load.
+// Called with p.mu held.
+func (p *Provisioner) runningFor(mac phone.MAC, target string) string {
+	if r := p.running[mac]; r != "" {
+		return r
+	}
+	st := p.phones[mac]
+	if st == nil || !st.ual {
+		return ""
+	}
+	if l, ok := phone.ParseLoadID(target); ok && l.Family == phone.FamilyClassic {
+		switch l.Protocol {
+		case "SIP":
+			return ualFloorSIP
+		case "SCCP":
+			return ualFloorSCCP
+		}
+	}
+	return ""
+}
+
+// The oldest 7940/7960 loads that boot with the Universal Application
+// Loader (cisco-79xx.md §1.2), as load IDs for the planner.
+const (
+	ualFloorSIP  = "P0S3-07-0-00"
+	ualFloorSCCP = "P00306000000"
+)
