@@ -34,7 +34,7 @@ type Options struct {
 	// Running is the load each phone was last seen running (from the
 	// store), so that a restart does not forget where upgrades stand.
 	Running map[phone.MAC]string
-	Logger    *slog.Logger
+	Logger  *slog.Logger
 	// OnEvent receives every decision worth a line in a phone's timeline.
 	// It is called from transfers' goroutines and must not block.
 	OnEvent func(Event)
