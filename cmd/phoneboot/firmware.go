@@ -147,13 +147,13 @@ func humanSize(n int64) string {
 // firmwareRow is one load of "phoneboot firmware list".
 type firmwareRow struct {
 	firmware.Load
-	Size int64 `json:"size"` // .loads file and components
-	// Phones running or targeted at the load go here (added with the
-	// store and config lookups).
+	Size     int64    `json:"size"`     // .loads file and components
+	Running  []string `json:"running"`  // MACs of phones last seen running it
+	Targeted []string `json:"targeted"` // MACs of phones the config targets at it
 }
 
-func firmwareList(_ context.Context, args []string, stdout io.Writer) error {
-	fs, data, _ := commonFlags("firmware list")
+func firmwareList(ctx context.Context, args []string, stdout io.Writer) error {
+	fs, data, cfgPath := commonFlags("firmware list")
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
 	if _, err := parseArgs(fs, args, stdout, "Lists the loads in the firmware catalog (DATA/firmware)."); err != nil {
 		return err
@@ -162,9 +162,22 @@ func firmwareList(_ context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	phones, err := phoneRows(ctx, *data, *cfgPath)
+	if err != nil {
+		return err
+	}
 	rows := []firmwareRow{}
 	for _, l := range c.Loads() {
-		rows = append(rows, firmwareRow{Load: l, Size: l.Size()})
+		r := firmwareRow{Load: l, Size: l.Size(), Running: []string{}, Targeted: []string{}}
+		for _, p := range phones {
+			if strings.EqualFold(p.Load, l.ID) {
+				r.Running = append(r.Running, p.MAC)
+			}
+			if strings.EqualFold(p.Target, l.ID) {
+				r.Targeted = append(r.Targeted, p.MAC)
+			}
+		}
+		rows = append(rows, r)
 	}
 	if *asJSON {
 		return printJSON(stdout, rows)
@@ -177,11 +190,10 @@ func firmwareList(_ context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	// PHONES (running / targeted) is to come as a column before IMPORTED FROM.
-	fmt.Fprintln(tw, "ID\tPROTOCOL\tMODELS\tCOMPONENTS\tSIZE\tTERM FILES\tIMPORTED FROM")
+	fmt.Fprintln(tw, "ID\tPROTOCOL\tMODELS\tCOMPONENTS\tSIZE\tTERM FILES\tPHONES RUNNING\tTARGETED\tIMPORTED FROM")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, dash(r.Protocol), dash(strings.Join(r.Models, ",")),
-			len(r.Components), humanSize(r.Size), dash(termList(r.Load)), filepath.Base(r.Source))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.ID, dash(r.Protocol), dash(strings.Join(r.Models, ",")),
+			len(r.Components), humanSize(r.Size), dash(termList(r.Load)), len(r.Running), len(r.Targeted), filepath.Base(r.Source))
 	}
 	return tw.Flush()
 }

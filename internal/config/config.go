@@ -50,6 +50,11 @@ type Site struct {
 	// Sync is the SYNC value of syncinfo.xml; change it to make SIP
 	// 7940/7960 reboot on their next check-sync.
 	Sync string `toml:"sync"`
+	// TFTPViaDHCP states that the site's DHCP server names phoneboot as
+	// TFTP server (option 150 or 66). A 7940/7960 whose loader was
+	// upgraded has lost its manual TFTP setting and finds phoneboot only
+	// so ("Protocol Application Invalid", cisco-79xx.md §1.6).
+	TFTPViaDHCP bool `toml:"tftp_via_dhcp"`
 }
 
 // DialRule is one TEMPLATE of dialplan.xml.
@@ -339,7 +344,7 @@ func knownModels() string {
 // keysOf lists the keys each table takes, for "did you mean".
 var keysOf = map[string][]string{
 	"":               {"site", "phone", "provision"},
-	"site":           {"protocol", "call_managers", "sip_proxy", "time_zone", "ntp_servers", "locale", "loads", "dial_plan", "ring", "sync"},
+	"site":           {"protocol", "call_managers", "sip_proxy", "time_zone", "ntp_servers", "locale", "loads", "dial_plan", "ring", "sync", "tftp_via_dhcp"},
 	"site.dial_plan": {"match", "timeout", "rewrite"},
 	"site.ring":      {"name", "file"},
 	"provision":      {"ctl_loop_requests", "config_loop_requests", "loop_window"},

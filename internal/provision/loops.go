@@ -41,6 +41,8 @@ type phoneState struct {
 	// loads with the Universal Application Loader do (SIP >= 7, SCCP >= 6);
 	// older loads begin with OS79XX.TXT (cisco-79xx.md §1.2).
 	ual bool
+	// plan is the last upgrade step or block reported for the phone.
+	plan string
 }
 
 // decision is what observe concluded for one request.

@@ -283,11 +283,12 @@ func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, ip net
 	if s.autoCount.Add(1) > maxTracked {
 		return b, nil // a flood of made-up MACs: serve, but keep nothing
 	}
-	if _, loaded := s.auto.LoadOrStore(key, b); loaded || !strings.HasSuffix(lower, ".cnf.xml") {
+	if _, loaded := s.auto.LoadOrStore(key, b); loaded {
 		return b, nil
 	}
 	// First time this config is served: say why it is what it is.
-	if _, listed := s.inventory[mac]; !listed {
+	p.explainPlan(mac, ip, running, plan)
+	if _, listed := s.inventory[mac]; !listed && strings.HasSuffix(lower, ".cnf.xml") {
 		model := v.Model.Name
 		if model == "" {
 			model = "model not known yet"
@@ -295,7 +296,6 @@ func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, ip net
 		p.emit(Event{MAC: mac, IP: ip, Kind: KindAutoProvisioned, File: v.MAC.DeviceName() + ".cnf.xml",
 			Detail: fmt.Sprintf("not in the inventory: given the site defaults (%s, %s, %s); add it to phoneboot.toml to adopt it", v.Protocol, model, orNone(v.Load))})
 	}
-	p.explainPlan(mac, ip, running, plan)
 	return b, nil
 }
 
@@ -334,7 +334,17 @@ func (p *Provisioner) explainPlan(mac phone.MAC, ip netip.Addr, running string, 
 	if len(plan.Rules) > 0 {
 		ev.Detail += " [" + plan.Rules[0].Source + "]"
 	}
-	p.emit(ev)
+	// SEP<MAC>.cnf.xml and SIP<MAC>.cnf carry the same plan: say it once.
+	p.mu.Lock()
+	st := p.phones[mac]
+	repeat := st != nil && st.plan == ev.Detail
+	if st != nil {
+		st.plan = ev.Detail
+	}
+	p.mu.Unlock()
+	if !repeat {
+		p.emit(ev)
+	}
 }
 
 func orNone(load string) string {

@@ -201,6 +201,7 @@ func (s *snapshot) checkLoads(running map[phone.MAC]string) {
 			s.note(s.cfg.File, line, "site.loads.%s: a %s on an old load (or one phoneboot has not seen yet) needs %s on the way to %s, which is not in the catalog; such phones wait before that step", name, name, plan.Missing, id)
 		}
 	}
+	s.checkDHCP()
 	for i, p := range s.cfg.Phones {
 		target, line := s.target(i)
 		if target == "" {
@@ -223,6 +224,22 @@ func (s *snapshot) checkLoads(running map[phone.MAC]string) {
 			s.problem(s.cfg.File, line, "phone %s: %s", p.MAC, plan.Refused)
 		case plan.Missing != "" && run != "":
 			s.problem(s.cfg.File, line, "phone %s runs %s: on the way to %s it needs %s, which is not in the catalog; it stays on %s until you import it", p.MAC, run, target, plan.Missing, orRunning(plan.Next, run))
+		}
+	}
+}
+
+// checkDHCP warns when 7940/7960 upgrades are configured but nothing says
+// phones find phoneboot through DHCP: a loader upgrade wipes the phone's
+// network settings, and without option 150/66 it ends half-upgraded with
+// "Protocol Application Invalid" (cisco-79xx.md §1.6, seed page).
+func (s *snapshot) checkDHCP() {
+	if s.cfg.Site.TFTPViaDHCP {
+		return
+	}
+	for name, id := range s.cfg.Site.Loads {
+		if m, ok := phone.ModelByName(name); ok && m.Family == phone.FamilyClassic && id != "" {
+			s.note(s.cfg.File, s.cfg.SiteLoadLine(name), "warning: upgrading 7940/7960 loaders wipes their TFTP setting; make sure your DHCP server hands out phoneboot's address as option 150 (or 66), then set site.tftp_via_dhcp = true. Without it a phone can end \"Protocol Application Invalid\"")
+			return
 		}
 	}
 }
