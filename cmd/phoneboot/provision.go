@@ -138,6 +138,30 @@ func (p *provisioning) watch(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// prune applies the event retention at start and then hourly, so that a
+// year of boots does not fill the disk.
+func (p *provisioning) prune(ctx context.Context, maxAge time.Duration, maxCount int) {
+	if maxAge <= 0 && maxCount <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := p.db.Prune(ctx, maxAge, maxCount)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			p.log.Error("pruning old events", "err", err)
+		case n > 0:
+			p.log.Info("pruned old events", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // fingerprint sums up the size and time of everything a reload reads.
 func (p *provisioning) fingerprint() string {
 	var b strings.Builder

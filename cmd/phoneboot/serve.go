@@ -36,6 +36,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cacheMB      = fs.Int64("tftp-cache-mb", 512, "memory for file contents shared by all transfers, in MiB (0: read from disk every time)")
 		uploadDir    = fs.String("upload-dir", "", "accept TFTP uploads (write requests) into this `directory`; off when empty")
 		uploadMaxMB  = fs.Int64("upload-max-mb", 64, "largest upload accepted, in MiB")
+		keepAge      = fs.Duration("events-max-age", 365*24*time.Hour, "delete phone events older than this (0: keep all)")
+		keepCount    = fs.Int("events-max", 2000000, "keep at most this many phone events, the newest (0: no limit)")
 		reload       = fs.Duration("reload-interval", 2*time.Second, "how often to look for changes to the config, the templates and the TFTP root (0: only on SIGHUP)")
 		grace        = fs.Duration("shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
 		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -83,6 +85,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer prov.close()
 	go prov.watch(ctx, *reload)
+	go prov.prune(ctx, *keepAge, *keepCount)
 
 	srv := &tftp.Server{
 		Resolver:      prov.prov,
