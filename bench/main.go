@@ -52,13 +52,15 @@ var allCases = []benchCase{
 	{id: "4a", title: "2,000 concurrent lock-step transfers of 512 KiB", clients: 2000, file: "cfg-512k.bin"},
 	{id: "4b", title: "10,000 concurrent lock-step transfers of 512 KiB", clients: 10000, file: "cfg-512k.bin"},
 	{id: "5", title: "5% random loss each way, 200 clients × 2 MiB, lock-step", clients: 200, file: "fw-2m.bin", loss: 0.05},
+	{id: "6", title: "tracking cost: 2,000 phones known by MAC × 512 KiB, every transfer recorded vs not", clients: 2000, file: "cfg-512k.bin",
+		prime: true, servers: []string{"phoneboot", "phoneboot-untracked"}},
 }
 
 var fileSizes = map[string]int{"fw-2m.bin": 2 << 20, "cfg-512k.bin": 512 << 10}
 
 func parseFlags() (*options, error) {
 	o := &options{}
-	cases := flag.String("cases", "1,2,3,4a,4b,5", "comma-separated cases to run")
+	cases := flag.String("cases", "1,2,3,4a,4b,5,6", "comma-separated cases to run (6 runs phoneboot with and without tracking only)")
 	only := flag.String("servers", "phoneboot,dnsmasq,tftp-hpa,atftpd", "comma-separated servers to run")
 	flag.IntVar(&o.rounds, "rounds", 2, "times each server runs each case, taking turns")
 	flag.BoolVar(&o.quick, "quick", false, "about 10× fewer clients per case, for a smoke run")
@@ -170,8 +172,8 @@ func run() error {
 		cgBase = ""
 	}
 
-	srvs := servers(bin, dataDir)
-	srvs = slices.DeleteFunc(srvs, func(s *server) bool { return !slices.Contains(o.only, s.name) })
+	all := servers(bin, dataDir)
+	srvs := slices.DeleteFunc(slices.Clone(all), func(s *server) bool { return !slices.Contains(o.only, s.name) })
 	if len(srvs) == 0 {
 		return errors.New("-servers selects no server")
 	}
@@ -187,6 +189,10 @@ func run() error {
 		case o.quick:
 			c.clients = max(c.clients/10, 5)
 			c.title += fmt.Sprintf(" — quick: %d clients", c.clients)
+		}
+		srvs := srvs
+		if c.servers != nil {
+			srvs = slices.DeleteFunc(slices.Clone(all), func(s *server) bool { return !slices.Contains(c.servers, s.name) })
 		}
 		aggs := make([]*aggregate, len(srvs))
 		for i := range aggs {
@@ -229,6 +235,9 @@ func measureRun(ctx context.Context, reg *registry, s *server, c benchCase, root
 	}
 	defer reg.stop(p)
 	m.cgroup = p.cg != nil
+	if c.prime {
+		primeMACs(ctx, s.addr, c.clients)
+	}
 	sampler := startRSSSampler(p.pids)
 	cg0, proc0 := p.cpu()
 	m.res = storm(ctx, s.addr, c, content, sum, cfg)

@@ -254,6 +254,17 @@ func printRatios(c benchCase, aggs []*aggregate) {
 		fmt.Println("phoneboot did not complete a run: no comparison.")
 		return
 	}
+	if c.prime {
+		// Case 6 compares phoneboot with itself, recording off.
+		for _, a := range peers {
+			if a.srv.name == "phoneboot-untracked" && a.throughput() > 0 {
+				cost := 1 - pb.throughput()/a.throughput()
+				fmt.Printf("tracking costs %.1f%% of throughput (target < 10%%: %s); CPU per GB %.2f× untracked.\n",
+					100*cost, verdict(cost < 0.10), pb.cpuPerGB(false)/a.cpuPerGB(false))
+			}
+		}
+		return
+	}
 	var checks []string
 	// A peer that dropped transfers is not a fair yardstick: its throughput
 	// counts only what it finished and its CPU what it bothered to do.

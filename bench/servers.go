@@ -92,6 +92,20 @@ func servers(phoneboot string, dataDir string) []*server {
 	}
 	list = append(list, pb)
 
+	// The same phoneboot without recording transfers in its database:
+	// case 6 measures what tracking costs.
+	untracked := &server{name: "phoneboot-untracked", bin: phoneboot, window: true}
+	if p, err := freePort(lo); err == nil {
+		untracked.addr = netip.AddrPortFrom(lo, p)
+	} else {
+		untracked.missing = "no free port: " + err.Error()
+	}
+	untracked.args = func(root string, transfers int) []string {
+		return []string{"serve", "--data", dataDir, "--tftp-addr", untracked.addr.String(),
+			"--tftp-rate", "0", "--tftp-max-transfers", strconv.Itoa(max(transfers, 20000)), "--log-level", "error", "--record-events=false"}
+	}
+	list = append(list, untracked)
+
 	dm := &server{name: "dnsmasq"}
 	if p, err := exec.LookPath("dnsmasq"); err == nil {
 		dm.bin = p

@@ -24,6 +24,12 @@ type benchCase struct {
 	file                string
 	blksize, windowsize int
 	loss                float64
+	// prime: before the storm, not timed, each client asks once for
+	// SEP<its MAC>.cnf.xml from its address, so that phoneboot attributes
+	// every transfer of the storm to a phone and records it (tracking).
+	prime bool
+	// servers, when set, are the only servers the case runs.
+	servers []string
 }
 
 // stormConfig is what every client of a storm shares.
@@ -220,3 +226,20 @@ func stormGoroutines(ctx context.Context, addr netip.AddrPort, c benchCase, cont
 }
 
 func shortSum(h hash.Hash) []byte { return h.Sum(nil)[:6] }
+
+// primeMACs makes each client known by its MAC: one config request from
+// each client address, 64 at a time. Answers do not matter (peers answer
+// "not found").
+func primeMACs(ctx context.Context, addr netip.AddrPort, clients int) {
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for i := range clients {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c := tftptest.Client{Server: addr, Local: clientAddr(i), Timeout: 500 * time.Millisecond, Retries: 3}
+			c.Get(ctx, fmt.Sprintf("SEP0013BE%06X.cnf.xml", i), discard{})
+		})
+	}
+	wg.Wait()
+}

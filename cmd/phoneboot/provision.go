@@ -30,6 +30,8 @@ type provisioning struct {
 	catalog       *firmware.Catalog
 	events        *store.Writer
 	log           *slog.Logger
+	// recordTransfers puts every attributed transfer in the store.
+	recordTransfers bool
 }
 
 func startProvisioning(ctx context.Context, data, cfgPath, root string, files tftp.Resolver, log *slog.Logger) (*provisioning, error) {
@@ -188,6 +190,9 @@ func (p *provisioning) tftpEvent(ev tftp.Event) {
 		return
 	}
 	p.prov.Transferred(ev)
+	if !p.recordTransfers {
+		return
+	}
 	mac, ok := p.prov.MACFor(cleanOr(ev.File), ev.Remote.Addr())
 	if !ok {
 		return

@@ -36,6 +36,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cacheMB      = fs.Int64("tftp-cache-mb", 512, "memory for file contents shared by all transfers, in MiB (0: read from disk every time)")
 		uploadDir    = fs.String("upload-dir", "", "accept TFTP uploads (write requests) into this `directory`; off when empty")
 		uploadMaxMB  = fs.Int64("upload-max-mb", 64, "largest upload accepted, in MiB")
+		record       = fs.Bool("record-events", true, "record every phone's transfers in its timeline (off: only provision's decisions; for measuring what tracking costs)")
 		keepAge      = fs.Duration("events-max-age", 365*24*time.Hour, "delete phone events older than this (0: keep all)")
 		keepCount    = fs.Int("events-max", 2000000, "keep at most this many phone events, the newest (0: no limit)")
 		reload       = fs.Duration("reload-interval", 2*time.Second, "how often to look for changes to the config, the templates and the TFTP root (0: only on SIGHUP)")
@@ -84,6 +85,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer prov.close()
+	prov.recordTransfers = *record
 	go prov.watch(ctx, *reload)
 	go prov.prune(ctx, *keepAge, *keepCount)
 
