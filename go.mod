@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/leodido/go-syslog/v4 v4.6.0
 	github.com/pressly/goose/v3 v3.29.0
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.50.0

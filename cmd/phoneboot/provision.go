@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"phoneboot/internal/phone"
 	"phoneboot/internal/provision"
 	"phoneboot/internal/store"
+	"phoneboot/internal/syslog"
 	"phoneboot/internal/tftp"
 )
 
@@ -218,6 +221,43 @@ func runningLoads(ctx context.Context, db *store.Store) (map[phone.MAC]string, e
 		}
 	}
 	return running, nil
+}
+
+// startSyslog receives syslog and puts each line in the timeline of the
+// phone last seen at its source address. Syslog is an extra: when its
+// port cannot be opened (another syslog daemon, no privileges) serve
+// says so and goes on. The returned func stops it.
+func (p *provisioning) startSyslog(addr string, wg *sync.WaitGroup) func() {
+	if addr == "" {
+		return func() {}
+	}
+	conns, err := syslog.Listen(addr)
+	if err != nil {
+		p.log.Warn("syslog not received: cannot listen (another syslog daemon on the port? choose one with --syslog-addr, or --syslog-addr \"\" to turn it off)", "addr", addr, "err", err)
+		return func() {}
+	}
+	srv := &syslog.Server{Logger: p.log, RatePerSource: 50, RateBurst: 200, Handler: func(m syslog.Message) {
+		mac, ok := p.prov.MACFor("", m.From.Addr())
+		if !ok {
+			return // not from a phone phoneboot knows
+		}
+		p.events.Add(store.Event{Time: m.Time, MAC: mac, IP: m.From.Addr(), Source: "syslog", Kind: "syslog", Detail: m.Raw})
+	}}
+	for _, c := range conns {
+		p.log.Info("syslog listening", "addr", c.LocalAddr().String())
+		wg.Go(func() {
+			if err := srv.Serve(c); err != nil && !errors.Is(err, syslog.ErrServerClosed) {
+				p.log.Error("syslog server stopped", "err", err)
+			}
+		})
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		st := srv.Stats()
+		p.log.Info("syslog stopped", "received", st.Received, "dropped", st.Dropped)
+	}
 }
 
 func cleanOr(name string) string {

@@ -36,6 +36,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cacheMB      = fs.Int64("tftp-cache-mb", 512, "memory for file contents shared by all transfers, in MiB (0: read from disk every time)")
 		uploadDir    = fs.String("upload-dir", "", "accept TFTP uploads (write requests) into this `directory`; off when empty")
 		uploadMaxMB  = fs.Int64("upload-max-mb", 64, "largest upload accepted, in MiB")
+		syslogAddr   = fs.String("syslog-addr", ":514", "receive phones' syslog on this UDP `address` (\"\": off); if it cannot be opened, serve warns and goes on")
 		record       = fs.Bool("record-events", true, "record every phone's transfers in its timeline (off: only provision's decisions; for measuring what tracking costs)")
 		keepAge      = fs.Duration("events-max-age", 365*24*time.Hour, "delete phone events older than this (0: keep all)")
 		keepCount    = fs.Int("events-max", 2000000, "keep at most this many phone events, the newest (0: no limit)")
@@ -125,7 +126,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		})
 	}
+	stopSyslog := prov.startSyslog(*syslogAddr, &wg)
 	<-ctx.Done()
+	stopSyslog()
 	log.Info("shutting down: waiting for running transfers", "running", srv.Active(), "timeout", grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()

@@ -309,3 +309,23 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestSyslogInTimeline: a syslog line from a phone's address lands in its
+// timeline (sent with util-linux logger, as a phone would).
+func TestSyslogInTimeline(t *testing.T) {
+	curlBin := testutil.Tool(t, "curl")
+	loggerBin := testutil.Tool(t, "logger")
+	sport := freePort(t)
+	_, port, data := serve(t, "--syslog-addr", "127.0.0.1:"+strconv.Itoa(sport))
+	if err := curl(t, curlBin, port, "SEP00137F0000CC.cnf.xml", filepath.Join(t.TempDir(), "x")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(loggerBin, "--udp", "--server", "127.0.0.1", "--port", strconv.Itoa(sport), "--rfc3164", "-t", "phone", "Registration failed: 401").CombinedOutput()
+	if err != nil {
+		t.Fatalf("logger: %v %s", err, out)
+	}
+	waitFor(t, func() bool {
+		_, stdout, _ := runQuick(t, "phones", "show", "00137F0000CC", "--data", data)
+		return strings.Contains(stdout, "syslog") && strings.Contains(stdout, "Registration failed: 401")
+	})
+}
