@@ -43,6 +43,9 @@ type phoneState struct {
 	ual bool
 	// plan is the last upgrade step or block reported for the phone.
 	plan string
+	// recent are components fetched while no load list was open, in case
+	// their list's event arrives after them.
+	recent []string
 }
 
 // decision is what observe concluded for one request.

@@ -375,3 +375,23 @@ func TestUpdateKeepsOldOnError(t *testing.T) {
 		t.Error("a failed update changed what phones get")
 	}
 }
+
+// TestRunningLoadFromTransfers: a phone that fetched a load list and all
+// its components runs that load, even when a quick component's event
+// arrives before the list's.
+func TestRunningLoadFromTransfers(t *testing.T) {
+	f := newFixture(t, inventory)
+	f.get("127.0.0.4", "CTLSEP001E4A93748B.tlv")
+	comps := fwtest.Java("SIP41.9-4-2SR3-1S", "9-4-2ES26")
+	f.transferred("127.0.0.4", comps[0])
+	f.transferred("127.0.0.4", "SIP41.9-4-2SR3-1S.loads")
+	for _, c := range comps[1:] {
+		f.transferred("127.0.0.4", c)
+	}
+	if got := f.p.Running(f.mustMAC("001E4A93748B")); got != "SIP41.9-4-2SR3-1S" {
+		t.Fatalf("running = %q", got)
+	}
+	if k := f.kinds(); len(k) == 0 || k[len(k)-1] != KindLoad {
+		t.Fatalf("events = %v, want a load event last", k)
+	}
+}

@@ -53,7 +53,21 @@ func (p *Provisioner) Transferred(ev tftp.Event) {
 		if n.Kind == phone.KindTermDefault {
 			id = "" // a term file's load is the one its components make
 		}
-		st.fetching = p.startFetch(s, id, n)
+		f := p.startFetch(s, id, n)
+		// Events of quick transfers can arrive out of order: a small
+		// component may have been reported before its list.
+		for _, c := range st.recent {
+			if f.missing[c] {
+				delete(f.missing, c)
+				f.started = true
+			}
+		}
+		st.recent = st.recent[:0]
+		if f.started && len(f.missing) == 0 && f.id != "" {
+			p.setRunning(mac, ev, f.id)
+			return
+		}
+		st.fetching = f
 		return
 	case phone.KindImage:
 		f := st.fetching
@@ -71,12 +85,15 @@ func (p *Provisioner) Transferred(ev tftp.Event) {
 		if l, ok := phone.ParseLoadID(n.Load); ok && l.Family == phone.FamilyClassic && !l.Loader && !l.UAL() {
 			p.setRunning(mac, ev, n.Load)
 		}
+		if len(st.recent) < 16 {
+			st.recent = append(st.recent, lower)
+		}
 		return
 	}
 	if f := st.fetching; f != nil && !f.started && f.id != "" && isClassic(f.id) {
 		p.setRunning(mac, ev, f.id)
 	}
-	st.fetching = nil
+	st.fetching, st.recent = nil, st.recent[:0]
 }
 
 // startFetch notes the components of the load whose list a phone just

@@ -1,0 +1,466 @@
+// Package track derives what each phone is doing, and what is wrong with a
+// stuck one, from its timeline: the TFTP requests it made and the
+// decisions provision took about it (store.Event). Everything here is a
+// pure function of a Timeline: the same timeline always gives the same
+// State, whoever shows it.
+package track
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"phoneboot/internal/phone"
+	"phoneboot/internal/store"
+)
+
+// Finding is a diagnosis: what is wrong, why, what phoneboot did, what to do.
+type Finding struct {
+	Rule     string // "ctl-loop", "config-loop", "missing-file", … (see Rules)
+	Severity string // SevError, SevWarning, SevInfo
+	Symptom  string // what the admin sees
+	Cause    string
+	Did      string // what phoneboot did about it ("" if nothing)
+	Do       string // what the admin should do
+	Source   string // "seed page", "cisco-79xx.md §1.6", …
+	At       time.Time
+}
+
+// Severities, most severe first. An error means the phone will not get
+// where it should without the admin.
+const (
+	SevError   = "error"
+	SevWarning = "warning"
+	SevInfo    = "info"
+)
+
+// Phases of State.
+const (
+	PhaseBooting  = "booting"
+	PhaseConfig   = "fetching config"
+	PhaseUpgrade  = "upgrading"
+	PhaseReboot   = "rebooting"
+	PhaseUpToDate = "up to date"
+	PhaseStuck    = "stuck"
+	PhaseQuiet    = "quiet"
+	PhaseUnknown  = "unknown"
+)
+
+// State is what a phone is doing, derived from its timeline.
+type State struct {
+	Phase   string
+	Detail  string // "upgrading 2/4 P0S3-07-2-00: 3 of 5 files", "fetching config (SEP….cnf.xml)"
+	Running string // load it runs, "" unknown
+	Target  string // load it should run, "" unknown
+	// Download is set while the phone's last boot is fetching a load's
+	// files (also when it got stuck doing so).
+	Download *Progress
+	Findings []Finding // most severe first
+	LastSeen time.Time
+}
+
+// Progress is a firmware download: Load's list and components.
+type Progress struct {
+	Load             string
+	Files, FilesDone int   // Files 0: unknown
+	Bytes, BytesDone int64 // Bytes 0: unknown (Timeline.Loads gives sizes)
+}
+
+// File is a component of a load.
+type File struct {
+	Name string
+	Size int64
+}
+
+// Timeline is one phone and what happened to it.
+type Timeline struct {
+	Phone store.Phone
+	// Events are the phone's events, oldest first (Analyze sorts a copy).
+	Events []store.Event
+	// Neighbours are, optionally, the other events seen from the phone's
+	// address (Phone.IP): attributed to no phone or to another one. Only
+	// foreign-tftp looks at them.
+	Neighbours []store.Event
+	Now        time.Time
+	// Target is the load the inventory wants for the phone; "" takes it
+	// from provision's "upgrade" events.
+	Target string
+	// Loads lists, by load ID, the components of loads the caller knows
+	// (the firmware catalog), for the sizes in Progress. Optional.
+	Loads map[string][]File
+	// QuietAfter overrides the package's QuietAfter when > 0.
+	QuietAfter time.Duration
+}
+
+// Thresholds of the rules.
+var (
+	// QuietAfter is how long without an event makes a phone "quiet", and
+	// a download that stopped a "quiet-mid-upgrade". A 7940/7960 pauses
+	// ~24 s between .loads and its configs (cisco-79xx.md §1.2.1); a 79x1
+	// flashing a component for a minute or two is normal.
+	QuietAfter = 5 * time.Minute
+	// LoopRequests in a row of the same CTL/ITL or SEP<MAC>.cnf.xml file
+	// make a loop: provision's default ctl_loop_requests and
+	// config_loop_requests.
+	LoopRequests = 4
+	// LoopGap: requests further apart than this are not one loop.
+	// Provision's default loop_window; an unprovisioned 79x1 asks every
+	// 1–2 min (cisco-79xx.md §1.3).
+	LoopGap = 2 * time.Minute
+	// Window is how far back from its last event the rules look.
+	Window = time.Hour
+)
+
+// Rule is one diagnosis, a pure function of the timeline (its events
+// sorted oldest first).
+type Rule func(tl Timeline) []Finding
+
+// Rules are run by Analyze, in this order (the order of findings of the
+// same severity).
+var Rules = []Rule{
+	CTLLoop, ConfigLoop, MissingFile, MissingTermFile, DownloadRestarts,
+	OldSIPOS79XX, ForeignTFTP, QuietMidUpgrade, UpgradeBlocked,
+}
+
+// Analyze derives the state and runs every rule.
+func Analyze(tl Timeline) State {
+	tl.Events = slices.Clone(tl.Events)
+	slices.SortStableFunc(tl.Events, func(a, b store.Event) int { return a.Time.Compare(b.Time) })
+	st := State{Running: running(tl), Target: target(tl), LastSeen: tl.Phone.LastSeen}
+	if n := len(tl.Events); n > 0 && tl.Events[n-1].Time.After(st.LastSeen) {
+		st.LastSeen = tl.Events[n-1].Time
+	}
+	for _, r := range Rules {
+		st.Findings = append(st.Findings, r(tl)...)
+	}
+	slices.SortStableFunc(st.Findings, func(a, b Finding) int { return cmp.Compare(rank(a.Severity), rank(b.Severity)) })
+
+	st.Phase, st.Detail, st.Download = phase(tl, st.Running, st.Target)
+	// An error outranks what the requests look like; a phone that went
+	// silent before it was done is "quiet". One that is done is expected
+	// to go silent: it talks to its call control now (§1.1 stage 7).
+	quiet := quietAfter(tl)
+	switch {
+	case len(st.Findings) > 0 && st.Findings[0].Severity == SevError:
+		st.Phase, st.Detail = PhaseStuck, st.Findings[0].Symptom
+	case st.Phase != PhaseUpToDate && st.Phase != PhaseUnknown && tl.Now.Sub(st.LastSeen) > quiet:
+		st.Phase, st.Detail = PhaseQuiet, fmt.Sprintf("nothing for %s; last: %s", tl.Now.Sub(st.LastSeen).Round(time.Second), st.Detail)
+	}
+	return st
+}
+
+func rank(sev string) int {
+	switch sev {
+	case SevError:
+		return 0
+	case SevWarning:
+		return 1
+	}
+	return 2
+}
+
+func quietAfter(tl Timeline) time.Duration {
+	if tl.QuietAfter > 0 {
+		return tl.QuietAfter
+	}
+	return QuietAfter
+}
+
+// phase is what the requests of the phone's last boot say, before
+// findings and silence are taken into account.
+func phase(tl Timeline, run, tgt string) (string, string, *Progress) {
+	reqs := requests(tl.Events)
+	if len(reqs) == 0 {
+		if len(tl.Events) == 0 {
+			return PhaseUnknown, "no events", nil
+		}
+		return PhaseUnknown, "no TFTP request seen", nil
+	}
+	last := reqs[len(reqs)-1]
+	lastEv := tl.Events[len(tl.Events)-1]
+	// A "load" event after a component: the phone flashed its new load
+	// and restarts with it (§1.2-§1.3); its next boot begins with a new
+	// CTLSEP/OS79XX.TXT request.
+	if lastEv.Source == "provision" && lastEv.Kind == "load" && last.n.Kind == phone.KindImage {
+		return PhaseReboot, "rebooting into " + lastEv.Detail, nil
+	}
+	boot := reqs[bootStart(reqs):]
+	if downloading(last, run) {
+		p := progress(tl, boot, run)
+		return PhaseUpgrade, upgradeDetail(tl, p), p
+	}
+	if configDone(boot, tl.Phone.MAC, run) {
+		if tgt == "" || strings.EqualFold(run, tgt) {
+			return PhaseUpToDate, "up to date on " + orUnknown(run), nil
+		}
+		return PhaseConfig, fmt.Sprintf("fetching config (on %s, target %s)", orUnknown(run), tgt), nil
+	}
+	switch last.n.Kind {
+	case phone.KindCTL, phone.KindITL, phone.KindTrustFile, phone.KindOSImage:
+		return PhaseBooting, "booting (" + last.name + ")", nil
+	}
+	return PhaseConfig, "fetching config (" + last.name + ")", nil
+}
+
+func orUnknown(load string) string {
+	if load == "" {
+		return "an unknown load"
+	}
+	return load
+}
+
+// bootStart is the index of the request that began the last boot: the
+// first request of a boot is CTLSEP<MAC>.tlv (UAL and Java loads),
+// OS79XX.TXT (old 7940/7960 loads) or termNN.default.loads (a Java phone
+// after a factory reset) (cisco-79xx.md §1.2-§1.3). The same file asked
+// again right away is a loop in the same boot, not a new one.
+func bootStart(reqs []req) int {
+	for i := len(reqs) - 1; i > 0; i-- {
+		if starts(reqs[i].n.Kind) && !starts(reqs[i-1].n.Kind) {
+			return i
+		}
+	}
+	return 0
+}
+
+func starts(k phone.Kind) bool {
+	return k == phone.KindCTL || k == phone.KindOSImage || k == phone.KindTermDefault
+}
+
+// downloading: the last request is part of fetching a load: a component,
+// or a load list that was served. A 7940/7960 fetches the .loads of the
+// load it runs on every boot (§1.2.1): that one is config, not a download.
+func downloading(r req, run string) bool {
+	switch r.n.Kind {
+	case phone.KindImage:
+		return true
+	case phone.KindTermDefault:
+		return r.ev.Outcome == "ok"
+	case phone.KindLoadList:
+		return r.ev.Outcome == "ok" && !strings.EqualFold(r.n.Load, run)
+	}
+	return false
+}
+
+// configDone: the boot got the phone's own config, the last file before
+// call control: SIP<MAC>.cnf on a 7940/7960 SIP load (§1.2.1),
+// SEP<MAC>.cnf.xml (or XMLDefault.cnf.xml) otherwise (§1.2.2, §1.3).
+func configDone(boot []req, mac phone.MAC, run string) bool {
+	l, _ := phone.ParseLoadID(run)
+	classicSIP := l.Family == phone.FamilyClassic && l.Protocol == "SIP"
+	for _, r := range boot {
+		if r.ev.Outcome != "ok" {
+			continue
+		}
+		switch r.n.Kind {
+		case phone.KindSIPDefault:
+			classicSIP = true
+		case phone.KindSIPConfig:
+			if r.n.MAC == mac {
+				return true
+			}
+		}
+	}
+	if classicSIP {
+		return false
+	}
+	for _, r := range boot {
+		if r.ev.Outcome == "ok" && ((r.n.Kind == phone.KindDeviceConfig && r.n.MAC == mac) || r.n.Kind == phone.KindDefaultConfig) {
+			return true
+		}
+	}
+	return false
+}
+
+// progress counts the download the boot is in: from its last load list
+// (<L>.loads or termNN.default.loads) on.
+func progress(tl Timeline, boot []req, run string) *Progress {
+	from := -1
+	for i, r := range boot {
+		if r.n.Kind == phone.KindTermDefault || r.n.Kind == phone.KindLoadList && !strings.EqualFold(r.n.Load, run) {
+			from = i
+		}
+	}
+	p := &Progress{}
+	if from < 0 {
+		return p // components without their list in this boot
+	}
+	list := boot[from]
+	p.Load = strings.TrimSuffix(list.name, ".loads")
+	if list.n.Kind == phone.KindLoadList {
+		p.Load = list.n.Load
+	}
+	if files, ok := lookupFold(tl.Loads, p.Load); ok {
+		p.Files = len(files)
+		for _, f := range files {
+			p.Bytes += f.Size
+		}
+	} else {
+		// The usual lists: .sbn loader + .sb2 application for a
+		// 7940/7960 (§4.2); jar, cnu, apps, dsp, cvm for the others (§4.3).
+		l, ok := phone.ParseLoadID(p.Load)
+		switch {
+		case list.n.Kind == phone.KindTermDefault || ok && l.Family == phone.FamilyJava:
+			p.Files = 5
+		case ok && l.Family == phone.FamilyClassic:
+			p.Files = 2
+		}
+	}
+	done := map[string]bool{}
+	for _, r := range boot[from+1:] {
+		if r.n.Kind == phone.KindImage && r.ev.Outcome == "ok" && !done[strings.ToLower(r.name)] {
+			done[strings.ToLower(r.name)] = true
+			p.FilesDone++
+			p.BytesDone += r.ev.Bytes
+		}
+	}
+	return p
+}
+
+func lookupFold(m map[string][]File, id string) ([]File, bool) {
+	for k, v := range m {
+		if strings.EqualFold(k, id) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// upgradeDetail: "upgrading 2/4 P0S3-07-2-00: 3 of 5 files", the step
+// from provision's "upgrade" events when they name the path.
+func upgradeDetail(tl Timeline, p *Progress) string {
+	s := "upgrading "
+	if st, ok := steps(tl.Events)[strings.ToLower(p.Load)]; ok {
+		s += fmt.Sprintf("%d/%d ", st[0], st[1])
+	}
+	s += cmp.Or(p.Load, "firmware") + ": "
+	if p.Files > 0 {
+		return s + fmt.Sprintf("%d of %d files", p.FilesDone, p.Files)
+	}
+	return s + fmt.Sprintf("%d files", p.FilesDone)
+}
+
+// steps numbers the upgrade steps provision gave, by lower-case load ID:
+// {i, n}. Its "upgrade" events read "step X (from Y), path X → … → T",
+// the path being what is left; a path that is the tail of the one before
+// continues the same walk.
+func steps(evs []store.Event) map[string][2]int {
+	out := map[string][2]int{}
+	var walk []string
+	for _, ev := range evs {
+		if ev.Source != "provision" || ev.Kind != "upgrade" {
+			continue
+		}
+		path := upgradePath(ev.Detail)
+		if len(path) == 0 {
+			continue
+		}
+		if len(path) > len(walk) || !slices.EqualFunc(walk[len(walk)-len(path):], path, strings.EqualFold) {
+			walk = path
+		}
+		out[strings.ToLower(path[0])] = [2]int{len(walk) - len(path) + 1, len(walk)}
+	}
+	return out
+}
+
+// upgradePath is the "path A → B → C" of an upgrade event's detail.
+func upgradePath(detail string) []string {
+	_, rest, ok := strings.Cut(detail, ", path ")
+	if !ok {
+		return nil
+	}
+	rest, _, _ = strings.Cut(rest, " [")
+	return strings.Split(strings.TrimSpace(rest), " → ")
+}
+
+// running is the load the phone runs: the last "load" event, else what
+// the store last observed, else what provision planned from ("step X
+// (from Y)", "stays on Y:").
+func running(tl Timeline) string {
+	for _, ev := range slices.Backward(tl.Events) {
+		if ev.Source == "provision" && ev.Kind == "load" {
+			return ev.Detail
+		}
+	}
+	if tl.Phone.Load != "" {
+		return tl.Phone.Load
+	}
+	for _, ev := range slices.Backward(tl.Events) {
+		if ev.Source != "provision" || ev.Kind != "upgrade" && ev.Kind != "upgrade-blocked" {
+			continue
+		}
+		var y string
+		if _, rest, ok := strings.Cut(ev.Detail, "(from "); ok {
+			y, _, _ = strings.Cut(rest, ")")
+		} else if rest, ok := strings.CutPrefix(ev.Detail, "stays on "); ok {
+			y, _, _ = strings.Cut(rest, ":")
+		}
+		if _, ok := phone.ParseLoadID(y); ok {
+			return y
+		}
+		return ""
+	}
+	return ""
+}
+
+// target is Timeline.Target, else the target of the last upgrade or
+// upgrade-blocked event (provision.explainPlan's wording).
+func target(tl Timeline) string {
+	if tl.Target != "" {
+		return tl.Target
+	}
+	for _, ev := range slices.Backward(tl.Events) {
+		if ev.Source != "provision" || ev.Kind != "upgrade" && ev.Kind != "upgrade-blocked" {
+			continue
+		}
+		if path := upgradePath(ev.Detail); len(path) > 0 {
+			return path[len(path)-1]
+		}
+		if _, rest, ok := strings.Cut(ev.Detail, "the way to "); ok {
+			t, _, _ := strings.Cut(rest, " ")
+			return t
+		}
+		if rest, ok := strings.CutPrefix(ev.Detail, "target "); ok {
+			t, _, _ := strings.Cut(rest, " ")
+			return t
+		}
+	}
+	return ""
+}
+
+// req is a TFTP request of the timeline, its name parsed.
+type req struct {
+	ev   store.Event
+	name string // as asked, without a leading "/" or "./"
+	n    phone.Name
+}
+
+// requests are the TFTP read requests among evs.
+func requests(evs []store.Event) []req {
+	var out []req
+	for _, ev := range evs {
+		if ev.Source != "tftp" || ev.Kind != "request" {
+			continue
+		}
+		name := strings.TrimLeft(strings.ReplaceAll(ev.File, `\`, "/"), "/")
+		name = strings.TrimPrefix(name, "./")
+		out = append(out, req{ev: ev, name: name, n: phone.ParseName(name)})
+	}
+	return out
+}
+
+// recent are the events of the last Window before the last event.
+func recent(evs []store.Event) []store.Event {
+	if len(evs) == 0 {
+		return nil
+	}
+	from := evs[len(evs)-1].Time.Add(-Window)
+	i, _ := slices.BinarySearchFunc(evs, from, func(ev store.Event, t time.Time) int { return ev.Time.Compare(t) })
+	return evs[i:]
+}
+
+func isFirmware(k phone.Kind) bool {
+	return k == phone.KindLoadList || k == phone.KindTermDefault || k == phone.KindImage
+}
