@@ -16,11 +16,13 @@ import (
 	"phoneboot/internal/config"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/store"
+	"phoneboot/internal/track"
 )
 
 const phonesUsage = `Usage:
   phoneboot phones [--json]                 list the inventory and every phone seen
-  phoneboot phones show MAC [--limit N]     one phone and its timeline
+  phoneboot phones show MAC [--limit N]     one phone: state, findings, timeline
+  phoneboot phones watch [--every 1s]       live table with download progress
   phoneboot phones add MAC --model M [--protocol P] [--label L] [--line EXT:PASSWORD[:NAME]]…
                                             add a phone to phoneboot.toml
   phoneboot phones adopt MAC [flags of add] add a phone that booted auto-provisioned, with its model
@@ -42,6 +44,11 @@ type phoneRow struct {
 	Target   string    `json:"target,omitempty"` // from the config
 	LastSeen time.Time `json:"last_seen,omitzero"`
 	LastFile string    `json:"last_file,omitempty"`
+	// From the timeline (internal/track).
+	State    string          `json:"state"`
+	Detail   string          `json:"detail,omitempty"`
+	Download *track.Progress `json:"download,omitempty"`
+	Findings []track.Finding `json:"findings"`
 }
 
 func phones(ctx context.Context, args []string, stdout io.Writer) error {
@@ -54,6 +61,8 @@ func phones(ctx context.Context, args []string, stdout io.Writer) error {
 		return phonesList(ctx, args, stdout)
 	case "show":
 		return phonesShow(ctx, args, stdout)
+	case "watch":
+		return phonesWatch(ctx, args, stdout)
 	case "add", "adopt":
 		return phonesAdd(ctx, sub, args, stdout)
 	case "rm", "remove":
@@ -102,17 +111,72 @@ func phonesList(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "no phones yet: none in phoneboot.toml and none has booted from phoneboot")
 		return nil
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MAC\tMODEL\tPROTOCOL\tIP\tLOAD → TARGET\tSOURCE\tLAST SEEN\tLAST FILE\tLABEL")
+	printTable(stdout, rows)
+	return nil
+}
+
+// printTable prints the phones, one line each.
+func printTable(w io.Writer, rows []phoneRow) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MAC\tMODEL\tIP\tLOAD → TARGET\tSTATE\tFINDING\tLAST SEEN\tSOURCE\tLABEL")
 	for _, r := range rows {
 		source := r.Source
 		if source == store.SourceAuto {
 			source = "unknown, auto-provisioned"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\n", r.MAC, dash(r.Model), dash(r.Protocol), dash(r.IP),
-			dash(r.Load), dash(r.Target), source, ago(r.LastSeen), dash(r.LastFile), r.Label)
+		state := r.State
+		if r.Download != nil {
+			state += " " + progressBar(r.Download)
+		} else if r.Detail != "" && r.State != "up to date" {
+			state += ": " + r.Detail
+		}
+		finding := "-"
+		if len(r.Findings) > 0 {
+			finding = r.Findings[0].Symptom
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\n", r.MAC, dash(r.Model), dash(r.IP),
+			dash(r.Load), dash(r.Target), state, finding, ago(r.LastSeen), source, r.Label)
 	}
-	return tw.Flush()
+	tw.Flush()
+}
+
+// progressBar draws a firmware download: [######....] 3/5 files.
+func progressBar(p *track.Progress) string {
+	const width = 10
+	done, total := float64(p.FilesDone), float64(p.Files)
+	if p.Bytes > 0 {
+		done, total = float64(p.BytesDone), float64(p.Bytes)
+	}
+	n := 0
+	if total > 0 {
+		n = min(width, int(width*done/total))
+	}
+	return fmt.Sprintf("[%s%s] %d/%d files %s", strings.Repeat("#", n), strings.Repeat(".", width-n), p.FilesDone, p.Files, p.Load)
+}
+
+// phonesWatch redraws the table every interval until interrupted.
+func phonesWatch(ctx context.Context, args []string, stdout io.Writer) error {
+	fs, data, cfgPath := commonFlags("phones watch")
+	every := fs.Duration("every", time.Second, "refresh interval")
+	count := fs.Int("count", 0, "stop after this many refreshes (0: until Ctrl-C)")
+	if err := parseFlags(fs, args, stdout, "Shows the phones live: state, findings, download progress."); err != nil {
+		return err
+	}
+	for i := 0; *count == 0 || i < *count; i++ {
+		rows, err := phoneRows(ctx, *data, *cfgPath)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, "\033[H\033[2J") // clear the terminal
+		fmt.Fprintf(stdout, "phoneboot phones — %s (refresh every %v, Ctrl-C to stop)\n\n", time.Now().Format("15:04:05"), *every)
+		printTable(stdout, rows)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(*every):
+		}
+	}
+	return nil
 }
 
 // phoneRows merges the config's inventory (what phones should get) with
@@ -160,7 +224,40 @@ func phoneRows(ctx context.Context, data, cfgPath string) ([]phoneRow, error) {
 			rows = append(rows, r)
 		}
 	}
+	now := time.Now()
+	for i := range rows {
+		if err := analyze(ctx, db, &rows[i], byMAC[rows[i].macValue()], now); err != nil {
+			return nil, err
+		}
+	}
 	return rows, nil
+}
+
+// analyze fills a row's state and findings from the phone's recent
+// timeline.
+func analyze(ctx context.Context, db *store.Store, r *phoneRow, p store.Phone, now time.Time) error {
+	r.Findings = []track.Finding{}
+	if p.LastSeen.IsZero() {
+		r.State = "never seen"
+		return nil
+	}
+	mac := r.macValue()
+	events, err := db.Events(ctx, mac, 500)
+	if err != nil {
+		return err
+	}
+	p.MAC = mac
+	st := track.Analyze(track.Timeline{Phone: p, Events: events, Now: now, Target: r.Target})
+	r.State, r.Detail, r.Download, r.Findings = st.Phase, st.Detail, st.Download, st.Findings
+	if r.Load == "" {
+		r.Load = st.Running
+	}
+	return nil
+}
+
+func (r phoneRow) macValue() phone.MAC {
+	m, _ := phone.ParseMAC(r.MAC)
+	return m
 }
 
 func rowOf(p store.Phone) phoneRow {
@@ -212,7 +309,26 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 		}{*row, events})
 	}
 	fmt.Fprintf(stdout, "%s  %s  model %s  protocol %s  ip %s\n", mac.DeviceName(), row.Source, dash(row.Model), dash(row.Protocol), dash(row.IP))
-	fmt.Fprintf(stdout, "load %s → target %s   last seen %s\n\n", dash(row.Load), dash(row.Target), ago(row.LastSeen))
+	fmt.Fprintf(stdout, "load %s → target %s   last seen %s\n", dash(row.Load), dash(row.Target), ago(row.LastSeen))
+	fmt.Fprintf(stdout, "state: %s", row.State)
+	if row.Detail != "" {
+		fmt.Fprintf(stdout, " (%s)", row.Detail)
+	}
+	if row.Download != nil {
+		fmt.Fprintf(stdout, " %s", progressBar(row.Download))
+	}
+	fmt.Fprintln(stdout)
+	for _, f := range row.Findings {
+		fmt.Fprintf(stdout, "\n%s: %s\n  cause: %s\n", strings.ToUpper(f.Severity), f.Symptom, f.Cause)
+		if f.Did != "" {
+			fmt.Fprintf(stdout, "  phoneboot did: %s\n", f.Did)
+		}
+		if f.Do != "" {
+			fmt.Fprintf(stdout, "  do: %s\n", f.Do)
+		}
+		fmt.Fprintf(stdout, "  source: %s\n", f.Source)
+	}
+	fmt.Fprintln(stdout)
 	if len(events) == 0 {
 		fmt.Fprintln(stdout, "no events yet")
 		return nil
