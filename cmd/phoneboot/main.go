@@ -22,6 +22,7 @@ Usage:
   phoneboot phones [...]      list phones, show one's timeline, add/adopt/remove (phoneboot phones help)
   phoneboot sim [flags]       boot simulated phones against a TFTP server (dry run)
   phoneboot firmware [...]    import, list and remove firmware loads (phoneboot firmware help)
+  phoneboot dhcp snippet ...  option 150/66 configuration for your own DHCP server
   phoneboot version           print the version
 
 Every subcommand takes --help.
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return simulate(ctx, args[1:], stdout)
 	case "firmware":
 		return firmwareCmd(ctx, args[1:], stdout)
+	case "dhcp":
+		return dhcpCmd(args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "phoneboot", version)
 		return nil
