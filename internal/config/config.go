@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
 	"sort"
@@ -24,6 +25,7 @@ type Config struct {
 	Site      Site      `toml:"site"`
 	Phones    []Phone   `toml:"phone"`
 	Provision Provision `toml:"provision"`
+	DHCP      DHCP      `toml:"dhcp"`
 
 	File string    `toml:"-"` // the file it was read from
 	pos  positions // where each key is, for errors found later (missing loads)
@@ -81,7 +83,9 @@ type Phone struct {
 	// RunningLoad is what the phone runs now, for phones that do not say
 	// (old 7940/7960 SIP loads); what phoneboot sees later wins.
 	RunningLoad string `toml:"running_load"`
-	Lines       []Line `toml:"line"`
+	// IP is the address phoneboot's DHCP server reserves for the phone.
+	IP    string `toml:"ip"`
+	Lines []Line `toml:"line"`
 }
 
 // Line is one line button.
@@ -102,6 +106,20 @@ type Provision struct {
 	ConfigLoopRequests int `toml:"config_loop_requests"`
 	// LoopWindow is how far apart those requests may be: "2m".
 	LoopWindow Duration `toml:"loop_window"`
+}
+
+// DHCP configures phoneboot's own DHCP server; it is off while Interface
+// is empty (the serve flags --dhcp-iface/--dhcp-range override these).
+type DHCP struct {
+	Interface string   `toml:"interface"`
+	Range     string   `toml:"range"`  // "10.0.0.100-10.0.0.199"
+	Subnet    string   `toml:"subnet"` // default: the interface's
+	Router    string   `toml:"router"`
+	DNS       []string `toml:"dns"`
+	Domain    string   `toml:"domain"`
+	NTP       []string `toml:"ntp"`
+	TFTP      []string `toml:"tftp"` // option 150; default: phoneboot's address on the interface
+	LeaseTime Duration `toml:"lease_time"`
 }
 
 // Duration is a TOML string such as "90s" or "2m".
@@ -247,7 +265,9 @@ func (c *Config) check() Errors {
 	if c.Provision.CTLLoopRequests < 0 || c.Provision.ConfigLoopRequests < 0 {
 		fail(pos.header("provision", 0), "provision: loop thresholds must be positive")
 	}
+	c.checkDHCP(fail)
 	seen := map[phone.MAC]int{}
+	ips := map[netip.Addr]int{}
 	for i := range c.Phones {
 		p := &c.Phones[i]
 		line := pos.header("phone", i)
@@ -274,6 +294,17 @@ func (c *Config) check() Errors {
 			proto = c.Site.Protocol
 		}
 		c.checkLines(i, proto, fail)
+		if p.IP != "" {
+			a, err := netip.ParseAddr(p.IP)
+			switch {
+			case err != nil || !a.Is4():
+				fail(pos.at("phone", i, "ip"), "phone %s: ip %q is not an IPv4 address", p.MAC, p.IP)
+			case ips[a] != 0:
+				fail(pos.at("phone", i, "ip"), "phone %s: ip %s is reserved for another phone too (line %d)", p.MAC, a, ips[a])
+			default:
+				ips[a] = pos.at("phone", i, "ip")
+			}
+		}
 		if p.Model == "" {
 			continue
 		}
@@ -295,6 +326,47 @@ func (c *Config) check() Errors {
 		}
 	}
 	return errs
+}
+
+// checkDHCP reports [dhcp] values that do not parse; whether they fit
+// the interface is checked when the server starts.
+func (c *Config) checkDHCP(fail func(int, string, ...any)) {
+	d := c.DHCP
+	line := func(key string) int { return c.pos.at("dhcp", 0, key) }
+	if d.Range != "" {
+		if _, _, err := ParseRange(d.Range); err != nil {
+			fail(line("range"), "dhcp.range: %v", err)
+		}
+	}
+	if d.Subnet != "" {
+		if _, err := netip.ParsePrefix(d.Subnet); err != nil {
+			fail(line("subnet"), "dhcp.subnet %q: write it like 10.0.0.0/24", d.Subnet)
+		}
+	}
+	for key, list := range map[string][]string{"router": {d.Router}, "dns": d.DNS, "ntp": d.NTP, "tftp": d.TFTP} {
+		for _, v := range list {
+			if a, err := netip.ParseAddr(v); v != "" && (err != nil || !a.Is4()) {
+				fail(line(key), "dhcp.%s: %q is not an IPv4 address", key, v)
+			}
+		}
+	}
+	if d.Interface != "" && d.Range == "" {
+		fail(line("interface"), "dhcp: interface is set but range is not (e.g. range = \"10.0.0.100-10.0.0.199\")")
+	}
+}
+
+// ParseRange reads a DHCP pool "FROM-TO" of IPv4 addresses.
+func ParseRange(s string) (netip.Addr, netip.Addr, error) {
+	from, to, ok := strings.Cut(s, "-")
+	a, err1 := netip.ParseAddr(strings.TrimSpace(from))
+	b, err2 := netip.ParseAddr(strings.TrimSpace(to))
+	switch {
+	case !ok || err1 != nil || err2 != nil || !a.Is4() || !b.Is4():
+		return a, b, fmt.Errorf("range %q: write it like 10.0.0.100-10.0.0.199", s)
+	case b.Less(a):
+		return a, b, fmt.Errorf("range %q ends before it starts", s)
+	}
+	return a, b, nil
 }
 
 // checkLines reports lines a phone cannot register with.
@@ -343,7 +415,7 @@ func knownModels() string {
 
 // keysOf lists the keys each table takes, for "did you mean".
 var keysOf = map[string][]string{
-	"":               {"site", "phone", "provision"},
+	"":               {"site", "phone", "provision", "dhcp"},
 	"site":           {"protocol", "call_managers", "sip_proxy", "time_zone", "ntp_servers", "locale", "loads", "dial_plan", "ring", "sync", "tftp_via_dhcp"},
 	"site.dial_plan": {"match", "timeout", "rewrite"},
 	"site.ring":      {"name", "file"},

@@ -131,3 +131,16 @@ func TestProvisionDefaultsAndDialPlan(t *testing.T) {
 		t.Fatalf("bad duration: %v", err)
 	}
 }
+
+func TestDHCPSection(t *testing.T) {
+	c, err := Parse("d.toml", []byte("[dhcp]\ninterface = \"eth1\"\nrange = \"10.0.0.100-10.0.0.199\"\ntftp = [\"10.0.0.5\"]\nlease_time = \"1h\"\n[[phone]]\nmac = \"00137F38B3DE\"\nip = \"10.0.0.20\"\n"))
+	if err != nil || c.DHCP.Interface != "eth1" || c.Phones[0].IP != "10.0.0.20" {
+		t.Fatalf("%v %+v", err, c)
+	}
+	_, err = Parse("d.toml", []byte("[dhcp]\nrange = \"10.0.0.199-10.0.0.100\"\nrouter = \"gw\"\n[[phone]]\nmac = \"00137F38B3DE\"\nip = \"10.0.0.20\"\n[[phone]]\nmac = \"00137F38B3DF\"\nip = \"10.0.0.20\"\n"))
+	for _, w := range []string{"d.toml:2: dhcp.range: range \"10.0.0.199-10.0.0.100\" ends before it starts", `d.toml:3: dhcp.router: "gw" is not an IPv4 address`, "d.toml:9: phone 00:13:7f:38:b3:df: ip 10.0.0.20 is reserved for another phone too (line 6)"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v lacks %q", err, w)
+		}
+	}
+}
