@@ -122,6 +122,7 @@ type Rule func(tl Timeline) []Finding
 var Rules = []Rule{
 	CTLLoop, ConfigLoop, MissingFile, MissingTermFile, DownloadRestarts,
 	OldSIPOS79XX, ForeignTFTP, QuietMidUpgrade, UpgradeBlocked,
+	DHCPDiscoverLoop, DHCPNoTFTP, DHCPDecline,
 }
 
 // Analyze derives the state and runs every rule.
