@@ -132,6 +132,17 @@ func (p *Provisioner) Learn(mac phone.MAC, m phone.Model) {
 	}
 }
 
+// Bind records that ip belongs to mac (a DHCP lease), so that requests
+// without a MAC in their name (OS79XX.TXT, termNN.default.loads, firmware)
+// are attributed from the first one on.
+func (p *Provisioner) Bind(mac phone.MAC, ip netip.Addr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.ipMAC) < maxTracked || p.ipMAC[ip] != (phone.MAC{}) {
+		p.ipMAC[ip] = mac
+	}
+}
+
 // MACFor attributes a request to a phone: by the MAC in the name, or by
 // the phone last seen at ip.
 func (p *Provisioner) MACFor(name string, ip netip.Addr) (phone.MAC, bool) {
