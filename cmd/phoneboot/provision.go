@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"phoneboot/internal/config"
 	"phoneboot/internal/firmware"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/provision"
@@ -24,8 +25,9 @@ import (
 // provisioning ties the config file, the provisioner and the store
 // together for serve, and reloads them when a file changes.
 type provisioning struct {
-	data, cfgPath string // as given on the command line
-	cfgFile       string // the file actually read
+	data, cfgPath string         // as given on the command line
+	cfgFile       string         // the file actually read
+	cfg           *config.Config // as last loaded (nil: no file)
 	root          string
 	templates     string
 	prov          *provision.Provisioner
@@ -80,7 +82,7 @@ func (p *provisioning) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.cfgFile = file
+	p.cfgFile, p.cfg = file, cfg
 	if err := p.catalog.Refresh(); err != nil {
 		return fmt.Errorf("firmware catalog: %w", err)
 	}

@@ -36,6 +36,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cacheMB      = fs.Int64("tftp-cache-mb", 512, "memory for file contents shared by all transfers, in MiB (0: read from disk every time)")
 		uploadDir    = fs.String("upload-dir", "", "accept TFTP uploads (write requests) into this `directory`; off when empty")
 		uploadMaxMB  = fs.Int64("upload-max-mb", 64, "largest upload accepted, in MiB")
+		dhcpIface    = fs.String("dhcp-iface", "", "serve DHCP (with option 150 = this machine) on this `interface` only; off when empty (or set [dhcp] in the config)")
+		dhcpRange    = fs.String("dhcp-range", "", "DHCP pool `FROM-TO`, e.g. 10.0.0.100-10.0.0.199")
 		syslogAddr   = fs.String("syslog-addr", ":514", "receive phones' syslog on this UDP `address` (\"\": off); if it cannot be opened, serve warns and goes on")
 		record       = fs.Bool("record-events", true, "record every phone's transfers in its timeline (off: only provision's decisions; for measuring what tracking costs)")
 		keepAge      = fs.Duration("events-max-age", 365*24*time.Hour, "delete phone events older than this (0: keep all)")
@@ -126,9 +128,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		})
 	}
+	dctx, stopDHCP := context.WithCancel(context.Background())
+	defer stopDHCP()
+	if err := prov.startDHCP(dctx, prov.cfg, *dhcpIface, *dhcpRange, &wg); err != nil {
+		srv.Shutdown(context.Background())
+		return err
+	}
 	stopSyslog := prov.startSyslog(*syslogAddr, &wg)
 	<-ctx.Done()
 	stopSyslog()
+	stopDHCP()
 	log.Info("shutting down: waiting for running transfers", "running", srv.Active(), "timeout", grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()

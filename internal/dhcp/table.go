@@ -1,0 +1,192 @@
+package dhcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"phoneboot/internal/phone"
+	"phoneboot/internal/store"
+)
+
+// Lease is one address in the lease store: see store.Lease.
+type Lease = store.Lease
+
+// Leases persists leases; *store.Store implements it, and MemLeases in
+// memory. Put stores a lease as the only one of its address and, unless
+// Declined, of its MAC (rows with either are replaced). The server calls
+// them one at a time.
+type Leases interface {
+	Load(ctx context.Context) ([]Lease, error)
+	Put(ctx context.Context, l Lease) error
+	Delete(ctx context.Context, mac phone.MAC) error
+}
+
+// entry is one address the server knows of. It is held (no other client
+// may get it) while the lease or the offer runs.
+type entry struct {
+	ip       netip.Addr
+	mac      phone.MAC // zero when declined
+	expires  time.Time // lease end (persisted); zero: only offered. Declined: end of the hold.
+	offered  time.Time // end of the offer's hold (memory only); zero: none
+	declined bool
+	hostname string
+	vclass   string
+}
+
+func (e *entry) held(now time.Time) bool {
+	return now.Before(e.expires) || now.Before(e.offered)
+}
+
+func (e *entry) bound(now time.Time) bool { return !e.declined && now.Before(e.expires) }
+
+func (e *entry) lease() Lease {
+	return Lease{MAC: e.mac, IP: e.ip, Expires: e.expires, Hostname: e.hostname, VendorClass: e.vclass, Declined: e.declined}
+}
+
+// table is the server's view of the pool: one entry per address and per
+// MAC. All changes go through put, the one place that keeps an address
+// from being given to two clients. Callers hold the server's mutex.
+type table struct {
+	byIP  map[netip.Addr]*entry
+	byMAC map[phone.MAC]*entry
+}
+
+func newTable() *table {
+	return &table{byIP: map[netip.Addr]*entry{}, byMAC: map[phone.MAC]*entry{}}
+}
+
+var errInUse = errors.New("address in use")
+
+// conflict returns the entry that keeps owner from taking ip now, or nil.
+func (t *table) conflict(ip netip.Addr, owner phone.MAC, now time.Time) *entry {
+	if cur := t.byIP[ip]; cur != nil && cur.held(now) && (cur.mac != owner || cur.declined) {
+		return cur
+	}
+	return nil
+}
+
+// put makes n the entry of its address, on behalf of owner (n.mac, or the
+// client declining n.ip): owner's previous entry and any stale entry of
+// the address are forgotten. It fails if the address is held by anyone else.
+func (t *table) put(n *entry, owner phone.MAC, now time.Time) error {
+	if c := t.conflict(n.ip, owner, now); c != nil {
+		return fmt.Errorf("%v: %w by %v", n.ip, errInUse, c.mac)
+	}
+	if old := t.byMAC[owner]; old != nil {
+		delete(t.byMAC, owner)
+		if t.byIP[old.ip] == old {
+			delete(t.byIP, old.ip)
+		}
+	}
+	if cur := t.byIP[n.ip]; cur != nil {
+		delete(t.byIP, n.ip)
+		if t.byMAC[cur.mac] == cur {
+			delete(t.byMAC, cur.mac)
+		}
+	}
+	t.byIP[n.ip] = n
+	if !n.declined {
+		t.byMAC[n.mac] = n
+	}
+	return nil
+}
+
+// sweep forgets offers that ran out without a lease behind them, and
+// holds of declined addresses that ended.
+func (t *table) sweep(now time.Time) {
+	for ip, e := range t.byIP {
+		if (e.expires.IsZero() || e.declined) && !e.held(now) {
+			delete(t.byIP, ip)
+			if t.byMAC[e.mac] == e {
+				delete(t.byMAC, e.mac)
+			}
+		}
+	}
+}
+
+// verify checks the table's invariants (tests and fuzzing).
+func (t *table) verify(now time.Time) error {
+	for ip, e := range t.byIP {
+		if e.ip != ip {
+			return fmt.Errorf("entry of %v says %v", ip, e.ip)
+		}
+		if e.declined != (e.mac == phone.MAC{}) {
+			return fmt.Errorf("entry of %v: declined %v with MAC %v", ip, e.declined, e.mac)
+		}
+		if !e.declined && t.byMAC[e.mac] != e {
+			return fmt.Errorf("entry of %v for %v is not that MAC's entry", ip, e.mac)
+		}
+	}
+	for m, e := range t.byMAC {
+		if e.mac != m || t.byIP[e.ip] != e {
+			return fmt.Errorf("entry of MAC %v (%v) is not its address's", m, e.ip)
+		}
+	}
+	return nil
+}
+
+// MemLeases is a Leases in memory, for tests.
+type MemLeases struct {
+	mu   sync.Mutex
+	byIP map[netip.Addr]Lease
+	// Fail, when set, is returned by Put and Delete.
+	Fail error
+}
+
+// NewMemLeases returns an empty MemLeases holding ls.
+func NewMemLeases(ls ...Lease) *MemLeases {
+	m := &MemLeases{byIP: map[netip.Addr]Lease{}}
+	for _, l := range ls {
+		m.byIP[l.IP] = l
+	}
+	return m
+}
+
+// Load implements Leases.
+func (m *MemLeases) Load(context.Context) ([]Lease, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Lease, 0, len(m.byIP))
+	for _, l := range m.byIP {
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Put implements Leases.
+func (m *MemLeases) Put(_ context.Context, l Lease) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Fail != nil {
+		return m.Fail
+	}
+	if (l.MAC == phone.MAC{}) != l.Declined || !l.IP.Is4() {
+		return fmt.Errorf("put lease: bad lease %+v", l)
+	}
+	for ip, o := range m.byIP {
+		if !l.Declined && !o.Declined && o.MAC == l.MAC {
+			delete(m.byIP, ip)
+		}
+	}
+	m.byIP[l.IP] = l
+	return nil
+}
+
+// Delete implements Leases.
+func (m *MemLeases) Delete(_ context.Context, mac phone.MAC) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Fail != nil {
+		return m.Fail
+	}
+	for ip, o := range m.byIP {
+		if !o.Declined && o.MAC == mac {
+			delete(m.byIP, ip)
+		}
+	}
+	return nil
+}
