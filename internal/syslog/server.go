@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"phoneboot/internal/udpnet"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -74,48 +74,20 @@ func (s *Server) init() {
 	})
 }
 
-// Listen opens the UDP sockets for addr. An address without a host (":514")
-// gets an IPv4 and an IPv6 socket; IPv6 is skipped when the host has none.
+// Listen opens the UDP sockets for addr. An address without a host
+// (":514") gets an IPv4 and an IPv6 socket; IPv6 is skipped when the
+// host has none.
 func Listen(addr string) ([]*net.UDPConn, error) {
-	host, _, err := net.SplitHostPort(addr)
+	conns, err := udpnet.Listen(addr, listenBuffer)
 	if err != nil {
-		return nil, fmt.Errorf("syslog address %q: %w", addr, err)
+		return nil, fmt.Errorf("syslog: %w", err)
 	}
-	if host != "" {
-		c, err := listenUDP("udp", addr)
-		if err != nil {
-			return nil, err
-		}
-		return []*net.UDPConn{c}, nil
-	}
-	c4, err := listenUDP("udp4", addr)
-	if err != nil {
-		return nil, err
-	}
-	c6, err := listenUDP("udp6", addr)
-	if err != nil {
-		if errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL) {
-			return []*net.UDPConn{c4}, nil
-		}
-		c4.Close()
-		return nil, err
-	}
-	return []*net.UDPConn{c4, c6}, nil
+	return conns, nil
 }
 
 // listenBuffer is the receive buffer asked for: every phone of a site
 // logs at once after a power cut. The kernel caps it at net.core.rmem_max.
 const listenBuffer = 4 << 20
-
-func listenUDP(network, addr string) (*net.UDPConn, error) {
-	pc, err := net.ListenPacket(network, addr)
-	if err != nil {
-		return nil, fmt.Errorf("syslog: %w", err)
-	}
-	c := pc.(*net.UDPConn)
-	c.SetReadBuffer(listenBuffer)
-	return c, nil
-}
 
 // Serve reads datagrams from conn until Shutdown (or until conn is closed),
 // then returns ErrServerClosed. Other read errors are logged and reading

@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"phoneboot/internal/udpnet"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -101,33 +101,11 @@ func (s *Server) maxTransfers() int64 {
 // Active returns the number of transfers in progress.
 func (s *Server) Active() int { return int(s.nactive.Load()) }
 
-// Listen opens the UDP sockets for addr. An address without a host (":69")
-// gets an IPv4 and an IPv6 socket; IPv6 is skipped when the host has none.
+// Listen opens the UDP sockets for addr. An address without a host
+// (":69") gets an IPv4 and an IPv6 socket; IPv6 is skipped when the
+// host has none.
 func Listen(addr string) ([]*net.UDPConn, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("tftp address %q: %w", addr, err)
-	}
-	if host != "" {
-		c, err := listenUDP("udp", addr)
-		if err != nil {
-			return nil, err
-		}
-		return []*net.UDPConn{c}, nil
-	}
-	c4, err := listenUDP("udp4", addr)
-	if err != nil {
-		return nil, err
-	}
-	c6, err := listenUDP("udp6", addr)
-	if err != nil {
-		if ip6Unavailable(err) {
-			return []*net.UDPConn{c4}, nil
-		}
-		c4.Close()
-		return nil, err
-	}
-	return []*net.UDPConn{c4, c6}, nil
+	return udpnet.Listen(addr, listenBuffer)
 }
 
 // listenBuffer is the receive buffer asked for on listening sockets. After
@@ -135,22 +113,6 @@ func Listen(addr string) ([]*net.UDPConn, error) {
 // 300 requests) drops most of a burst of thousands, and each dropped phone
 // waits out its own timeout. The kernel caps it at net.core.rmem_max.
 const listenBuffer = 8 << 20
-
-func listenUDP(network, addr string) (*net.UDPConn, error) {
-	pc, err := net.ListenPacket(network, addr)
-	if err != nil {
-		return nil, err
-	}
-	c := pc.(*net.UDPConn)
-	c.SetReadBuffer(listenBuffer)
-	return c, nil
-}
-
-// ip6Unavailable reports errors that mean "this host has no IPv6", which
-// is no reason to refuse to start on IPv4.
-func ip6Unavailable(err error) bool {
-	return errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL)
-}
 
 // listener is a listening socket that tells which local address each
 // request was sent to, so that the transfer answers from that address.
