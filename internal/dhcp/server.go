@@ -23,11 +23,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"phoneboot/internal/ratelimit"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"phoneboot/internal/phone"
 )
@@ -77,14 +76,12 @@ type Server struct {
 	onEvent func(Event)
 	now     func() time.Time
 
-	mu       sync.Mutex
-	t        *table
-	next     int // where the pool scan starts
-	swept    time.Time
-	loaded   bool
-	limiters map[phone.MAC]*macLimit
-	overflow *rate.Limiter
-	limSwept time.Time
+	mu     sync.Mutex
+	t      *table
+	next   int // where the pool scan starts
+	swept  time.Time
+	loaded bool
+	limit  *ratelimit.Keyed[phone.MAC]
 
 	wmu      sync.Mutex
 	warnings []string
@@ -93,11 +90,6 @@ type Server struct {
 	stats   counters
 	running atomic.Bool
 	ready   chan struct{}
-}
-
-type macLimit struct {
-	lim  *rate.Limiter
-	last time.Time
 }
 
 // Per-MAC limit: a client retries a few times a second at most.
@@ -131,8 +123,7 @@ func newServer(cfg Config, info ifaceInfo, leases Leases, log *slog.Logger, onEv
 	}
 	return &Server{
 		st: st, leases: leases, log: log, onEvent: onEvent, now: time.Now,
-		t: newTable(), limiters: map[phone.MAC]*macLimit{},
-		overflow: rate.NewLimiter(rate.Limit(10*macRate), 10*macBurst),
+		t: newTable(), limit: ratelimit.New[phone.MAC](macRate, macBurst, maxLimiters),
 		servers:  map[netip.Addr]bool{},
 		ready:    make(chan struct{}),
 		warnings: st.warnings,
@@ -201,26 +192,10 @@ func (s *Server) Stats() Stats {
 	return out
 }
 
-// allow applies the per-MAC rate limit. Called with s.mu held.
+// allow applies the per-MAC rate limit.
 func (s *Server) allow(mac phone.MAC, now time.Time) bool {
-	if now.Sub(s.limSwept) > time.Minute {
-		for m, l := range s.limiters {
-			if now.Sub(l.last) > time.Minute {
-				delete(s.limiters, m)
-			}
-		}
-		s.limSwept = now
-	}
-	l := s.limiters[mac]
-	if l == nil {
-		if len(s.limiters) >= maxLimiters {
-			return s.overflow.AllowN(now, 1)
-		}
-		l = &macLimit{lim: rate.NewLimiter(macRate, macBurst)}
-		s.limiters[mac] = l
-	}
-	l.last = now
-	return l.lim.AllowN(now, 1)
+	ok, _ := s.limit.Allow(mac, now)
+	return ok
 }
 
 func (s *Server) emit(ev Event, lvl slog.Level) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"phoneboot/internal/ratelimit"
 	"phoneboot/internal/udpnet"
 	"sync"
 	"sync/atomic"
@@ -39,9 +40,8 @@ type Server struct {
 	mu       sync.Mutex
 	closed   bool
 	conns    map[*net.UDPConn]struct{}
-	limiters map[netip.Addr]*bucket
-	swept    time.Time
-	wg       sync.WaitGroup // running Serve loops
+	limit    *ratelimit.Keyed[netip.Addr] // nil: no limit
+	wg       sync.WaitGroup               // running Serve loops
 }
 
 // Stats are the server's counters since it started.
@@ -67,7 +67,9 @@ func (s *Server) Stats() Stats {
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.conns = make(map[*net.UDPConn]struct{})
-		s.limiters = make(map[netip.Addr]*bucket)
+		if s.RatePerSource > 0 {
+			s.limit = ratelimit.New[netip.Addr](s.RatePerSource, s.RateBurst, maxSources)
+		}
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -161,53 +163,20 @@ func (s *Server) handle(b []byte, from netip.AddrPort) {
 	}
 }
 
-// bucket is a token bucket for one source address.
-type bucket struct {
-	tokens float64
-	last   time.Time
-	told   time.Time // last "over the limit" log line
-}
-
 // maxSources bounds the rate-limit table against floods of spoofed sources.
 const maxSources = 1 << 16
 
-// allow applies the per-source rate limit.
+// allow applies the per-source rate limit, logging an offender at most
+// once a second.
 func (s *Server) allow(ip netip.Addr, now time.Time) bool {
-	if s.RatePerSource <= 0 {
+	if s.limit == nil {
 		return true
 	}
-	burst := float64(max(s.RateBurst, 1))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Sub(s.swept) > time.Minute || len(s.limiters) >= maxSources {
-		// Forget sources idle long enough to have refilled their bucket.
-		idle := max(time.Minute, time.Duration(burst/s.RatePerSource*float64(time.Second)))
-		for a, b := range s.limiters {
-			if now.Sub(b.last) > idle {
-				delete(s.limiters, a)
-			}
-		}
-		if len(s.limiters) >= maxSources {
-			clear(s.limiters)
-		}
-		s.swept = now
-	}
-	b := s.limiters[ip]
-	if b == nil {
-		b = &bucket{tokens: burst, last: now}
-		s.limiters[ip] = b
-	}
-	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*s.RatePerSource)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true
-	}
-	if now.Sub(b.told) >= 10*time.Second {
-		b.told = now
+	ok, tell := s.limit.Allow(ip, now)
+	if tell {
 		s.Logger.Info("syslog: source over the rate limit, dropping", "source", ip, "limit", s.RatePerSource)
 	}
-	return false
+	return ok
 }
 
 // Shutdown closes the listening sockets and waits for the Serve loops to

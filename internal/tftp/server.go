@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"phoneboot/internal/ratelimit"
 	"phoneboot/internal/udpnet"
 	"sync"
 	"sync/atomic"
@@ -14,7 +15,6 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
-	"golang.org/x/time/rate"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -63,17 +63,10 @@ type Server struct {
 	mu        sync.Mutex
 	closed    bool
 	listeners map[*listener]struct{}
-	active    map[netip.AddrPort]struct{} // transfers by client TID
-	limiters  map[netip.Addr]*sourceLimit
-	swept     time.Time
+	active    map[netip.AddrPort]struct{}  // transfers by client TID
+	limit     *ratelimit.Keyed[netip.Addr] // nil: no per-source limit
 	nactive   atomic.Int64
 	wg        sync.WaitGroup
-}
-
-type sourceLimit struct {
-	lim  *rate.Limiter
-	last time.Time // last request, to forget idle sources
-	told time.Time // last "too many requests" answer
 }
 
 func (s *Server) init() {
@@ -81,7 +74,9 @@ func (s *Server) init() {
 		s.hardCtx, s.hardStop = context.WithCancel(context.Background())
 		s.listeners = make(map[*listener]struct{})
 		s.active = make(map[netip.AddrPort]struct{})
-		s.limiters = make(map[netip.Addr]*sourceLimit)
+		if s.RatePerSource > 0 {
+			s.limit = ratelimit.New[netip.Addr](s.RatePerSource, s.RateBurst, maxSources)
+		}
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -342,34 +337,22 @@ const (
 	overLimitSilent             // refuse without answering: already told this second
 )
 
-// allow applies the per-source rate limit. Called with s.mu held.
+// maxSources bounds the rate-limit table against spoofed floods.
+const maxSources = 1 << 16
+
+// allow applies the per-source rate limit.
 func (s *Server) allow(ip netip.Addr, now time.Time) rateVerdict {
-	if s.RatePerSource <= 0 {
+	if s.limit == nil {
 		return allowed
 	}
-	if now.Sub(s.swept) > time.Minute {
-		// Forget idle sources so the table stays bounded.
-		for a, sl := range s.limiters {
-			if now.Sub(sl.last) > time.Minute {
-				delete(s.limiters, a)
-			}
-		}
-		s.swept = now
-	}
-	sl := s.limiters[ip]
-	if sl == nil {
-		sl = &sourceLimit{lim: rate.NewLimiter(rate.Limit(s.RatePerSource), max(s.RateBurst, 1))}
-		s.limiters[ip] = sl
-	}
-	sl.last = now
-	if sl.lim.AllowN(now, 1) {
+	ok, tell := s.limit.Allow(ip, now)
+	switch {
+	case ok:
 		return allowed
+	case tell:
+		return overLimit
 	}
-	if now.Sub(sl.told) < time.Second {
-		return overLimitSilent
-	}
-	sl.told = now
-	return overLimit
+	return overLimitSilent
 }
 
 func isBroadcast(a netip.Addr) bool {
