@@ -55,6 +55,11 @@ func dhcpConfig(cfg *config.Config, iface, rng string) (dhcp.Config, bool, error
 		return out
 	}
 	dc.DNS, dc.NTP, dc.TFTP = parse(d.DNS), parse(d.NTP), parse(d.TFTP)
+	for _, cl := range d.Classes {
+		o := dhcp.Override{Model: cl.Model, VendorClass: cl.VendorClass, DNS: parse(cl.DNS), TFTP: parse(cl.TFTP), LeaseTime: cl.LeaseTime.Duration}
+		o.Router, _ = netip.ParseAddr(cl.Router)
+		dc.Overrides = append(dc.Overrides, o)
+	}
 	if cfg != nil {
 		for _, p := range cfg.Phones {
 			if a, err := netip.ParseAddr(p.IP); err == nil {

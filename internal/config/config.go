@@ -120,6 +120,18 @@ type DHCP struct {
 	NTP       []string `toml:"ntp"`
 	TFTP      []string `toml:"tftp"` // option 150; default: phoneboot's address on the interface
 	LeaseTime Duration `toml:"lease_time"`
+	// Classes are option sets for some phones: by model or vendor class.
+	Classes []DHCPClass `toml:"class"`
+}
+
+// DHCPClass overrides options for clients of one model or vendor class.
+type DHCPClass struct {
+	Model       string   `toml:"model"`
+	VendorClass string   `toml:"vendor_class"`
+	Router      string   `toml:"router"`
+	DNS         []string `toml:"dns"`
+	TFTP        []string `toml:"tftp"`
+	LeaseTime   Duration `toml:"lease_time"`
 }
 
 // Duration is a TOML string such as "90s" or "2m".
@@ -347,6 +359,20 @@ func (c *Config) checkDHCP(fail func(int, string, ...any)) {
 		for _, v := range list {
 			if a, err := netip.ParseAddr(v); v != "" && (err != nil || !a.Is4()) {
 				fail(line(key), "dhcp.%s: %q is not an IPv4 address", key, v)
+			}
+		}
+	}
+	for i, cl := range d.Classes {
+		at := c.pos.header("dhcp.class", i)
+		if (cl.Model == "") == (cl.VendorClass == "") {
+			fail(at, "dhcp.class: give either model or vendor_class")
+		}
+		if _, ok := phone.ModelByName(cl.Model); cl.Model != "" && !ok {
+			fail(at, "dhcp.class: unknown model %q", cl.Model)
+		}
+		for _, v := range append(append([]string{cl.Router}, cl.DNS...), cl.TFTP...) {
+			if a, err := netip.ParseAddr(v); v != "" && (err != nil || !a.Is4()) {
+				fail(at, "dhcp.class: %q is not an IPv4 address", v)
 			}
 		}
 	}

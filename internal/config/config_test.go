@@ -144,3 +144,14 @@ func TestDHCPSection(t *testing.T) {
 		}
 	}
 }
+
+func TestDHCPClasses(t *testing.T) {
+	c, err := Parse("d.toml", []byte("[dhcp]\ninterface = \"eth1\"\nrange = \"10.0.0.100-10.0.0.199\"\n[[dhcp.class]]\nmodel = \"7961\"\ntftp = [\"10.0.0.6\"]\n"))
+	if err != nil || c.DHCP.Classes[0].Model != "7961" {
+		t.Fatalf("%v %+v", err, c)
+	}
+	_, err = Parse("d.toml", []byte("[[dhcp.class]]\nmodel = \"7999\"\n"))
+	if err == nil || !strings.Contains(err.Error(), `d.toml:1: dhcp.class: unknown model "7999"`) {
+		t.Fatalf("error %v", err)
+	}
+}
