@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"phoneboot/internal/udpnet"
 	"runtime"
 	"slices"
 	"strconv"
@@ -329,33 +330,7 @@ func (n *testNet) clientConn() (*net.UDPConn, error) {
 }
 
 func listenUDP(iface string, port int) (*net.UDPConn, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), "dhcp-client")
-	defer f.Close() // FilePacketConn dups it
-	for _, o := range []struct{ opt, v int }{{unix.SO_REUSEADDR, 1}, {unix.SO_BROADCAST, 1}, {unix.SO_RCVBUF, 4 << 20}} {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o.opt, o.v); err != nil {
-			return nil, err
-		}
-	}
-	if err := unix.BindToDevice(fd, iface); err != nil {
-		return nil, fmt.Errorf("bind to device %s: %w", iface, err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
-		return nil, err
-	}
-	pc, err := net.FilePacketConn(f)
-	if err != nil {
-		return nil, err
-	}
-	uc, ok := pc.(*net.UDPConn)
-	if !ok {
-		pc.Close()
-		return nil, errors.New("not a UDP socket")
-	}
-	return uc, nil
+	return udpnet.ListenDevice(iface, port, 4<<20)
 }
 
 // server is one DHCP server under test.

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
+	"phoneboot/internal/udpnet"
 	"time"
 	"unsafe"
 
@@ -29,31 +29,9 @@ type conn struct {
 }
 
 func listen(iface string, port int) (*conn, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	uc, err := udpnet.ListenDevice(iface, port, 1<<20)
 	if err != nil {
 		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), "dhcp")
-	defer f.Close() // FilePacketConn dups it
-	for _, o := range []struct{ opt, v int }{{unix.SO_REUSEADDR, 1}, {unix.SO_BROADCAST, 1}, {unix.SO_RCVBUF, 1 << 20}} {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o.opt, o.v); err != nil {
-			return nil, err
-		}
-	}
-	if err := unix.BindToDevice(fd, iface); err != nil {
-		return nil, fmt.Errorf("bind to device %s: %w", iface, err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
-		return nil, err
-	}
-	pc, err := net.FilePacketConn(f)
-	if err != nil {
-		return nil, err
-	}
-	uc, ok := pc.(*net.UDPConn)
-	if !ok {
-		pc.Close()
-		return nil, errors.New("not a UDP socket")
 	}
 	return &conn{c: uc, p: ipv4.NewPacketConn(uc), iface: iface}, nil
 }
