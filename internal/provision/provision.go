@@ -242,16 +242,10 @@ func (p *Provisioner) osImage(s *snapshot, mac phone.MAC, known bool) (tftp.File
 // site targets for that model, so SCCP and SIP term files are never mixed
 // (cisco-79xx.md §4.3).
 func (p *Provisioner) termFile(s *snapshot, n phone.Name, name string) (tftp.File, error) {
-	m, ok := phone.ModelByTerm(n.Model)
-	if ok && p.opts.Firmware != nil {
-		if target := s.cfg.Site.Loads[m.Name]; target != "" {
-			// The first step of the path, as for any phone of unknown load.
-			if next := s.plan(m, "", target).Next; next != "" {
-				f, ok, err := p.opts.Firmware.Term(next, name)
-				if err != nil || ok {
-					return f, err
-				}
-			}
+	if id := s.termLoad(n.Model); id != "" && p.opts.Firmware != nil {
+		f, ok, err := p.opts.Firmware.Term(id, name)
+		if err != nil || ok {
+			return f, err
 		}
 	}
 	return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (no load for this model in [site.loads] whose package had %s)", name)

@@ -99,28 +99,14 @@ func (p *Provisioner) Transferred(ev tftp.Event) {
 // startFetch notes the components of the load whose list a phone just
 // fetched. Called with p.mu held.
 func (p *Provisioner) startFetch(s *snapshot, id string, n phone.Name) *fetching {
-	f := &fetching{id: id, missing: map[string]bool{}}
-	if id != "" {
-		if l, ok := s.loads.get(id); ok {
-			f.id = l.id
-			for _, c := range l.components {
-				f.missing[strings.ToLower(c)] = true
-			}
-		}
-		return f
+	if id == "" {
+		id = s.termLoad(n.Model) // termNN.default.loads
 	}
-	// termNN.default.loads: the load of the site's target for the model,
-	// whose package the term file came with.
-	if m, ok := phone.ModelByTerm(n.Model); ok {
-		if target := s.cfg.Site.Loads[m.Name]; target != "" {
-			if next := s.plan(m, "", target).Next; next != "" {
-				if l, ok := s.loads.get(next); ok {
-					f.id = l.id
-					for _, c := range l.components {
-						f.missing[strings.ToLower(c)] = true
-					}
-				}
-			}
+	f := &fetching{id: id, missing: map[string]bool{}}
+	if l, ok := s.loads.get(id); ok {
+		f.id = l.id
+		for _, c := range l.components {
+			f.missing[strings.ToLower(c)] = true
 		}
 	}
 	return f

@@ -294,6 +294,17 @@ func (s *snapshot) targetFor(mac phone.MAC, m phone.Model) string {
 	return s.cfg.Site.Loads[m.Name]
 }
 
+// termLoad is the load behind termNN.default.loads: the first step of
+// the path to the site's target for model NN, as for any phone whose load
+// is unknown (a factory reset forgot it). "" when there is none.
+func (s *snapshot) termLoad(nn string) string {
+	m, ok := phone.ModelByTerm(nn)
+	if !ok || s.cfg.Site.Loads[m.Name] == "" {
+		return ""
+	}
+	return s.plan(m, "", s.cfg.Site.Loads[m.Name]).Next
+}
+
 // renderShared renders the files every phone shares.
 func (s *snapshot) renderShared() error {
 	add := func(name string, b []byte, err error) error {
