@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/netip"
 	"phoneboot/internal/ratelimit"
+	"phoneboot/internal/udpnet"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -310,19 +311,18 @@ func (s *Server) Run(ctx context.Context) error {
 	close(s.ready)
 
 	buf := make([]byte, maxPacket)
-	var backoff time.Duration
+	var backoff udpnet.Backoff
 	for {
 		n, from, err := c.read(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			backoff = min(max(2*backoff, time.Millisecond), 100*time.Millisecond)
 			s.log.Warn("dhcp: read error", "iface", s.st.iface, "err", err)
-			time.Sleep(backoff)
+			backoff.Wait()
 			continue
 		}
-		backoff = 0
+		backoff.Reset()
 		if n == len(buf) {
 			s.stats.received.Add(1)
 			s.stats.malformed.Add(1)

@@ -113,7 +113,7 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 	}()
 
 	buf := make([]byte, bufSize)
-	var backoff time.Duration
+	var backoff udpnet.Backoff
 	for {
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -125,12 +125,11 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 			}
 			// Transient (no buffers, ICMP-induced): log, back off a little
 			// so a persistent error cannot spin, and go on.
-			backoff = min(max(2*backoff, time.Millisecond), 100*time.Millisecond)
 			s.Logger.Warn("syslog: read error", "addr", conn.LocalAddr(), "err", err)
-			time.Sleep(backoff)
+			backoff.Wait()
 			continue
 		}
-		backoff = 0
+		backoff.Reset()
 		s.handle(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
 	}
 }

@@ -209,7 +209,7 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 	}()
 
 	buf := make([]byte, MaxRequestLen+1)
-	var backoff time.Duration
+	var backoff udpnet.Backoff
 	for {
 		n, from, local, ifIndex, err := l.read(buf)
 		if err != nil {
@@ -221,12 +221,11 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 			}
 			// A transient error (ICMP-induced, no buffers): log, back off a
 			// little so a persistent one cannot spin, and go on.
-			backoff = min(max(2*backoff, time.Millisecond), 100*time.Millisecond)
 			s.Logger.Warn("tftp: read error on listening socket", "addr", conn.LocalAddr(), "err", err)
-			time.Sleep(backoff)
+			backoff.Wait()
 			continue
 		}
-		backoff = 0
+		backoff.Reset()
 		if local.Is6() && local.IsLinkLocalUnicast() && ifIndex > 0 {
 			local = local.WithZone(fmt.Sprint(ifIndex))
 		}

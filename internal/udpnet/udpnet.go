@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"time"
 )
 
 // Listen opens the UDP sockets for addr, each with a receive buffer of
@@ -56,3 +57,17 @@ func listen(network, addr string, rcvbuf int) (*net.UDPConn, error) {
 func ip6Unavailable(err error) bool {
 	return errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL)
 }
+
+// Backoff paces a server's read loop after transient read errors (no
+// buffers, ICMP-induced): 1 ms doubling to 100 ms, so a persistent error
+// cannot spin. The zero value is ready.
+type Backoff struct{ d time.Duration }
+
+// Wait sleeps for the next, longer pause.
+func (b *Backoff) Wait() {
+	b.d = min(max(2*b.d, time.Millisecond), 100*time.Millisecond)
+	time.Sleep(b.d)
+}
+
+// Reset starts over after a successful read.
+func (b *Backoff) Reset() { b.d = 0 }
