@@ -288,7 +288,7 @@ func TestInventoryEditsReload(t *testing.T) {
 	waitFor(t, func() bool { return !strings.Contains(get("SIP00137F0000AA.cnf"), "line1_name") })
 
 	// The phone booted while auto-provisioned and while in the inventory:
-	// the list shows it as auto again, adopt brings it back with its model.
+	// the list shows it as auto again.
 	waitFor(t, func() bool { return strings.Contains(mustRun("phones"), "unknown, auto-provisioned") })
 
 	// phoneboot sim against this serve: a 7960 on 8.12 comes up.
