@@ -9,8 +9,8 @@ import (
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/dhcp"
+	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
-	"phoneboot/internal/store"
 )
 
 // dhcpConfig merges the [dhcp] section with the --dhcp-iface and
@@ -88,7 +88,12 @@ func (p *provisioning) startDHCP(ctx context.Context, cfg *config.Config, iface,
 		if m, ok := phone.ModelByName(ev.Model); ok {
 			p.prov.Learn(ev.MAC, m)
 		}
-		p.events.Add(store.Event{Time: ev.Time, MAC: ev.MAC, IP: ev.IP, Source: "dhcp", Kind: ev.Type, Detail: ev.Detail})
+		var model string
+		if m, ok := phone.ModelByName(ev.Model); ok {
+			model = m.Name
+		}
+		p.events.Add(event.Event{Time: ev.Time, MAC: ev.MAC, IP: ev.IP, Source: event.DHCP, Kind: ev.Type, Detail: ev.Detail,
+			Facts: event.Facts{Model: model}})
 	})
 	if err != nil {
 		return fmt.Errorf("serve: DHCP: %w", err)

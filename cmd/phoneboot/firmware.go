@@ -162,7 +162,12 @@ func firmwareList(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	phones, err := phoneRows(ctx, *data, *cfgPath)
+	fl, done, err := openFleet(ctx, *data, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer done()
+	phones, err := fl.Loads(ctx)
 	if err != nil {
 		return err
 	}
@@ -171,10 +176,10 @@ func firmwareList(ctx context.Context, args []string, stdout io.Writer) error {
 		r := firmwareRow{Load: l, Size: l.Size(), Running: []string{}, Targeted: []string{}}
 		for _, p := range phones {
 			if strings.EqualFold(p.Load, l.ID) {
-				r.Running = append(r.Running, p.MAC)
+				r.Running = append(r.Running, p.MAC.String())
 			}
 			if strings.EqualFold(p.Target, l.ID) {
-				r.Targeted = append(r.Targeted, p.MAC)
+				r.Targeted = append(r.Targeted, p.MAC.String())
 			}
 		}
 		rows = append(rows, r)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"phoneboot/internal/config"
+	"phoneboot/internal/event"
+	"phoneboot/internal/fleet"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/store"
 	"phoneboot/internal/track"
@@ -31,25 +33,6 @@ const phonesUsage = `Usage:
 Every form takes --data DIR and --config FILE. A running "phoneboot serve"
 picks changes to phoneboot.toml up within seconds (or at once on SIGHUP).
 `
-
-// phoneRow is one line of "phoneboot phones".
-type phoneRow struct {
-	MAC      string    `json:"mac"`
-	Model    string    `json:"model,omitempty"`
-	Protocol string    `json:"protocol,omitempty"`
-	Label    string    `json:"label,omitempty"`
-	Source   string    `json:"source"` // inventory or auto
-	IP       string    `json:"ip,omitempty"`
-	Load     string    `json:"load,omitempty"`   // running, as observed
-	Target   string    `json:"target,omitempty"` // from the config
-	LastSeen time.Time `json:"last_seen,omitzero"`
-	LastFile string    `json:"last_file,omitempty"`
-	// From the timeline (internal/track).
-	State    string          `json:"state"`
-	Detail   string          `json:"detail,omitempty"`
-	Download *track.Progress `json:"download,omitempty"`
-	Findings []track.Finding `json:"findings"`
-}
 
 func phones(ctx context.Context, args []string, stdout io.Writer) error {
 	sub := ""
@@ -100,7 +83,12 @@ func phonesList(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args, stdout, "Lists the inventory and every phone seen."); err != nil {
 		return err
 	}
-	rows, err := phoneRows(ctx, *data, *cfgPath)
+	fl, done, err := openFleet(ctx, *data, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rows, err := fl.Phones(ctx)
 	if err != nil {
 		return err
 	}
@@ -116,7 +104,7 @@ func phonesList(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // printTable prints the phones, one line each.
-func printTable(w io.Writer, rows []phoneRow) {
+func printTable(w io.Writer, rows []fleet.Row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MAC\tMODEL\tIP\tLOAD → TARGET\tSTATE\tFINDING\tLAST SEEN\tSOURCE\tLABEL")
 	for _, r := range rows {
@@ -163,7 +151,7 @@ func phonesWatch(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	for i := 0; *count == 0 || i < *count; i++ {
-		rows, err := phoneRows(ctx, *data, *cfgPath)
+		rows, err := phoneRowsOnce(ctx, *data, *cfgPath)
 		if err != nil {
 			return err
 		}
@@ -179,94 +167,28 @@ func phonesWatch(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// phoneRows merges the config's inventory (what phones should get) with
-// the store (what was seen). The config file wins: a running serve may
-// not have synced a change yet.
-func phoneRows(ctx context.Context, data, cfgPath string) ([]phoneRow, error) {
+// openFleet reads the config and opens the store; done closes it.
+func openFleet(ctx context.Context, data, cfgPath string) (fleet.Fleet, func(), error) {
 	cfg, _, err := loadConfig(data, cfgPath)
 	if err != nil {
-		return nil, err
+		return fleet.Fleet{}, nil, err
 	}
 	db, err := store.Open(ctx, filepath.Join(data, "phoneboot.db"))
 	if err != nil {
-		return nil, err
+		return fleet.Fleet{}, nil, err
 	}
-	defer db.Close()
-	seen, err := db.Phones(ctx)
+	return fleet.Fleet{Store: db, Config: cfg}, func() { db.Close() }, nil
+}
+
+// phoneRowsOnce reads the config and the store afresh: a running serve
+// and the config file change between calls.
+func phoneRowsOnce(ctx context.Context, data, cfgPath string) ([]fleet.Row, error) {
+	fl, done, err := openFleet(ctx, data, cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	byMAC := map[phone.MAC]store.Phone{}
-	for _, p := range seen {
-		byMAC[p.MAC] = p
-	}
-	var rows []phoneRow
-	inInventory := map[phone.MAC]bool{}
-	if cfg != nil {
-		for _, p := range cfg.Phones {
-			inInventory[p.MAC] = true
-			r := rowOf(byMAC[p.MAC])
-			r.MAC, r.Model, r.Protocol, r.Label, r.Source = p.MAC.String(), p.Model, p.Protocol, p.Label, store.SourceInventory
-			if r.Protocol == "" {
-				r.Protocol = cfg.Site.Protocol
-			}
-			r.Target = p.Load
-			if r.Target == "" {
-				r.Target = cfg.Site.Loads[p.Model]
-			}
-			rows = append(rows, r)
-		}
-	}
-	for _, p := range seen {
-		if !inInventory[p.MAC] {
-			r := rowOf(p)
-			r.Source = store.SourceAuto
-			rows = append(rows, r)
-		}
-	}
-	now := time.Now()
-	for i := range rows {
-		if err := analyze(ctx, db, &rows[i], byMAC[rows[i].macValue()], now); err != nil {
-			return nil, err
-		}
-	}
-	return rows, nil
-}
-
-// analyze fills a row's state and findings from the phone's recent
-// timeline.
-func analyze(ctx context.Context, db *store.Store, r *phoneRow, p store.Phone, now time.Time) error {
-	r.Findings = []track.Finding{}
-	if p.LastSeen.IsZero() {
-		r.State = "never seen"
-		return nil
-	}
-	mac := r.macValue()
-	events, err := db.Events(ctx, mac, 500)
-	if err != nil {
-		return err
-	}
-	p.MAC = mac
-	st := track.Analyze(track.Timeline{Phone: p, Events: events, Now: now, Target: r.Target})
-	r.State, r.Detail, r.Download, r.Findings = st.Phase, st.Detail, st.Download, st.Findings
-	if r.Load == "" {
-		r.Load = st.Running
-	}
-	return nil
-}
-
-func (r phoneRow) macValue() phone.MAC {
-	m, _ := phone.ParseMAC(r.MAC)
-	return m
-}
-
-func rowOf(p store.Phone) phoneRow {
-	r := phoneRow{MAC: p.MAC.String(), Model: p.Model, Protocol: p.Protocol, Label: p.Label, Source: p.Source,
-		Load: p.Load, LastSeen: p.LastSeen, LastFile: p.LastFile}
-	if p.IP.IsValid() {
-		r.IP = p.IP.String()
-	}
-	return r
+	defer done()
+	return fl.Phones(ctx)
 }
 
 func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
@@ -280,33 +202,21 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args, stdout, "Shows one phone and its timeline."); err != nil {
 		return err
 	}
-	rows, err := phoneRows(ctx, *data, *cfgPath)
+	fl, done, err := openFleet(ctx, *data, *cfgPath)
 	if err != nil {
 		return err
 	}
-	var row *phoneRow
-	for i := range rows {
-		if rows[i].MAC == mac.String() {
-			row = &rows[i]
-		}
-	}
-	if row == nil {
-		return fmt.Errorf("phones show: %s is not in the inventory and has not been seen", mac)
-	}
-	db, err := store.Open(ctx, filepath.Join(*data, "phoneboot.db"))
+	defer done()
+	v, err := fl.Phone(ctx, mac, *limit)
 	if err != nil {
-		return err
+		return fmt.Errorf("phones show: %w", err)
 	}
-	defer db.Close()
-	events, err := db.Events(ctx, mac, *limit)
-	if err != nil {
-		return err
-	}
+	row, events := &v.Row, v.Events
 	if *asJSON {
 		return printJSON(stdout, struct {
-			Phone  phoneRow      `json:"phone"`
-			Events []store.Event `json:"events"`
-		}{*row, events})
+			Phone  fleet.Row     `json:"phone"`
+			Events []event.Event `json:"events"`
+		}{v.Row, v.Events})
 	}
 	fmt.Fprintf(stdout, "%s  %s  model %s  protocol %s  ip %s\n", mac.DeviceName(), row.Source, dash(row.Model), dash(row.Protocol), dash(row.IP))
 	fmt.Fprintf(stdout, "load %s → target %s   last seen %s\n", dash(row.Load), dash(row.Target), ago(row.LastSeen))
@@ -335,9 +245,9 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	for _, ev := range events {
-		what := ev.Outcome
-		if ev.Source != "tftp" {
-			what = ev.Kind
+		what := string(ev.Outcome)
+		if !ev.IsRequest() {
+			what = string(ev.Kind)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Source, what, ev.File, ev.Detail)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"phoneboot/internal/config"
+	"phoneboot/internal/event"
 	"phoneboot/internal/firmware"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/provision"
@@ -60,9 +61,7 @@ func startProvisioning(ctx context.Context, data, cfgPath, root string, files tf
 	p.prov, err = provision.New(provision.Options{
 		Root: root, Files: files, Templates: p.templates, Logger: log,
 		Firmware: p.catalog, Running: running,
-		OnEvent: func(ev provision.Event) {
-			p.events.Add(store.Event{Time: ev.Time, MAC: ev.MAC, IP: ev.IP, Source: "provision", Kind: ev.Kind, File: ev.File, Detail: ev.Detail})
-		},
+		OnEvent: func(ev event.Event) { p.events.Add(ev) },
 	})
 	if err != nil {
 		p.close()
@@ -202,12 +201,9 @@ func (p *provisioning) tftpEvent(ev tftp.Event) {
 	if !ok {
 		return
 	}
-	detail := ev.Error
-	if ev.Retransmits > 0 {
-		detail = strings.TrimSpace(fmt.Sprintf("%s %d retransmits", detail, ev.Retransmits))
-	}
-	p.events.Add(store.Event{Time: ev.Start, MAC: mac, IP: ev.Remote.Addr(), Source: "tftp", Kind: "request",
-		File: ev.File, Outcome: string(ev.Outcome), Bytes: ev.Bytes, Duration: ev.Duration, Detail: detail})
+	p.events.Add(event.Event{Time: ev.Start, MAC: mac, IP: ev.Remote.Addr(), Source: event.TFTP, Kind: event.Request,
+		File: ev.File, Outcome: event.Outcome(ev.Outcome), Bytes: ev.Bytes, Duration: ev.Duration, Detail: ev.Error,
+		Facts: event.Facts{Retransmits: ev.Retransmits}})
 }
 
 // runningLoads is the load each phone was last seen running.
@@ -243,7 +239,7 @@ func (p *provisioning) startSyslog(addr string, wg *sync.WaitGroup) func() {
 		if !ok {
 			return // not from a phone phoneboot knows
 		}
-		p.events.Add(store.Event{Time: m.Time, MAC: mac, IP: m.From.Addr(), Source: "syslog", Kind: "syslog", Detail: m.Raw})
+		p.events.Add(event.Event{Time: m.Time, MAC: mac, IP: m.From.Addr(), Source: event.Syslog, Kind: event.SyslogLine, Detail: m.Raw})
 	}}
 	for _, c := range conns {
 		p.log.Info("syslog listening", "addr", c.LocalAddr().String())

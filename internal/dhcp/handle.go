@@ -17,6 +17,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
 
+	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
 )
 
@@ -214,7 +215,7 @@ func (s *Server) handle(ctx context.Context, b []byte, from netip.AddrPort) *rep
 	return h.reply
 }
 
-func (s *Server) event(m *msg, typ string, now time.Time) Event {
+func (s *Server) event(m *msg, typ event.Kind, now time.Time) Event {
 	return Event{Time: now, MAC: m.mac, IP: m.ciaddr, Type: typ, VendorClass: m.vclass, Model: m.model,
 		Hostname: m.hostname, Requested: m.requested}
 }
@@ -251,24 +252,24 @@ func (s *Server) dispatch(ctx context.Context, m *msg, from netip.AddrPort, now 
 	}
 }
 
-func typeName(t dhcpv4.MessageType) string {
+func typeName(t dhcpv4.MessageType) event.Kind {
 	switch t {
 	case dhcpv4.MessageTypeDiscover:
-		return "discover"
+		return event.DHCPDiscover
 	case dhcpv4.MessageTypeRequest:
-		return "request"
+		return event.DHCPRequest
 	case dhcpv4.MessageTypeInform:
-		return "inform"
+		return event.DHCPInform
 	case dhcpv4.MessageTypeRelease:
-		return "release"
+		return event.DHCPRelease
 	case dhcpv4.MessageTypeDecline:
-		return "decline"
+		return event.DHCPDecline
 	case dhcpv4.MessageTypeOffer:
-		return "offer"
+		return event.DHCPOffer
 	case dhcpv4.MessageTypeAck:
-		return "ack"
+		return event.DHCPAck
 	case dhcpv4.MessageTypeNak:
-		return "nak"
+		return event.DHCPNak
 	}
 	return "unknown"
 }
@@ -400,7 +401,7 @@ func (s *Server) choose(m *msg, now time.Time) (netip.Addr, string) {
 const offerHold = 30 * time.Second
 
 func (s *Server) discover(m *msg, now time.Time, h *handled) {
-	ev := s.event(m, "discover", now)
+	ev := s.event(m, event.DHCPDiscover, now)
 	ip, how := s.choose(m, now)
 	if !ip.IsValid() {
 		s.stats.exhausted.Add(1)
@@ -424,7 +425,7 @@ func (s *Server) discover(m *msg, now time.Time, h *handled) {
 	r.YourIPAddr = ip.AsSlice()
 	sent := s.st.addOptions(r, o, codes(m), true)
 	s.stats.offers.Add(1)
-	out := s.event(m, "offer", now)
+	out := s.event(m, event.DHCPOffer, now)
 	out.IP = ip
 	out.Detail = fmt.Sprintf("offered %v for %s, options %s", ip, fmtDur(o.leaseTime), codeList(sent))
 	h.add(slog.LevelDebug, out)
@@ -432,7 +433,7 @@ func (s *Server) discover(m *msg, now time.Time, h *handled) {
 }
 
 func (s *Server) request(ctx context.Context, m *msg, now time.Time, h *handled) {
-	ev := s.event(m, "request", now)
+	ev := s.event(m, event.DHCPRequest, now)
 	var ip netip.Addr
 	var state string
 	switch {
@@ -484,7 +485,7 @@ func (s *Server) request(ctx context.Context, m *msg, now time.Time, h *handled)
 	o := s.opts(m)
 	n := &entry{ip: ip, mac: m.mac, expires: now.Add(o.leaseTime), hostname: m.hostname, vclass: m.vclass}
 	if err := s.persist(ctx, n.lease()); err != nil {
-		ev := s.event(m, "request", now)
+		ev := s.event(m, event.DHCPRequest, now)
 		ev.Detail = fmt.Sprintf("not acknowledged: the lease of %v could not be stored: %v", ip, err)
 		h.add(slog.LevelError, ev)
 		return
@@ -497,7 +498,7 @@ func (s *Server) request(ctx context.Context, m *msg, now time.Time, h *handled)
 	r.YourIPAddr = ip.AsSlice()
 	sent := s.st.addOptions(r, o, codes(m), true)
 	s.stats.acks.Add(1)
-	out := s.event(m, "ack", now)
+	out := s.event(m, event.DHCPAck, now)
 	out.IP = ip
 	out.Detail = fmt.Sprintf("leased %v for %s, options %s", ip, fmtDur(o.leaseTime), codeList(sent))
 	h.add(slog.LevelInfo, out)
@@ -511,7 +512,7 @@ func (s *Server) nak(m *msg, now time.Time, h *handled, why string) {
 		r.SetBroadcast() // the relay broadcasts it (RFC 2131 §4.3.2)
 	}
 	s.stats.naks.Add(1)
-	ev := s.event(m, "nak", now)
+	ev := s.event(m, event.DHCPNak, now)
 	ev.IP = netip.Addr{}
 	ev.Detail = why
 	h.add(slog.LevelWarn, ev)
@@ -523,12 +524,12 @@ func (s *Server) nak(m *msg, now time.Time, h *handled, why string) {
 }
 
 func (s *Server) inform(m *msg, from netip.AddrPort, now time.Time, h *handled) {
-	ev := s.event(m, "inform", now)
+	ev := s.event(m, event.DHCPInform, now)
 	h.add(slog.LevelDebug, ev)
 	r := s.st.newReply(m, dhcpv4.MessageTypeAck)
 	sent := s.st.addOptions(r, s.opts(m), codes(m), false)
 	s.stats.acks.Add(1)
-	out := s.event(m, "ack", now)
+	out := s.event(m, event.DHCPAck, now)
 	out.Detail = fmt.Sprintf("answered INFORM, options %s", codeList(sent))
 	h.add(slog.LevelInfo, out)
 	var to netip.AddrPort
@@ -546,7 +547,7 @@ func (s *Server) inform(m *msg, from netip.AddrPort, now time.Time, h *handled) 
 }
 
 func (s *Server) release(ctx context.Context, m *msg, now time.Time, h *handled) {
-	ev := s.event(m, "release", now)
+	ev := s.event(m, event.DHCPRelease, now)
 	e := s.t.byMAC[m.mac]
 	switch {
 	case m.serverID.IsValid() && m.serverID != s.st.self:
@@ -573,7 +574,7 @@ func (s *Server) release(ctx context.Context, m *msg, now time.Time, h *handled)
 }
 
 func (s *Server) decline(ctx context.Context, m *msg, now time.Time, h *handled) {
-	ev := s.event(m, "decline", now)
+	ev := s.event(m, event.DHCPDecline, now)
 	ip := m.requested
 	e := s.t.byMAC[m.mac]
 	switch {

@@ -250,7 +250,7 @@ func TestExchangeAndEvents(t *testing.T) {
 	ev := h.lastEvents(4)
 	var types []string
 	for _, e := range ev {
-		types = append(types, e.Type)
+		types = append(types, string(e.Type))
 	}
 	if !slices.Equal(types, []string{"discover", "offer", "request", "ack"}) {
 		t.Fatalf("events %v", types)

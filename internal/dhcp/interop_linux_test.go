@@ -129,7 +129,7 @@ func (r *recorder) find(typ string, mac phone.MAC) (Event, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ev := range r.evs {
-		if ev.Type == typ && ev.MAC == mac {
+		if string(ev.Type) == typ && ev.MAC == mac {
 			return ev, true
 		}
 	}

@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
 )
 
@@ -39,7 +40,7 @@ type Event struct {
 	Time        time.Time
 	MAC         phone.MAC
 	IP          netip.Addr // yiaddr of a reply, ciaddr of a request
-	Type        string     // "discover","offer","request","ack","nak","inform","release","decline"
+	Type        event.Kind // event.DHCPDiscover, DHCPOffer, …
 	VendorClass string     // option 60, trailing NULs trimmed
 	Model       string     // from the vendor class, "" unknown
 	Hostname    string     // option 12
@@ -201,7 +202,7 @@ func (s *Server) allow(mac phone.MAC, now time.Time) bool {
 
 func (s *Server) emit(ev Event, lvl slog.Level) {
 	if s.log.Enabled(context.Background(), lvl) {
-		attrs := []slog.Attr{slog.String("type", ev.Type), slog.String("mac", ev.MAC.String())}
+		attrs := []slog.Attr{slog.String("type", string(ev.Type)), slog.String("mac", ev.MAC.String())}
 		if ev.IP.IsValid() {
 			attrs = append(attrs, slog.String("ip", ev.IP.String()))
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
 )
 
@@ -42,7 +43,7 @@ type phoneState struct {
 	// older loads begin with OS79XX.TXT (cisco-79xx.md §1.2).
 	ual bool
 	// plan is the last upgrade step or block reported for the phone.
-	plan string
+	plan event.Event
 	// recent are components fetched while no load list was open, in case
 	// their list's event arrives after them.
 	recent []string
@@ -123,16 +124,18 @@ func (p *Provisioner) breakTrustLoop(st *phoneState, mac phone.MAC, ip netip.Add
 	lower := strings.ToLower(name)
 	mode := st.trust[lower]
 	if st.run >= threshold {
-		ev := Event{MAC: mac, IP: ip, File: name, Kind: KindLoopBreaker}
+		ev := event.Event{MAC: mac, IP: ip, File: name, Kind: event.LoopBreaker, Facts: event.Facts{Count: st.run}}
 		switch mode {
 		case trustNotFound:
 			mode = trustEmpty
+			ev.Facts.Remedy = event.RemedyEmpty
 			ev.Detail = fmt.Sprintf("asked for %s %d times in a row without moving on: serving it an empty file from now on (seed page: an empty CTL file moved such a phone along)", name, st.run)
 		case trustEmpty:
 			mode = trustGone
+			ev.Facts.Remedy = event.RemedyNotFound
 			ev.Detail = fmt.Sprintf("kept fetching the empty %s (%d times): answering \"not found\" again (seed page, Feb 2005: removing the file after a while got the phone going)", name, st.run)
 		case trustGone:
-			ev.Kind = KindLoopPersists
+			ev.Kind = event.LoopPersists
 			ev.Detail = fmt.Sprintf("still asks for %s in a loop after both remedies; factory-reset the phone (hold # while it powers up, then 123456789*0#)", name)
 		}
 		st.trust[lower] = mode

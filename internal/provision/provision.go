@@ -13,12 +13,14 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"phoneboot/internal/config"
+	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/render"
 	"phoneboot/internal/tftp"
@@ -35,32 +37,12 @@ type Options struct {
 	// store), so that a restart does not forget where upgrades stand.
 	Running map[phone.MAC]string
 	Logger  *slog.Logger
-	// OnEvent receives every decision worth a line in a phone's timeline.
-	// It is called from transfers' goroutines and must not block.
-	OnEvent func(Event)
+	// OnEvent receives every decision worth a line in a phone's timeline
+	// (Source event.Provision, its facts in typed fields). It is called
+	// from transfers' goroutines and must not block.
+	OnEvent func(event.Event)
 	Now     func() time.Time // for tests; time.Now when nil
 }
-
-// Event is a decision provision took about a phone.
-type Event struct {
-	Time   time.Time
-	MAC    phone.MAC
-	IP     netip.Addr
-	Kind   string // one of the Kind… constants
-	File   string
-	Detail string // what happened and why, for people
-}
-
-// Event kinds.
-const (
-	KindAutoProvisioned = "auto-provisioned" // a phone outside the inventory got the defaults
-	KindLoopBreaker     = "loop-breaker"     // a CTL/ITL loop made provision change what it serves
-	KindLoopPersists    = "loop-persists"    // the breaker has nothing left to try
-	KindConfigLoop      = "config-loop"      // a phone keeps asking for its SEP<MAC>.cnf.xml
-	KindLoad            = "load"             // a phone runs a new load; Detail is its ID
-	KindUpgrade         = "upgrade"          // a phone was given the next step of its path
-	KindUpgradeBlocked  = "upgrade-blocked"  // the path needs a load the catalog lacks, or is refused
-)
 
 // Provisioner is a tftp.Resolver for phones.
 type Provisioner struct {
@@ -186,7 +168,7 @@ func (p *Provisioner) Open(ctx context.Context, req *tftp.Request) (tftp.File, e
 			return nil, err
 		}
 		if d.configLoop > 0 {
-			p.emit(Event{MAC: mac, IP: ip, Kind: KindConfigLoop, File: req.Path,
+			p.emit(event.Event{MAC: mac, IP: ip, Kind: event.ConfigLoop, File: req.Path, Facts: event.Facts{Count: d.configLoop},
 				Detail: fmt.Sprintf("asked for %s %d times in a row without asking for anything else; each time it was given %s", req.Path, d.configLoop, describe(b))})
 		}
 		return b, nil
@@ -298,7 +280,7 @@ func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, ip net
 		if model == "" {
 			model = "model not known yet"
 		}
-		p.emit(Event{MAC: mac, IP: ip, Kind: KindAutoProvisioned, File: v.MAC.DeviceName() + ".cnf.xml",
+		p.emit(event.Event{MAC: mac, IP: ip, Kind: event.AutoProvisioned, File: v.MAC.DeviceName() + ".cnf.xml",
 			Detail: fmt.Sprintf("not in the inventory: given the site defaults (%s, %s, %s); add it to phoneboot.toml to adopt it", v.Protocol, model, orNone(v.Load))})
 	}
 	return b, nil
@@ -323,12 +305,17 @@ func (p *Provisioner) explainPlan(mac phone.MAC, ip netip.Addr, running string, 
 	if plan.Target == "" || plan.Done {
 		return
 	}
-	ev := Event{MAC: mac, IP: ip, Kind: KindUpgrade}
+	ev := event.Event{MAC: mac, IP: ip, Kind: event.Upgrade, Facts: event.Facts{
+		From: running, Assumed: running == ualFloorSIP || running == ualFloorSCCP,
+		Next: plan.Next, Target: plan.Target, Path: plan.Path, Missing: plan.Missing}}
+	if len(plan.Rules) > 0 {
+		ev.Facts.Rule = plan.Rules[0].Name
+	}
 	switch {
 	case plan.Refused != "":
-		ev.Kind, ev.Detail = KindUpgradeBlocked, fmt.Sprintf("target %s refused: %s", plan.Target, plan.Refused)
+		ev.Kind, ev.Detail = event.UpgradeBlocked, fmt.Sprintf("target %s refused: %s", plan.Target, plan.Refused)
 	case plan.Next == "" && plan.Missing != "":
-		ev.Kind, ev.Detail = KindUpgradeBlocked, fmt.Sprintf("stays on %s: the way to %s needs %s, which is not in the catalog; import it (phoneboot firmware import)", orUnknown(running), plan.Target, plan.Missing)
+		ev.Kind, ev.Detail = event.UpgradeBlocked, fmt.Sprintf("stays on %s: the way to %s needs %s, which is not in the catalog; import it (phoneboot firmware import)", orUnknown(running), plan.Target, plan.Missing)
 	case plan.Next == "":
 		return
 	case plan.Missing != "":
@@ -342,9 +329,9 @@ func (p *Provisioner) explainPlan(mac phone.MAC, ip netip.Addr, running string, 
 	// SEP<MAC>.cnf.xml and SIP<MAC>.cnf carry the same plan: say it once.
 	p.mu.Lock()
 	st := p.phones[mac]
-	repeat := st != nil && st.plan == ev.Detail
+	repeat := st != nil && st.plan.Kind == ev.Kind && reflect.DeepEqual(st.plan.Facts, ev.Facts)
 	if st != nil {
-		st.plan = ev.Detail
+		st.plan = ev
 	}
 	p.mu.Unlock()
 	if !repeat {
@@ -375,9 +362,9 @@ func describe(b []byte) string {
 	return fmt.Sprintf("%d bytes (sha256 %x…)", len(b), sum[:6])
 }
 
-func (p *Provisioner) emit(ev Event) {
-	ev.Time = p.opts.Now()
-	p.opts.Logger.Info("provision: "+ev.Kind, "phone", ev.MAC.String(), "ip", ev.IP.String(), "file", ev.File, "detail", ev.Detail)
+func (p *Provisioner) emit(ev event.Event) {
+	ev.Time, ev.Source = p.opts.Now(), event.Provision
+	p.opts.Logger.Info("provision: "+string(ev.Kind), "phone", ev.MAC.String(), "ip", ev.IP.String(), "file", ev.File, "detail", ev.Detail)
 	if p.opts.OnEvent != nil {
 		p.opts.OnEvent(ev)
 	}

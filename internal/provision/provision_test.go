@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"phoneboot/internal/config"
+	"phoneboot/internal/event"
 	"phoneboot/internal/firmware/fwtest"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/tftp"
@@ -57,7 +58,7 @@ type fixture struct {
 	root   string
 	p      *Provisioner
 	mu     sync.Mutex
-	events []Event
+	events []event.Event
 	now    time.Time
 }
 
@@ -72,7 +73,7 @@ func newFixture(t *testing.T, cfgText string) *fixture {
 	}
 	t.Cleanup(func() { dir.Close() })
 	f.p, err = New(Options{Root: f.root, Files: dir, Templates: filepath.Join(t.TempDir(), "templates"),
-		OnEvent: func(ev Event) { f.mu.Lock(); f.events = append(f.events, ev); f.mu.Unlock() },
+		OnEvent: func(ev event.Event) { f.mu.Lock(); f.events = append(f.events, ev); f.mu.Unlock() },
 		Now:     func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +153,7 @@ func (f *fixture) kinds() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, ev := range f.events {
-		out = append(out, ev.Kind)
+		out = append(out, string(ev.Kind))
 	}
 	return out
 }
@@ -288,7 +289,7 @@ func TestAutoProvisioned(t *testing.T) {
 		t.Errorf("unknown phone of unknown model: %s", got)
 	}
 	f.mustGet("127.0.0.9", "SEP0011223344AA.cnf.xml")
-	if k := f.kinds(); len(k) != 1 || k[0] != KindAutoProvisioned {
+	if k := f.kinds(); len(k) != 1 || k[0] != string(event.AutoProvisioned) {
 		t.Fatalf("events = %v, want one auto-provisioned", k)
 	}
 	// After a factory reset a 7961 names its model with its term file,
@@ -356,8 +357,8 @@ func TestConfigLoopIsRecorded(t *testing.T) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.events = slices.DeleteFunc(f.events, func(ev Event) bool { return ev.Kind == KindUpgrade })
-	if len(f.events) != 1 || f.events[0].Kind != KindConfigLoop || !strings.Contains(f.events[0].Detail, "4 times in a row") || !strings.Contains(f.events[0].Detail, "bytes (sha256") {
+	f.events = slices.DeleteFunc(f.events, func(ev event.Event) bool { return ev.Kind == event.Upgrade })
+	if len(f.events) != 1 || f.events[0].Kind != event.ConfigLoop || f.events[0].Facts.Count != 4 || !strings.Contains(f.events[0].Detail, "bytes (sha256") {
 		t.Fatalf("events = %+v", f.events)
 	}
 }
@@ -391,7 +392,7 @@ func TestRunningLoadFromTransfers(t *testing.T) {
 	if got := f.p.Running(f.mustMAC("001E4A93748B")); got != "SIP41.9-4-2SR3-1S" {
 		t.Fatalf("running = %q", got)
 	}
-	if k := f.kinds(); len(k) == 0 || k[len(k)-1] != KindLoad {
+	if k := f.kinds(); len(k) == 0 || k[len(k)-1] != string(event.Load) {
 		t.Fatalf("events = %v, want a load event last", k)
 	}
 }

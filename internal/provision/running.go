@@ -3,6 +3,7 @@ package provision
 import (
 	"strings"
 
+	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/tftp"
 )
@@ -122,7 +123,8 @@ func (p *Provisioner) setRunning(mac phone.MAC, ev tftp.Event, id string) {
 	if len(p.running) < maxTracked || before != "" {
 		p.running[mac] = id
 	}
-	p.emit(Event{MAC: mac, IP: ev.Remote.Addr(), Kind: KindLoad, File: ev.File, Detail: id})
+	p.emit(event.Event{MAC: mac, IP: ev.Remote.Addr(), Kind: event.Load, File: ev.File, Facts: event.Facts{Running: id},
+		Detail: "runs " + id + " now"})
 	if before != "" {
 		p.opts.Logger.Info("phone changed load", "phone", mac.String(), "from", before, "to", id)
 	}

@@ -1,51 +1,38 @@
-// Package store persists phones and their events. It speaks plain
-// database/sql with SQL that runs unchanged on SQLite (the default, through
-// the pure-Go modernc.org/sqlite driver) and on PostgreSQL: $N placeholders,
-// INSERT … ON CONFLICT, no engine-specific functions, times as BIGINT unix
-// milliseconds and MACs as text in phone.MAC.String() form.
+// Package store persists phones, their events and DHCP leases. It speaks
+// plain database/sql with SQL that runs unchanged on SQLite (the default,
+// through the pure-Go modernc.org/sqlite driver) and on PostgreSQL: $N
+// placeholders, INSERT … ON CONFLICT, no engine-specific functions, times as
+// BIGINT unix milliseconds and MACs as text in phone.MAC.String() form.
+// What is particular to an engine (opening it, its settings, its goose
+// dialect and migrations) is an engine value: see sqlite.go.
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net/netip"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
-	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
+	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
 )
 
-//go:embed migrations/sqlite/*.sql
-var migrations embed.FS
-
 // Store is the phone and event database. It is safe for concurrent use.
 type Store struct {
-	// w is the only handle that writes, with a single connection: goroutines
-	// of this process queue inside database/sql instead of racing for
-	// SQLite's one write lock. Other processes (the CLI) are waited for by
-	// busy_timeout.
-	w *sql.DB
-	// r is a pool of read-only connections; in WAL mode readers neither wait
-	// for nor block the writer.
-	r *sql.DB
+	// w is the only handle that writes; other processes (the CLI) are
+	// waited for by the engine's busy timeout. r reads.
+	w, r *sql.DB
 }
 
 // Phone is a phone the store knows: from the inventory, or seen on the network.
 type Phone struct {
 	MAC                 phone.MAC
-	Model               string
+	Model               string // the inventory's model ("" when it names none)
+	SeenModel           string // the model the phone showed on the network ("" unknown)
 	Protocol            string
 	Label               string
 	Source              string     // "inventory" or "auto" (seen, not in the inventory: auto-provisioned)
@@ -55,114 +42,19 @@ type Phone struct {
 	Load                string     // running load as last observed ("" unknown)
 }
 
-// Event is one thing that happened to or about a phone.
-type Event struct {
-	ID       int64
-	Time     time.Time
-	MAC      phone.MAC // zero: not attributed
-	IP       netip.Addr
-	Source   string // "tftp", "provision", later "dhcp", "syslog", "http"
-	Kind     string // e.g. "request", "ctl-loop-breaker", "auto-provisioned"
-	File     string
-	Outcome  string
-	Bytes    int64
-	Duration time.Duration
-	Detail   string
-}
-
 // Phone sources.
 const (
 	SourceInventory = "inventory"
 	SourceAuto      = "auto"
 )
 
-// sqliteHeader starts every SQLite database file.
-var sqliteHeader = []byte("SQLite format 3\x00")
-
-// Open opens the SQLite database at path, creating it and its directory if
-// needed, and brings its schema up to date.
-func Open(ctx context.Context, path string) (*Store, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", path, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
-		return nil, fmt.Errorf("store %s: %w", path, err)
-	}
-	// Check before SQLite touches the file: opening in WAL mode could
-	// otherwise leave -wal/-shm files next to someone's unrelated file, and
-	// SQLite's own message ("file is not a database") does not say which.
-	if err := checkHeader(abs); err != nil {
+func newStore(ctx context.Context, e engine) (*Store, error) {
+	s := &Store{w: e.writer, r: e.reader}
+	if err := e.migrate(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
-
-	// A URI, so that any character in the path is escaped rather than
-	// taken for the start of the parameters.
-	uri := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
-	w, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
-		// BEGIN IMMEDIATE takes the write lock up front, where busy_timeout
-		// applies; a deferred transaction upgrading from read to write gets
-		// SQLITE_BUSY at once when another process writes.
-		"&_txlock=immediate")
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store %s: %w", path, err)
-	}
-	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r}
-	if err := s.migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("store %s: %w", path, err)
-	}
 	return s, nil
-}
-
-// checkHeader fails if path exists, is not empty and is not a SQLite
-// database. An empty file is what SQLite itself creates, so it passes.
-func checkHeader(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("store %s: %w", path, err)
-	}
-	defer f.Close()
-	head := make([]byte, len(sqliteHeader))
-	n, err := io.ReadFull(f, head)
-	if n == 0 && (err == io.EOF || err == nil) {
-		return nil
-	}
-	if err != nil && err != io.ErrUnexpectedEOF {
-		return fmt.Errorf("store %s: %w", path, err)
-	}
-	if !bytes.Equal(head[:n], sqliteHeader) {
-		return fmt.Errorf("store %s: not a SQLite database (left untouched)", path)
-	}
-	return nil
-}
-
-func (s *Store) migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations/sqlite")
-	if err != nil {
-		return err
-	}
-	// The writer handle: migrations write, and its single connection is
-	// where journal_mode=WAL is first set.
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		return err
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
 }
 
 // Close closes the database.
@@ -242,8 +134,8 @@ func (s *Store) SyncInventory(ctx context.Context, phones []Phone) error {
 // fills only columns still unknown (and moves FirstSeen back); it never
 // overwrites a newer observation.
 const observe = `
-INSERT INTO phones (mac, source, ip, first_seen_ms, last_seen_ms, last_file, load_id)
-VALUES ($1, $2, $3, $4, $4, $5, $6)
+INSERT INTO phones (mac, source, ip, first_seen_ms, last_seen_ms, last_file, load_id, seen_model)
+VALUES ($1, $2, $3, $4, $4, $5, $6, $7)
 ON CONFLICT (mac) DO UPDATE SET
 	first_seen_ms = CASE WHEN phones.first_seen_ms IS NULL OR excluded.first_seen_ms < phones.first_seen_ms
 		THEN excluded.first_seen_ms ELSE phones.first_seen_ms END,
@@ -257,18 +149,22 @@ ON CONFLICT (mac) DO UPDATE SET
 		THEN excluded.last_file ELSE phones.last_file END,
 	load_id = CASE WHEN excluded.load_id IS NOT NULL
 		AND (phones.load_id IS NULL OR excluded.last_seen_ms >= phones.last_seen_ms)
-		THEN excluded.load_id ELSE phones.load_id END`
+		THEN excluded.load_id ELSE phones.load_id END,
+	seen_model = CASE WHEN excluded.seen_model IS NOT NULL
+		AND (phones.seen_model IS NULL OR excluded.last_seen_ms >= phones.last_seen_ms)
+		THEN excluded.seen_model ELSE phones.seen_model END`
 
 const insertEvent = `
-INSERT INTO events (time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+INSERT INTO events (time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
-// Record writes a batch of events in one transaction and updates each
-// attributed phone's observed columns (IP, LastSeen, FirstSeen if unset or
-// later, LastFile for tftp events, Load for events of Kind "load" whose
-// Detail is the load ID); a MAC the store does not know is inserted with
-// Source "auto". An event with a zero Time is stamped with the current time.
-func (s *Store) Record(ctx context.Context, events []Event) error {
+// Record writes a batch of events in one transaction, and keeps each
+// attributed phone's row up to date with them: the phone was seen at the
+// event's time and address; a file request (Event.IsRequest) is its last
+// file; Facts.Running is its running load and Facts.Model its model. A MAC
+// the store does not know is inserted with Source "auto". An event with a
+// zero Time is stamped with the current time.
+func (s *Store) Record(ctx context.Context, events []event.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -294,20 +190,22 @@ func (s *Store) Record(ctx context.Context, events []Event) error {
 		var mac sql.Null[string]
 		if ev.MAC != (phone.MAC{}) {
 			mac = sql.Null[string]{V: ev.MAC.String(), Valid: true}
-			var file, load sql.Null[string]
-			if ev.Source == "tftp" && ev.File != "" {
+			var file sql.Null[string]
+			if ev.IsRequest() && ev.File != "" {
 				file = sql.Null[string]{V: ev.File, Valid: true}
 			}
-			if ev.Kind == "load" && ev.Detail != "" {
-				load = sql.Null[string]{V: ev.Detail, Valid: true}
-			}
 			// The phone row first: the event references it.
-			if _, err := obs.ExecContext(ctx, mac.V, SourceAuto, addrText(ev.IP), ms, file, load); err != nil {
+			if _, err := obs.ExecContext(ctx, mac.V, SourceAuto, addrText(ev.IP), ms, file,
+				nullText(ev.Facts.Running), nullText(ev.Facts.Model)); err != nil {
 				return fmt.Errorf("record %s: %w", ev.MAC, err)
 			}
 		}
-		if _, err := ins.ExecContext(ctx, ms, mac, addrText(ev.IP), ev.Source, ev.Kind,
-			ev.File, ev.Outcome, ev.Bytes, int64(ev.Duration), ev.Detail); err != nil {
+		facts, err := factsText(ev.Facts)
+		if err != nil {
+			return fmt.Errorf("record: %w", err)
+		}
+		if _, err := ins.ExecContext(ctx, ms, mac, addrText(ev.IP), string(ev.Source), string(ev.Kind),
+			ev.File, string(ev.Outcome), ev.Bytes, int64(ev.Duration), ev.Detail, facts); err != nil {
 			return fmt.Errorf("record: %w", err)
 		}
 	}
@@ -317,7 +215,16 @@ func (s *Store) Record(ctx context.Context, events []Event) error {
 	return nil
 }
 
-const phoneColumns = `mac, model, protocol, label, source, ip, first_seen_ms, last_seen_ms, last_file, load_id`
+// factsText is Facts as stored: "" when none is set, else a JSON object.
+func factsText(f event.Facts) (string, error) {
+	if f.IsZero() {
+		return "", nil
+	}
+	b, err := json.Marshal(f)
+	return string(b), err
+}
+
+const phoneColumns = `mac, model, seen_model, protocol, label, source, ip, first_seen_ms, last_seen_ms, last_file, load_id`
 
 // Phones returns every phone, sorted by MAC.
 func (s *Store) Phones(ctx context.Context) ([]Phone, error) {
@@ -356,12 +263,12 @@ func (s *Store) Phone(ctx context.Context, mac phone.MAC) (Phone, bool, error) {
 
 func scanPhone(row interface{ Scan(...any) error }) (Phone, error) {
 	var (
-		p               Phone
-		ip, file, load  sql.Null[string]
-		first, last     sql.Null[int64]
-		macText, source string
+		p                     Phone
+		ip, file, load, model sql.Null[string]
+		first, last           sql.Null[int64]
+		macText, source       string
 	)
-	if err := row.Scan(&macText, &p.Model, &p.Protocol, &p.Label, &source, &ip, &first, &last, &file, &load); err != nil {
+	if err := row.Scan(&macText, &p.Model, &model, &p.Protocol, &p.Label, &source, &ip, &first, &last, &file, &load); err != nil {
 		return p, err
 	}
 	var err error
@@ -371,15 +278,15 @@ func scanPhone(row interface{ Scan(...any) error }) (Phone, error) {
 	if p.IP, err = parseAddr(ip); err != nil {
 		return p, err
 	}
-	p.Source, p.FirstSeen, p.LastSeen, p.LastFile, p.Load = source, msTime(first), msTime(last), file.V, load.V
+	p.Source, p.FirstSeen, p.LastSeen, p.LastFile, p.Load, p.SeenModel = source, msTime(first), msTime(last), file.V, load.V, model.V
 	return p, nil
 }
 
 // Events returns the newest limit events of mac, oldest first (a timeline).
 // The zero MAC selects the events not attributed to any phone; a limit of 0
 // or less means all.
-func (s *Store) Events(ctx context.Context, mac phone.MAC, limit int) ([]Event, error) {
-	q := `SELECT id, time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail FROM events `
+func (s *Store) Events(ctx context.Context, mac phone.MAC, limit int) ([]event.Event, error) {
+	q := `SELECT id, time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts FROM events `
 	var args []any
 	if mac == (phone.MAC{}) {
 		q += `WHERE mac IS NULL`
@@ -397,18 +304,20 @@ func (s *Store) Events(ctx context.Context, mac phone.MAC, limit int) ([]Event, 
 		return nil, fmt.Errorf("events %s: %w", mac, err)
 	}
 	defer rows.Close()
-	var out []Event
+	var out []event.Event
 	for rows.Next() {
 		var (
-			ev      Event
-			ms, dur int64
-			m, ip   sql.Null[string]
+			ev                           event.Event
+			ms, dur                      int64
+			m, ip                        sql.Null[string]
+			source, kind, outcome, facts string
 		)
-		if err := rows.Scan(&ev.ID, &ms, &m, &ip, &ev.Source, &ev.Kind, &ev.File, &ev.Outcome,
-			&ev.Bytes, &dur, &ev.Detail); err != nil {
+		if err := rows.Scan(&ev.ID, &ms, &m, &ip, &source, &kind, &ev.File, &outcome,
+			&ev.Bytes, &dur, &ev.Detail, &facts); err != nil {
 			return nil, fmt.Errorf("events %s: %w", mac, err)
 		}
 		ev.Time, ev.Duration = time.UnixMilli(ms), time.Duration(dur)
+		ev.Source, ev.Kind, ev.Outcome = event.Source(source), event.Kind(kind), event.Outcome(outcome)
 		if m.Valid {
 			if ev.MAC, err = phone.ParseMAC(m.V); err != nil {
 				return nil, fmt.Errorf("events %s: %w", mac, err)
@@ -416,6 +325,11 @@ func (s *Store) Events(ctx context.Context, mac phone.MAC, limit int) ([]Event, 
 		}
 		if ev.IP, err = parseAddr(ip); err != nil {
 			return nil, fmt.Errorf("events %s: %w", mac, err)
+		}
+		if facts != "" {
+			if err := json.Unmarshal([]byte(facts), &ev.Facts); err != nil {
+				return nil, fmt.Errorf("events %s: event %d: facts: %w", mac, ev.ID, err)
+			}
 		}
 		out = append(out, ev)
 	}
@@ -478,6 +392,11 @@ func addrText(a netip.Addr) sql.Null[string] {
 		return sql.Null[string]{}
 	}
 	return sql.Null[string]{V: a.String(), Valid: true}
+}
+
+// nullText is a text column: NULL for "".
+func nullText(s string) sql.Null[string] {
+	return sql.Null[string]{V: s, Valid: s != ""}
 }
 
 func parseAddr(s sql.Null[string]) (netip.Addr, error) {

@@ -7,11 +7,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
 )
 
@@ -117,7 +119,7 @@ func TestSyncInventory(t *testing.T) {
 	// a and c are seen on the network.
 	seen := time.UnixMilli(1_700_000_000_000)
 	ip := netip.MustParseAddr("10.0.0.5")
-	if err := s.Record(ctx, []Event{
+	if err := s.Record(ctx, []event.Event{
 		{Time: seen, MAC: a, IP: ip, Source: "tftp", Kind: "request", File: "SEP00000000000A.cnf.xml"},
 		{Time: seen, MAC: c, Source: "tftp", Kind: "request"},
 	}); err != nil {
@@ -171,13 +173,15 @@ func TestRecordAndEvents(t *testing.T) {
 	a := mac(t, "00:13:7f:38:b3:de")
 	t0 := ms(time.Now().Add(-time.Hour))
 	ip1, ip2 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::2")
-	evs := []Event{
+	evs := []event.Event{
 		// Out of order on purpose: batches from several sources are.
 		{Time: t0.Add(2 * time.Second), MAC: a, IP: ip2, Source: "tftp", Kind: "request", File: "P0030801SR02.bin",
 			Outcome: "ok", Bytes: 1 << 20, Duration: 1500 * time.Microsecond, Detail: "blksize 1428"},
 		{Time: t0, MAC: a, IP: ip1, Source: "tftp", Kind: "request", File: "SEP00137F38B3DE.cnf.xml"},
-		{Time: t0.Add(time.Second), MAC: a, Source: "syslog", Kind: "load", Detail: "P0030801SR02"},
-		{Time: t0.Add(3 * time.Second), MAC: a, Source: "provision", Kind: "ctl-loop-breaker", File: "CTLSEP.tlv"},
+		{Time: t0.Add(time.Second), MAC: a, Source: "provision", Kind: "load", Detail: "runs it now",
+			Facts: event.Facts{Running: "P0030801SR02", Model: "7940"}},
+		{Time: t0.Add(3 * time.Second), MAC: a, Source: "provision", Kind: "loop-breaker", File: "CTLSEP.tlv",
+			Facts: event.Facts{Remedy: event.RemedyEmpty, Count: 4, Path: []string{"A", "B"}}},
 		{Time: t0, IP: ip1, Source: "tftp", Kind: "request", File: "unattributed"},
 	}
 	if err := s.Record(ctx, evs); err != nil {
@@ -187,9 +191,10 @@ func TestRecordAndEvents(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("unknown MAC not inserted: %v %v", ok, err)
 	}
-	// LastFile only from tftp; IP and LastSeen from the newest event
-	// carrying them; the provision event is newest but has no IP.
-	want := Phone{MAC: a, Source: SourceAuto, IP: ip2, LastFile: "P0030801SR02.bin", Load: "P0030801SR02"}
+	// LastFile only from requests, Load and SeenModel from the facts; IP
+	// and LastSeen from the newest event carrying them; the provision event
+	// is newest but has no IP.
+	want := Phone{MAC: a, Source: SourceAuto, IP: ip2, LastFile: "P0030801SR02.bin", Load: "P0030801SR02", SeenModel: "7940"}
 	if !p.FirstSeen.Equal(t0) || !p.LastSeen.Equal(t0.Add(3*time.Second)) {
 		t.Errorf("seen %v..%v, want %v..+3s", p.FirstSeen, p.LastSeen, t0)
 	}
@@ -199,7 +204,7 @@ func TestRecordAndEvents(t *testing.T) {
 	}
 
 	// An older event arriving late moves FirstSeen back, changes nothing else.
-	if err := s.Record(ctx, []Event{{Time: t0.Add(-time.Minute), MAC: a, IP: ip1, Source: "tftp", Kind: "request", File: "old"}}); err != nil {
+	if err := s.Record(ctx, []event.Event{{Time: t0.Add(-time.Minute), MAC: a, IP: ip1, Source: "tftp", Kind: "request", File: "old"}}); err != nil {
 		t.Fatal(err)
 	}
 	p, _, _ = s.Phone(ctx, a)
@@ -214,9 +219,9 @@ func TestRecordAndEvents(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("got %d events", len(got))
 	}
-	for i, want := range []Event{evs[2], evs[0], evs[3]} { // newest three, oldest first
+	for i, want := range []event.Event{evs[2], evs[0], evs[3]} { // newest three, oldest first
 		want.ID = got[i].ID
-		if got[i] != want || !got[i].Time.Equal(want.Time) {
+		if !reflect.DeepEqual(got[i], want) {
 			t.Errorf("event %d = %+v\nwant %+v", i, got[i], want)
 		}
 	}
@@ -241,12 +246,12 @@ func TestPrune(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "db"))
 	a := mac(t, "00:00:00:00:00:0a")
 	now := time.Now()
-	var evs []Event
+	var evs []event.Event
 	for i := range 10 { // 10 old ones, one a day back
-		evs = append(evs, Event{Time: now.Add(-time.Duration(i+1) * 24 * time.Hour), MAC: a, Source: "tftp", Kind: "old"})
+		evs = append(evs, event.Event{Time: now.Add(-time.Duration(i+1) * 24 * time.Hour), MAC: a, Source: "tftp", Kind: "old"})
 	}
 	for i := range 20 { // 20 recent ones, all in the same millisecond
-		evs = append(evs, Event{Time: now, MAC: a, Source: "tftp", Kind: "new", Bytes: int64(i)})
+		evs = append(evs, event.Event{Time: now, MAC: a, Source: "tftp", Kind: "new", Bytes: int64(i)})
 	}
 	if err := s.Record(ctx, evs); err != nil {
 		t.Fatal(err)
@@ -280,7 +285,7 @@ func TestWriterStoresAll(t *testing.T) {
 		wg.Go(func() {
 			m := phone.MAC{0, 0, 0, 0, 0, byte(g + 1)}
 			for i := range each {
-				if !w.Add(Event{MAC: m, Source: "tftp", Kind: "request", File: fmt.Sprint(i)}) {
+				if !w.Add(event.Event{MAC: m, Source: "tftp", Kind: "request", File: fmt.Sprint(i)}) {
 					t.Error("dropped")
 					return
 				}
@@ -294,7 +299,7 @@ func TestWriterStoresAll(t *testing.T) {
 	if n := count(t, s); n != goroutines*each || w.Dropped() != 0 {
 		t.Errorf("stored %d, dropped %d; want %d, 0", n, w.Dropped(), goroutines*each)
 	}
-	if w.Add(Event{Source: "tftp", Kind: "late"}) || w.Dropped() != 1 {
+	if w.Add(event.Event{Source: "tftp", Kind: "late"}) || w.Dropped() != 1 {
 		t.Error("Add after Close accepted")
 	}
 	if err := w.Close(); err != nil {
@@ -321,7 +326,7 @@ func TestWriterNeverBlocks(t *testing.T) {
 	var slowest time.Duration
 	for i := range total {
 		start := time.Now()
-		w.Add(Event{MAC: phone.MAC{1}, Source: "tftp", Kind: "request", Bytes: int64(i)})
+		w.Add(event.Event{MAC: phone.MAC{1}, Source: "tftp", Kind: "request", Bytes: int64(i)})
 		slowest = max(slowest, time.Since(start))
 	}
 	if slowest > 50*time.Millisecond {
@@ -379,7 +384,7 @@ func TestConcurrentReaderProcess(t *testing.T) {
 
 	const total = 10000
 	for i := range total {
-		if !w.Add(Event{MAC: a, Source: "tftp", Kind: "request", File: fmt.Sprint(i)}) {
+		if !w.Add(event.Event{MAC: a, Source: "tftp", Kind: "request", File: fmt.Sprint(i)}) {
 			t.Fatal("dropped")
 		}
 		if i%1000 == 0 {

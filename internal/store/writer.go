@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"phoneboot/internal/event"
 )
 
 // maxBatch bounds one Record transaction, so that a flood of events does
@@ -22,7 +24,7 @@ type Writer struct {
 	log     *slog.Logger
 	every   time.Duration
 	batch   int
-	ch      chan Event
+	ch      chan event.Event
 	dropped atomic.Uint64
 	done    chan struct{} // closed when the goroutine has flushed and exited
 	err     error         // of the last flush; read after done
@@ -50,7 +52,7 @@ func NewWriter(s *Store, queue int, flushEvery time.Duration, log *slog.Logger) 
 		log:   log,
 		every: flushEvery,
 		batch: min(queue, maxBatch),
-		ch:    make(chan Event, queue),
+		ch:    make(chan event.Event, queue),
 		done:  make(chan struct{}),
 	}
 	go w.run()
@@ -58,7 +60,7 @@ func NewWriter(s *Store, queue int, flushEvery time.Duration, log *slog.Logger) 
 }
 
 // Add queues ev; false means it was dropped (queue full, or Writer closed).
-func (w *Writer) Add(ev Event) bool {
+func (w *Writer) Add(ev event.Event) bool {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if !w.closed {
@@ -92,7 +94,7 @@ func (w *Writer) run() {
 	defer close(w.done)
 	t := time.NewTicker(w.every)
 	defer t.Stop()
-	batch := make([]Event, 0, w.batch)
+	batch := make([]event.Event, 0, w.batch)
 	flush := func() {
 		if len(batch) == 0 {
 			return

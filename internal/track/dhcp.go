@@ -4,24 +4,23 @@ import (
 	"fmt"
 	"time"
 
-	"phoneboot/internal/store"
+	"phoneboot/internal/event"
 )
 
-// DHCP events (Source "dhcp") have Kind = the message type: discover,
-// offer, request, ack, nak, inform, release, decline; IP the address
-// offered or acknowledged; Detail what was offered and why.
+// DHCP events (Source event.DHCP) have Kind = the message type; IP the
+// address offered or acknowledged.
 
 // DiscoverLoopCount is how many DISCOVERs without a REQUEST make a loop.
-var DiscoverLoopCount = 4
+const DiscoverLoopCount = 4
 
 // NoTFTPAfter is how long after its ACK a phone that asked phoneboot for
 // nothing is reported.
-var NoTFTPAfter = 2 * time.Minute
+const NoTFTPAfter = 2 * time.Minute
 
-func dhcpEvents(evs []store.Event) []store.Event {
-	var out []store.Event
+func dhcpEvents(evs []event.Event) []event.Event {
+	var out []event.Event
 	for _, ev := range evs {
-		if ev.Source == "dhcp" {
+		if ev.Source == event.DHCP {
 			out = append(out, ev)
 		}
 	}
@@ -37,12 +36,12 @@ func DHCPDiscoverLoop(tl Timeline) []Finding {
 	var at time.Time
 	for _, ev := range evs {
 		switch ev.Kind {
-		case "discover":
+		case event.DHCPDiscover:
 			n++
 			at = ev.Time
-		case "offer":
+		case event.DHCPOffer:
 			lastOffer = ev.Detail
-		case "request", "ack", "inform":
+		case event.DHCPRequest, event.DHCPAck, event.DHCPInform:
 			n = 0
 		}
 	}
@@ -66,13 +65,13 @@ func DHCPDiscoverLoop(tl Timeline) []Finding {
 // for a file: option 150/66 points elsewhere, or the phone keeps a
 // manually set TFTP server.
 func DHCPNoTFTP(tl Timeline) []Finding {
-	var ack *store.Event
+	var ack *event.Event
 	for i := range tl.Events {
 		ev := &tl.Events[i]
 		switch {
-		case ev.Source == "dhcp" && ev.Kind == "ack":
+		case ev.Is(event.DHCP, event.DHCPAck):
 			ack = ev
-		case ev.Source == "tftp" && ack != nil && ev.Time.After(ack.Time):
+		case ev.IsRequest() && ack != nil && ev.Time.After(ack.Time):
 			ack = nil
 		}
 	}
@@ -88,10 +87,11 @@ func DHCPNoTFTP(tl Timeline) []Finding {
 
 // DHCPDecline: the phone found its offered address already in use.
 func DHCPDecline(tl Timeline) []Finding {
-	var last *store.Event
-	for i, ev := range recent(tl.Events) {
-		if ev.Source == "dhcp" && ev.Kind == "decline" {
-			last = &recent(tl.Events)[i]
+	var last *event.Event
+	evs := recent(tl.Events)
+	for i, ev := range evs {
+		if ev.Is(event.DHCP, event.DHCPDecline) {
+			last = &evs[i]
 		}
 	}
 	if last == nil {

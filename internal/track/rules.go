@@ -4,27 +4,26 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
-	"phoneboot/internal/store"
 )
 
 // ForeignMinRequests is how many requests of the last Window, none naming
 // the phone's MAC, make ForeignTFTP suspect another TFTP server.
-var ForeignMinRequests = 3
+const ForeignMinRequests = 3
 
 // The factory reset of 7940/7960/79x1 phones (seed page, Nov 2005 note).
 const factoryReset = "factory-reset the phone (hold # while it powers up, then dial 123456789*0#) with DHCP option 150 pointing at phoneboot"
 
-// CTLLoop: the same CTLSEP/ITLSEP<MAC>.tlv asked LoopRequests times in a
-// row (other trust lists in between), or provision's loop breaker acted.
+// CTLLoop: the same CTLSEP/ITLSEP<MAC>.tlv asked CTLLoopRequests times in
+// a row (other trust lists in between), or provision's loop breaker acted.
 // An error while the phone still loops; info once it moved on.
 func CTLLoop(tl Timeline) []Finding {
 	trust := func(r req) bool { return r.n.Kind == phone.KindCTL || r.n.Kind == phone.KindITL }
-	l, ok := lastLoop(recent(tl.Events), trust, kinds(phone.KindTrustFile), "loop-breaker", "loop-persists")
+	l, ok := lastLoop(tl, tl.Settings.CTLLoopRequests, trust, kinds(phone.KindTrustFile), event.LoopBreaker, event.LoopPersists)
 	if !ok {
 		return nil
 	}
@@ -49,18 +48,18 @@ func CTLLoop(tl Timeline) []Finding {
 	return []Finding{f}
 }
 
-// ConfigLoop: SEP<MAC>.cnf.xml asked LoopRequests times in a row (trust
-// lists and ring tones in between, as a 79x1 asks them, §1.3), or
+// ConfigLoop: SEP<MAC>.cnf.xml asked ConfigLoopRequests times in a row
+// (trust lists and ring tones in between, as a 79x1 asks them, §1.3), or
 // provision reported a config loop. An error while it goes on.
 func ConfigLoop(tl Timeline) []Finding {
 	sep := func(r req) bool { return r.n.Kind == phone.KindDeviceConfig && !r.n.Signed }
 	between := kinds(phone.KindCTL, phone.KindITL, phone.KindTrustFile, phone.KindRingTone, phone.KindDeviceConfig)
-	l, ok := lastLoop(recent(tl.Events), sep, between, "config-loop")
+	l, ok := lastLoop(tl, tl.Settings.ConfigLoopRequests, sep, between, event.ConfigLoop)
 	if !ok {
 		return nil
 	}
 	f := Finding{Rule: "config-loop", Source: "seed page; cisco-79xx.md §1.3, §1.6 (SEP cnf.xml poll loop)", At: l.last, Did: strings.Join(l.did, "; ")}
-	if l.outcome == "not-found" {
+	if l.outcome == event.NotFound {
 		f.Cause = "there is no such file for it: a 79x1 on SIP shows \"Unprovisioned\" and keeps asking until the file is there, then reboots (§1.3 [S22])"
 		f.Do = "serve it a SEP<MAC>.cnf.xml: let phoneboot answer for this TFTP root (it generates one for every phone; add the phone to phoneboot.toml for its lines) or put the file in the root"
 	} else {
@@ -84,12 +83,12 @@ func ConfigLoop(tl Timeline) []Finding {
 func MissingFile(tl Timeline) []Finding {
 	evs := recent(tl.Events)
 	reqs := requests(evs)
-	run := running(tl)
+	run := tl.Running
 	var out []Finding
 	seen := map[string]bool{}
 	for i, r := range slices.Backward(reqs) {
 		key := strings.ToLower(r.name)
-		if r.ev.Outcome != "not-found" || (r.n.Kind != phone.KindLoadList && r.n.Kind != phone.KindImage) || seen[key] {
+		if r.ev.Outcome != event.NotFound || (r.n.Kind != phone.KindLoadList && r.n.Kind != phone.KindImage) || seen[key] {
 			continue
 		}
 		seen[key] = true
@@ -120,14 +119,14 @@ func MissingFile(tl Timeline) []Finding {
 
 // resolved: after r, the same load was fetched, or the phone runs a new
 // load.
-func resolved(evs []store.Event, after []req, r req) bool {
+func resolved(evs []event.Event, after []req, r req) bool {
 	for _, a := range after {
-		if a.ev.Outcome == "ok" && isFirmware(a.n.Kind) && strings.EqualFold(a.n.Load, r.n.Load) && a.n.Kind != phone.KindTermDefault {
+		if a.ev.Outcome == event.OK && isFirmware(a.n.Kind) && strings.EqualFold(a.n.Load, r.n.Load) && a.n.Kind != phone.KindTermDefault {
 			return true
 		}
 	}
 	for _, ev := range evs {
-		if ev.Source == "provision" && ev.Kind == "load" && ev.Time.After(r.ev.Time) {
+		if ev.Is(event.Provision, event.Load) && ev.Time.After(r.ev.Time) {
 			return true
 		}
 	}
@@ -142,7 +141,7 @@ func MissingTermFile(tl Timeline) []Finding {
 		if r.n.Kind != phone.KindTermDefault {
 			continue
 		}
-		if r.ev.Outcome != "not-found" {
+		if r.ev.Outcome != event.NotFound {
 			return nil // the last one was served
 		}
 		return []Finding{{Rule: "missing-term-file", Severity: SevError, At: r.ev.Time,
@@ -156,7 +155,7 @@ func MissingTermFile(tl Timeline) []Finding {
 
 // DownloadRestarts: a firmware file whose transfer was cut off (timeout,
 // aborted, failed), or a component downloaded more than once, with the
-// retransmissions the TFTP server counted ("N retransmits" in Detail).
+// retransmissions the server counted.
 // An error when it was cut off 3 times or more and its last attempt was
 // cut off too; else a warning (the phone retries by itself).
 func DownloadRestarts(tl Timeline) []Finding {
@@ -181,16 +180,16 @@ func DownloadRestarts(tl Timeline) []Finding {
 		}
 		t.n++
 		t.last = r
-		t.retrans += retransmits(r.ev.Detail)
-		switch r.ev.Outcome {
-		case "ok":
+		t.retrans += r.ev.Facts.Retransmits
+		switch {
+		case r.ev.Outcome == event.OK:
 			t.ok++
 			t.lastFailed = false
-		case "timeout", "aborted", "failed":
+		case r.ev.Outcome.CutOff():
 			t.failed++
 			t.lastFailed = true
-			if !slices.Contains(t.outcomes, r.ev.Outcome) {
-				t.outcomes = append(t.outcomes, r.ev.Outcome)
+			if o := string(r.ev.Outcome); !slices.Contains(t.outcomes, o) {
+				t.outcomes = append(t.outcomes, o)
 			}
 		}
 	}
@@ -228,18 +227,6 @@ func DownloadRestarts(tl Timeline) []Finding {
 	return out
 }
 
-// retransmits reads the "N retransmits" the TFTP event left in Detail.
-func retransmits(detail string) int {
-	f := strings.Fields(detail)
-	for i := 1; i < len(f); i++ {
-		if f[i] == "retransmits" {
-			n, _ := strconv.Atoi(f[i-1])
-			return n
-		}
-	}
-	return 0
-}
-
 // OldSIPOS79XX: the phone asked for OS79XX.TXT (or 79XX.TXT), which only
 // 7940/7960 images older than the Universal Application Loader do (§1.2),
 // and has not booted a UAL load since (a CTLSEP request, §1.2.1).
@@ -264,14 +251,11 @@ func OldSIPOS79XX(tl Timeline) []Finding {
 		Cause:   "old images choose the image to boot from OS79XX.TXT (§1.2, §1.2.3); really old SIP images ask for 79XX.TXT (seed page comment). From them the way up is in steps, SIP 4.4 → 5.3 → 6.x → 7.x, never straight to 7.x or later (§4.4)",
 		Do:      "give the model a target in [site.loads] and import every intermediate load (phoneboot firmware import); phoneboot names one step per boot",
 		Source:  "seed page (comment on old SIP firmware); cisco-79xx.md §1.2, §4.4"}
-	if run := running(tl); run != "" {
+	if run := tl.Running; run != "" {
 		f.Cause = "it runs " + run + "; " + f.Cause
 	}
-	for _, ev := range slices.Backward(evs) {
-		if ev.Source == "provision" && (ev.Kind == "upgrade" || ev.Kind == "upgrade-blocked") {
-			f.Did = ev.Kind + ": " + ev.Detail
-			break
-		}
+	if ev, ok := lastPlan(evs); ok {
+		f.Did = string(ev.Kind) + ": " + ev.Detail
 	}
 	return []Finding{f}
 }
@@ -286,7 +270,7 @@ func OldSIPOS79XX(tl Timeline) []Finding {
 //     download (termNN.default.loads comes before any MAC-named file,
 //     §1.3).
 func ForeignTFTP(tl Timeline) []Finding {
-	mac := tl.Phone.MAC
+	mac := tl.MAC
 	if mac == (phone.MAC{}) {
 		return nil
 	}
@@ -297,7 +281,7 @@ func ForeignTFTP(tl Timeline) []Finding {
 		term = term || r.n.Kind == phone.KindTermDefault
 	}
 	all := append(slices.Clone(tl.Events), tl.Neighbours...)
-	slices.SortStableFunc(all, func(a, b store.Event) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(all, byTime)
 	var others []string
 	var at time.Time
 	var from netip.Addr
@@ -339,9 +323,9 @@ func QuietMidUpgrade(tl Timeline) []Finding {
 		return nil
 	}
 	last, lastEv := reqs[len(reqs)-1], tl.Events[len(tl.Events)-1]
-	flashed := lastEv.Source == "provision" && lastEv.Kind == "load" && last.n.Kind == phone.KindImage
+	flashed := lastEv.Is(event.Provision, event.Load) && last.n.Kind == phone.KindImage
 	gap := tl.Now.Sub(lastEv.Time)
-	if !flashed && !downloading(last, running(tl)) || gap <= quietAfter(tl) {
+	if !flashed && !downloading(last, tl.Running) || gap <= tl.Settings.QuietAfter {
 		return nil
 	}
 	f := Finding{Rule: "quiet-mid-upgrade", Severity: SevError, At: lastEv.Time, Source: "cisco-79xx.md §1.6 (Protocol Application Invalid); seed page",
@@ -349,7 +333,7 @@ func QuietMidUpgrade(tl Timeline) []Finding {
 		Cause:   "the phone lost power while flashing, or the upgrade went half way: once the loader is upgraded the phone forgets its network settings and, without a TFTP server from DHCP, comes up with \"Protocol Application Invalid\" (§1.6 [S28])",
 		Do:      "look at the phone; make sure DHCP gives option 150 (or 66) pointing at phoneboot and power-cycle it; if it still does not ask for files, " + factoryReset}
 	if flashed {
-		f.Symptom = fmt.Sprintf("stopped mid-upgrade: the phone flashed %s and has not come back for %s", lastEv.Detail, gap.Round(time.Second))
+		f.Symptom = fmt.Sprintf("stopped mid-upgrade: the phone flashed %s and has not come back for %s", lastEv.Facts.Running, gap.Round(time.Second))
 	}
 	if l, ok := phone.ParseLoadID(last.n.Load); ok && l.Loader {
 		f.Cause = "its last file was the loader " + last.name + "; " + f.Cause
@@ -361,25 +345,20 @@ func QuietMidUpgrade(tl Timeline) []Finding {
 // the last word on the phone's upgrade: no "upgrade" step since, and the
 // phone does not run the target.
 func UpgradeBlocked(tl Timeline) []Finding {
-	tgt, run := target(tl), running(tl)
-	for _, ev := range slices.Backward(tl.Events) {
-		if ev.Source != "provision" || ev.Kind != "upgrade" && ev.Kind != "upgrade-blocked" {
-			continue
-		}
-		if ev.Kind == "upgrade" || tgt != "" && strings.EqualFold(run, tgt) {
-			return nil
-		}
-		f := Finding{Rule: "upgrade-blocked", Severity: SevError, At: ev.Time, Source: "provision; cisco-79xx.md §4.4",
-			Symptom: fmt.Sprintf("the phone stays on %s and does not get to %s", orUnknown(run), orText(tgt, "its target")),
-			Cause:   ev.Detail,
-			Did:     "named no new load in its config, so it keeps the one it has rather than take a step the upgrade rules forbid (§4.4)",
-			Do:      "fix the phone's target in phoneboot.toml ([site.loads] or the phone's load)"}
-		if strings.Contains(ev.Detail, "import") {
-			f.Do = "import the load the cause names (phoneboot firmware import PACKAGE); the phone gets its next step when it next asks for its config"
-		}
-		return []Finding{f}
+	tgt, run := tl.Target, tl.Running
+	ev, ok := lastPlan(tl.Events)
+	if !ok || ev.Kind == event.Upgrade || tgt != "" && strings.EqualFold(run, tgt) {
+		return nil
 	}
-	return nil
+	f := Finding{Rule: "upgrade-blocked", Severity: SevError, At: ev.Time, Source: "provision; cisco-79xx.md §4.4",
+		Symptom: fmt.Sprintf("the phone stays on %s and does not get to %s", orUnknown(run), orText(tgt, "its target")),
+		Cause:   ev.Detail,
+		Did:     "named no new load in its config, so it keeps the one it has rather than take a step the upgrade rules forbid (§4.4)",
+		Do:      "fix the phone's target in phoneboot.toml ([site.loads] or the phone's load)"}
+	if ev.Facts.Missing != "" {
+		f.Do = fmt.Sprintf("import %s (phoneboot firmware import PACKAGE); the phone gets its next step when it next asks for its config", ev.Facts.Missing)
+	}
+	return []Finding{f}
 }
 
 func orText(s, def string) string {
@@ -400,18 +379,19 @@ type loop struct {
 	count       int
 	counts      map[string]int
 	last        time.Time
-	outcome     string   // of its last request
-	did         []string // provision's events about it
-	persists    bool     // provision has nothing left to try
-	ended       bool     // the phone asked for something else afterwards
+	outcome     event.Outcome // of its last request
+	did         []string      // provision's events about it
+	persists    bool          // provision has nothing left to try
+	ended       bool          // the phone asked for something else afterwards
 	lastRequest time.Time
 }
 
-// lastLoop finds the last stretch of requests matching looped, with only
-// between in between and no two looped requests further apart than
-// LoopGap, in which one file was asked LoopRequests times or that
+// lastLoop finds the last stretch of recent requests matching looped,
+// with only between in between and no two looped requests further apart
+// than the loop gap, in which one file was asked threshold times or that
 // provision reported (its events of the kinds reported).
-func lastLoop(evs []store.Event, looped, between func(req) bool, reported ...string) (loop, bool) {
+func lastLoop(tl Timeline, threshold int, looped, between func(req) bool, reported ...event.Kind) (loop, bool) {
+	threshold = max(threshold, 2) // one request is no loop, whatever the settings
 	var found loop
 	ok := false
 	var cur *loop
@@ -420,28 +400,28 @@ func lastLoop(evs []store.Event, looped, between func(req) bool, reported ...str
 			return
 		}
 		cur.ended = ended
-		if cur.count >= LoopRequests || len(cur.did) > 0 {
+		if cur.count >= threshold || len(cur.did) > 0 {
 			found, ok = *cur, true
 		}
 		cur = nil
 	}
-	for _, ev := range evs {
-		if ev.Source == "provision" && slices.Contains(reported, ev.Kind) {
+	for _, ev := range recent(tl.Events) {
+		if ev.Is(event.Provision, reported...) {
 			if cur == nil {
 				cur = &loop{name: ev.File, counts: map[string]int{}}
 			}
 			cur.did = append(cur.did, ev.Detail)
-			cur.persists = cur.persists || ev.Kind == "loop-persists"
+			cur.persists = cur.persists || ev.Kind == event.LoopPersists
 			continue
 		}
-		rs := requests([]store.Event{ev})
+		rs := requests([]event.Event{ev})
 		if len(rs) == 0 {
 			continue
 		}
 		r := rs[0]
 		switch {
 		case looped(r):
-			if cur != nil && !cur.lastRequest.IsZero() && r.ev.Time.Sub(cur.lastRequest) > LoopGap {
+			if cur != nil && !cur.lastRequest.IsZero() && r.ev.Time.Sub(cur.lastRequest) > tl.Settings.LoopGap {
 				closeCur(false)
 			}
 			if cur == nil {

@@ -1,8 +1,9 @@
 // Package track derives what each phone is doing, and what is wrong with a
-// stuck one, from its timeline: the TFTP requests it made and the
-// decisions provision took about it (store.Event). Everything here is a
-// pure function of a Timeline: the same timeline always gives the same
-// State, whoever shows it.
+// stuck one, from its timeline: the files it asked for, its DHCP and
+// syslog, and the decisions provision took about it (event.Event). It
+// reads the events' typed facts, never their detail sentences. Everything
+// here is a pure function of a Timeline: the same timeline always gives
+// the same State, whoever shows it.
 package track
 
 import (
@@ -12,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
-	"phoneboot/internal/store"
 )
 
 // Finding is a diagnosis: what is wrong, why, what phoneboot did, what to do.
@@ -76,42 +77,47 @@ type File struct {
 
 // Timeline is one phone and what happened to it.
 type Timeline struct {
-	Phone store.Phone
-	// Events are the phone's events, oldest first (Analyze sorts a copy).
-	Events []store.Event
-	// Neighbours are, optionally, the other events seen from the phone's
-	// address (Phone.IP): attributed to no phone or to another one. Only
-	// foreign-tftp looks at them.
-	Neighbours []store.Event
-	Now        time.Time
-	// Target is the load the inventory wants for the phone; "" takes it
-	// from provision's "upgrade" events.
+	MAC phone.MAC
+	// LastSeen is when the phone was last seen, if later than its last event.
+	LastSeen time.Time
+	// Running is the load the phone runs as its record says ("" unknown);
+	// the last "load" event's, when unset.
+	Running string
+	// Target is the load the phone is to run; "" takes the target of
+	// provision's last upgrade plan.
 	Target string
+	// Events are the phone's events, oldest first (Analyze sorts a copy).
+	Events []event.Event
+	// Neighbours are, optionally, the other events seen from the phone's
+	// address: attributed to no phone or to another one. Only foreign-tftp
+	// looks at them.
+	Neighbours []event.Event
+	Now        time.Time
 	// Loads lists, by load ID, the components of loads the caller knows
 	// (the firmware catalog), for the sizes in Progress. Optional.
 	Loads map[string][]File
-	// QuietAfter overrides the package's QuietAfter when > 0.
-	QuietAfter time.Duration
+	// Settings are the rules' thresholds.
+	Settings Settings
 }
 
-// Thresholds of the rules.
-var (
+// Settings are the thresholds of the rules, from the config.
+type Settings struct {
 	// QuietAfter is how long without an event makes a phone "quiet", and
 	// a download that stopped a "quiet-mid-upgrade". A 7940/7960 pauses
 	// ~24 s between .loads and its configs (cisco-79xx.md §1.2.1); a 79x1
 	// flashing a component for a minute or two is normal.
-	QuietAfter = 5 * time.Minute
-	// LoopRequests in a row of the same CTL/ITL or SEP<MAC>.cnf.xml file
-	// make a loop: provision's default ctl_loop_requests and
-	// config_loop_requests.
-	LoopRequests = 4
-	// LoopGap: requests further apart than this are not one loop.
-	// Provision's default loop_window; an unprovisioned 79x1 asks every
-	// 1–2 min (cisco-79xx.md §1.3).
-	LoopGap = 2 * time.Minute
-	// Window is how far back from its last event the rules look.
-	Window = time.Hour
-)
+	QuietAfter time.Duration
+	// CTLLoopRequests and ConfigLoopRequests in a row of the same CTL/ITL
+	// or SEP<MAC>.cnf.xml file make a loop, as provision counts them.
+	CTLLoopRequests, ConfigLoopRequests int
+	// LoopGap: requests further apart than this are not one loop
+	// (provision's loop window; an unprovisioned 79x1 asks every 1–2 min,
+	// cisco-79xx.md §1.3).
+	LoopGap time.Duration
+}
+
+// Window is how far back from its last event the rules look.
+const Window = time.Hour
 
 // Rule is one diagnosis, a pure function of the timeline (its events
 // sorted oldest first).
@@ -119,21 +125,24 @@ type Rule func(tl Timeline) []Finding
 
 // Rules are run by Analyze, in this order (the order of findings of the
 // same severity).
-var Rules = []Rule{
-	CTLLoop, ConfigLoop, MissingFile, MissingTermFile, DownloadRestarts,
-	OldSIPOS79XX, ForeignTFTP, QuietMidUpgrade, UpgradeBlocked,
-	DHCPDiscoverLoop, DHCPNoTFTP, DHCPDecline,
+func Rules() []Rule {
+	return []Rule{
+		CTLLoop, ConfigLoop, MissingFile, MissingTermFile, DownloadRestarts,
+		OldSIPOS79XX, ForeignTFTP, QuietMidUpgrade, UpgradeBlocked,
+		DHCPDiscoverLoop, DHCPNoTFTP, DHCPDecline,
+	}
 }
 
 // Analyze derives the state and runs every rule.
 func Analyze(tl Timeline) State {
 	tl.Events = slices.Clone(tl.Events)
-	slices.SortStableFunc(tl.Events, func(a, b store.Event) int { return a.Time.Compare(b.Time) })
-	st := State{Running: running(tl), Target: target(tl), LastSeen: tl.Phone.LastSeen}
+	slices.SortStableFunc(tl.Events, byTime)
+	tl.Running, tl.Target = running(tl), target(tl)
+	st := State{Running: tl.Running, Target: tl.Target, LastSeen: tl.LastSeen}
 	if n := len(tl.Events); n > 0 && tl.Events[n-1].Time.After(st.LastSeen) {
 		st.LastSeen = tl.Events[n-1].Time
 	}
-	for _, r := range Rules {
+	for _, r := range Rules() {
 		st.Findings = append(st.Findings, r(tl)...)
 	}
 	slices.SortStableFunc(st.Findings, func(a, b Finding) int { return cmp.Compare(rank(a.Severity), rank(b.Severity)) })
@@ -142,7 +151,7 @@ func Analyze(tl Timeline) State {
 	// An error outranks what the requests look like; a phone that went
 	// silent before it was done is "quiet". One that is done is expected
 	// to go silent: it talks to its call control now (§1.1 stage 7).
-	quiet := quietAfter(tl)
+	quiet := tl.Settings.QuietAfter
 	switch {
 	case len(st.Findings) > 0 && st.Findings[0].Severity == SevError:
 		st.Phase, st.Detail = PhaseStuck, st.Findings[0].Symptom
@@ -162,12 +171,7 @@ func rank(sev string) int {
 	return 2
 }
 
-func quietAfter(tl Timeline) time.Duration {
-	if tl.QuietAfter > 0 {
-		return tl.QuietAfter
-	}
-	return QuietAfter
-}
+func byTime(a, b event.Event) int { return a.Time.Compare(b.Time) }
 
 // phase is what the requests of the phone's last boot say, before
 // findings and silence are taken into account.
@@ -184,15 +188,15 @@ func phase(tl Timeline, run, tgt string) (string, string, *Progress) {
 	// A "load" event after a component: the phone flashed its new load
 	// and restarts with it (§1.2-§1.3); its next boot begins with a new
 	// CTLSEP/OS79XX.TXT request.
-	if lastEv.Source == "provision" && lastEv.Kind == "load" && last.n.Kind == phone.KindImage {
-		return PhaseReboot, "rebooting into " + lastEv.Detail, nil
+	if lastEv.Is(event.Provision, event.Load) && last.n.Kind == phone.KindImage {
+		return PhaseReboot, "rebooting into " + lastEv.Facts.Running, nil
 	}
 	boot := reqs[bootStart(reqs):]
 	if downloading(last, run) {
 		p := progress(tl, boot, run)
 		return PhaseUpgrade, upgradeDetail(tl, p), p
 	}
-	if configDone(boot, tl.Phone.MAC, run) {
+	if configDone(boot, tl.MAC, run) {
 		if tgt == "" || strings.EqualFold(run, tgt) {
 			return PhaseUpToDate, "up to date on " + orUnknown(run), nil
 		}
@@ -238,9 +242,9 @@ func downloading(r req, run string) bool {
 	case phone.KindImage:
 		return true
 	case phone.KindTermDefault:
-		return r.ev.Outcome == "ok"
+		return r.ev.Outcome == event.OK
 	case phone.KindLoadList:
-		return r.ev.Outcome == "ok" && !strings.EqualFold(r.n.Load, run)
+		return r.ev.Outcome == event.OK && !strings.EqualFold(r.n.Load, run)
 	}
 	return false
 }
@@ -252,7 +256,7 @@ func configDone(boot []req, mac phone.MAC, run string) bool {
 	l, _ := phone.ParseLoadID(run)
 	classicSIP := l.Family == phone.FamilyClassic && l.Protocol == "SIP"
 	for _, r := range boot {
-		if r.ev.Outcome != "ok" {
+		if r.ev.Outcome != event.OK {
 			continue
 		}
 		switch r.n.Kind {
@@ -268,7 +272,7 @@ func configDone(boot []req, mac phone.MAC, run string) bool {
 		return false
 	}
 	for _, r := range boot {
-		if r.ev.Outcome == "ok" && ((r.n.Kind == phone.KindDeviceConfig && r.n.MAC == mac) || r.n.Kind == phone.KindDefaultConfig) {
+		if r.ev.Outcome == event.OK && ((r.n.Kind == phone.KindDeviceConfig && r.n.MAC == mac) || r.n.Kind == phone.KindDefaultConfig) {
 			return true
 		}
 	}
@@ -311,7 +315,7 @@ func progress(tl Timeline, boot []req, run string) *Progress {
 	}
 	done := map[string]bool{}
 	for _, r := range boot[from+1:] {
-		if r.n.Kind == phone.KindImage && r.ev.Outcome == "ok" && !done[strings.ToLower(r.name)] {
+		if r.n.Kind == phone.KindImage && r.ev.Outcome == event.OK && !done[strings.ToLower(r.name)] {
 			done[strings.ToLower(r.name)] = true
 			p.FilesDone++
 			p.BytesDone += r.ev.Bytes
@@ -344,18 +348,14 @@ func upgradeDetail(tl Timeline, p *Progress) string {
 }
 
 // steps numbers the upgrade steps provision gave, by lower-case load ID:
-// {i, n}. Its "upgrade" events read "step X (from Y), path X → … → T",
-// the path being what is left; a path that is the tail of the one before
-// continues the same walk.
-func steps(evs []store.Event) map[string][2]int {
+// {i, n}. Each "upgrade" event's Path is what is left of the walk; a path
+// that is the tail of the one before continues the same walk.
+func steps(evs []event.Event) map[string][2]int {
 	out := map[string][2]int{}
 	var walk []string
 	for _, ev := range evs {
-		if ev.Source != "provision" || ev.Kind != "upgrade" {
-			continue
-		}
-		path := upgradePath(ev.Detail)
-		if len(path) == 0 {
+		path := ev.Facts.Path
+		if !ev.Is(event.Provision, event.Upgrade) || len(path) == 0 {
 			continue
 		}
 		if len(path) > len(walk) || !slices.EqualFunc(walk[len(walk)-len(path):], path, strings.EqualFold) {
@@ -366,83 +366,53 @@ func steps(evs []store.Event) map[string][2]int {
 	return out
 }
 
-// upgradePath is the "path A → B → C" of an upgrade event's detail.
-func upgradePath(detail string) []string {
-	_, rest, ok := strings.Cut(detail, ", path ")
-	if !ok {
-		return nil
-	}
-	rest, _, _ = strings.Cut(rest, " [")
-	return strings.Split(strings.TrimSpace(rest), " → ")
-}
-
-// running is the load the phone runs: the last "load" event, else what
-// the store last observed, else what provision planned from ("step X
-// (from Y)", "stays on Y:").
+// running is the load the phone runs: its record's, else the last
+// "load" event's.
 func running(tl Timeline) string {
-	for _, ev := range slices.Backward(tl.Events) {
-		if ev.Source == "provision" && ev.Kind == "load" {
-			return ev.Detail
-		}
-	}
-	if tl.Phone.Load != "" {
-		return tl.Phone.Load
+	if tl.Running != "" {
+		return tl.Running
 	}
 	for _, ev := range slices.Backward(tl.Events) {
-		if ev.Source != "provision" || ev.Kind != "upgrade" && ev.Kind != "upgrade-blocked" {
-			continue
+		if ev.Is(event.Provision, event.Load) {
+			return ev.Facts.Running
 		}
-		var y string
-		if _, rest, ok := strings.Cut(ev.Detail, "(from "); ok {
-			y, _, _ = strings.Cut(rest, ")")
-		} else if rest, ok := strings.CutPrefix(ev.Detail, "stays on "); ok {
-			y, _, _ = strings.Cut(rest, ":")
-		}
-		if _, ok := phone.ParseLoadID(y); ok {
-			return y
-		}
-		return ""
 	}
 	return ""
 }
 
-// target is Timeline.Target, else the target of the last upgrade or
-// upgrade-blocked event (provision.explainPlan's wording).
+// target is Timeline.Target, else the target of provision's last plan.
 func target(tl Timeline) string {
 	if tl.Target != "" {
 		return tl.Target
 	}
-	for _, ev := range slices.Backward(tl.Events) {
-		if ev.Source != "provision" || ev.Kind != "upgrade" && ev.Kind != "upgrade-blocked" {
-			continue
-		}
-		if path := upgradePath(ev.Detail); len(path) > 0 {
-			return path[len(path)-1]
-		}
-		if _, rest, ok := strings.Cut(ev.Detail, "the way to "); ok {
-			t, _, _ := strings.Cut(rest, " ")
-			return t
-		}
-		if rest, ok := strings.CutPrefix(ev.Detail, "target "); ok {
-			t, _, _ := strings.Cut(rest, " ")
-			return t
-		}
+	if ev, ok := lastPlan(tl.Events); ok {
+		return ev.Facts.Target
 	}
 	return ""
 }
 
-// req is a TFTP request of the timeline, its name parsed.
+// lastPlan is provision's last "upgrade" or "upgrade-blocked" event.
+func lastPlan(evs []event.Event) (event.Event, bool) {
+	for _, ev := range slices.Backward(evs) {
+		if ev.Is(event.Provision, event.Upgrade, event.UpgradeBlocked) {
+			return ev, true
+		}
+	}
+	return event.Event{}, false
+}
+
+// req is a file request of the timeline, its name parsed.
 type req struct {
-	ev   store.Event
+	ev   event.Event
 	name string // as asked, without a leading "/" or "./"
 	n    phone.Name
 }
 
-// requests are the TFTP read requests among evs.
-func requests(evs []store.Event) []req {
+// requests are the file requests among evs.
+func requests(evs []event.Event) []req {
 	var out []req
 	for _, ev := range evs {
-		if ev.Source != "tftp" || ev.Kind != "request" {
+		if !ev.IsRequest() {
 			continue
 		}
 		name := strings.TrimLeft(strings.ReplaceAll(ev.File, `\`, "/"), "/")
@@ -453,12 +423,12 @@ func requests(evs []store.Event) []req {
 }
 
 // recent are the events of the last Window before the last event.
-func recent(evs []store.Event) []store.Event {
+func recent(evs []event.Event) []event.Event {
 	if len(evs) == 0 {
 		return nil
 	}
 	from := evs[len(evs)-1].Time.Add(-Window)
-	i, _ := slices.BinarySearchFunc(evs, from, func(ev store.Event, t time.Time) int { return ev.Time.Compare(t) })
+	i, _ := slices.BinarySearchFunc(evs, from, func(ev event.Event, t time.Time) int { return ev.Time.Compare(t) })
 	return evs[i:]
 }
 

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"phoneboot/internal/config"
+	"phoneboot/internal/event"
 	"phoneboot/internal/firmware/fwtest"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/provision"
 	"phoneboot/internal/sim"
-	"phoneboot/internal/store"
 	"phoneboot/internal/tftp"
 	"phoneboot/internal/tftp/tftptest"
 )
@@ -35,6 +35,16 @@ const (
 	mac7961  = "00:1E:4A:00:00:61"
 	macOther = "00:13:7F:00:00:AA"
 )
+
+// settings are the rules' thresholds as the inventory below sets them.
+var settings = func() Settings {
+	cfg, err := config.Parse("phoneboot.toml", []byte(inventory("")))
+	if err != nil {
+		panic(err)
+	}
+	p := cfg.Provision
+	return Settings{QuietAfter: 5 * time.Minute, CTLLoopRequests: p.CTLLoopRequests, ConfigLoopRequests: p.ConfigLoopRequests, LoopGap: p.LoopWindow.Duration}
+}()
 
 // inventory: the site's targets, a 7960 and a 7961; extra is appended.
 func inventory(extra string) string {
@@ -82,7 +92,7 @@ type lab struct {
 	prov   *provision.Provisioner // nil: a plain directory answers
 
 	mu     sync.Mutex
-	events []store.Event
+	events []event.Event
 	ipMAC  map[netip.Addr]phone.MAC // attribution without a provisioner
 }
 
@@ -101,9 +111,7 @@ func newLab(t *testing.T, files map[string][]byte, cfgText string, tune func(*tf
 	var resolver tftp.Resolver = dir
 	if cfgText != "" {
 		l.prov, err = provision.New(provision.Options{Root: l.root, Files: dir, Templates: filepath.Join(t.TempDir(), "templates"),
-			OnEvent: func(ev provision.Event) {
-				l.add(store.Event{Time: ev.Time, MAC: ev.MAC, IP: ev.IP, Source: "provision", Kind: ev.Kind, File: ev.File, Detail: ev.Detail})
-			}})
+			OnEvent: l.add})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +157,7 @@ func newLab(t *testing.T, files map[string][]byte, cfgText string, tune func(*tf
 	return l
 }
 
-func (l *lab) add(ev store.Event) {
+func (l *lab) add(ev event.Event) {
 	l.mu.Lock()
 	l.events = append(l.events, ev)
 	l.mu.Unlock()
@@ -178,12 +186,9 @@ func (l *lab) tftpEvent(ev tftp.Event) {
 		mac = l.ipMAC[ip]
 		l.mu.Unlock()
 	}
-	detail := ev.Error
-	if ev.Retransmits > 0 {
-		detail = strings.TrimSpace(fmt.Sprintf("%s %d retransmits", detail, ev.Retransmits))
-	}
-	l.add(store.Event{Time: ev.Start, MAC: mac, IP: ip, Source: "tftp", Kind: "request",
-		File: ev.File, Outcome: string(ev.Outcome), Bytes: ev.Bytes, Duration: ev.Duration, Detail: detail})
+	l.add(event.Event{Time: ev.Start, MAC: mac, IP: ip, Source: event.TFTP, Kind: event.Request,
+		File: ev.File, Outcome: event.Outcome(ev.Outcome), Bytes: ev.Bytes, Duration: ev.Duration, Detail: ev.Error,
+		Facts: event.Facts{Retransmits: ev.Retransmits}})
 }
 
 // settle waits until every transfer has ended and reported its event.
@@ -212,11 +217,10 @@ func (l *lab) boot(p sim.Phone, local string, maxRequests int) sim.Report {
 func (l *lab) timeline(mac phone.MAC, ip string) Timeline {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	tl := Timeline{Phone: store.Phone{MAC: mac}, Now: time.Now()}
+	tl := Timeline{MAC: mac, Now: time.Now(), Settings: settings}
 	var addr netip.Addr
 	if ip != "" {
 		addr = netip.MustParseAddr(ip)
-		tl.Phone.IP = addr
 	}
 	for _, ev := range l.events {
 		switch {
@@ -226,7 +230,6 @@ func (l *lab) timeline(mac phone.MAC, ip string) Timeline {
 			tl.Neighbours = append(tl.Neighbours, ev)
 		}
 	}
-	byTime := func(a, b store.Event) int { return a.Time.Compare(b.Time) }
 	slices.SortStableFunc(tl.Events, byTime)
 	slices.SortStableFunc(tl.Neighbours, byTime)
 	return tl
@@ -360,7 +363,7 @@ func TestHealthy7961Upgrade(t *testing.T) {
 		cut := tl
 		cut.Events = tl.Events[:i+1]
 		if ev := tl.Events[i]; ev.Kind == "load" {
-			c := slices.IndexFunc(tl.Events, func(e store.Event) bool { return e.Source == "tftp" && e.File == ev.File })
+			c := slices.IndexFunc(tl.Events, func(e event.Event) bool { return e.Source == "tftp" && e.File == ev.File })
 			cut.Events = append(slices.Clone(tl.Events[:c+1]), ev)
 		}
 		cut.Now = tl.Events[i].Time.Add(time.Second)
@@ -370,7 +373,7 @@ func TestHealthy7961Upgrade(t *testing.T) {
 		}
 		return Analyze(cut)
 	}
-	index := func(source, kind, file string, nth int) int {
+	index := func(source event.Source, kind event.Kind, file string, nth int) int {
 		for i, ev := range tl.Events {
 			if ev.Source == source && ev.Kind == kind && (file == "" || ev.File == file) {
 				if nth--; nth == 0 {
@@ -438,12 +441,12 @@ func TestCTLLoop(t *testing.T) {
 	t.Run("persists", func(t *testing.T) {
 		t.Parallel()
 		t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-		var evs []store.Event
+		var evs []event.Event
 		for i := range 9 {
-			evs = append(evs, store.Event{Time: t0.Add(time.Duration(i) * time.Second), MAC: mac, Source: "tftp", Kind: "request", File: "CTLSEP00137F000060.tlv", Outcome: "not-found"})
+			evs = append(evs, event.Event{Time: t0.Add(time.Duration(i) * time.Second), MAC: mac, Source: "tftp", Kind: "request", File: "CTLSEP00137F000060.tlv", Outcome: "not-found"})
 		}
-		evs = append(evs, store.Event{Time: t0.Add(9 * time.Second), MAC: mac, Source: "provision", Kind: "loop-persists", File: "CTLSEP00137F000060.tlv", Detail: "still asks for CTLSEP00137F000060.tlv in a loop after both remedies"})
-		tl := Timeline{Phone: store.Phone{MAC: mac}, Events: evs, Now: t0.Add(10 * time.Second)}
+		evs = append(evs, event.Event{Time: t0.Add(9 * time.Second), MAC: mac, Source: "provision", Kind: "loop-persists", File: "CTLSEP00137F000060.tlv", Detail: "still asks for CTLSEP00137F000060.tlv in a loop after both remedies"})
+		tl := Timeline{MAC: mac, Settings: settings, Events: evs, Now: t0.Add(10 * time.Second)}
 		check(t, tl, Analyze(tl), PhaseStuck, "ctl-loop", SevError, "after both remedies", "123456789*0#")
 	})
 }
@@ -469,12 +472,12 @@ func TestConfigLoop(t *testing.T) {
 	// The seed page's variant, as provision reports it: the file is
 	// served and the phone asks again.
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	var evs []store.Event
+	var evs []event.Event
 	for i := range 4 {
-		evs = append(evs, store.Event{Time: t0.Add(time.Duration(i) * 3 * time.Second), MAC: mac, Source: "tftp", Kind: "request", File: "SEP001E4A000061.cnf.xml", Outcome: "ok", Bytes: 0})
+		evs = append(evs, event.Event{Time: t0.Add(time.Duration(i) * 3 * time.Second), MAC: mac, Source: "tftp", Kind: "request", File: "SEP001E4A000061.cnf.xml", Outcome: "ok", Bytes: 0})
 	}
-	evs = append(evs, store.Event{Time: t0.Add(10 * time.Second), MAC: mac, Source: "provision", Kind: "config-loop", File: "SEP001E4A000061.cnf.xml", Detail: "asked for SEP001E4A000061.cnf.xml 4 times in a row"})
-	tl = Timeline{Phone: store.Phone{MAC: mac}, Events: evs, Now: t0.Add(11 * time.Second)}
+	evs = append(evs, event.Event{Time: t0.Add(10 * time.Second), MAC: mac, Source: "provision", Kind: "config-loop", File: "SEP001E4A000061.cnf.xml", Detail: "asked for SEP001E4A000061.cnf.xml 4 times in a row"})
+	tl = Timeline{MAC: mac, Settings: settings, Events: evs, Now: t0.Add(11 * time.Second)}
 	check(t, tl, Analyze(tl), PhaseStuck, "config-loop", SevError, "cannot use", "4 times in a row", "Protocol Application Invalid")
 }
 
@@ -575,6 +578,7 @@ func TestOldSIP(t *testing.T) {
 		}
 	}
 	tl := l.timeline(mac, "")
+	tl.Running = "P0S3-05-3-00" // the inventory's running_load, as the phone's record says
 	st := Analyze(tl)
 	check(t, tl, st, PhaseStuck, "old-sip-os79xx", SevWarning, "OS79XX.TXT", "older than the Universal Application Loader", "4.4 → 5.3 → 6.x → 7.x", "upgrade-blocked: stays on P0S3-05-3-00")
 	check(t, tl, st, PhaseStuck, "upgrade-blocked", SevError, "stays on P0S3-05-3-00 and does not get to P0S3-8-12-00", "not in the catalog", "phoneboot firmware import")
@@ -586,8 +590,9 @@ func TestOldSIP(t *testing.T) {
 	}
 
 	// A later step (the admin imported the loads) ends the block.
-	tl.Events = append(tl.Events, store.Event{Time: tl.Now, MAC: mac, Source: "provision", Kind: "upgrade",
-		Detail: "step P0S3-06-3-00 (from P0S3-05-3-00), path P0S3-06-3-00 → P0S3-07-2-00 → P0S3-8-12-00"})
+	tl.Events = append(tl.Events, event.Event{Time: tl.Now, MAC: mac, Source: "provision", Kind: "upgrade",
+		Facts: event.Facts{From: "P0S3-05-3-00", Next: "P0S3-06-3-00", Target: "P0S3-8-12-00",
+			Path: []string{"P0S3-06-3-00", "P0S3-07-2-00", "P0S3-8-12-00"}}})
 	if st := Analyze(tl); len(find(st, "upgrade-blocked")) != 0 || st.Target != "P0S3-8-12-00" {
 		t.Errorf("after an upgrade step: %+v", st)
 	}
@@ -635,11 +640,11 @@ func TestForeignTFTP(t *testing.T) {
 	}
 
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	var evs []store.Event
+	var evs []event.Event
 	for i, f := range []string{"XMLDefault.cnf.xml", "P0S3-8-12-00.loads", "SIPDefault.cnf", "RINGLIST.DAT"} {
-		evs = append(evs, store.Event{Time: t0.Add(time.Duration(i) * time.Second), MAC: mac, Source: "tftp", Kind: "request", File: f, Outcome: "ok"})
+		evs = append(evs, event.Event{Time: t0.Add(time.Duration(i) * time.Second), MAC: mac, Source: "tftp", Kind: "request", File: f, Outcome: "ok"})
 	}
-	tl = Timeline{Phone: store.Phone{MAC: mac}, Events: evs, Now: t0.Add(time.Minute)}
+	tl = Timeline{MAC: mac, Settings: settings, Events: evs, Now: t0.Add(time.Minute)}
 	check(t, tl, Analyze(tl), PhaseConfig, "foreign-tftp", SevWarning, "4 files here, none of them its own", "retain settings for TFTP server", "Alternate TFTP")
 }
 
@@ -671,13 +676,13 @@ func TestQuietMidUpgrade(t *testing.T) {
 
 	// Hand-built: the loader was flashed and the phone never came back.
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	tl = Timeline{Phone: store.Phone{MAC: mac}, Now: t0.Add(time.Hour), Events: []store.Event{
+	tl = Timeline{MAC: mac, Settings: settings, Now: t0.Add(time.Hour), Events: []event.Event{
 		{Time: t0.Add(-2 * time.Second), Source: "tftp", Kind: "request", File: "CTLSEP001E4A000061.tlv", Outcome: "not-found"},
 		{Time: t0.Add(-time.Second), Source: "tftp", Kind: "request", File: "SEP001E4A000061.cnf.xml", Outcome: "ok"},
 		{Time: t0, Source: "tftp", Kind: "request", File: "P0S3-07-2-00.loads", Outcome: "ok"},
 		{Time: t0.Add(time.Second), Source: "tftp", Kind: "request", File: "P003-07-2-00.sbn", Outcome: "ok"},
 		{Time: t0.Add(2 * time.Second), Source: "tftp", Kind: "request", File: "P0S3-07-2-00.sb2", Outcome: "ok"},
-		{Time: t0.Add(2 * time.Second), Source: "provision", Kind: "load", Detail: "P0S3-07-2-00"},
+		{Time: t0.Add(2 * time.Second), Source: "provision", Kind: "load", Facts: event.Facts{Running: "P0S3-07-2-00"}},
 	}}
 	st = Analyze(tl)
 	check(t, tl, st, PhaseStuck, "quiet-mid-upgrade", SevError, "flashed P0S3-07-2-00 and has not come back for 59m58s")

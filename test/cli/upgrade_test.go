@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -116,12 +117,22 @@ func TestUpgradeWalk(t *testing.T) {
 	checkNamed(r)
 
 	// Each step in the 7960's timeline, in order.
-	steps := regexp.MustCompile(`(?m)provision\s+load\s+\S+\s+(\S+)$`)
 	waitFor(t, func() bool {
-		_, stdout, _ := runQuick(t, "phones", "show", "0013.7f00.4401", "--data", data)
+		_, stdout, _ := runQuick(t, "phones", "show", "0013.7f00.4401", "--json", "--data", data)
+		var view struct {
+			Events []struct {
+				Source, Kind string
+				Facts        struct{ Running string }
+			}
+		}
+		if err := json.Unmarshal([]byte(stdout), &view); err != nil {
+			t.Fatalf("phones show --json: %v\n%s", err, stdout)
+		}
 		var got []string
-		for _, m := range steps.FindAllStringSubmatch(stdout, -1) {
-			got = append(got, m[1])
+		for _, ev := range view.Events {
+			if ev.Source == "provision" && ev.Kind == "load" {
+				got = append(got, ev.Facts.Running)
+			}
 		}
 		return strings.Join(got, " ") == "P0S3-05-3-00 P0S3-06-3-00 P0S3-07-2-00 P0S3-8-12-00"
 	})

@@ -1,0 +1,226 @@
+// Package fleet is the picture of the phones that every front end shows —
+// `phoneboot phones`, `phones show`, `firmware list`, and the dashboard
+// and API to come: the inventory (what each phone should be) joined with
+// the store (what was seen of it) and track (what it is doing, what is
+// wrong with it). It only reads; nothing here changes a phone.
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"phoneboot/internal/config"
+	"phoneboot/internal/event"
+	"phoneboot/internal/phone"
+	"phoneboot/internal/store"
+	"phoneboot/internal/track"
+)
+
+// Row is one phone as the phones table shows it.
+type Row struct {
+	MAC      phone.MAC `json:"mac"`
+	Model    string    `json:"model,omitempty"`
+	Protocol string    `json:"protocol,omitempty"`
+	Label    string    `json:"label,omitempty"`
+	Source   string    `json:"source"` // store.SourceInventory or store.SourceAuto
+	IP       string    `json:"ip,omitempty"`
+	Load     string    `json:"load,omitempty"`   // running, as observed (or as the inventory says)
+	Target   string    `json:"target,omitempty"` // from the config
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	LastFile string    `json:"last_file,omitempty"`
+	// From the timeline (internal/track); State is "never seen" for an
+	// inventory phone that has not booted yet, and "" in rows that were
+	// not analysed (Fleet.Loads).
+	State    string          `json:"state"`
+	Detail   string          `json:"detail,omitempty"`
+	Download *track.Progress `json:"download,omitempty"`
+	Findings []track.Finding `json:"findings"`
+}
+
+// NeverSeen is the State of an inventory phone that has not booted yet.
+const NeverSeen = "never seen"
+
+// View is one phone with its timeline.
+type View struct {
+	Row
+	Events []event.Event `json:"events"`
+}
+
+// ErrUnknown: the phone is neither in the inventory nor seen.
+var ErrUnknown = errors.New("not in the inventory and not seen")
+
+// Fleet reads the phones of one config and store.
+type Fleet struct {
+	Store  *store.Store
+	Config *config.Config // nil: no config file
+	// Now is the time findings are judged at; time.Now when nil.
+	Now func() time.Time
+}
+
+// timelineLength is how many of a phone's newest events its state is
+// derived from.
+const timelineLength = 500
+
+// Phones lists every phone of the inventory, then every other phone seen,
+// each with its state and findings.
+func (f Fleet) Phones(ctx context.Context) ([]Row, error) {
+	rows, seen, err := f.rows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		if _, err := f.analyze(ctx, &rows[i], seen[rows[i].MAC], timelineLength); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// Loads lists every phone with what it runs and should run, without
+// analysing timelines: what `firmware list` needs.
+func (f Fleet) Loads(ctx context.Context) ([]Row, error) {
+	rows, _, err := f.rows(ctx)
+	return rows, err
+}
+
+// Phone is one phone with its state, findings and newest limit events
+// (0: all); ErrUnknown if phoneboot knows nothing of it.
+func (f Fleet) Phone(ctx context.Context, mac phone.MAC, limit int) (View, error) {
+	p, seen, err := f.Store.Phone(ctx, mac)
+	if err != nil {
+		return View{}, err
+	}
+	entry, listed := f.entry(mac)
+	if !seen && !listed {
+		return View{}, fmt.Errorf("%s: %w", mac, ErrUnknown)
+	}
+	v := View{Row: f.row(p, entry, listed)}
+	n := limit
+	if n > 0 {
+		n = max(n, timelineLength)
+	}
+	events, err := f.analyze(ctx, &v.Row, p, n)
+	if err != nil {
+		return View{}, err
+	}
+	if limit > 0 && len(events) > limit {
+		events = events[len(events)-limit:]
+	}
+	v.Events = events
+	return v, nil
+}
+
+// rows joins the inventory with the store, without timelines. The config
+// file wins over the store's copy of the inventory: a running serve may
+// not have synced a change yet.
+func (f Fleet) rows(ctx context.Context) ([]Row, map[phone.MAC]store.Phone, error) {
+	all, err := f.Store.Phones(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := make(map[phone.MAC]store.Phone, len(all))
+	for _, p := range all {
+		seen[p.MAC] = p
+	}
+	var rows []Row
+	if f.Config != nil {
+		for i := range f.Config.Phones {
+			e := &f.Config.Phones[i]
+			rows = append(rows, f.row(seen[e.MAC], e, true))
+		}
+	}
+	for _, p := range all {
+		if _, listed := f.entry(p.MAC); !listed {
+			rows = append(rows, f.row(p, nil, false))
+		}
+	}
+	return rows, seen, nil
+}
+
+// entry is the inventory's entry for mac.
+func (f Fleet) entry(mac phone.MAC) (*config.Phone, bool) {
+	if f.Config == nil {
+		return nil, false
+	}
+	for i := range f.Config.Phones {
+		if f.Config.Phones[i].MAC == mac {
+			return &f.Config.Phones[i], true
+		}
+	}
+	return nil, false
+}
+
+// row is a phone's row before its timeline is read.
+func (f Fleet) row(p store.Phone, e *config.Phone, listed bool) Row {
+	r := Row{MAC: p.MAC, Model: p.SeenModel, Protocol: p.Protocol, Label: p.Label, Source: p.Source,
+		Load: p.Load, LastSeen: p.LastSeen, LastFile: p.LastFile, Findings: []track.Finding{}}
+	if p.IP.IsValid() {
+		r.IP = p.IP.String()
+	}
+	if listed {
+		r.MAC, r.Source, r.Label = e.MAC, store.SourceInventory, e.Label
+		if e.Model != "" {
+			r.Model = e.Model
+		}
+		r.Protocol = e.Protocol
+		if r.Protocol == "" {
+			r.Protocol = f.Config.Site.Protocol
+		}
+		if r.Load == "" {
+			r.Load = e.RunningLoad
+		}
+	}
+	r.Target = f.target(r.MAC, r.Model, e)
+	return r
+}
+
+// target is the load a phone is to run: its entry's, else the site's for
+// its model.
+func (f Fleet) target(mac phone.MAC, model string, e *config.Phone) string {
+	if f.Config == nil {
+		return ""
+	}
+	if e != nil && e.Load != "" {
+		return e.Load
+	}
+	return f.Config.Site.Loads[model]
+}
+
+// analyze fills a row's state and findings from the phone's newest n
+// events (0: all), and returns those events.
+func (f Fleet) analyze(ctx context.Context, r *Row, p store.Phone, n int) ([]event.Event, error) {
+	if p.LastSeen.IsZero() {
+		r.State = NeverSeen
+		return nil, nil
+	}
+	events, err := f.Store.Events(ctx, r.MAC, n)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	st := track.Analyze(track.Timeline{MAC: r.MAC, LastSeen: p.LastSeen, Running: r.Load, Target: r.Target,
+		Events: events, Now: now(), Settings: Settings(f.Config)})
+	r.State, r.Detail, r.Download, r.Findings = st.Phase, st.Detail, st.Download, st.Findings
+	if r.Load == "" {
+		r.Load = st.Running
+	}
+	if r.Target == "" {
+		r.Target = st.Target
+	}
+	return events, nil
+}
+
+// Settings are track's thresholds for cfg (nil: no config file).
+func Settings(cfg *config.Config) track.Settings {
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	p := cfg.Provision
+	return track.Settings{QuietAfter: 5 * time.Minute, CTLLoopRequests: p.CTLLoopRequests,
+		ConfigLoopRequests: p.ConfigLoopRequests, LoopGap: p.LoopWindow.Duration}
+}
