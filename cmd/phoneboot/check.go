@@ -6,12 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/firmware"
+	"phoneboot/internal/node"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/provision"
 	"phoneboot/internal/store"
@@ -48,10 +48,15 @@ func check(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		running, err = runningLoads(context.Background(), db)
+		phones, err := db.Phones(context.Background())
 		db.Close()
 		if err != nil {
 			return err
+		}
+		for _, p := range phones {
+			if p.Load != "" {
+				running[p.MAC] = p.Load
+			}
 		}
 	}
 	problems, err := provision.Check(c, filepath.Join(*data, "tftp"), filepath.Join(*data, "templates"), catalog, running)
@@ -91,18 +96,6 @@ func plural(n int, word string) string {
 }
 
 // loadConfig reads the config named by --config, or DATA/phoneboot.toml.
-// A missing default file is no error (nil config); a missing named one is.
 func loadConfig(data, named string) (*config.Config, string, error) {
-	path := named
-	if path == "" {
-		path = filepath.Join(data, "phoneboot.toml")
-	}
-	c, err := config.Load(path)
-	if errors.Is(err, fs.ErrNotExist) && named == "" {
-		return nil, path, nil
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, path, fmt.Errorf("config file %s does not exist", path)
-	}
-	return c, path, err
+	return node.LoadConfig(data, named)
 }

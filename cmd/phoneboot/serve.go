@@ -9,11 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
+	"phoneboot/internal/node"
 	"phoneboot/internal/tftp"
 )
 
@@ -66,86 +65,36 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-
 	if msg, warn := ensureFileLimit(uint64(*maxTransfers)); warn {
 		log.Warn(msg)
 	} else if msg != "" {
 		log.Info(msg)
 	}
-
-	root := filepath.Join(*data, "tftp")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return fmt.Errorf("serve: cannot create the TFTP folder: %w", err)
+	err = node.Run(ctx, node.Options{
+		Data: *data, ConfigFile: *cfgPath,
+		TFTP: &tftp.Server{
+			Limits:        tftp.Limits{MaxBlksize: *maxBlksize, MaxWindowsize: *maxWindow, MaxUpload: *uploadMaxMB << 20},
+			MaxTransfers:  *maxTransfers,
+			RatePerSource: *ratePerIP,
+			RateBurst:     *rateBurst,
+			Timeout:       *timeout,
+			MinTimeout:    *minTimeout,
+			MaxTimeout:    *maxTimeout,
+			Retries:       *retries,
+			RolloverToOne: *rollover == 1,
+		},
+		TFTPAddr: *addr, CacheBytes: *cacheMB << 20, UploadDir: *uploadDir,
+		DHCPIface: *dhcpIface, DHCPRange: *dhcpRange, SyslogAddr: *syslogAddr,
+		RecordTransfers: *record, KeepAge: *keepAge, KeepCount: *keepCount,
+		ReloadEvery: *reload, Grace: *grace, Logger: log,
+	})
+	var le *node.ListenError
+	if errors.As(err, &le) {
+		return bindError(le.Addr, le.Err)
 	}
-	dir, err := tftp.OpenDir(root, *cacheMB<<20)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	defer dir.Close()
-
-	prov, err := startProvisioning(ctx, *data, *cfgPath, root, dir, log)
-	if err != nil {
-		return err
-	}
-	defer prov.close()
-	prov.recordTransfers = *record
-	go prov.watch(ctx, *reload)
-	go prov.prune(ctx, *keepAge, *keepCount)
-
-	srv := &tftp.Server{
-		Resolver:      prov.prov,
-		OnEvent:       prov.tftpEvent,
-		Limits:        tftp.Limits{MaxBlksize: *maxBlksize, MaxWindowsize: *maxWindow, MaxUpload: *uploadMaxMB << 20},
-		MaxTransfers:  *maxTransfers,
-		RatePerSource: *ratePerIP,
-		RateBurst:     *rateBurst,
-		Timeout:       *timeout,
-		MinTimeout:    *minTimeout,
-		MaxTimeout:    *maxTimeout,
-		Retries:       *retries,
-		RolloverToOne: *rollover == 1,
-		Logger:        log,
-	}
-	if *uploadDir != "" {
-		up, err := tftp.OpenUploadDir(*uploadDir)
-		if err != nil {
-			return fmt.Errorf("serve: --upload-dir: %w", err)
-		}
-		defer up.Close()
-		srv.Receiver = up
-	}
-
-	conns, err := tftp.Listen(*addr)
-	if err != nil {
-		return bindError(*addr, err)
-	}
-	var wg sync.WaitGroup
-	for _, c := range conns {
-		log.Info("tftp listening", "addr", c.LocalAddr().String(), "root", root)
-		wg.Go(func() {
-			if err := srv.Serve(c); err != nil && !errors.Is(err, tftp.ErrServerClosed) {
-				log.Error("tftp server stopped", "err", err)
-			}
-		})
-	}
-	dctx, stopDHCP := context.WithCancel(context.Background())
-	defer stopDHCP()
-	if err := prov.startDHCP(dctx, prov.cfg, *dhcpIface, *dhcpRange, &wg); err != nil {
-		srv.Shutdown(context.Background())
-		return err
-	}
-	stopSyslog := prov.startSyslog(*syslogAddr, &wg)
-	<-ctx.Done()
-	stopSyslog()
-	stopDHCP()
-	log.Info("shutting down: waiting for running transfers", "running", srv.Active(), "timeout", grace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown timeout reached: remaining transfers were cut", "err", err)
-	}
-	wg.Wait()
-	log.Info("stopped")
 	return nil
 }
 

@@ -11,32 +11,32 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/netip"
 	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/event"
+	"phoneboot/internal/files"
 	"phoneboot/internal/phone"
+	"phoneboot/internal/phonestate"
 	"phoneboot/internal/render"
-	"phoneboot/internal/tftp"
 	"phoneboot/internal/upgrade"
 )
 
 // Options configure a Provisioner.
 type Options struct {
-	Root      string        // the TFTP root: firmware and the admin's own files
-	Files     tftp.Resolver // serves files from Root
-	Templates string        // folder of template overrides ("" or missing: built-in only)
-	Firmware  Firmware      // the firmware catalog; nil: firmware only from Root
-	// Running is the load each phone was last seen running (from the
-	// store), so that a restart does not forget where upgrades stand.
-	Running map[phone.MAC]string
-	Logger  *slog.Logger
+	Root      string       // the TFTP root: firmware and the admin's own files
+	Files     files.Opener // opens files of Root
+	Templates string       // folder of template overrides ("" or missing: built-in only)
+	// Firmware is the firmware catalog; nil: firmware only from Root.
+	Firmware Firmware
+	// Book is what is known of each phone; provision keeps it up to date.
+	// nil: a book of its own.
+	Book   *phonestate.Book
+	Logger *slog.Logger
 	// OnEvent receives every decision worth a line in a phone's timeline
 	// (Source event.Provision, its facts in typed fields). It is called
 	// from transfers' goroutines and must not block.
@@ -44,20 +44,26 @@ type Options struct {
 	Now     func() time.Time // for tests; time.Now when nil
 }
 
-// Provisioner is a tftp.Resolver for phones.
-type Provisioner struct {
-	opts Options
-	snap atomic.Pointer[snapshot]
-
-	mu      sync.Mutex
-	phones  map[phone.MAC]*phoneState
-	ipMAC   map[netip.Addr]phone.MAC // the last phone seen at each address
-	learned map[phone.MAC]phone.Model
-	running map[phone.MAC]string // the load each phone runs, as far as seen
+// Request is a phone asking for a file, over any transport.
+type Request struct {
+	// Name is the file asked for, as the transport made it safe: '/' as
+	// separator, no leading "/" or "./", no "..".
+	Name      string
+	Client    netip.AddrPort // the phone's address
+	Local     netip.Addr     // the address the phone reached phoneboot on
+	Transport event.Source   // event.TFTP or event.HTTP
 }
 
-// maxTracked bounds the per-phone state kept for loop detection.
-const maxTracked = 100000
+// Provisioner answers phones' requests.
+type Provisioner struct {
+	opts Options
+	book *phonestate.Book
+	snap atomic.Pointer[snapshot]
+}
+
+// maxRendered bounds the configs kept rendered for phones outside the
+// inventory, per snapshot.
+const maxRendered = 100000
 
 // New returns a Provisioner serving the built-in defaults until Update.
 func New(opts Options) (*Provisioner, error) {
@@ -67,10 +73,10 @@ func New(opts Options) (*Provisioner, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	p := &Provisioner{opts: opts, phones: map[phone.MAC]*phoneState{}, ipMAC: map[netip.Addr]phone.MAC{}, learned: map[phone.MAC]phone.Model{}, running: map[phone.MAC]string{}}
-	for mac, id := range opts.Running {
-		p.running[mac] = id
+	if opts.Book == nil {
+		opts.Book = phonestate.New(0)
 	}
+	p := &Provisioner{opts: opts, book: opts.Book}
 	if _, err := p.Update(nil); err != nil {
 		return nil, err
 	}
@@ -82,10 +88,7 @@ func New(opts Options) (*Provisioner, error) {
 // running keep the files they started with. On error nothing changes.
 // The problems found (missing loads, overriding files) are returned.
 func (p *Provisioner) Update(cfg *config.Config) ([]Problem, error) {
-	p.mu.Lock()
-	running := maps.Clone(p.running)
-	p.mu.Unlock()
-	s, err := build(cfg, p.opts.Root, p.opts.Templates, p.opts.Firmware, running)
+	s, err := build(cfg, p.opts.Root, p.opts.Templates, p.opts.Firmware, p.Running)
 	if err != nil {
 		return nil, err
 	}
@@ -94,82 +97,60 @@ func (p *Provisioner) Update(cfg *config.Config) ([]Problem, error) {
 }
 
 // Check builds what Update would serve without serving it: for
-// `phoneboot check`.
+// `phoneboot check`. running is the load each phone was last seen running.
 func Check(cfg *config.Config, root, templates string, fw Firmware, running map[phone.MAC]string) ([]Problem, error) {
-	s, err := build(cfg, root, templates, fw, running)
+	s, err := build(cfg, root, templates, fw, func(mac phone.MAC) string { return running[mac] })
 	if err != nil {
 		return nil, err
 	}
 	return s.problems, nil
 }
 
-// Learn records a phone's model seen on the network (DHCP vendor class,
-// CDP, a termNN.default.loads request), so that a phone outside the
-// inventory gets its model's load.
-func (p *Provisioner) Learn(mac phone.MAC, m phone.Model) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.learned) < maxTracked {
-		p.learned[mac] = m
-	}
+// Book is what provision knows of each phone.
+func (p *Provisioner) Book() *phonestate.Book { return p.book }
+
+// Running is the load a phone runs, as far as phoneboot has seen.
+func (p *Provisioner) Running(mac phone.MAC) string {
+	ph, _ := p.book.Get(mac)
+	return ph.Running
 }
 
-// Bind records that ip belongs to mac (a DHCP lease), so that requests
-// without a MAC in their name (OS79XX.TXT, termNN.default.loads, firmware)
-// are attributed from the first one on.
-func (p *Provisioner) Bind(mac phone.MAC, ip netip.Addr) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.ipMAC) < maxTracked || p.ipMAC[ip] != (phone.MAC{}) {
-		p.ipMAC[ip] = mac
-	}
-}
-
-// MACFor attributes a request to a phone: by the MAC in the name, or by
-// the phone last seen at ip.
-func (p *Provisioner) MACFor(name string, ip netip.Addr) (phone.MAC, bool) {
-	if n := phone.ParseName(name); n.HasMAC {
-		return n.MAC, true
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	mac, ok := p.ipMAC[ip]
-	return mac, ok
-}
-
-// Open implements tftp.Resolver.
-func (p *Provisioner) Open(ctx context.Context, req *tftp.Request) (tftp.File, error) {
+// Open answers a request.
+func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error) {
 	s := p.snap.Load()
-	lower := strings.ToLower(req.Path)
-	n := phone.ParseName(req.Path)
-	ip := req.Remote.Addr()
-	mac, known := n.MAC, n.HasMAC
-	d := p.observe(s, n, req.Path, ip, &mac, &known)
+	lower := strings.ToLower(req.Name)
+	n := phone.ParseName(req.Name)
+	ip := req.Client.Addr()
+	mac, known := p.book.Attribute(n, ip)
+	var d decision
+	if known {
+		d = p.observe(s, n, req.Name, mac, ip)
+	}
 
-	if f, ok := p.override(ctx, req, n); ok {
+	if f, ok := p.override(ctx, req.Name, n); ok {
 		return f, nil // the admin's file wins
 	}
 	switch n.Kind {
 	case phone.KindCTL, phone.KindITL:
 		if d.emptyTrust {
-			return tftp.Bytes{}, nil
+			return files.Bytes{}, nil
 		}
-		return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (no security: phones go on without it)")
+		return nil, files.NotFoundf("file not found (no security: phones go on without it)")
 	case phone.KindTrustFile:
-		return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (no security: phones go on without it)")
+		return nil, files.NotFoundf("file not found (no security: phones go on without it)")
 	case phone.KindDeviceConfig, phone.KindSIPConfig:
 		if n.Signed {
 			// No CTL/ITL was served, so the phone does not need signed
 			// files and falls back to the plain one (cisco-79xx.md §1.3).
-			return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (phoneboot does not sign configs)")
+			return nil, files.NotFoundf("file not found (phoneboot does not sign configs)")
 		}
 		b, err := p.phoneFile(s, mac, lower, ip)
 		if err != nil {
 			return nil, err
 		}
 		if d.configLoop > 0 {
-			p.emit(event.Event{MAC: mac, IP: ip, Kind: event.ConfigLoop, File: req.Path, Facts: event.Facts{Count: d.configLoop},
-				Detail: fmt.Sprintf("asked for %s %d times in a row without asking for anything else; each time it was given %s", req.Path, d.configLoop, describe(b))})
+			p.emit(event.Event{MAC: mac, IP: ip, Kind: event.ConfigLoop, File: req.Name, Facts: event.Facts{Count: d.configLoop},
+				Detail: fmt.Sprintf("asked for %s %d times in a row without asking for anything else; each time it was given %s", req.Name, d.configLoop, describe(b))})
 		}
 		return b, nil
 	}
@@ -180,10 +161,10 @@ func (p *Provisioner) Open(ctx context.Context, req *tftp.Request) (tftp.File, e
 	case phone.KindOSImage:
 		return p.osImage(s, mac, known)
 	case phone.KindTermDefault:
-		return p.termFile(s, n, req.Path)
+		return p.termFile(s, n, req.Name)
 	}
 	if p.opts.Firmware != nil {
-		f, ok, err := p.opts.Firmware.Open(req.Path)
+		f, ok, err := p.opts.Firmware.Open(req.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +172,7 @@ func (p *Provisioner) Open(ctx context.Context, req *tftp.Request) (tftp.File, e
 			return f, nil
 		}
 	}
-	return p.opts.Files.Open(ctx, req)
+	return p.opts.Files.Open(ctx, req.Name)
 }
 
 // osImage answers OS79XX.TXT, the image old 7940/7960 loads boot. It has
@@ -201,14 +182,14 @@ func (p *Provisioner) Open(ctx context.Context, req *tftp.Request) (tftp.File, e
 // "not found" and boots the image it has, then asks for SIP<MAC>.cnf,
 // which names its step: a site-wide image could send a SIP 4.x phone
 // straight to 8.x, which the upgrade rules forbid.
-func (p *Provisioner) osImage(s *snapshot, mac phone.MAC, known bool) (tftp.File, error) {
+func (p *Provisioner) osImage(s *snapshot, mac phone.MAC, known bool) (files.File, error) {
 	if !known {
-		return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (phoneboot names images per phone; it does not know this one yet)")
+		return nil, files.NotFoundf("file not found (phoneboot names images per phone; it does not know this one yet)")
 	}
 	learned, running := p.state(s, mac)
 	v, _ := s.view(mac, learned, running)
 	if v.Load == "" || (v.Model.Name != "" && v.Model.Family != phone.FamilyClassic) {
-		return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (no image to name for this phone)")
+		return nil, files.NotFoundf("file not found (no image to name for this phone)")
 	}
 	image := v.Load
 	if l, ok := phone.ParseLoadID(v.Load); ok && l.UAL() {
@@ -216,29 +197,29 @@ func (p *Provisioner) osImage(s *snapshot, mac phone.MAC, known bool) (tftp.File
 			image = info.loader
 		}
 	}
-	return tftp.Bytes(render.OS79XX(image)), nil
+	return files.Bytes(render.OS79XX(image)), nil
 }
 
 // termFile answers termNN.default.loads, the load list a Java phone
 // fetches after a factory reset: the one that came with the load the
 // site targets for that model, so SCCP and SIP term files are never mixed
 // (cisco-79xx.md §4.3).
-func (p *Provisioner) termFile(s *snapshot, n phone.Name, name string) (tftp.File, error) {
+func (p *Provisioner) termFile(s *snapshot, n phone.Name, name string) (files.File, error) {
 	if id := s.termLoad(n.Model); id != "" && p.opts.Firmware != nil {
 		f, ok, err := p.opts.Firmware.Term(id, name)
 		if err != nil || ok {
 			return f, err
 		}
 	}
-	return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (no load for this model in [site.loads] whose package had %s)", name)
+	return nil, files.NotFoundf("file not found (no load for this model in [site.loads] whose package had %s)", name)
 }
 
 // override opens the admin's own file for a name provision would answer
 // itself, if the TFTP root has one. Looked up on every request, so a file
 // dropped in the root wins at once. An empty SEP<MAC>.cnf.xml never
 // counts: on the seed page it made a phone "Protocol Application Invalid".
-func (p *Provisioner) override(ctx context.Context, req *tftp.Request, n phone.Name) (tftp.File, bool) {
-	f, err := p.opts.Files.Open(ctx, req)
+func (p *Provisioner) override(ctx context.Context, name string, n phone.Name) (files.File, bool) {
+	f, err := p.opts.Files.Open(ctx, name)
 	if err != nil {
 		return nil, false
 	}
@@ -251,23 +232,23 @@ func (p *Provisioner) override(ctx context.Context, req *tftp.Request, n phone.N
 
 // phoneFile returns a phone's generated SEP<MAC>.cnf.xml or SIP<MAC>.cnf,
 // rendered for what the phone runs now and cached until that changes.
-func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, ip netip.Addr) (tftp.Bytes, error) {
+func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, ip netip.Addr) (files.Bytes, error) {
 	learned, running := p.state(s, mac)
 	key := lower + "/" + learned.Name + "/" + running
 	if b, ok := s.auto.Load(key); ok {
-		return b.(tftp.Bytes), nil
+		return b.(files.Bytes), nil
 	}
 	v, plan := s.view(mac, learned, running)
-	files, err := s.phoneFiles(v)
+	rendered, err := s.phoneFiles(v)
 	if err != nil {
 		p.opts.Logger.Error("cannot render a config", "phone", mac.String(), "err", err)
-		return nil, tftp.Errorf(tftp.ErrUndefined, "phoneboot cannot render this config; see its log")
+		return nil, files.Internalf("phoneboot cannot render this config; see its log")
 	}
-	b, ok := files[lower]
+	b, ok := rendered[lower]
 	if !ok {
-		return nil, tftp.Errorf(tftp.ErrFileNotFound, "file not found (only a 7940/7960 on SIP has one)")
+		return nil, files.NotFoundf("file not found (only a 7940/7960 on SIP has one)")
 	}
-	if s.autoCount.Add(1) > maxTracked {
+	if s.autoCount.Add(1) > maxRendered {
 		return b, nil // a flood of made-up MACs: serve, but keep nothing
 	}
 	if _, loaded := s.auto.LoadOrStore(key, b); loaded {
@@ -286,17 +267,16 @@ func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, ip net
 	return b, nil
 }
 
-// state is a phone's learned model and the load to plan from.
+// state is a phone's learned model and the load to plan from: the one
+// seen, else the inventory's running_load, else what its boot showed.
 func (p *Provisioner) state(s *snapshot, mac phone.MAC) (phone.Model, string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	learned := p.learned[mac]
-	if p.running[mac] == "" {
+	ph, _ := p.book.Get(mac)
+	if ph.Running == "" {
 		if i, ok := s.inventory[mac]; ok && s.cfg.Phones[i].RunningLoad != "" {
-			return learned, s.cfg.Phones[i].RunningLoad
+			return ph.Model, s.cfg.Phones[i].RunningLoad
 		}
 	}
-	return learned, p.runningFor(mac, s.targetFor(mac, learned))
+	return ph.Model, runningFor(ph, s.targetFor(mac, ph.Model))
 }
 
 // explainPlan records the step a phone was given, or why it was given
@@ -327,13 +307,11 @@ func (p *Provisioner) explainPlan(mac phone.MAC, ip netip.Addr, running string, 
 		ev.Detail += " [" + plan.Rules[0].Source + "]"
 	}
 	// SEP<MAC>.cnf.xml and SIP<MAC>.cnf carry the same plan: say it once.
-	p.mu.Lock()
-	st := p.phones[mac]
-	repeat := st != nil && st.plan.Kind == ev.Kind && reflect.DeepEqual(st.plan.Facts, ev.Facts)
-	if st != nil {
-		st.plan = ev
-	}
-	p.mu.Unlock()
+	repeat := phonestate.Update(p.book, mac, func(ph *phonestate.Phone) bool {
+		same := ph.Plan.Kind == ev.Kind && reflect.DeepEqual(ph.Plan.Facts, ev.Facts)
+		ph.Plan = ev
+		return same
+	})
 	if !repeat {
 		p.emit(ev)
 	}
@@ -363,7 +341,10 @@ func describe(b []byte) string {
 }
 
 func (p *Provisioner) emit(ev event.Event) {
-	ev.Time, ev.Source = p.opts.Now(), event.Provision
+	if ev.Time.IsZero() {
+		ev.Time = p.opts.Now()
+	}
+	ev.Source = event.Provision
 	p.opts.Logger.Info("provision: "+string(ev.Kind), "phone", ev.MAC.String(), "ip", ev.IP.String(), "file", ev.File, "detail", ev.Detail)
 	if p.opts.OnEvent != nil {
 		p.opts.OnEvent(ev)
@@ -372,5 +353,3 @@ func (p *Provisioner) emit(ev event.Event) {
 
 // Problems lists what is wrong in what phones get now.
 func (p *Provisioner) Problems() []Problem { return p.snap.Load().problems }
-
-var _ tftp.Resolver = (*Provisioner)(nil)

@@ -15,9 +15,9 @@ import (
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/event"
+	"phoneboot/internal/files"
 	"phoneboot/internal/firmware/fwtest"
 	"phoneboot/internal/phone"
-	"phoneboot/internal/tftp"
 )
 
 const inventory = `[site]
@@ -67,7 +67,7 @@ func newFixture(t *testing.T, cfgText string) *fixture {
 	f := &fixture{t: t, root: t.TempDir(), now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 	fwtest.WriteLoad(t, f.root, "P0S3-8-12-00", 64, fwtest.Classic("P0S3-8-12-00")...)
 	fwtest.WriteLoad(t, f.root, "SIP41.9-4-2SR3-1S", 64, fwtest.Java("SIP41.9-4-2SR3-1S", "9-4-2ES26")...)
-	dir, err := tftp.OpenDir(f.root, 1<<20)
+	dir, err := files.OpenDir(f.root, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,22 +99,23 @@ func (f *fixture) update(cfgText string) []Problem {
 
 func (f *fixture) tick(d time.Duration) { f.mu.Lock(); f.now = f.now.Add(d); f.mu.Unlock() }
 
-// get asks for name from ip; err is the TFTP error, if any.
-func (f *fixture) get(ip, name string) (string, *tftp.Error) {
+// request is name asked from ip, cleaned as the file services clean it.
+func request(ip, name string) Request {
+	name = strings.TrimPrefix(strings.TrimLeft(name, "/"), "./")
+	return Request{Name: name, Client: netip.AddrPortFrom(netip.MustParseAddr(ip), 5000), Transport: event.TFTP}
+}
+
+// get asks for name from ip; err is the refusal, if any.
+func (f *fixture) get(ip, name string) (string, *files.Error) {
 	f.t.Helper()
-	path, cerr := tftp.CleanName(name)
-	if cerr != nil {
-		f.t.Fatal(cerr)
-	}
-	req := &tftp.Request{Op: tftp.OpRRQ, Filename: name, Path: path, Remote: netip.AddrPortFrom(netip.MustParseAddr(ip), 5000)}
-	file, err := f.p.Open(context.Background(), req)
+	file, err := f.p.Open(context.Background(), request(ip, name))
 	if err != nil {
-		var te *tftp.Error
-		if errors.As(err, &te) {
-			return "", te
+		var fe *files.Error
+		if errors.As(err, &fe) {
+			return "", fe
 		}
 		if errors.Is(err, os.ErrNotExist) {
-			return "", &tftp.Error{Code: tftp.ErrFileNotFound}
+			return "", &files.Error{Code: files.NotFound}
 		}
 		f.t.Fatalf("%s: %v", name, err)
 	}
@@ -137,7 +138,7 @@ func (f *fixture) mustGet(ip, name string) string {
 
 // transferred reports a finished transfer of name to ip, as serve does.
 func (f *fixture) transferred(ip, name string) {
-	f.p.Transferred(tftp.Event{Op: tftp.OpRRQ, File: name, Outcome: tftp.OutcomeOK, Remote: netip.AddrPortFrom(netip.MustParseAddr(ip), 5000)})
+	f.p.Transferred(request(ip, name), true)
 }
 
 func (f *fixture) mustMAC(s string) phone.MAC {
@@ -185,14 +186,14 @@ func TestGeneratedFiles(t *testing.T) {
 	if java := f.mustGet("127.0.0.4", "SEP001E4A93748B.cnf.xml"); !strings.Contains(java, "SIP41.9-4-2SR3-1S") || !strings.Contains(java, "sipProfile") {
 		t.Errorf("7961 config:\n%s", java)
 	}
-	if _, err := f.get("127.0.0.4", "SIP001E4A93748B.cnf"); err == nil || err.Code != tftp.ErrFileNotFound {
+	if _, err := f.get("127.0.0.4", "SIP001E4A93748B.cnf"); err == nil || err.Code != files.NotFound {
 		t.Errorf("a 7961 has no SIP<MAC>.cnf, got err %v", err)
 	}
 	// Shared files.
 	// OS79XX.TXT is asked by old loads, before anything else: a phone
 	// whose load phoneboot does not know gets none (it could be on 4.x),
 	// one seen running 8.12 gets the 8.12 package's loader.
-	if _, err := f.get("127.0.0.7", "OS79XX.TXT"); err == nil || err.Code != tftp.ErrFileNotFound {
+	if _, err := f.get("127.0.0.7", "OS79XX.TXT"); err == nil || err.Code != files.NotFound {
 		t.Errorf("OS79XX.TXT for an unknown phone: %v", err)
 	}
 	f.transferred("127.0.0.2", "P0S3-8-12-00.loads")
@@ -218,10 +219,10 @@ func TestGeneratedFiles(t *testing.T) {
 		t.Error("firmware not served byte-exact")
 	}
 	// Trust lists: not found.
-	if _, err := f.get("127.0.0.2", "CTLSEP00137F38B3DE.tlv"); err == nil || err.Code != tftp.ErrFileNotFound {
+	if _, err := f.get("127.0.0.2", "CTLSEP00137F38B3DE.tlv"); err == nil || err.Code != files.NotFound {
 		t.Errorf("CTL: %v", err)
 	}
-	if _, err := f.get("127.0.0.2", "SEP00137F38B3DE.cnf.xml.sgn"); err == nil || err.Code != tftp.ErrFileNotFound {
+	if _, err := f.get("127.0.0.2", "SEP00137F38B3DE.cnf.xml.sgn"); err == nil || err.Code != files.NotFound {
 		t.Errorf(".sgn: %v", err)
 	}
 }
@@ -299,8 +300,8 @@ func TestAutoProvisioned(t *testing.T) {
 	if got := f.mustGet("127.0.0.10", "SEP0011223344BB.cnf.xml"); !strings.Contains(got, "SIP41.9-4-2SR3-1S") {
 		t.Errorf("learned 7961 did not get its load:\n%s", got)
 	}
-	if mac, ok := f.p.MACFor("P0S3-8-12-00.loads", netip.MustParseAddr("127.0.0.9")); !ok || mac.Hex() != "0011223344AA" {
-		t.Errorf("MACFor by address = %v %v", mac, ok)
+	if mac, ok := f.p.book.At(netip.MustParseAddr("127.0.0.9")); !ok || mac.Hex() != "0011223344AA" {
+		t.Errorf("phone at the address = %v %v", mac, ok)
 	}
 }
 
@@ -312,7 +313,7 @@ func TestCTLLoopBreaker(t *testing.T) {
 		f.tick(2 * time.Second)
 		b, err := f.get("127.0.0.2", ctl)
 		switch {
-		case err != nil && err.Code == tftp.ErrFileNotFound:
+		case err != nil && err.Code == files.NotFound:
 			return "not found"
 		case err != nil:
 			t.Fatal(err)

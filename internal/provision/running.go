@@ -5,15 +5,8 @@ import (
 
 	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
-	"phoneboot/internal/tftp"
+	"phoneboot/internal/phonestate"
 )
-
-// fetching is a load a phone has started to download.
-type fetching struct {
-	id      string
-	missing map[string]bool // lower-case components not fetched yet
-	started bool            // a component was fetched
-}
 
 // Transferred learns from a finished transfer which load a phone runs,
 // so that the next config names the next step of its path:
@@ -26,129 +19,123 @@ type fetching struct {
 //   - an old 7940/7960 image without a .loads file (P0S3-05-3-00.bin)
 //     runs once fetched.
 //
-// serve calls it for every transfer event.
-func (p *Provisioner) Transferred(ev tftp.Event) {
-	if ev.Op != tftp.OpRRQ || ev.Outcome != tftp.OutcomeOK {
-		return
-	}
-	name, err := tftp.CleanName(ev.File)
-	if err != nil {
-		return
-	}
-	mac, ok := p.MACFor(name, ev.Remote.Addr())
+// The file services call it for every finished read request; ok says
+// whether the whole file reached the phone.
+func (p *Provisioner) Transferred(req Request, ok bool) {
 	if !ok {
 		return
 	}
-	s := p.snap.Load()
-	n := phone.ParseName(name)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	st := p.phones[mac]
-	if st == nil {
-		return // not tracked (the table is full)
+	n := phone.ParseName(req.Name)
+	mac, known := p.book.Attribute(n, req.Client.Addr())
+	if !known {
+		return
 	}
-	lower := strings.ToLower(name)
+	s := p.snap.Load()
+	lower := strings.ToLower(req.Name)
+	now := p.opts.Now()
+	var learned *event.Event
+	phonestate.Update(p.book, mac, func(st *phonestate.Phone) struct{} {
+		learned = learn(s, st, n, lower)
+		return struct{}{}
+	})
+	if learned != nil {
+		learned.MAC, learned.IP, learned.File, learned.Time = mac, req.Client.Addr(), req.Name, now
+		p.emit(*learned)
+	}
+}
+
+// learn updates st with one fetched file and returns the "load" event when
+// the phone now runs a new load. Called under the book's lock.
+func learn(s *snapshot, st *phonestate.Phone, n phone.Name, lower string) *event.Event {
 	switch n.Kind {
 	case phone.KindLoadList, phone.KindTermDefault:
 		id := n.Load
 		if n.Kind == phone.KindTermDefault {
 			id = "" // a term file's load is the one its components make
 		}
-		f := p.startFetch(s, id, n)
+		f := startFetch(s, id, n)
 		// Events of quick transfers can arrive out of order: a small
 		// component may have been reported before its list.
-		for _, c := range st.recent {
-			if f.missing[c] {
-				delete(f.missing, c)
-				f.started = true
+		for _, c := range st.Recent {
+			if f.Missing[c] {
+				delete(f.Missing, c)
+				f.Started = true
 			}
 		}
-		st.recent = st.recent[:0]
-		if f.started && len(f.missing) == 0 && f.id != "" {
-			p.setRunning(mac, ev, f.id)
-			return
+		st.Recent = st.Recent[:0]
+		if f.Started && len(f.Missing) == 0 && f.Load != "" {
+			return setRunning(st, f.Load)
 		}
-		st.fetching = f
-		return
+		st.Fetching = f
+		return nil
 	case phone.KindImage:
-		f := st.fetching
-		if f != nil && f.missing[lower] {
-			delete(f.missing, lower)
-			f.started = true
-			if len(f.missing) == 0 {
-				st.fetching = nil
-				if f.id != "" {
-					p.setRunning(mac, ev, f.id)
+		f := st.Fetching
+		if f != nil && f.Missing[lower] {
+			delete(f.Missing, lower)
+			f.Started = true
+			if len(f.Missing) == 0 {
+				st.Fetching = nil
+				if f.Load != "" {
+					return setRunning(st, f.Load)
 				}
 			}
-			return
+			return nil
 		}
+		var ev *event.Event
 		if l, ok := phone.ParseLoadID(n.Load); ok && l.Family == phone.FamilyClassic && !l.Loader && !l.UAL() {
-			p.setRunning(mac, ev, n.Load)
+			ev = setRunning(st, n.Load)
 		}
-		if len(st.recent) < 16 {
-			st.recent = append(st.recent, lower)
+		if len(st.Recent) < 16 {
+			st.Recent = append(st.Recent, lower)
 		}
-		return
+		return ev
 	}
-	if f := st.fetching; f != nil && !f.started && f.id != "" && isClassic(f.id) {
-		p.setRunning(mac, ev, f.id)
+	var ev *event.Event
+	if f := st.Fetching; f != nil && !f.Started && f.Load != "" && isClassic(f.Load) {
+		ev = setRunning(st, f.Load)
 	}
-	st.fetching, st.recent = nil, st.recent[:0]
+	st.Fetching, st.Recent = nil, st.Recent[:0]
+	return ev
 }
 
 // startFetch notes the components of the load whose list a phone just
-// fetched. Called with p.mu held.
-func (p *Provisioner) startFetch(s *snapshot, id string, n phone.Name) *fetching {
+// fetched.
+func startFetch(s *snapshot, id string, n phone.Name) *phonestate.Fetch {
 	if id == "" {
 		id = s.termLoad(n.Model) // termNN.default.loads
 	}
-	f := &fetching{id: id, missing: map[string]bool{}}
+	f := &phonestate.Fetch{Load: id, Missing: map[string]bool{}}
 	if l, ok := s.loads.get(id); ok {
-		f.id = l.id
+		f.Load = l.id
 		for _, c := range l.components {
-			f.missing[strings.ToLower(c)] = true
+			f.Missing[strings.ToLower(c)] = true
 		}
 	}
 	return f
 }
 
-// setRunning records a phone's load and says so in its timeline. Called
-// with p.mu held.
-func (p *Provisioner) setRunning(mac phone.MAC, ev tftp.Event, id string) {
-	if p.running[mac] == id {
-		return
+// setRunning records a phone's load and returns the event that says so,
+// nil if it ran it already.
+func setRunning(st *phonestate.Phone, id string) *event.Event {
+	if st.Running == id {
+		return nil
 	}
-	before := p.running[mac]
-	if len(p.running) < maxTracked || before != "" {
-		p.running[mac] = id
-	}
-	p.emit(event.Event{MAC: mac, IP: ev.Remote.Addr(), Kind: event.Load, File: ev.File, Facts: event.Facts{Running: id},
-		Detail: "runs " + id + " now"})
+	before := st.Running
+	st.Running = id
+	ev := &event.Event{Kind: event.Load, Facts: event.Facts{Running: id}, Detail: "runs " + id + " now"}
 	if before != "" {
-		p.opts.Logger.Info("phone changed load", "phone", mac.String(), "from", before, "to", id)
+		ev.Detail += " (was " + before + ")"
 	}
-}
-
-// Running is the load a phone runs, as far as phoneboot has seen.
-func (p *Provisioner) Running(mac phone.MAC) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.running[mac]
+	return ev
 }
 
 // runningFor is what a phone runs for planning: the load seen, or, for a
 // 7940/7960 whose boot showed the Universal Application Loader, the
 // oldest such load of the target's protocol. From there 7.x/8.x targets
 // are one step; without it the planner must assume the oldest load.
-// Called with p.mu held.
-func (p *Provisioner) runningFor(mac phone.MAC, target string) string {
-	if r := p.running[mac]; r != "" {
-		return r
-	}
-	st := p.phones[mac]
-	if st == nil || !st.ual {
-		return ""
+func runningFor(ph phonestate.Phone, target string) string {
+	if ph.Running != "" || !ph.UAL {
+		return ph.Running
 	}
 	if l, ok := phone.ParseLoadID(target); ok && l.Family == phone.FamilyClassic {
 		switch l.Protocol {

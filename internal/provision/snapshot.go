@@ -15,9 +15,9 @@ import (
 	"sync/atomic"
 
 	"phoneboot/internal/config"
+	"phoneboot/internal/files"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/render"
-	"phoneboot/internal/tftp"
 	"phoneboot/internal/upgrade"
 )
 
@@ -31,12 +31,12 @@ type snapshot struct {
 	root  map[string]string // lower-case name → name, files at the top of the TFTP root
 	loads loadIndex
 	// files are the generated files by lower-case name.
-	files map[string]tftp.Bytes
+	files map[string]files.Bytes
 	// inventory is the inventory by MAC; auto are the rendered configs of
 	// phones outside it, made on their first request.
 	inventory map[phone.MAC]int
 	fw        Firmware // nil: no catalog
-	auto      sync.Map // lower-case name + "/" + learned model → tftp.Bytes
+	auto      sync.Map // lower-case name + "/" + learned model → files.Bytes
 	autoCount atomic.Int64
 	problems  []Problem
 }
@@ -64,7 +64,7 @@ const maxRootEntries = 100000
 
 // build makes a snapshot. cfg may be nil (no config file: defaults);
 // running is the load each phone was last seen running.
-func build(cfg *config.Config, rootDir, templatesDir string, fw Firmware, running map[phone.MAC]string) (*snapshot, error) {
+func build(cfg *config.Config, rootDir, templatesDir string, fw Firmware, running func(phone.MAC) string) (*snapshot, error) {
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
@@ -72,7 +72,7 @@ func build(cfg *config.Config, rootDir, templatesDir string, fw Firmware, runnin
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{cfg: cfg, tmpl: tmpl, files: map[string]tftp.Bytes{}, inventory: map[phone.MAC]int{}, fw: fw}
+	s := &snapshot{cfg: cfg, tmpl: tmpl, files: map[string]files.Bytes{}, inventory: map[phone.MAC]int{}, fw: fw}
 	if s.root, err = listRoot(rootDir); err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func build(cfg *config.Config, rootDir, templatesDir string, fw Firmware, runnin
 	// Render every inventory phone once, so that a config that cannot be
 	// rendered stops a start or a reload instead of a phone's boot.
 	for i := range cfg.Phones {
-		v, _ := s.view(cfg.Phones[i].MAC, phone.Model{}, running[cfg.Phones[i].MAC])
+		v, _ := s.view(cfg.Phones[i].MAC, phone.Model{}, running(cfg.Phones[i].MAC))
 		if _, err := s.phoneFiles(v); err != nil {
 			line := cfg.PhoneLine(i, "mac")
 			return nil, &config.Error{File: cfg.File, Line: line, Msg: fmt.Sprintf("phone %s: %v", v.MAC, err)}
@@ -180,7 +180,7 @@ func hostOf(s string) render.Host {
 
 // checkLoads reports the loads the config names that phones cannot be
 // given, and upgrade paths that cannot be walked (cisco-79xx.md §4.4).
-func (s *snapshot) checkLoads(running map[phone.MAC]string) {
+func (s *snapshot) checkLoads(running func(phone.MAC) string) {
 	models := make([]string, 0, len(s.cfg.Site.Loads))
 	for m := range s.cfg.Site.Loads {
 		models = append(models, m)
@@ -217,7 +217,7 @@ func (s *snapshot) checkLoads(running map[phone.MAC]string) {
 		if !ok {
 			continue
 		}
-		run := running[p.MAC]
+		run := running(p.MAC)
 		plan := s.plan(m, run, target)
 		switch {
 		case plan.Refused != "":
@@ -389,8 +389,8 @@ func (s *snapshot) view(mac phone.MAC, learned phone.Model, running string) (ren
 
 // phoneFiles renders SEP<MAC>.cnf.xml and, for 7940/7960 (or a phone of
 // unknown model) on SIP, SIP<MAC>.cnf.
-func (s *snapshot) phoneFiles(v render.Phone) (map[string]tftp.Bytes, error) {
-	out := map[string]tftp.Bytes{}
+func (s *snapshot) phoneFiles(v render.Phone) (map[string]files.Bytes, error) {
+	out := map[string]files.Bytes{}
 	b, err := s.tmpl.DeviceConfig(s.site, v)
 	if err != nil {
 		return nil, err

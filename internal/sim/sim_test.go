@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"phoneboot/internal/files"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/tftp"
 )
@@ -136,15 +137,15 @@ type event struct {
 // startServer runs the real server over loopback UDP on a temp directory
 // holding files, and records who asked for what. Requests for the names
 // in refuse get an "access violation" error.
-func startServer(t *testing.T, files map[string][]byte, refuse ...string) (netip.AddrPort, string, func() []event) {
+func startServer(t *testing.T, contents map[string][]byte, refuse ...string) (netip.AddrPort, string, func() []event) {
 	t.Helper()
 	dir := t.TempDir()
-	for name, data := range files {
+	for name, data := range contents {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	d, err := tftp.OpenDir(dir, 64<<20)
+	d, err := files.OpenDir(dir, 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func startServer(t *testing.T, files map[string][]byte, refuse ...string) (netip
 		if slices.Contains(refuse, req.Path) {
 			return nil, tftp.Errorf(tftp.ErrAccessViolation, "refused by the test")
 		}
-		return d.Open(ctx, req)
+		return d.Open(ctx, req.Path)
 	})
 	srv := &tftp.Server{Resolver: resolve, OnEvent: func(ev tftp.Event) {
 		mu.Lock()

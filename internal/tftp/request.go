@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"phoneboot/internal/files"
 )
 
 // Request is what a Resolver or Receiver sees of a read or write request.
@@ -107,9 +109,18 @@ func Errorf(code ErrorCode, format string, args ...any) *Error {
 // errno) stay in the server's log.
 func asError(err error) *Error {
 	var te *Error
+	var fe *files.Error
 	switch {
 	case errors.As(err, &te):
 		return te
+	case errors.As(err, &fe):
+		switch fe.Code {
+		case files.NotFound:
+			return &Error{Code: ErrFileNotFound, Message: fe.Msg}
+		case files.Denied:
+			return &Error{Code: ErrAccessViolation, Message: fe.Msg}
+		}
+		return &Error{Code: ErrUndefined, Message: fe.Msg}
 	case errors.Is(err, fs.ErrNotExist):
 		return &Error{Code: ErrFileNotFound, Message: "file not found"}
 	case errors.Is(err, fs.ErrPermission):

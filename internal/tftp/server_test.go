@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"phoneboot/internal/files"
 	"runtime"
 	"strings"
 	"sync"
@@ -48,22 +49,22 @@ func (l *eventLog) wait(t *testing.T) Event {
 
 // startServer serves files from a temp dir on 127.0.0.1 and returns the
 // listening address.
-func startServer(t *testing.T, s *Server, files map[string][]byte) (netip.AddrPort, *eventLog) {
+func startServer(t *testing.T, s *Server, contents map[string][]byte) (netip.AddrPort, *eventLog) {
 	t.Helper()
 	dir := t.TempDir()
-	for name, data := range files {
+	for name, data := range contents {
 		p := filepath.Join(dir, name)
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	d, err := OpenDir(dir, 64<<20)
+	d, err := files.OpenDir(dir, 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Resolver == nil {
-		s.Resolver = d
+		s.Resolver = ByName(d)
 	}
 	log := &eventLog{ch: make(chan Event, 1000)}
 	s.OnEvent = log.add
@@ -532,10 +533,10 @@ func TestUpload(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte{1}, 5000), 0o644)
-	d, _ := OpenDir(dir, 0)
+	d, _ := files.OpenDir(dir, 0)
 	defer d.Close()
 	log := &eventLog{ch: make(chan Event, 10)}
-	s := &Server{Resolver: d, OnEvent: log.add, Timeout: 5 * time.Second}
+	s := &Server{Resolver: ByName(d), OnEvent: log.add, Timeout: 5 * time.Second}
 	conns, _ := Listen("127.0.0.1:0")
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(conns[0]) }()

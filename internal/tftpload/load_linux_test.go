@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"phoneboot/internal/files"
 	"phoneboot/internal/tftp"
 )
 
@@ -19,9 +20,9 @@ func TestStorm(t *testing.T) {
 		want[i] = byte(i * 31)
 	}
 	os.WriteFile(filepath.Join(dir, "fw.bin"), want, 0o644)
-	d, _ := tftp.OpenDir(dir, 1<<20)
+	d, _ := files.OpenDir(dir, 1<<20)
 	defer d.Close()
-	srv := &tftp.Server{Resolver: d, MinTimeout: 10 * time.Millisecond}
+	srv := &tftp.Server{Resolver: tftp.ByName(d), MinTimeout: 10 * time.Millisecond}
 	conns, err := tftp.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

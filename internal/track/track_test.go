@@ -15,8 +15,11 @@ import (
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/event"
+	"phoneboot/internal/files"
 	"phoneboot/internal/firmware/fwtest"
 	"phoneboot/internal/phone"
+	"phoneboot/internal/phonestate"
+	"phoneboot/internal/phonetftp"
 	"phoneboot/internal/provision"
 	"phoneboot/internal/sim"
 	"phoneboot/internal/tftp"
@@ -24,11 +27,11 @@ import (
 )
 
 // Every scenario runs simulated phones (internal/sim) against the real
-// TFTP server, with a provision.Provisioner answering as `phoneboot serve`
-// does, or a plain directory where a provisioner would not reproduce the
-// situation. The timeline is built as serve builds it (tftpEvent in
-// cmd/phoneboot/provision.go): one "tftp" event per read request,
-// attributed with Provisioner.MACFor, and provision's own events.
+// TFTP server, with a provision.Provisioner answering through phonetftp as
+// `phoneboot serve` does, or a plain directory where a provisioner would
+// not reproduce the situation. The timeline is what serve records: one
+// "tftp" event per read request, attributed by the phone book, and
+// provision's own events.
 
 const (
 	mac7960  = "00:13:7F:00:00:60"
@@ -89,29 +92,28 @@ type lab struct {
 	root   string
 	server netip.AddrPort
 	srv    *tftp.Server
-	prov   *provision.Provisioner // nil: a plain directory answers
 
 	mu     sync.Mutex
 	events []event.Event
-	ipMAC  map[netip.Addr]phone.MAC // attribution without a provisioner
 }
 
-// newLab serves files over loopback UDP: through a provisioner with
-// cfgText, or from the directory alone when cfgText is "".
-func newLab(t *testing.T, files map[string][]byte, cfgText string, tune func(*tftp.Server)) *lab {
+// newLab serves files over loopback UDP as `phoneboot serve` does
+// (phonetftp over a provisioner with cfgText), or from the directory
+// alone when cfgText is "".
+func newLab(t *testing.T, contents map[string][]byte, cfgText string, tune func(*tftp.Server)) *lab {
 	t.Helper()
-	l := &lab{t: t, root: t.TempDir(), ipMAC: map[netip.Addr]phone.MAC{}}
-	for name, data := range files {
+	l := &lab{t: t, root: t.TempDir()}
+	for name, data := range contents {
 		fwtest.Write(t, l.root, name, data)
 	}
-	dir, err := tftp.OpenDir(l.root, 1<<20)
+	dir, err := files.OpenDir(l.root, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var resolver tftp.Resolver = dir
+	var resolver tftp.Resolver
+	var onEvent func(tftp.Event)
 	if cfgText != "" {
-		l.prov, err = provision.New(provision.Options{Root: l.root, Files: dir, Templates: filepath.Join(t.TempDir(), "templates"),
-			OnEvent: l.add})
+		prov, err := provision.New(provision.Options{Root: l.root, Files: dir, Templates: filepath.Join(t.TempDir(), "templates"), OnEvent: l.add})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,10 +121,20 @@ func newLab(t *testing.T, files map[string][]byte, cfgText string, tune func(*tf
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.prov.Update(cfg); err != nil {
+		if _, err := prov.Update(cfg); err != nil {
 			t.Fatal(err)
 		}
-		resolver = l.prov
+		svc := &phonetftp.Service{Prov: prov, Record: l.add}
+		resolver, onEvent = svc, svc.Transferred
+	} else {
+		// No provisioner: requests are attributed as serve would.
+		book := phonestate.New(0)
+		resolver = tftp.ByName(dir)
+		onEvent = func(ev tftp.Event) {
+			mac, _ := book.Attribute(phone.ParseName(ev.File), ev.Remote.Addr())
+			l.add(event.Event{Time: ev.Start, MAC: mac, IP: ev.Remote.Addr(), Source: event.TFTP, Kind: event.Request,
+				File: ev.File, Outcome: phonetftp.Outcome(ev.Outcome), Bytes: ev.Bytes, Duration: ev.Duration, Detail: ev.Error})
+		}
 	}
 	conns, err := tftp.Listen("127.0.0.1:0")
 	if err != nil {
@@ -140,7 +152,7 @@ func newLab(t *testing.T, files map[string][]byte, cfgText string, tune func(*tf
 		}
 		return inner.Open(ctx, req)
 	})
-	l.srv = &tftp.Server{Resolver: resolver, OnEvent: l.tftpEvent}
+	l.srv = &tftp.Server{Resolver: resolver, OnEvent: onEvent}
 	if tune != nil {
 		tune(l.srv)
 	}
@@ -161,34 +173,6 @@ func (l *lab) add(ev event.Event) {
 	l.mu.Lock()
 	l.events = append(l.events, ev)
 	l.mu.Unlock()
-}
-
-// tftpEvent is serve's: the provisioner learns from the transfer, and the
-// request goes in the timeline of the phone it is attributed to.
-func (l *lab) tftpEvent(ev tftp.Event) {
-	if ev.Op != tftp.OpRRQ {
-		return
-	}
-	name, err := tftp.CleanName(ev.File)
-	if err != nil {
-		name = ev.File
-	}
-	ip := ev.Remote.Addr()
-	var mac phone.MAC
-	if l.prov != nil {
-		l.prov.Transferred(ev)
-		mac, _ = l.prov.MACFor(name, ip)
-	} else {
-		l.mu.Lock()
-		if n := phone.ParseName(name); n.HasMAC {
-			l.ipMAC[ip] = n.MAC
-		}
-		mac = l.ipMAC[ip]
-		l.mu.Unlock()
-	}
-	l.add(event.Event{Time: ev.Start, MAC: mac, IP: ip, Source: event.TFTP, Kind: event.Request,
-		File: ev.File, Outcome: event.Outcome(ev.Outcome), Bytes: ev.Bytes, Duration: ev.Duration, Detail: ev.Error,
-		Facts: event.Facts{Retransmits: ev.Retransmits}})
 }
 
 // settle waits until every transfer has ended and reported its event.

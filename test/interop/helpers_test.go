@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"phoneboot/internal/files"
 	"phoneboot/internal/tftp"
 	"phoneboot/internal/tftp/tftptest"
 )
@@ -112,13 +113,13 @@ type serverOpts struct {
 
 func startServer(t *testing.T, o serverOpts) *server {
 	t.Helper()
-	dir, err := tftp.OpenDir(dataDir, 512<<20)
+	dir, err := files.OpenDir(dataDir, 512<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &server{events: tftptest.NewRecorder()}
 	s.srv = &tftp.Server{
-		Resolver: dir,
+		Resolver: tftp.ByName(dir),
 		Limits:   tftp.Limits{MaxUpload: o.maxUpload},
 		OnEvent:  s.events.Add,
 	}

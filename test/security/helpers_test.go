@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"phoneboot/internal/files"
 	"phoneboot/internal/tftp"
 	"phoneboot/internal/tftp/tftptest"
 )
@@ -77,10 +78,10 @@ func start(t *testing.T, s setup) *fixture {
 	must(t, os.Symlink("../root-private", filepath.Join(f.root, "escapedir")))
 	must(t, os.Symlink(f.private, filepath.Join(f.root, "abs.txt")))
 
-	dir, err := tftp.OpenDir(f.root, 64<<20)
+	dir, err := files.OpenDir(f.root, 64<<20)
 	must(t, err)
 	f.srv = &tftp.Server{
-		Resolver: dir,
+		Resolver: tftp.ByName(dir),
 		// Generous fixed-ish timeouts: the suite shares 2 cores with other
 		// work, and tests that count packets must not see retransmissions
 		// caused by a slow scheduler. Abandoned transfers still end within

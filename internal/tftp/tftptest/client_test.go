@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"phoneboot/internal/files"
 	"phoneboot/internal/tftp"
 )
 
@@ -30,15 +31,15 @@ func randomBytes(n int, seed uint64) []byte {
 
 // startServer runs the real server over loopback UDP on a temp directory
 // holding files.
-func startServer(t *testing.T, files map[string][]byte, configure func(*tftp.Server)) (netip.AddrPort, string) {
+func startServer(t *testing.T, contents map[string][]byte, configure func(*tftp.Server)) (netip.AddrPort, string) {
 	t.Helper()
 	dir := t.TempDir()
-	for name, data := range files {
+	for name, data := range contents {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	d, err := tftp.OpenDir(dir, 64<<20)
+	d, err := files.OpenDir(dir, 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func startServer(t *testing.T, files map[string][]byte, configure func(*tftp.Ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &tftp.Server{Resolver: d}
+	srv := &tftp.Server{Resolver: tftp.ByName(d)}
 	if configure != nil {
 		configure(srv)
 	}

@@ -1,11 +1,9 @@
-package main
+package node
 
 import (
 	"context"
 	"fmt"
 	"net/netip"
-	"sync"
-	"time"
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/dhcp"
@@ -70,50 +68,61 @@ func dhcpConfig(cfg *config.Config, iface, rng string) (dhcp.Config, bool, error
 	return dc, true, nil
 }
 
-// startDHCP runs phoneboot's DHCP server when configured. Its exchanges
-// go to the phones' timelines, and a lease tells provision which phone an
-// address belongs to, and the vendor class which model it is.
-func (p *provisioning) startDHCP(ctx context.Context, cfg *config.Config, iface, rng string, wg *sync.WaitGroup) error {
-	dc, on, err := dhcpConfig(cfg, iface, rng)
+// dhcpService is phoneboot's DHCP server as the node runs it.
+type dhcpService struct {
+	n   *node
+	srv *dhcp.Server
+}
+
+// dhcp makes the DHCP server when one is configured (nil when not). Its
+// exchanges go to the phones' timelines; a lease binds an address to a
+// phone, and a vendor class teaches the book its model.
+func (n *node) dhcp() (*dhcpService, error) {
+	dc, on, err := dhcpConfig(n.cfg, n.opts.DHCPIface, n.opts.DHCPRange)
 	if err != nil || !on {
-		return err
+		return nil, err
 	}
-	srv, err := dhcp.New(dc, p.db, p.log, func(ev dhcp.Event) {
-		if ev.MAC == (phone.MAC{}) {
-			return
-		}
-		if ev.Type == "ack" && ev.IP.IsValid() {
-			p.prov.Bind(ev.MAC, ev.IP)
-		}
-		if m, ok := phone.ModelByName(ev.Model); ok {
-			p.prov.Learn(ev.MAC, m)
-		}
-		var model string
-		if m, ok := phone.ModelByName(ev.Model); ok {
-			model = m.Name
-		}
-		p.events.Add(event.Event{Time: ev.Time, MAC: ev.MAC, IP: ev.IP, Source: event.DHCP, Kind: ev.Type, Detail: ev.Detail,
-			Facts: event.Facts{Model: model}})
-	})
+	srv, err := dhcp.New(dc, n.db, n.log, n.dhcpEvent)
 	if err != nil {
-		return fmt.Errorf("serve: DHCP: %w", err)
+		return nil, fmt.Errorf("DHCP: %w", err)
 	}
-	p.log.Info("dhcp serving", "iface", dc.Iface, "range", fmt.Sprintf("%s-%s", dc.Range[0], dc.Range[1]))
-	wg.Go(func() {
-		if err := srv.Run(ctx); err != nil && ctx.Err() == nil {
-			p.log.Error("dhcp server stopped", "err", err)
-		}
-	})
-	wg.Go(func() {
-		// The start listens for other DHCP servers on the wire: say so
-		// loudly, it is the first thing to know.
-		select {
-		case <-ctx.Done():
-		case <-time.After(3 * time.Second):
-			for _, w := range srv.Warnings() {
-				p.log.Warn("DHCP: " + w)
-			}
-		}
-	})
+	n.log.Info("dhcp serving", "iface", dc.Iface, "range", fmt.Sprintf("%s-%s", dc.Range[0], dc.Range[1]))
+	return &dhcpService{n: n, srv: srv}, nil
+}
+
+func (n *node) dhcpEvent(ev dhcp.Event) {
+	if ev.MAC == (phone.MAC{}) {
+		return
+	}
+	if ev.Type == event.DHCPAck && ev.IP.IsValid() {
+		n.book.Bind(ev.MAC, ev.IP)
+	}
+	var model string
+	if m, ok := phone.ModelByName(ev.Model); ok {
+		n.book.Learn(ev.MAC, m)
+		model = m.Name
+	}
+	n.record(event.Event{Time: ev.Time, MAC: ev.MAC, IP: ev.IP, Source: event.DHCP, Kind: ev.Type, Detail: ev.Detail,
+		Facts: event.Facts{Model: model}})
+}
+
+// run serves DHCP until ctx is done.
+func (d *dhcpService) run(ctx context.Context) error {
+	if err := d.srv.Run(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("dhcp server stopped: %w", err)
+	}
 	return nil
+}
+
+// warn says what the start-up probe found (another DHCP server on the
+// wire, reservations ignored) loudly, once it is done: it is the first
+// thing to know.
+func (d *dhcpService) warn(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-d.srv.Ready():
+		for _, w := range d.srv.Warnings() {
+			d.n.log.Warn("DHCP: " + w)
+		}
+	}
 }

@@ -1,11 +1,8 @@
-package tftp
+package files
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -14,6 +11,11 @@ import (
 	"sync"
 	"time"
 )
+
+// Opener opens files by name: a Dir, provision, the firmware catalog.
+type Opener interface {
+	Open(ctx context.Context, name string) (File, error)
+}
 
 // Dir serves the files under a directory. Every open goes through os.Root,
 // so no spelling of a name ("..", symlinks pointing out) reaches a file
@@ -58,9 +60,9 @@ func OpenDir(dir string, cacheBytes int64) (*Dir, error) {
 // Close releases the directory.
 func (d *Dir) Close() error { return d.root.Close() }
 
-// Open implements Resolver.
-func (d *Dir) Open(_ context.Context, req *Request) (File, error) {
-	f, name, err := d.open(req.Path)
+// Open opens name, a path relative to the directory with '/' separators.
+func (d *Dir) Open(_ context.Context, name string) (File, error) {
+	f, name, err := d.open(name)
 	if err != nil {
 		return nil, err
 	}
@@ -71,11 +73,11 @@ func (d *Dir) Open(_ context.Context, req *Request) (File, error) {
 	}
 	if st.IsDir() {
 		f.Close()
-		return nil, Errorf(ErrFileNotFound, "%s is a directory", req.Path)
+		return nil, NotFoundf("%s is a directory", name)
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, Errorf(ErrAccessViolation, "%s is not a regular file", req.Path)
+		return nil, Deniedf("%s is not a regular file", name)
 	}
 	if data, ok := d.shared(name, st, f); ok {
 		f.Close()
@@ -171,84 +173,3 @@ type diskFile struct {
 }
 
 func (f *diskFile) Size() int64 { return f.size }
-
-// UploadDir receives write requests into a directory. A file appears under
-// its name only when the whole transfer arrived (it is written to a hidden
-// temporary file and renamed); an existing file is never replaced.
-type UploadDir struct {
-	root *os.Root
-}
-
-const uploadTempPrefix = ".phoneboot-upload-"
-
-// OpenUploadDir opens dir for uploads and removes temporary files left by
-// an earlier crash.
-func OpenUploadDir(dir string) (*UploadDir, error) {
-	r, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	if names, err := fs.Glob(r.FS(), uploadTempPrefix+"*"); err == nil {
-		for _, n := range names {
-			r.Remove(n)
-		}
-	}
-	return &UploadDir{root: r}, nil
-}
-
-// Close releases the directory.
-func (u *UploadDir) Close() error { return u.root.Close() }
-
-// Create implements Receiver.
-func (u *UploadDir) Create(_ context.Context, req *Request) (Upload, error) {
-	if strings.HasPrefix(path.Base(req.Path), uploadTempPrefix) {
-		return nil, Errorf(ErrAccessViolation, "reserved file name")
-	}
-	if _, err := u.root.Lstat(req.Path); err == nil {
-		return nil, Errorf(ErrFileExists, "file already exists")
-	}
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	tmp := path.Join(path.Dir(req.Path), uploadTempPrefix+hex.EncodeToString(rnd[:]))
-	f, err := u.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, Errorf(ErrAccessViolation, "directory %s does not exist", path.Dir(req.Path))
-		}
-		return nil, err
-	}
-	return &diskUpload{root: u.root, f: f, tmp: tmp, final: req.Path}, nil
-}
-
-type diskUpload struct {
-	root       *os.Root
-	f          *os.File
-	tmp, final string
-}
-
-func (u *diskUpload) Write(p []byte) (int, error) { return u.f.Write(p) }
-
-func (u *diskUpload) Commit() error {
-	err := u.f.Sync()
-	if cerr := u.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if _, serr := u.root.Lstat(u.final); serr == nil {
-			err = Errorf(ErrFileExists, "file already exists")
-		}
-	}
-	if err == nil {
-		err = u.root.Rename(u.tmp, u.final)
-	}
-	if err != nil {
-		u.root.Remove(u.tmp)
-		return fmt.Errorf("store upload %s: %w", u.final, err)
-	}
-	return nil
-}
-
-func (u *diskUpload) Abort() {
-	u.f.Close()
-	u.root.Remove(u.tmp)
-}

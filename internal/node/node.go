@@ -1,0 +1,245 @@
+// Package node runs one phoneboot: the store, the firmware catalog, the
+// provisioner and the services that phones talk to (TFTP, DHCP, syslog),
+// wired together and stopped in order. `phoneboot serve` is flags around
+// Run.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"phoneboot/internal/config"
+	"phoneboot/internal/event"
+	"phoneboot/internal/files"
+	"phoneboot/internal/firmware"
+	"phoneboot/internal/phone"
+	"phoneboot/internal/phonestate"
+	"phoneboot/internal/phonetftp"
+	"phoneboot/internal/provision"
+	"phoneboot/internal/store"
+	"phoneboot/internal/syslog"
+	"phoneboot/internal/tftp"
+)
+
+// Options configure a node.
+type Options struct {
+	Data       string // data directory: tftp/, firmware/, templates/, phoneboot.db
+	ConfigFile string // "" means Data/phoneboot.toml, which may be missing
+
+	// TFTP is the TFTP server with its limits set; Run sets its Resolver,
+	// OnEvent, Receiver and Logger.
+	TFTP       *tftp.Server
+	TFTPAddr   string
+	CacheBytes int64  // memory for shared file contents
+	UploadDir  string // "": uploads refused
+
+	DHCPIface, DHCPRange string // override [dhcp]; DHCP is off without an interface
+	SyslogAddr           string // "": off
+
+	RecordTransfers bool          // every attributed transfer in the phone's timeline
+	KeepAge         time.Duration // events older than this are pruned (0: kept)
+	KeepCount       int           // at most this many events are kept (0: no limit)
+	ReloadEvery     time.Duration // look for changed files this often (0: only on SIGHUP)
+	Grace           time.Duration // how long running transfers may finish at shutdown
+
+	Logger *slog.Logger
+}
+
+// ListenError is a service address that could not be opened.
+type ListenError struct {
+	Addr string
+	Err  error
+}
+
+func (e *ListenError) Error() string { return fmt.Sprintf("cannot listen on %s: %v", e.Addr, e.Err) }
+func (e *ListenError) Unwrap() error { return e.Err }
+
+// node is one running phoneboot.
+type node struct {
+	opts    Options
+	log     *slog.Logger
+	root    string // the TFTP root
+	db      *store.Store
+	events  *store.Writer
+	catalog *firmware.Catalog
+	book    *phonestate.Book
+	prov    *provision.Provisioner
+	cfg     *config.Config // as last loaded (nil: no file)
+	cfgFile string
+}
+
+// Run serves until ctx is done, then stops in order: listeners first,
+// then running transfers (for up to Grace), then the event writer is
+// flushed and the store closed. A problem that keeps phoneboot from
+// serving (a broken config, an address it cannot listen on) is returned
+// before anything is served.
+func Run(ctx context.Context, o Options) error {
+	n := &node{opts: o, log: o.Logger, root: filepath.Join(o.Data, "tftp")}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	defer n.close()
+	dir, err := n.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+
+	srv := o.TFTP
+	svc := &phonetftp.Service{Prov: n.prov}
+	if o.RecordTransfers {
+		svc.Record = n.record
+	}
+	srv.Resolver, srv.OnEvent, srv.Logger = svc, svc.Transferred, n.log
+	if o.UploadDir != "" {
+		up, err := tftp.OpenUploadDir(o.UploadDir)
+		if err != nil {
+			return fmt.Errorf("--upload-dir: %w", err)
+		}
+		defer up.Close()
+		srv.Receiver = up
+	}
+	conns, err := tftp.Listen(o.TFTPAddr)
+	if err != nil {
+		return &ListenError{Addr: o.TFTPAddr, Err: err}
+	}
+	dhcpSrv, err := n.dhcp()
+	if err != nil {
+		for _, c := range conns {
+			c.Close()
+		}
+		return err
+	}
+	logSrv, logConns := n.syslog()
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range conns {
+		n.log.Info("tftp listening", "addr", c.LocalAddr().String(), "root", n.root)
+		g.Go(func() error { return ignoreClosed(srv.Serve(c), tftp.ErrServerClosed) })
+	}
+	for _, c := range logConns {
+		n.log.Info("syslog listening", "addr", c.LocalAddr().String())
+		g.Go(func() error { return ignoreClosed(logSrv.Serve(c), syslog.ErrServerClosed) })
+	}
+	if dhcpSrv != nil {
+		g.Go(func() error { return dhcpSrv.run(gctx) })
+		g.Go(func() error { dhcpSrv.warn(gctx); return nil })
+	}
+	g.Go(func() error { n.watch(gctx); return nil })
+	g.Go(func() error { n.prune(gctx); return nil })
+	g.Go(func() error {
+		<-gctx.Done()
+		n.stop(srv, logSrv)
+		return nil
+	})
+	err = g.Wait()
+	n.log.Info("stopped")
+	return err
+}
+
+// stop stops the listeners, then waits for running transfers.
+func (n *node) stop(srv *tftp.Server, logSrv *syslog.Server) {
+	if logSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		logSrv.Shutdown(ctx)
+		cancel()
+		st := logSrv.Stats()
+		n.log.Info("syslog stopped", "received", st.Received, "dropped", st.Dropped)
+	}
+	n.log.Info("shutting down: waiting for running transfers", "running", srv.Active(), "timeout", n.opts.Grace.String())
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.Grace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		n.log.Warn("shutdown timeout reached: remaining transfers were cut", "err", err)
+	}
+}
+
+func ignoreClosed(err, closed error) error {
+	if errors.Is(err, closed) {
+		return nil
+	}
+	return err
+}
+
+// open opens the store, the catalog and the TFTP root, and loads the
+// config into a provisioner.
+func (n *node) open(ctx context.Context) (*files.Dir, error) {
+	if err := os.MkdirAll(n.root, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create the TFTP folder: %w", err)
+	}
+	db, err := store.Open(ctx, filepath.Join(n.opts.Data, "phoneboot.db"))
+	if err != nil {
+		return nil, err
+	}
+	n.db = db
+	n.events = store.NewWriter(db, 65536, 250*time.Millisecond, n.log)
+	if n.catalog, err = firmware.OpenCatalog(filepath.Join(n.opts.Data, "firmware")); err != nil {
+		return nil, fmt.Errorf("firmware catalog: %w", err)
+	}
+	saved, err := savedPhones(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	n.book = phonestate.New(0)
+	n.book.Restore(saved)
+	dir, err := files.OpenDir(n.root, n.opts.CacheBytes)
+	if err != nil {
+		return nil, err
+	}
+	n.prov, err = provision.New(provision.Options{
+		Root: n.root, Files: dir, Templates: n.templates(), Logger: n.log,
+		Firmware: n.catalog, Book: n.book, OnEvent: n.record,
+	})
+	if err == nil {
+		err = n.reload(ctx)
+	}
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	return dir, nil
+}
+
+// savedPhones is what the store kept of each phone: its running load and
+// the model it showed.
+func savedPhones(ctx context.Context, db *store.Store) ([]phonestate.Saved, error) {
+	phones, err := db.Phones(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []phonestate.Saved
+	for _, p := range phones {
+		m, _ := phone.ModelByName(p.SeenModel)
+		if p.Load != "" || m.Name != "" {
+			out = append(out, phonestate.Saved{MAC: p.MAC, Model: m, Running: p.Load})
+		}
+	}
+	return out, nil
+}
+
+func (n *node) record(ev event.Event) { n.events.Add(ev) }
+
+func (n *node) templates() string { return filepath.Join(n.opts.Data, "templates") }
+
+// close flushes the events and closes the store; every service has
+// stopped by then.
+func (n *node) close() {
+	if n.events != nil {
+		if err := n.events.Close(); err != nil {
+			n.log.Error("storing the last events", "err", err)
+		}
+		if d := n.events.Dropped(); d > 0 {
+			n.log.Warn("events dropped because the store could not keep up", "dropped", d)
+		}
+	}
+	if n.db != nil {
+		n.db.Close()
+	}
+}

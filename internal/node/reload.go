@@ -1,0 +1,145 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"phoneboot/internal/config"
+	"phoneboot/internal/store"
+)
+
+// LoadConfig reads the config named by file, or data/phoneboot.toml. A
+// missing default file is no error (nil config); a missing named one is.
+func LoadConfig(data, file string) (*config.Config, string, error) {
+	path := file
+	if path == "" {
+		path = filepath.Join(data, "phoneboot.toml")
+	}
+	c, err := config.Load(path)
+	if errors.Is(err, fs.ErrNotExist) && file == "" {
+		return nil, path, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, path, fmt.Errorf("config file %s does not exist", path)
+	}
+	return c, path, err
+}
+
+// reload reads the config and templates again and switches to them. A
+// broken config leaves the running one in place (the error is returned).
+func (n *node) reload(ctx context.Context) error {
+	cfg, file, err := LoadConfig(n.opts.Data, n.opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	n.cfgFile, n.cfg = file, cfg
+	if err := n.catalog.Refresh(); err != nil {
+		return fmt.Errorf("firmware catalog: %w", err)
+	}
+	problems, err := n.prov.Update(cfg)
+	if err != nil {
+		return err
+	}
+	var inv []store.Phone
+	if cfg != nil {
+		for _, ph := range cfg.Phones {
+			inv = append(inv, store.Phone{MAC: ph.MAC, Model: ph.Model, Protocol: ph.Protocol, Label: ph.Label})
+		}
+	}
+	if err := n.db.SyncInventory(ctx, inv); err != nil {
+		n.log.Error("cannot store the inventory", "err", err)
+	}
+	n.log.Info("config loaded", "file", file, "phones", len(inv), "exists", cfg != nil)
+	for _, pr := range problems {
+		if pr.Note {
+			n.log.Info("note: " + pr.String())
+		} else {
+			n.log.Warn(pr.String())
+		}
+	}
+	return nil
+}
+
+// watch reloads on SIGHUP and when the config file, the templates or the
+// top of the TFTP root change (checked every ReloadEvery; 0: SIGHUP only).
+func (n *node) watch(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if n.opts.ReloadEvery > 0 {
+		t := time.NewTicker(n.opts.ReloadEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	last := n.fingerprint()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			n.log.Info("SIGHUP: reloading")
+		case <-tick:
+			if n.fingerprint() == last {
+				continue
+			}
+			n.log.Info("files changed: reloading")
+		}
+		last = n.fingerprint()
+		if err := n.reload(ctx); err != nil {
+			n.log.Error("reload failed; phones keep getting what they got before", "err", err)
+		}
+	}
+}
+
+// fingerprint sums up the size and time of everything a reload reads.
+func (n *node) fingerprint() string {
+	var b strings.Builder
+	stat := func(path string) {
+		if st, err := os.Stat(path); err == nil {
+			fmt.Fprintf(&b, "%s %d %d;", path, st.Size(), st.ModTime().UnixNano())
+		}
+	}
+	stat(n.cfgFile)
+	stat(n.root) // a file added or removed at the top changes its time
+	stat(n.templates())
+	stat(filepath.Join(n.opts.Data, "firmware")) // an import or rm renames a load's folder
+	if entries, err := os.ReadDir(n.templates()); err == nil {
+		for _, e := range entries {
+			stat(filepath.Join(n.templates(), e.Name()))
+		}
+	}
+	return b.String()
+}
+
+// prune applies the event retention at start and then hourly, so that a
+// year of boots does not fill the disk.
+func (n *node) prune(ctx context.Context) {
+	if n.opts.KeepAge <= 0 && n.opts.KeepCount <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		deleted, err := n.db.Prune(ctx, n.opts.KeepAge, n.opts.KeepCount)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			n.log.Error("pruning old events", "err", err)
+		case deleted > 0:
+			n.log.Info("pruned old events", "deleted", deleted)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

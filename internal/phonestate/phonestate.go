@@ -1,0 +1,191 @@
+// Package phonestate owns what phoneboot has observed of each phone while
+// it runs: the address it uses, the model it showed, the load it runs, and
+// what its recent requests were (the streaks the loop breakers count, the
+// firmware it is fetching). Provision reads and changes it; the other
+// sources (DHCP leases, syslog, the file services) read it to tell which
+// phone a packet is from. What must outlive a restart — the running load
+// and the model — reaches the store through provision's and DHCP's events
+// and comes back at start through Restore.
+//
+// The book is bounded: past its size, the phone touched longest ago is
+// forgotten first (in constant time), so made-up MACs cannot grow it.
+package phonestate
+
+import (
+	"container/list"
+	"net/netip"
+	"sync"
+	"time"
+
+	"phoneboot/internal/event"
+	"phoneboot/internal/phone"
+)
+
+// Phone is what is known of one phone. The fields after Running are
+// provision's working memory; only Book.Update may change any of them.
+type Phone struct {
+	MAC     phone.MAC
+	IP      netip.Addr  // the address it was last seen at
+	Model   phone.Model // as the phone showed it (zero: not yet)
+	Running string      // the load it runs, as seen ("" unknown)
+
+	// Last is the lower-case name of its last request, at LastAt; Streak
+	// counts requests of that name in a row, each within the loop window
+	// of the one before.
+	Last   string
+	LastAt time.Time
+	Streak int
+	// UAL: its last boot began with CTLSEP<MAC>.tlv, as 7940/7960 loads
+	// with the Universal Application Loader do; older loads begin with
+	// OS79XX.TXT (cisco-79xx.md §1.2).
+	UAL bool
+	// Trust is the loop breaker's answer per trust list (lower-case name).
+	Trust map[string]event.Remedy
+	// Fetching is the load whose files the phone is downloading.
+	Fetching *Fetch
+	// Recent are components fetched while no load list was open, in case
+	// their list's transfer is reported after them.
+	Recent []string
+	// Plan is the last upgrade step or block reported for the phone.
+	Plan event.Event
+}
+
+// Fetch is a load a phone has started to download.
+type Fetch struct {
+	Load    string
+	Missing map[string]bool // lower-case components not fetched yet
+	Started bool            // a component was fetched
+}
+
+// Saved is the lasting part of a phone, from the store.
+type Saved struct {
+	MAC     phone.MAC
+	Model   phone.Model
+	Running string
+}
+
+// Book is every phone phoneboot has seen since it started (and the saved
+// ones). It is safe for concurrent use.
+type Book struct {
+	max int
+
+	mu     sync.Mutex
+	phones map[phone.MAC]*list.Element // of *Phone; front: touched last
+	order  list.List
+	byIP   map[netip.Addr]phone.MAC
+}
+
+// DefaultSize bounds a Book made with New(0).
+const DefaultSize = 100000
+
+// New returns an empty book for at most size phones (0: DefaultSize).
+func New(size int) *Book {
+	if size <= 0 {
+		size = DefaultSize
+	}
+	return &Book{max: size, phones: map[phone.MAC]*list.Element{}, byIP: map[netip.Addr]phone.MAC{}}
+}
+
+// Restore fills in what the store kept of each phone.
+func (b *Book) Restore(saved []Saved) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range saved {
+		p := b.get(s.MAC)
+		p.Model, p.Running = s.Model, s.Running
+	}
+}
+
+// Bind records that ip is mac's address (a DHCP lease, a request naming
+// the phone), so that requests without a MAC in their name (OS79XX.TXT,
+// firmware) and syslog lines from ip are the phone's.
+func (b *Book) Bind(mac phone.MAC, ip netip.Addr) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.bind(b.get(mac), ip)
+}
+
+func (b *Book) bind(p *Phone, ip netip.Addr) {
+	if !ip.IsValid() || p.IP == ip && b.byIP[ip] == p.MAC {
+		return
+	}
+	if b.byIP[p.IP] == p.MAC {
+		delete(b.byIP, p.IP)
+	}
+	p.IP = ip
+	b.byIP[ip] = p.MAC
+}
+
+// At is the phone last seen at ip.
+func (b *Book) At(ip netip.Addr) (phone.MAC, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	mac, ok := b.byIP[ip]
+	return mac, ok
+}
+
+// Attribute says which phone a request for name from ip is from: the one
+// its name names (ip becomes that phone's address), else the one last
+// seen at ip.
+func (b *Book) Attribute(n phone.Name, ip netip.Addr) (phone.MAC, bool) {
+	if !n.HasMAC {
+		return b.At(ip)
+	}
+	b.Bind(n.MAC, ip)
+	return n.MAC, true
+}
+
+// Learn records the model a phone showed (DHCP vendor class, its
+// factory-reset load list, CDP).
+func (b *Book) Learn(mac phone.MAC, m phone.Model) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.get(mac).Model = m
+}
+
+// Get returns a copy of what is known of mac; false if nothing is.
+func (b *Book) Get(mac phone.MAC) (Phone, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.phones[mac]
+	if !ok {
+		return Phone{MAC: mac}, false
+	}
+	return *e.Value.(*Phone), true
+}
+
+// Update runs f on mac's state under the book's lock (creating it if
+// needed) and returns what f returned. f must not block or call the book.
+func Update[T any](b *Book, mac phone.MAC, f func(*Phone) T) T {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return f(b.get(mac))
+}
+
+// Len is how many phones the book holds.
+func (b *Book) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.phones)
+}
+
+// get returns mac's entry, moved to the front; a new one evicts the
+// phone touched longest ago when the book is full. Called with b.mu held.
+func (b *Book) get(mac phone.MAC) *Phone {
+	if e, ok := b.phones[mac]; ok {
+		b.order.MoveToFront(e)
+		return e.Value.(*Phone)
+	}
+	if len(b.phones) >= b.max {
+		old := b.order.Back()
+		p := old.Value.(*Phone)
+		b.order.Remove(old)
+		delete(b.phones, p.MAC)
+		if b.byIP[p.IP] == p.MAC {
+			delete(b.byIP, p.IP)
+		}
+	}
+	p := &Phone{MAC: mac}
+	b.phones[mac] = b.order.PushFront(p)
+	return p
+}
