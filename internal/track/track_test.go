@@ -147,7 +147,12 @@ func newLab(t *testing.T, contents map[string][]byte, cfgText string, tune func(
 	// provision learns from them in order.
 	inner := resolver
 	resolver = tftp.ResolverFunc(func(ctx context.Context, req *tftp.Request) (tftp.File, error) {
-		for deadline := time.Now().Add(2 * time.Second); l.srv.Active() > 1 && time.Now().Before(deadline); {
+		deadline := time.Now().Add(10 * time.Second)
+		for l.srv.Active() > 1 {
+			if time.Now().After(deadline) {
+				t.Errorf("%s: the transfers before it did not end within 10s", req.Path)
+				break
+			}
 			time.Sleep(100 * time.Microsecond)
 		}
 		return inner.Open(ctx, req)
@@ -508,8 +513,11 @@ func TestMissingFile(t *testing.T) {
 // downloads everything again and comes up.
 func TestDownloadRestarts(t *testing.T) {
 	t.Parallel()
+	// Few retries, so that the cut transfer times out within seconds, but
+	// timeouts long enough that a loaded machine's scheduling delays never
+	// cut a healthy one: the test counts transfers exactly.
 	l := newLab(t, sip942(), inventory(""), func(s *tftp.Server) {
-		s.MinTimeout, s.MaxTimeout, s.Retries = 5*time.Millisecond, 20*time.Millisecond, 2
+		s.Timeout, s.MinTimeout, s.MaxTimeout, s.Retries = 500*time.Millisecond, 250*time.Millisecond, time.Second, 2
 	})
 	mac := mustMAC(t, mac7961)
 	p := sim.Phone{MAC: mac, Model: model(t, "7961"), Load: "SIP41.8-3-2S"}
@@ -531,7 +539,9 @@ func TestDownloadRestarts(t *testing.T) {
 	if st.Phase != PhaseUpToDate || len(fs) != 2 || len(errorsIn(st)) > 0 {
 		t.Fatalf("phase %s, %d download-restarts findings, want up to date and 2 (jar again, cnu cut off)", st.Phase, len(fs))
 	}
-	if f := fs[0]; f.Severity != SevWarning || !strings.Contains(f.Symptom, java942[0]+" 2 times (2 complete)") {
+	// A healthy transfer may still see a retransmission on a loaded
+	// machine ("…, 1 retransmits)"): the counts are what must hold.
+	if f := fs[0]; f.Severity != SevWarning || !strings.Contains(f.Symptom, java942[0]+" 2 times (2 complete") || strings.Contains(f.Symptom, "cut off") {
 		t.Errorf("jar: %+v", f)
 	}
 	if f := fs[1]; f.Severity != SevWarning || !strings.Contains(f.Symptom, java942[1]+" 2 times (1 cut off: timeout, 1 complete, ") ||
