@@ -19,14 +19,14 @@ import (
 
 // Finding is a diagnosis: what is wrong, why, what phoneboot did, what to do.
 type Finding struct {
-	Rule     string // "ctl-loop", "config-loop", "missing-file", … (see Rules)
-	Severity string // SevError, SevWarning, SevInfo
-	Symptom  string // what the admin sees
-	Cause    string
-	Did      string // what phoneboot did about it ("" if nothing)
-	Do       string // what the admin should do
-	Source   string // "seed page", "cisco-79xx.md §1.6", …
-	At       time.Time
+	Rule     string    `json:"rule"`     // "ctl-loop", "config-loop", "missing-file", … (see Rules)
+	Severity string    `json:"severity"` // SevError, SevWarning, SevInfo
+	Symptom  string    `json:"symptom"`  // what the admin sees
+	Cause    string    `json:"cause"`
+	Did      string    `json:"did,omitempty"` // what phoneboot did about it ("" if nothing)
+	Do       string    `json:"do"`            // what the admin should do
+	Source   string    `json:"source"`        // "seed page", "cisco-79xx.md §1.6", …
+	At       time.Time `json:"at"`
 }
 
 // Severities, most severe first. An error means the phone will not get
@@ -64,9 +64,11 @@ type State struct {
 
 // Progress is a firmware download: Load's list and components.
 type Progress struct {
-	Load             string
-	Files, FilesDone int   // Files 0: unknown
-	Bytes, BytesDone int64 // Bytes 0: unknown (Timeline.Loads gives sizes)
+	Load      string `json:"load"`
+	Files     int    `json:"files"` // 0: unknown
+	FilesDone int    `json:"files_done"`
+	Bytes     int64  `json:"bytes"` // 0: unknown (Timeline.Loads gives sizes)
+	BytesDone int64  `json:"bytes_done"`
 }
 
 // File is a component of a load.

@@ -150,6 +150,7 @@ ctl_loop_requests = 3
 	// A restart keeps every phone's history.
 	p.signal(t, syscall.SIGTERM)
 	p.exit(t, 15*time.Second)
-	_, _, _ = serveData(t, data)
+	p, _, _ = serveData(t, data)
 	check("after a restart")
+	rewordingChangesNothing(t, p, data)
 }

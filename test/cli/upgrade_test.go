@@ -157,4 +157,5 @@ func TestUpgradeWalk(t *testing.T) {
 	if code == 0 || !strings.Contains(stdout, "phone 00:13:7f:00:44:02 runs P0S3-06-3-00: on the way to P0S3-8-12-00 it needs SIP 7.x") {
 		t.Errorf("check (code %d) does not name the missing step:\n%s", code, stdout)
 	}
+	rewordingChangesNothing(t, p, data)
 }
