@@ -2,9 +2,10 @@
 // run and on the same files, against dnsmasq, tftp-hpa (in.tftpd -L) and
 // atftpd, taking turns A B C D, A B C D…, and prints a markdown table per
 // case: throughput, p50/p99 transfer time, server CPU per GB, peak RSS and
-// failures.
+// failures. Case 6 runs phoneboot alone, with and without recording every
+// transfer, to measure what tracking costs.
 //
-//	go run ./bench [-cases 1,2,3,4a,4b,5] [-rounds 2] [-quick]
+//	go run ./bench [-cases 1,2,3,4a,4b,5,6] [-rounds 2] [-quick]
 //
 // Every packet goes to 127.0.0.0/8. Run it as root on an otherwise idle
 // machine: the clients share the CPUs with the server they measure.

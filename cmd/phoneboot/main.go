@@ -1,6 +1,8 @@
 // Command phoneboot boots, provisions and watches Cisco IP phones: a TFTP
-// server that generates every phone's config from an inventory (and, in
-// later versions, DHCP and a firmware catalog) in one binary.
+// server that generates every phone's config from an inventory, a DHCP
+// server, a firmware catalog and a view of every phone's boot, in one
+// binary. This package is flags, wiring and printing; the work is in
+// internal/.
 package main
 
 import (
@@ -17,7 +19,7 @@ import (
 const usage = `phoneboot boots, provisions and watches Cisco IP phones.
 
 Usage:
-  phoneboot serve [flags]     serve TFTP for phones (see: phoneboot serve --help)
+  phoneboot serve [flags]     serve phones: TFTP, DHCP, syslog (see: phoneboot serve --help)
   phoneboot check [flags]     check phoneboot.toml, templates and loads; explain every problem
   phoneboot phones [...]      list phones, show one's timeline, add/adopt/remove (phoneboot phones help)
   phoneboot sim [flags]       boot simulated phones against a TFTP server (dry run)

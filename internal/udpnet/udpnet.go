@@ -1,5 +1,6 @@
-// Package udpnet opens the listening UDP sockets of phoneboot's servers
-// (TFTP, syslog) the same way.
+// Package udpnet is what phoneboot's UDP servers (TFTP, DHCP, syslog)
+// share: one dual-stack Listen, an interface-bound socket for DHCP
+// (ListenDevice), and the backoff of their read loops.
 package udpnet
 
 import (
