@@ -58,7 +58,7 @@ func DHCPDiscoverLoop(tl Timeline) []Finding {
 		Symptom: fmt.Sprintf("the phone sent DISCOVER %d times and never took an offer (\"Configuring IP\" on its screen)", n),
 		Cause:   cause,
 		Do:      "compare what the phone asks for (option 55 in the events) with what was offered; check the phone's VLAN (CDP voice VLAN) and that no other DHCP server answers first",
-		Source:  "seed page (tftpd32 DHCP log); cisco-79xx.md §5, §1.6 (\"Configuring IP\" hang)"}}
+		Source:  "seed page (tftpd32 DHCP log); docs/cisco-79xx.md §5, §1.6 (\"Configuring IP\" hang)"}}
 }
 
 // DHCPNoTFTP: the phone got an address from phoneboot but never asked it
@@ -82,7 +82,7 @@ func DHCPNoTFTP(tl Timeline) []Finding {
 		Symptom: fmt.Sprintf("the phone got %s from phoneboot's DHCP %s ago but never asked phoneboot's TFTP server for a file", ack.IP, tl.Now.Sub(ack.Time).Round(time.Second)),
 		Cause:   "it uses another TFTP server: a manually set \"Alternate TFTP\" kept in its settings, or option 150/66 pointing elsewhere",
 		Do:      "on the phone: **# to unlock, Settings > Network Configuration > Alternate TFTP = No; or factory-reset it. Check the offer's option 150 in the event detail",
-		Source:  "seed page (\"the phone will retain settings for TFTP server\"); cisco-79xx.md §5"}}
+		Source:  "seed page (\"the phone will retain settings for TFTP server\"); docs/cisco-79xx.md §5"}}
 }
 
 // DHCPDecline: the phone found its offered address already in use.
@@ -102,5 +102,5 @@ func DHCPDecline(tl Timeline) []Finding {
 		Cause:   "an address of the pool is used by a host with a static address",
 		Did:     "phoneboot does not hand that address out for a while and offers another",
 		Do:      "find the other device (arping the address) and exclude its address from the pool",
-		Source:  "RFC 2131 §4.3.3; cisco-79xx.md §8 (Duplicate IP)"}}
+		Source:  "RFC 2131 §4.3.3; docs/cisco-79xx.md §8 (Duplicate IP)"}}
 }

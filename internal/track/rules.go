@@ -27,7 +27,7 @@ func CTLLoop(tl Timeline) []Finding {
 	if !ok {
 		return nil
 	}
-	f := Finding{Rule: "ctl-loop", Source: "seed page; cisco-79xx.md §1.6 (CTL loop)", At: l.last, Did: strings.Join(l.did, "; "),
+	f := Finding{Rule: "ctl-loop", Source: "seed page; docs/cisco-79xx.md §1.6 (CTL loop)", At: l.last, Did: strings.Join(l.did, "; "),
 		Cause: "after the Universal Application Loader, a 7940/7960 can loop on its CTL file (seed page); a phone whose config asks for an Authenticated or Encrypted security mode and gets no CTL file keeps trying (§1.6)"}
 	if l.ended {
 		f.Severity = SevInfo
@@ -58,7 +58,7 @@ func ConfigLoop(tl Timeline) []Finding {
 	if !ok {
 		return nil
 	}
-	f := Finding{Rule: "config-loop", Source: "seed page; cisco-79xx.md §1.3, §1.6 (SEP cnf.xml poll loop)", At: l.last, Did: strings.Join(l.did, "; ")}
+	f := Finding{Rule: "config-loop", Source: "seed page; docs/cisco-79xx.md §1.3, §1.6 (SEP cnf.xml poll loop)", At: l.last, Did: strings.Join(l.did, "; ")}
 	if l.outcome == event.NotFound {
 		f.Cause = "there is no such file for it: a 79x1 on SIP shows \"Unprovisioned\" and keeps asking until the file is there, then reboots (§1.3 [S22])"
 		f.Do = "serve it a SEP<MAC>.cnf.xml: let phoneboot answer for this TFTP root (it generates one for every phone; add the phone to phoneboot.toml for its lines) or put the file in the root"
@@ -95,7 +95,7 @@ func MissingFile(tl Timeline) []Finding {
 		if r.n.Kind == phone.KindLoadList && strings.EqualFold(r.n.Load, run) || resolved(evs, reqs[i+1:], r) {
 			continue
 		}
-		f := Finding{Rule: "missing-file", Severity: SevError, At: r.ev.Time, Source: "cisco-79xx.md §8 (File not found), §1.6",
+		f := Finding{Rule: "missing-file", Severity: SevError, At: r.ev.Time, Source: "docs/cisco-79xx.md §8 (File not found), §1.6",
 			Do: "import the load's package again (phoneboot firmware import PACKAGE) or copy the file into the TFTP root; phoneboot check names the files missing from the loads phoneboot.toml targets"}
 		if r.n.Kind == phone.KindLoadList {
 			f.Symptom = fmt.Sprintf("%s is not on the server: the phone shows \"File not found\" and keeps its old load", r.name)
@@ -148,7 +148,7 @@ func MissingTermFile(tl Timeline) []Finding {
 			Symptom: fmt.Sprintf("after a factory reset the phone asks for %s, which is not there", r.name),
 			Cause:   "a 79x1/79x2/79x5/797x recovers its load after a factory reset from termNN.default.loads (NN: 41 for 7941, 61 for 7961, …); without it the reset cannot reload (§1.3; seed page: \"7961 default.61 file missing\")",
 			Do:      "give the model a target in [site.loads] and import that load's package: phoneboot serves the term file of the target's package; or copy the termNN.default.loads of the protocol you want into the TFTP root, never SCCP and SIP ones mixed (§4.3)",
-			Source:  "seed page; cisco-79xx.md §1.3, §4.3"}}
+			Source:  "seed page; docs/cisco-79xx.md §1.3, §4.3"}}
 	}
 	return nil
 }
@@ -207,7 +207,7 @@ func DownloadRestarts(tl Timeline) []Finding {
 		if t.retrans > 0 {
 			parts = append(parts, fmt.Sprintf("%d retransmits", t.retrans))
 		}
-		f := Finding{Rule: "download-restarts", Severity: SevWarning, At: t.last.ev.Time, Source: "cisco-79xx.md §8 (TFTP Timeout)",
+		f := Finding{Rule: "download-restarts", Severity: SevWarning, At: t.last.ev.Time, Source: "docs/cisco-79xx.md §8 (TFTP Timeout)",
 			Symptom: fmt.Sprintf("the phone fetched %s %d times (%s)", t.last.name, t.n, strings.Join(parts, ", "))}
 		if t.failed >= 3 && t.lastFailed {
 			f.Severity = SevError
@@ -250,7 +250,7 @@ func OldSIPOS79XX(tl Timeline) []Finding {
 		Symptom: fmt.Sprintf("the phone asks for %s: it runs a 7940/7960 image older than the Universal Application Loader (SIP < 7, SCCP < 6)", r.name),
 		Cause:   "old images choose the image to boot from OS79XX.TXT (§1.2, §1.2.3); really old SIP images ask for 79XX.TXT (seed page comment). From them the way up is in steps, SIP 4.4 → 5.3 → 6.x → 7.x, never straight to 7.x or later (§4.4)",
 		Do:      "give the model a target in [site.loads] and import every intermediate load (phoneboot firmware import); phoneboot names one step per boot",
-		Source:  "seed page (comment on old SIP firmware); cisco-79xx.md §1.2, §4.4"}
+		Source:  "seed page (comment on old SIP firmware); docs/cisco-79xx.md §1.2, §4.4"}
 	if run := tl.Running; run != "" {
 		f.Cause = "it runs " + run + "; " + f.Cause
 	}
@@ -328,7 +328,7 @@ func QuietMidUpgrade(tl Timeline) []Finding {
 	if !flashed && !downloading(last, tl.Running) || gap <= tl.Settings.QuietAfter {
 		return nil
 	}
-	f := Finding{Rule: "quiet-mid-upgrade", Severity: SevError, At: lastEv.Time, Source: "cisco-79xx.md §1.6 (Protocol Application Invalid); seed page",
+	f := Finding{Rule: "quiet-mid-upgrade", Severity: SevError, At: lastEv.Time, Source: "docs/cisco-79xx.md §1.6 (Protocol Application Invalid); seed page",
 		Symptom: fmt.Sprintf("stopped mid-upgrade: nothing since %s, %s ago", last.name, gap.Round(time.Second)),
 		Cause:   "the phone lost power while flashing, or the upgrade went half way: once the loader is upgraded the phone forgets its network settings and, without a TFTP server from DHCP, comes up with \"Protocol Application Invalid\" (§1.6 [S28])",
 		Do:      "look at the phone; make sure DHCP gives option 150 (or 66) pointing at phoneboot and power-cycle it; if it still does not ask for files, " + factoryReset}
@@ -350,7 +350,7 @@ func UpgradeBlocked(tl Timeline) []Finding {
 	if !ok || ev.Kind == event.Upgrade || tgt != "" && strings.EqualFold(run, tgt) {
 		return nil
 	}
-	f := Finding{Rule: "upgrade-blocked", Severity: SevError, At: ev.Time, Source: "provision; cisco-79xx.md §4.4",
+	f := Finding{Rule: "upgrade-blocked", Severity: SevError, At: ev.Time, Source: "provision; docs/cisco-79xx.md §4.4",
 		Symptom: fmt.Sprintf("the phone stays on %s and does not get to %s", orUnknown(run), orText(tgt, "its target")),
 		Cause:   ev.Detail,
 		Did:     "named no new load in its config, so it keeps the one it has rather than take a step the upgrade rules forbid (§4.4)",

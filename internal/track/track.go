@@ -25,7 +25,7 @@ type Finding struct {
 	Cause    string    `json:"cause"`
 	Did      string    `json:"did,omitempty"` // what phoneboot did about it ("" if nothing)
 	Do       string    `json:"do"`            // what the admin should do
-	Source   string    `json:"source"`        // "seed page", "cisco-79xx.md §1.6", …
+	Source   string    `json:"source"`        // "seed page", "docs/cisco-79xx.md §1.6", …
 	At       time.Time `json:"at"`
 }
 

@@ -253,5 +253,5 @@ func fitRule(f Fit) Rule {
 			return r
 		}
 	}
-	return Rule{Name: "fit", Text: "load does not fit the model", Source: "cisco-79xx.md §4.3"}
+	return Rule{Name: "fit", Text: "load does not fit the model", Source: "docs/cisco-79xx.md §4.3"}
 }

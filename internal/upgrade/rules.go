@@ -108,7 +108,7 @@ const (
 type Rule struct {
 	Name   string // "classic-sip-chain", …
 	Text   string // one line for people
-	Source string // "cisco-79xx.md §4.4 [S10]"
+	Source string // "docs/cisco-79xx.md §4.4 [S10]"
 
 	Family   phone.Family
 	From, To Span
@@ -145,17 +145,17 @@ var Rules = []Rule{
 	{
 		Name: "model-family", Fit: FitFamily,
 		Text:   "P003/P0S3/P0M3 loads run only on 7940/7960, SCCPnn/SIPnn/TERMnn loads only on 79x1/79x2/79x5/797x/7911/7906/7931",
-		Source: "cisco-79xx.md §4.1, §4.3 [S10][S3]",
+		Source: "docs/cisco-79xx.md §4.1, §4.3 [S10][S3]",
 	},
 	{
 		Name: "model-prefix", Fit: FitPrefix,
 		Text:   "a Java phone runs only loads of its own type number (7961: SCCP41/SIP41)",
-		Source: "cisco-79xx.md §4.3 [S3]",
+		Source: "docs/cisco-79xx.md §4.3 [S3]",
 	},
 	{
 		Name: "not-the-loader", Fit: FitLoader,
 		Text:   "P003-… in a SIP package is its loader, not a load to name; name the P0S3-… load",
-		Source: "cisco-79xx.md §4.2 [S9][S37]",
+		Source: "docs/cisco-79xx.md §4.2 [S9][S37]",
 	},
 	{
 		// [S10] says this of SIP; that signed SCCP/MGCP loads also start
@@ -164,7 +164,7 @@ var Rules = []Rule{
 		From:   Span{Min: ver(5, 0, 0)},
 		To:     Span{Max: ver(5, 0, 0)},
 		Text:   "7940/7960 loads are signed from 5.x: once on 5.x or later, no downgrade to an unsigned load below 5.0",
-		Source: "cisco-79xx.md §4.4 [S10] (SCCP/MGCP: inference)",
+		Source: "docs/cisco-79xx.md §4.4 [S10] (SCCP/MGCP: inference)",
 	},
 	{
 		// Doc 5455 covers SCCP ≤ 5.x → SIP ≤ 6.x and SCCP ≥ 6.x → SIP
@@ -174,7 +174,7 @@ var Rules = []Rule{
 		From:   Span{Protocols: sccp, Min: ver(6, 0, 0)},
 		To:     Span{Protocols: sip, Max: ver(7, 0, 0)},
 		Text:   "7940/7960 on SCCP 6.x or later convert only to SIP 7.x or later (no documented way back to pre-UAL SIP)",
-		Source: "cisco-79xx.md §1.2 [S14] (inference)",
+		Source: "docs/cisco-79xx.md §1.2 [S14] (inference)",
 	},
 	{
 		// Not in the sources: 8.5(3) "carries new keys" [S30], so a phone
@@ -183,7 +183,7 @@ var Rules = []Rule{
 		From:   Span{Min: tagged(8, 5, 2)},
 		To:     Span{Max: ver(8, 5, 2)},
 		Text:   "79x1/79x2/79x5/797x above 8.5(2) are not taken back below 8.5(2): the signing keys changed at 8.5(3)",
-		Source: "cisco-79xx.md §4.4 [S30] (inference)",
+		Source: "docs/cisco-79xx.md §4.4 [S30] (inference)",
 	},
 	{
 		Name: "classic-sip-chain", Family: phone.FamilyClassic,
@@ -191,7 +191,7 @@ var Rules = []Rule{
 		To:     Span{Protocols: sip},
 		Via:    []Waypoint{sip44, sip53, sip6, sip7},
 		Text:   "7940/7960 SIP must step 4.4 → 5.3 → 6.x → 7.x (no direct [234].x → 7.x); 7.x → 8.x is direct",
-		Source: "cisco-79xx.md §4.4 [S10]",
+		Source: "docs/cisco-79xx.md §4.4 [S10]",
 	},
 	{
 		Name: "sip-downgrade-via-7", Family: phone.FamilyClassic, Down: true,
@@ -199,7 +199,7 @@ var Rules = []Rule{
 		To:     Span{Protocols: sip, Max: ver(7, 0, 0)},
 		Via:    []Waypoint{sip7},
 		Text:   "to downgrade a 7940/7960 SIP phone below 7.x, first go to 7.x",
-		Source: "cisco-79xx.md §4.4 [S10]",
+		Source: "docs/cisco-79xx.md §4.4 [S10]",
 	},
 	{
 		// CME: "SCCP firmware must be 5.x first; then SIP 7.4 via UAL".
@@ -210,7 +210,7 @@ var Rules = []Rule{
 		To:     Span{Protocols: sip, Min: ver(7, 0, 0)},
 		Via:    []Waypoint{sccp5, sip7},
 		Text:   "7940/7960 SCCP below 6.x must be on SCCP 5.x before SIP 7.x, and on SIP 7.x before later SIP",
-		Source: "cisco-79xx.md §4.4 [S10], §1.2 [S14] (SIP 7.x stop: inference)",
+		Source: "docs/cisco-79xx.md §4.4 [S10], §1.2 [S14] (SIP 7.x stop: inference)",
 	},
 	{
 		Name: "sip-to-sccp-via-7", Family: phone.FamilyClassic,
@@ -218,7 +218,7 @@ var Rules = []Rule{
 		To:     Span{Protocols: sccp},
 		Via:    []Waypoint{sip7},
 		Text:   "7940/7960 SIP must be on 7.x before converting to SCCP",
-		Source: "cisco-79xx.md §4.4 [S10][S15]",
+		Source: "docs/cisco-79xx.md §4.4 [S10][S15]",
 	},
 	{
 		Name: "java-8.5(2)", Family: phone.FamilyJava,
@@ -226,6 +226,6 @@ var Rules = []Rule{
 		To:     Span{Min: tagged(8, 5, 2)},
 		Via:    []Waypoint{java852},
 		Text:   "79x1/79x2/79x5/797x below 8.3(3) must go to 8.5(2) before anything above it (else boot loop / AUTH FAIL)",
-		Source: "cisco-79xx.md §4.4 [S1][S30]",
+		Source: "docs/cisco-79xx.md §4.4 [S1][S30]",
 	},
 }

@@ -188,7 +188,7 @@ func TestIssuePlans(t *testing.T) {
 func TestRulesComplete(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range Rules {
-		if r.Name == "" || r.Text == "" || !strings.HasPrefix(r.Source, "cisco-79xx.md §") || !strings.Contains(r.Source, "[S") {
+		if r.Name == "" || r.Text == "" || !strings.HasPrefix(r.Source, "docs/cisco-79xx.md §") || !strings.Contains(r.Source, "[S") {
 			t.Errorf("rule %+v lacks Name, Text or Source", r)
 		}
 		if seen[r.Name] {
