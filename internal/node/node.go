@@ -126,7 +126,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	for _, c := range logConns {
 		n.log.Info("syslog listening", "addr", c.LocalAddr().String())
-		g.Go(func() error { return ignoreClosed(logSrv.Serve(c), syslog.ErrServerClosed) })
+		g.Go(func() error { return logSrv.Serve(gctx, c) })
 	}
 	if dhcpSrv != nil {
 		g.Go(func() error { return dhcpSrv.run(gctx) })

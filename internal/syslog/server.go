@@ -91,10 +91,10 @@ func Listen(addr string) ([]*net.UDPConn, error) {
 // logs at once after a power cut. The kernel caps it at net.core.rmem_max.
 const listenBuffer = 4 << 20
 
-// Serve reads datagrams from conn until Shutdown (or until conn is closed),
-// then returns ErrServerClosed. Other read errors are logged and reading
-// goes on.
-func (s *Server) Serve(conn *net.UDPConn) error {
+// Serve reads datagrams from conn until ctx is done (then it returns nil)
+// or Shutdown is called (ErrServerClosed); conn is closed either way.
+// Other read errors are logged and reading goes on.
+func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 	s.init()
 	s.mu.Lock()
 	if s.closed {
@@ -105,7 +105,9 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 	s.conns[conn] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer func() {
+		stop()
 		s.mu.Lock()
 		delete(s.conns, conn)
 		s.mu.Unlock()
@@ -120,7 +122,12 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 			s.mu.Lock()
 			closed := s.closed
 			s.mu.Unlock()
-			if closed || errors.Is(err, net.ErrClosed) {
+			switch {
+			case closed:
+				return ErrServerClosed
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, net.ErrClosed):
 				return ErrServerClosed
 			}
 			// Transient (no buffers, ICMP-induced): log, back off a little

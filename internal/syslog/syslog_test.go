@@ -43,7 +43,7 @@ func start(t *testing.T, srv *Server) *harness {
 			}
 		}
 	}
-	go func() { h.errc <- srv.Serve(conns[0]) }()
+	go func() { h.errc <- srv.Serve(context.Background(), conns[0]) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -242,9 +242,8 @@ func TestShutdown(t *testing.T) {
 	srv := &Server{}
 	errc := make(chan error, len(conns))
 	for _, c := range conns {
-		go func() { errc <- srv.Serve(c) }()
+		go func() { errc <- srv.Serve(context.Background(), c) }()
 	}
-	time.Sleep(20 * time.Millisecond) // let Serve start reading
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -259,8 +258,39 @@ func TestShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Serve(c); !errors.Is(err, ErrServerClosed) {
+	if err := srv.Serve(context.Background(), c); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve after Shutdown returned %v", err)
+	}
+}
+
+// TestServeUntilDone: Serve stops when its context is done, with nil, and
+// leaves the server to serve other sockets.
+func TestServeUntilDone(t *testing.T) {
+	h := start(t, &Server{})
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.srv.Serve(ctx, c) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve after its context ended returned %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after its context ended")
+	}
+	h.send(t, 2, []byte("<13>still here"))
+	select {
+	case m := <-h.msgs:
+		if m.Text != "still here" {
+			t.Errorf("got %q", m.Text)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the other socket stopped too")
 	}
 }
 
