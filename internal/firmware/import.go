@@ -332,15 +332,7 @@ func mergeFiles(a, b *newLoad, have, more []Component) ([]Component, error) {
 	return have, nil
 }
 
-var (
-	termRE = regexp.MustCompile(`^term[0-9][0-9]\.default\.loads$`)
-	// javaRE reads the phone type and protocol from Java component names
-	// (jar41sip.9-4-2ES26.sbn), for loads whose ID does not parse.
-	javaRE = regexp.MustCompile(`^(?:jar|cnu|apps|dsp|cvm)([0-9][0-9])(sip|sccp)?\.`)
-)
-
-// imageExts are the extensions of firmware images (not .loads).
-var imageExts = map[string]bool{".sbn": true, ".sb2": true, ".bin": true, ".zup": true, ".sbin": true}
+var termRE = regexp.MustCompile(`^term[0-9][0-9]\.default\.loads$`)
 
 // findLoads finds the loads of one package.
 func findLoads(g *group) ([]*newLoad, []string, error) {
@@ -454,7 +446,7 @@ func findLoads(g *group) ([]*newLoad, []string, error) {
 	// P003….bin loader of a 7940/7960 package (§4.2).
 	for _, k := range order {
 		f := byName[k][0]
-		if used[f] || len(byName[k]) > 1 || !imageExts[path.Ext(k)] {
+		if used[f] || len(byName[k]) > 1 || !phone.IsImageExt(path.Ext(k)) {
 			continue
 		}
 		stem := strings.TrimSuffix(k, path.Ext(k))
@@ -571,16 +563,18 @@ func describe(l *Load) {
 	if ok {
 		l.Protocol, prefix = lid.Protocol, lid.Prefix
 	}
+	// Java component names (jar41sip.9-4-2ES26.sbn) give the phone type
+	// and protocol of loads whose ID does not parse.
 	for _, c := range l.Components {
-		m := javaRE.FindStringSubmatch(strings.ToLower(c.Name))
-		if m == nil {
+		im, isImage := phone.ParseImage(c.Name)
+		if !isImage || im.Component == "" {
 			continue
 		}
 		if prefix == "" && (!ok || lid.Family != phone.FamilyClassic) {
-			prefix = m[1]
+			prefix = im.Prefix
 		}
-		if l.Protocol == "" && m[2] != "" {
-			l.Protocol = strings.ToUpper(m[2])
+		if l.Protocol == "" && im.Protocol != "" {
+			l.Protocol = im.Protocol
 		}
 	}
 	l.Models = nil
