@@ -323,6 +323,33 @@ func TestImportLooseFiles(t *testing.T) {
 	wantErr(t, err, sip812+".loads", "P003-8-12-00.sbn", "missing")
 }
 
+// TestImportImagesWithoutLoads: only an image older than the Universal
+// Application Loader is a load without a .loads file (phone.Image.OldImage,
+// cisco-79xx.md §1.2.3, §4.2). The loader and application of a later load
+// are not: a phone told to run one would ask for its .loads.
+func TestImportImagesWithoutLoads(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"P003-8-12-00.sbn", "P0S3-8-12-00.sb2", "P0S3-8-12-00.bin", "P0S3-06-3-00.sb2", "P00305000200.SBN", "P00308010200.bin"} {
+		fwtest.Write(t, dir, n, fwtest.Random(n, 100))
+	}
+	c := newCatalog(t)
+	_, err := c.Import(filepath.Join(dir, "P003-8-12-00.sbn"), filepath.Join(dir, "P0S3-8-12-00.sb2"))
+	wantErr(t, err, "no firmware load found")
+	r := mustImport(t, c, dir)
+	if got := ids(r.Added); !reflect.DeepEqual(got, []string{"P00305000200"}) {
+		t.Fatalf("added %v, want only the old SCCP 5.0 image", got)
+	}
+	if l, _ := c.Load("P00305000200"); l.Protocol != "SCCP" || l.LoadsFile != nil || !reflect.DeepEqual(names(l.Components), []string{"P00305000200.SBN"}) {
+		t.Errorf("old load = %+v", l)
+	}
+	notes := strings.Join(r.Notes, "\n")
+	for _, n := range []string{"P003-8-12-00.sbn", "P0S3-8-12-00.sb2", "P0S3-8-12-00.bin", "P0S3-06-3-00.sb2", "P00308010200.bin"} {
+		if !strings.Contains(notes, n) {
+			t.Errorf("notes %q do not say %s was ignored", r.Notes, n)
+		}
+	}
+}
+
 // TestImportCase: names as a package spells them differ from the .loads
 // listing (cisco-79xx.md §0.4: Jar41sip.8-3-0-50.sbn).
 func TestImportCase(t *testing.T) {

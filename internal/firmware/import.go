@@ -41,8 +41,9 @@ type newLoad struct {
 // A load is found by its <ID>.loads file; every component it lists must
 // be in the same package (case does not matter: the stored file is named
 // as the .loads lists it). An old 7940/7960 image without a .loads
-// (P0S3-04-4-00.bin) is a load by itself. termNN.default.loads files go
-// with the load whose component list they repeat (cisco-79xx.md §4.3).
+// (P0S3-04-4-00.bin, phone.Image.OldImage) is a load by itself.
+// termNN.default.loads files go with the load whose component list they
+// repeat (cisco-79xx.md §4.3).
 func (c *Catalog) Import(paths ...string) (ImportReport, error) {
 	if len(paths) == 0 {
 		return ImportReport{}, errors.New("nothing to import: give package files or directories")
@@ -332,15 +333,7 @@ func mergeFiles(a, b *newLoad, have, more []Component) ([]Component, error) {
 	return have, nil
 }
 
-var (
-	termRE = regexp.MustCompile(`^term[0-9][0-9]\.default\.loads$`)
-	// javaRE reads the phone type and protocol from Java component names
-	// (jar41sip.9-4-2ES26.sbn), for loads whose ID does not parse.
-	javaRE = regexp.MustCompile(`^(?:jar|cnu|apps|dsp|cvm)([0-9][0-9])(sip|sccp)?\.`)
-)
-
-// imageExts are the extensions of firmware images (not .loads).
-var imageExts = map[string]bool{".sbn": true, ".sb2": true, ".bin": true, ".zup": true, ".sbin": true}
+var termRE = regexp.MustCompile(`^term[0-9][0-9]\.default\.loads$`)
 
 // findLoads finds the loads of one package.
 func findLoads(g *group) ([]*newLoad, []string, error) {
@@ -454,7 +447,7 @@ func findLoads(g *group) ([]*newLoad, []string, error) {
 	// P003….bin loader of a 7940/7960 package (§4.2).
 	for _, k := range order {
 		f := byName[k][0]
-		if used[f] || len(byName[k]) > 1 || !imageExts[path.Ext(k)] {
+		if used[f] || len(byName[k]) > 1 || !phone.IsImageExt(path.Ext(k)) {
 			continue
 		}
 		stem := strings.TrimSuffix(k, path.Ext(k))
@@ -467,18 +460,18 @@ func findLoads(g *group) ([]*newLoad, []string, error) {
 			}
 		}
 	}
-	// Old 7940/7960 images without a .loads: P0S3-04-4-00.bin.
+	// Old 7940/7960 images without a .loads: P0S3-04-4-00.bin. The
+	// images of later loads (a P0S3-8-12-00.sb2, a P003-8-12-00.sbn
+	// loader) are no load without their .loads: a phone told to run one
+	// would ask for the .loads and find none.
 	classic := map[string]*newLoad{}
 	for _, k := range order {
 		f := byName[k][0]
-		ext := path.Ext(k)
-		if used[f] || (ext != ".bin" && ext != ".sbn" && ext != ".sb2") {
+		im, isImage := phone.ParseImage(f.name)
+		if used[f] || !isImage || !im.OldImage() {
 			continue
 		}
-		stem := f.name[:len(f.name)-len(ext)]
-		if lid, ok := phone.ParseLoadID(stem); !ok || lid.Family != phone.FamilyClassic {
-			continue
-		}
+		stem := im.Stem
 		if _, err := get(k); err != nil {
 			return nil, nil, err
 		}
@@ -512,7 +505,7 @@ func findLoads(g *group) ([]*newLoad, []string, error) {
 		notes = append(notes, fmt.Sprintf("%s: ignored %s%s (part of no load)", g.label, strings.Join(ignored, ", "), more))
 	}
 	if len(loads) == 0 && (len(g.files) > 0 || !g.hasPackages) {
-		return nil, nil, fmt.Errorf("%s: no firmware load found (no .loads file, no P0… image)", g.label)
+		return nil, nil, fmt.Errorf("%s: no firmware load found (no .loads file, no old P0… image)", g.label)
 	}
 	for _, nl := range loads {
 		describe(&nl.Load)
@@ -571,16 +564,18 @@ func describe(l *Load) {
 	if ok {
 		l.Protocol, prefix = lid.Protocol, lid.Prefix
 	}
+	// Java component names (jar41sip.9-4-2ES26.sbn) give the phone type
+	// and protocol of loads whose ID does not parse.
 	for _, c := range l.Components {
-		m := javaRE.FindStringSubmatch(strings.ToLower(c.Name))
-		if m == nil {
+		im, isImage := phone.ParseImage(c.Name)
+		if !isImage || im.Component == "" {
 			continue
 		}
 		if prefix == "" && (!ok || lid.Family != phone.FamilyClassic) {
-			prefix = m[1]
+			prefix = im.Prefix
 		}
-		if l.Protocol == "" && m[2] != "" {
-			l.Protocol = strings.ToUpper(m[2])
+		if l.Protocol == "" && im.Protocol != "" {
+			l.Protocol = im.Protocol
 		}
 	}
 	l.Models = nil

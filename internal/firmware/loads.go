@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"phoneboot/internal/phone"
 )
 
 // Loads is what a .loads file says once its signed binary header is
@@ -16,9 +18,6 @@ type Loads struct {
 	// HardwareComp is #HARDWARE_COMP_1 of Java loads, -1 when absent.
 	HardwareComp int
 }
-
-// componentExts are the extensions of files a .loads lists.
-var componentExts = []string{".sbn", ".sb2", ".bin", ".zup", ".sbin", ".loads"}
 
 // ParseLoads reads the text tail of a .loads file. The file starts with a
 // signed binary header (TLVs, certificates, an RSA signature) that may
@@ -58,18 +57,13 @@ func ParseLoads(data []byte) (Loads, error) {
 	return l, nil
 }
 
-// isComponent reports whether s is a plain file name with a firmware
-// extension. The name the signed header embeds for the .loads file
-// itself also matches; callers drop it (it is not a component).
+// isComponent reports whether s is a plain file name of a firmware image
+// (phone.ParseImage): not the name of the .loads file itself, which the
+// signed header embeds.
 func isComponent(s string) bool {
 	if len(s) > 128 || strings.ContainsAny(s, " /\\=") {
 		return false
 	}
-	lower := strings.ToLower(s)
-	for _, ext := range componentExts {
-		if strings.HasSuffix(lower, ext) && len(s) > len(ext) {
-			return ext != ".loads"
-		}
-	}
-	return false
+	_, ok := phone.ParseImage(s)
+	return ok
 }

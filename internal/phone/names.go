@@ -24,7 +24,7 @@ const (
 	KindSyncInfo                  // syncinfo.xml
 	KindLoadList                  // <LoadID>.loads
 	KindTermDefault               // termNN.default.loads: load after factory reset
-	KindImage                     // firmware component: .sbn .sb2 .bin .zup .sbin
+	KindImage                     // firmware image: .sbn .sb2 .bin .zup .sbin (ParseImage)
 	KindProfile                   // ff<MAC>, ld<MAC>, gk<MAC> (7902/7905/7912) and *default.cfg
 	KindLocale                    // <locale directory>/<file>
 	KindRingTone                  // *.raw
@@ -111,10 +111,8 @@ func ParseName(name string) Name {
 	if id, ok := cutSuffixFold(name, ".loads"); ok && id != "" {
 		return Name{Kind: KindLoadList, Load: id}
 	}
-	for _, ext := range []string{".sbn", ".sb2", ".bin", ".zup", ".sbin"} {
-		if id, ok := cutSuffixFold(name, ext); ok && id != "" {
-			return Name{Kind: KindImage, Load: id}
-		}
+	if im, ok := ParseImage(name); ok {
+		return Name{Kind: KindImage, Load: im.Stem}
 	}
 	if strings.HasSuffix(lower, ".raw") {
 		return Name{Kind: KindRingTone}

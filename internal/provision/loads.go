@@ -78,18 +78,15 @@ func indexLoads(fw Firmware, root map[string]string, rootDir string) loadIndex {
 		ix.add(loadInfo{id: strings.TrimSuffix(name, filepath.Ext(name)), components: l.Components})
 	}
 	// Old 7940/7960 images have no .loads file: P0S3-04-4-00.bin.
-	for lower, name := range root {
-		ext := filepath.Ext(lower)
-		if ext != ".bin" && ext != ".sbn" {
+	for _, name := range root {
+		im, ok := phone.ParseImage(name)
+		if !ok || !im.OldImage() {
 			continue
 		}
-		stem := strings.TrimSuffix(name, filepath.Ext(name))
-		if _, ok := ix.complete[strings.ToLower(stem)]; ok {
+		if _, ok := ix.complete[strings.ToLower(im.Stem)]; ok {
 			continue
 		}
-		if lid, ok := phone.ParseLoadID(stem); ok && lid.Family == phone.FamilyClassic && !lid.Loader && !lid.UAL() {
-			ix.add(loadInfo{id: stem, components: []string{name}})
-		}
+		ix.add(loadInfo{id: im.Stem, components: []string{name}})
 	}
 	return ix
 }
@@ -98,9 +95,8 @@ func (ix loadIndex) add(l loadInfo) {
 	// The loader of a 7940/7960 package (P003…, in SIP packages too) is
 	// what OS79XX.TXT names (§3.3, §4.2).
 	for _, c := range l.components {
-		stem := strings.TrimSuffix(c, filepath.Ext(c))
-		if strings.HasPrefix(strings.ToUpper(stem), "P003") {
-			l.loader = stem
+		if im, ok := phone.ParseImage(c); ok && im.Loader() {
+			l.loader = im.Stem
 			break
 		}
 	}
@@ -134,5 +130,5 @@ func (ix loadIndex) why(id string) string {
 	return "not in the firmware catalog (import it with: phoneboot firmware import PACKAGE)"
 }
 
-// isClassic: 7940/7960 load IDs start with P0 (P003…, P0S3…, P0M3…).
-func isClassic(id string) bool { return strings.HasPrefix(strings.ToUpper(id), "P0") }
+// isClassic: a 7940/7960 load ID (P003…, P0S3…, P0M3…).
+func isClassic(id string) bool { return phone.LoadFamily(id) == phone.FamilyClassic }

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"phoneboot/internal/phone"
 )
 
 // header imitates the binary signed header: NULs, newlines, high bytes.
@@ -79,7 +81,7 @@ func TermFile(nn, id string, components ...string) []byte {
 
 func loadsText(id string, components []string) string {
 	text := strings.Join(components, "\n") + "\n"
-	if strings.HasPrefix(id, "P0") {
+	if phone.LoadFamily(id) == phone.FamilyClassic {
 		return text + "LA_VERSION=PAS3ARM1\n"
 	}
 	return "# " + id + " RELEASE load version\n#HARDWARE_COMP_1 5\n" + text
