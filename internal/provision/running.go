@@ -31,11 +31,10 @@ func (p *Provisioner) Transferred(req Request, ok bool) {
 		return
 	}
 	s := p.snap.Load()
-	lower := strings.ToLower(req.Name)
 	now := p.opts.Now()
 	var learned *event.Event
 	phonestate.Update(p.book, mac, func(st *phonestate.Phone) struct{} {
-		learned = learn(s, st, n, lower)
+		learned = learn(s, st, n, req.Name)
 		return struct{}{}
 	})
 	if learned != nil {
@@ -44,9 +43,10 @@ func (p *Provisioner) Transferred(req Request, ok bool) {
 	}
 }
 
-// learn updates st with one fetched file and returns the "load" event when
-// the phone now runs a new load. Called under the book's lock.
-func learn(s *snapshot, st *phonestate.Phone, n phone.Name, lower string) *event.Event {
+// learn updates st with one fetched file, name, and returns the "load"
+// event when the phone now runs a new load. Called under the book's lock.
+func learn(s *snapshot, st *phonestate.Phone, n phone.Name, name string) *event.Event {
+	lower := strings.ToLower(name)
 	switch n.Kind {
 	case phone.KindLoadList, phone.KindTermDefault:
 		id := n.Load
@@ -82,8 +82,8 @@ func learn(s *snapshot, st *phonestate.Phone, n phone.Name, lower string) *event
 			return nil
 		}
 		var ev *event.Event
-		if l, ok := phone.ParseLoadID(n.Load); ok && l.Family == phone.FamilyClassic && !l.Loader && !l.UAL() {
-			ev = setRunning(st, n.Load)
+		if im, ok := phone.ParseImage(name); ok && im.OldImage() {
+			ev = setRunning(st, im.Stem)
 		}
 		if len(st.Recent) < 16 {
 			st.Recent = append(st.Recent, lower)
