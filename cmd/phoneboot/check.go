@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -71,7 +70,7 @@ func check(args []string, stdout io.Writer) error {
 	if bad > 0 {
 		return fmt.Errorf("%d %s", bad, plural(bad, "problem"))
 	}
-	if c == nil {
+	if !c.Exists {
 		fmt.Fprintf(stdout, "%s: not there; phones get the defaults for their model\n", path)
 		return nil
 	}
@@ -91,18 +90,17 @@ func plural(n int, word string) string {
 }
 
 // loadConfig reads the config named by --config, or DATA/phoneboot.toml.
-// A missing default file is no error (nil config); a missing named one is.
+// A missing default file is no error (config.Default); a missing named one is.
 func loadConfig(data, named string) (*config.Config, string, error) {
-	path := named
-	if path == "" {
-		path = filepath.Join(data, "phoneboot.toml")
-	}
-	c, err := config.Load(path)
-	if errors.Is(err, fs.ErrNotExist) && named == "" {
-		return nil, path, nil
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, path, fmt.Errorf("config file %s does not exist", path)
-	}
+	path := configPath(data, named)
+	c, err := config.Read(path, named != "")
 	return c, path, err
+}
+
+// configPath is the file --config names, or DATA/phoneboot.toml.
+func configPath(data, named string) string {
+	if named != "" {
+		return named
+	}
+	return filepath.Join(data, "phoneboot.toml")
 }

@@ -202,20 +202,18 @@ func phoneRows(ctx context.Context, data, cfgPath string) ([]phoneRow, error) {
 	}
 	var rows []phoneRow
 	inInventory := map[phone.MAC]bool{}
-	if cfg != nil {
-		for _, p := range cfg.Phones {
-			inInventory[p.MAC] = true
-			r := rowOf(byMAC[p.MAC])
-			r.MAC, r.Model, r.Protocol, r.Label, r.Source = p.MAC.String(), p.Model, p.Protocol, p.Label, store.SourceInventory
-			if r.Protocol == "" {
-				r.Protocol = cfg.Site.Protocol
-			}
-			r.Target = p.Load
-			if r.Target == "" {
-				r.Target = cfg.Site.Loads[p.Model]
-			}
-			rows = append(rows, r)
+	for _, p := range cfg.Phones {
+		inInventory[p.MAC] = true
+		r := rowOf(byMAC[p.MAC])
+		r.MAC, r.Model, r.Protocol, r.Label, r.Source = p.MAC.String(), p.Model.Name, p.Protocol, p.Label, store.SourceInventory
+		if r.Protocol == "" {
+			r.Protocol = cfg.Site.Protocol
 		}
+		r.Target = p.Load
+		if r.Target == "" {
+			r.Target = cfg.Site.Loads[p.Model.Name].ID
+		}
+		rows = append(rows, r)
 	}
 	for _, p := range seen {
 		if !inInventory[p.MAC] {

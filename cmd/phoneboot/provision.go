@@ -27,7 +27,7 @@ import (
 type provisioning struct {
 	data, cfgPath string         // as given on the command line
 	cfgFile       string         // the file actually read
-	cfg           *config.Config // as last loaded (nil: no file)
+	cfg           *config.Config // as last loaded (config.Default: no file)
 	root          string
 	templates     string
 	prov          *provision.Provisioner
@@ -90,18 +90,14 @@ func (p *provisioning) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n := 0
 	var inv []store.Phone
-	if cfg != nil {
-		n = len(cfg.Phones)
-		for _, ph := range cfg.Phones {
-			inv = append(inv, store.Phone{MAC: ph.MAC, Model: ph.Model, Protocol: ph.Protocol, Label: ph.Label})
-		}
+	for _, ph := range cfg.Phones {
+		inv = append(inv, store.Phone{MAC: ph.MAC, Model: ph.Model.Name, Protocol: ph.Protocol, Label: ph.Label})
 	}
 	if err := p.db.SyncInventory(ctx, inv); err != nil {
 		p.log.Error("cannot store the inventory", "err", err)
 	}
-	p.log.Info("config loaded", "file", file, "phones", n, "exists", cfg != nil)
+	p.log.Info("config loaded", "file", file, "phones", len(cfg.Phones), "exists", cfg.Exists)
 	for _, pr := range problems {
 		if pr.Note {
 			p.log.Info("note: " + pr.String())

@@ -61,7 +61,7 @@ func (p *Provisioner) observe(s *snapshot, n phone.Name, name string, ip netip.A
 	lower := strings.ToLower(name)
 	now := p.opts.Now()
 	prov := s.cfg.Provision
-	window := prov.LoopWindow.Duration
+	window := prov.LoopWindow
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if *known {

@@ -89,13 +89,13 @@ func New(opts Options) (*Provisioner, error) {
 	for mac, id := range opts.Running {
 		p.running[mac] = id
 	}
-	if _, err := p.Update(nil); err != nil {
+	if _, err := p.Update(config.Default("")); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// Update renders everything for cfg (nil: no config file) and the current
+// Update renders everything for cfg (config.Default: no config file) and the current
 // TFTP root and templates, then switches to it at once; transfers already
 // running keep the files they started with. On error nothing changes.
 // The problems found (missing loads, overriding files) are returned.
