@@ -17,7 +17,9 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -240,6 +242,8 @@ func Read(path string, mustExist bool) (*Config, error) {
 	return Parse(path, data)
 }
 
+var typeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
 type missingError struct{ path string }
 
 func (e *missingError) Error() string { return fmt.Sprintf("config file %s does not exist", e.path) }
@@ -255,6 +259,11 @@ func Parse(file string, data []byte) (*Config, error) {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			return nil, Errors{{File: file, Line: pe.Position.Line, Msg: pe.Message}}
+		}
+		// A value of the wrong type: "toml: line 2 (last key "k"): …".
+		if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, Errors{{File: file, Line: line, Msg: m[2] + ": " + m[3]}}
 		}
 		return nil, Errors{{File: file, Msg: err.Error()}}
 	}

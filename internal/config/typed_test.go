@@ -251,3 +251,19 @@ func TestDidYouMeanKnowsEveryTable(t *testing.T) {
 		}
 	}
 }
+
+// TestTypeErrorsHaveLines: a value of the wrong type is named with its
+// file, line and key like any other problem.
+func TestTypeErrorsHaveLines(t *testing.T) {
+	for text, want := range map[string]string{
+		"[provision]\nctl_loop_requests = \"4\"\n": `t.toml:2: provision.ctl_loop_requests: incompatible types: TOML value has type string; destination has type integer`,
+		"[site.loads]\n7960 = 5\n":                 `t.toml:2: site.loads.7960: incompatible types`,
+		"[provision]\nloop_window = 120\n":         `t.toml:2: duration "120": write it like "90s" or "2m"`,
+	} {
+		_, err := Parse("t.toml", []byte(text))
+		var ce *Error
+		if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", text, err, want)
+		}
+	}
+}
