@@ -11,7 +11,6 @@ import (
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/firmware"
-	"phoneboot/internal/node"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/provision"
 	"phoneboot/internal/store"
@@ -76,7 +75,7 @@ func check(args []string, stdout io.Writer) error {
 	if bad > 0 {
 		return fmt.Errorf("%d %s", bad, plural(bad, "problem"))
 	}
-	if c == nil {
+	if !c.Exists {
 		fmt.Fprintf(stdout, "%s: not there; phones get the defaults for their model\n", path)
 		return nil
 	}
@@ -96,6 +95,9 @@ func plural(n int, word string) string {
 }
 
 // loadConfig reads the config named by --config, or DATA/phoneboot.toml.
+// A missing default file is no error (config.Default); a missing named one is.
 func loadConfig(data, named string) (*config.Config, string, error) {
-	return node.LoadConfig(data, named)
+	path := config.FileIn(data, named)
+	c, err := config.Read(path, named != "")
+	return c, path, err
 }

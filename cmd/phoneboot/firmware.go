@@ -241,12 +241,9 @@ func firmwareRemove(args []string, stdout io.Writer) error {
 // targeting lists the config lines that name load id: "phoneboot.toml:12
 // (site.loads 7961)", "phoneboot.toml:30 (phone 00:13:7F:38:B3:DE)".
 func targeting(cfg *config.Config, id string) []string {
-	if cfg == nil {
-		return nil
-	}
 	var refs []string
 	for _, m := range slices.Sorted(maps.Keys(cfg.Site.Loads)) {
-		if strings.EqualFold(cfg.Site.Loads[m], id) {
+		if strings.EqualFold(cfg.Site.Loads[m].ID, id) {
 			refs = append(refs, fmt.Sprintf("%s:%d (site.loads %s)", cfg.File, cfg.SiteLoadLine(m), m))
 		}
 	}

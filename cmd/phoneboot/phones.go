@@ -1,13 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -281,27 +280,15 @@ func phonesAdd(ctx context.Context, sub string, args []string, stdout io.Writer)
 		if !ok {
 			return fmt.Errorf("phones adopt: %s has not been seen; use phoneboot phones add", mac)
 		}
-		*model = p.Model
+		*model = cmp.Or(p.SeenModel, p.Model)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n[[phone]]\nmac = %q\n", mac.String())
-	for _, kv := range [][2]string{{"model", *model}, {"protocol", *proto}, {"label", *label}} {
-		if kv[1] != "" {
-			fmt.Fprintf(&b, "%s = %q\n", kv[0], kv[1])
-		}
+	path := config.FileIn(*data, *cfgPath)
+	np := config.NewPhone{MAC: mac, Model: *model, Protocol: *proto, Label: *label, Lines: lines}
+	if err := config.AddPhone(path, *cfgPath != "", np); err != nil {
+		return fmt.Errorf("phones %s: %w", sub, err)
 	}
-	for _, l := range lines {
-		fmt.Fprintf(&b, "\n  [[phone.line]]\n  extension = %q\n  password = %q\n", l.Extension, l.Password)
-		if l.Name != "" {
-			fmt.Fprintf(&b, "  name = %q\n", l.Name)
-		}
-	}
-	return editConfig(*data, *cfgPath, stdout, func(text string) (string, error) {
-		if n := phoneBlock(text, mac); n.start >= 0 {
-			return "", fmt.Errorf("phones %s: %s is already in the inventory (line %d)", sub, mac, n.start+1)
-		}
-		return strings.TrimRight(text, "\n") + "\n" + b.String(), nil
-	}, fmt.Sprintf("added %s", mac))
+	fmt.Fprintf(stdout, "%s: added %s\n", path, mac)
+	return nil
 }
 
 func phonesRemove(args []string, stdout io.Writer) error {
@@ -313,92 +300,12 @@ func phonesRemove(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args, stdout, "Removes a phone from phoneboot.toml."); err != nil {
 		return err
 	}
-	return editConfig(*data, *cfgPath, stdout, func(text string) (string, error) {
-		n := phoneBlock(text, mac)
-		if n.start < 0 {
-			return "", fmt.Errorf("phones rm: %s is not in the inventory", mac)
-		}
-		lines := strings.SplitAfter(text, "\n")
-		return strings.Join(append(lines[:n.start:n.start], lines[n.end:]...), ""), nil
-	}, fmt.Sprintf("removed %s", mac))
-}
-
-// editConfig changes the config file's text with edit, checks the result
-// as serve would, and replaces the file atomically only if it is valid:
-// an edit never leaves a broken inventory behind.
-func editConfig(data, named string, stdout io.Writer, edit func(string) (string, error), done string) error {
-	path := named
-	if path == "" {
-		path = filepath.Join(data, "phoneboot.toml")
+	path := config.FileIn(*data, *cfgPath)
+	if err := config.RemovePhone(path, mac); err != nil {
+		return fmt.Errorf("phones rm: %w", err)
 	}
-	old, err := os.ReadFile(path)
-	if err != nil && !(errors.Is(err, os.ErrNotExist) && named == "") {
-		return err
-	}
-	text, err := edit(string(old))
-	if err != nil {
-		return err
-	}
-	if _, err := config.Parse(path, []byte(text)); err != nil {
-		return fmt.Errorf("the change would make %s invalid, nothing written:\n%v", path, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: %s\n", path, done)
+	fmt.Fprintf(stdout, "%s: removed %s\n", path, mac)
 	return nil
-}
-
-// block is a [[phone]] entry's lines [start, end), start -1 if absent.
-type block struct{ start, end int }
-
-// phoneBlock finds the [[phone]] entry of mac: from its header to the
-// next header that is not one of its [[phone.line]]s (comments and blank
-// lines just before that header stay with it).
-func phoneBlock(text string, mac phone.MAC) block {
-	lines := strings.SplitAfter(text, "\n")
-	header := func(l string) string {
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "[") {
-			return strings.Trim(t, "[] ")
-		}
-		return ""
-	}
-	for i := 0; i < len(lines); i++ {
-		if header(lines[i]) != "phone" {
-			continue
-		}
-		end := i + 1
-		for end < len(lines) {
-			if h := header(lines[end]); h != "" && h != "phone.line" {
-				break
-			}
-			end++
-		}
-		for end > i+1 && (strings.TrimSpace(lines[end-1]) == "" || strings.HasPrefix(strings.TrimSpace(lines[end-1]), "#")) && end < len(lines) {
-			end--
-		}
-		for _, l := range lines[i+1 : end] {
-			k, v, ok := strings.Cut(l, "=")
-			if !ok || strings.TrimSpace(k) != "mac" {
-				continue
-			}
-			v, _, _ = strings.Cut(v, "#")
-			if m, err := phone.ParseMAC(strings.Trim(strings.TrimSpace(v), `"'`)); err == nil && m == mac {
-				return block{i, end}
-			}
-		}
-		i = end - 1
-	}
-	return block{-1, -1}
 }
 
 // lineFlags collects --line EXT:PASSWORD[:NAME].

@@ -9,15 +9,15 @@ import (
 )
 
 func TestLoadExample(t *testing.T) {
-	c, err := Load("testdata/phoneboot.toml")
+	c, err := Read("testdata/phoneboot.toml", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Site.Protocol != "SIP" || c.Site.Loads["7960"] != "P0S3-8-12-00" || len(c.Phones) != 2 {
+	if c.Site.Protocol != "SIP" || c.Site.Loads["7960"].ID != "P0S3-8-12-00" || len(c.Phones) != 2 {
 		t.Fatalf("config = %+v", c)
 	}
 	p := c.Phones[0]
-	if p.MAC.DeviceName() != "SEP00137F38B3DE" || p.Model != "7960" || len(p.Lines) != 1 || p.Lines[0].Extension != "201" {
+	if p.MAC.DeviceName() != "SEP00137F38B3DE" || p.Model.Name != "7960" || len(p.Lines) != 1 || p.Lines[0].Extension != "201" {
 		t.Fatalf("phone 0 = %+v", p)
 	}
 	if c.Phones[1].Protocol != "SCCP" {
@@ -134,7 +134,7 @@ func TestProvisionDefaultsAndDialPlan(t *testing.T) {
 
 func TestDHCPSection(t *testing.T) {
 	c, err := Parse("d.toml", []byte("[dhcp]\ninterface = \"eth1\"\nrange = \"10.0.0.100-10.0.0.199\"\ntftp = [\"10.0.0.5\"]\nlease_time = \"1h\"\n[[phone]]\nmac = \"00137F38B3DE\"\nip = \"10.0.0.20\"\n"))
-	if err != nil || c.DHCP.Interface != "eth1" || c.Phones[0].IP != "10.0.0.20" {
+	if err != nil || c.DHCP.Interface != "eth1" || c.Phones[0].IP.String() != "10.0.0.20" {
 		t.Fatalf("%v %+v", err, c)
 	}
 	_, err = Parse("d.toml", []byte("[dhcp]\nrange = \"10.0.0.199-10.0.0.100\"\nrouter = \"gw\"\n[[phone]]\nmac = \"00137F38B3DE\"\nip = \"10.0.0.20\"\n[[phone]]\nmac = \"00137F38B3DF\"\nip = \"10.0.0.20\"\n"))
@@ -147,7 +147,7 @@ func TestDHCPSection(t *testing.T) {
 
 func TestDHCPClasses(t *testing.T) {
 	c, err := Parse("d.toml", []byte("[dhcp]\ninterface = \"eth1\"\nrange = \"10.0.0.100-10.0.0.199\"\n[[dhcp.class]]\nmodel = \"7961\"\ntftp = [\"10.0.0.6\"]\n"))
-	if err != nil || c.DHCP.Classes[0].Model != "7961" {
+	if err != nil || c.DHCP.Classes[0].Model.Name != "7961" {
 		t.Fatalf("%v %+v", err, c)
 	}
 	_, err = Parse("d.toml", []byte("[[dhcp.class]]\nmodel = \"7999\"\n"))

@@ -54,7 +54,7 @@ var ErrUnknown = errors.New("not in the inventory and not seen")
 // Fleet reads the phones of one config and store.
 type Fleet struct {
 	Store  *store.Store
-	Config *config.Config // nil: no config file
+	Config *config.Config // config.Default without a config file
 	// Now is the time findings are judged at; time.Now when nil.
 	Now func() time.Time
 }
@@ -125,11 +125,9 @@ func (f Fleet) rows(ctx context.Context) ([]Row, map[phone.MAC]store.Phone, erro
 		seen[p.MAC] = p
 	}
 	var rows []Row
-	if f.Config != nil {
-		for i := range f.Config.Phones {
-			e := &f.Config.Phones[i]
-			rows = append(rows, f.row(seen[e.MAC], e, true))
-		}
+	for i := range f.Config.Phones {
+		e := &f.Config.Phones[i]
+		rows = append(rows, f.row(seen[e.MAC], e, true))
 	}
 	for _, p := range all {
 		if _, listed := f.entry(p.MAC); !listed {
@@ -141,9 +139,6 @@ func (f Fleet) rows(ctx context.Context) ([]Row, map[phone.MAC]store.Phone, erro
 
 // entry is the inventory's entry for mac.
 func (f Fleet) entry(mac phone.MAC) (*config.Phone, bool) {
-	if f.Config == nil {
-		return nil, false
-	}
 	for i := range f.Config.Phones {
 		if f.Config.Phones[i].MAC == mac {
 			return &f.Config.Phones[i], true
@@ -161,8 +156,8 @@ func (f Fleet) row(p store.Phone, e *config.Phone, listed bool) Row {
 	}
 	if listed {
 		r.MAC, r.Source, r.Label = e.MAC, store.SourceInventory, e.Label
-		if e.Model != "" {
-			r.Model = e.Model
+		if e.Model.Name != "" {
+			r.Model = e.Model.Name
 		}
 		r.Protocol = e.Protocol
 		if r.Protocol == "" {
@@ -172,20 +167,17 @@ func (f Fleet) row(p store.Phone, e *config.Phone, listed bool) Row {
 			r.Load = e.RunningLoad
 		}
 	}
-	r.Target = f.target(r.MAC, r.Model, e)
+	r.Target = f.target(r.Model, e)
 	return r
 }
 
 // target is the load a phone is to run: its entry's, else the site's for
 // its model.
-func (f Fleet) target(mac phone.MAC, model string, e *config.Phone) string {
-	if f.Config == nil {
-		return ""
-	}
+func (f Fleet) target(model string, e *config.Phone) string {
 	if e != nil && e.Load != "" {
 		return e.Load
 	}
-	return f.Config.Site.Loads[model]
+	return f.Config.Site.Loads[model].ID
 }
 
 // analyze fills a row's state and findings from the phone's newest n
@@ -215,12 +207,9 @@ func (f Fleet) analyze(ctx context.Context, r *Row, p store.Phone, n int) ([]eve
 	return events, nil
 }
 
-// Settings are track's thresholds for cfg (nil: no config file).
+// Settings are track's thresholds as cfg sets them.
 func Settings(cfg *config.Config) track.Settings {
-	if cfg == nil {
-		cfg = &config.Config{}
-	}
 	p := cfg.Provision
-	return track.Settings{QuietAfter: 5 * time.Minute, CTLLoopRequests: p.CTLLoopRequests,
-		ConfigLoopRequests: p.ConfigLoopRequests, LoopGap: p.LoopWindow.Duration}
+	return track.Settings{QuietAfter: cfg.Track.QuietAfter, CTLLoopRequests: p.CTLLoopRequests,
+		ConfigLoopRequests: p.ConfigLoopRequests, LoopGap: p.LoopWindow}
 }

@@ -15,54 +15,33 @@ import (
 // --dhcp-range flags (the flags win) and the inventory's reservations.
 // ok is false when DHCP is off (no interface).
 func dhcpConfig(cfg *config.Config, iface, rng string) (dhcp.Config, bool, error) {
-	var d config.DHCP
-	if cfg != nil {
-		d = cfg.DHCP
-	}
+	d := cfg.DHCP
 	if iface != "" {
 		d.Interface = iface
-	}
-	if rng != "" {
-		d.Range = rng
 	}
 	if d.Interface == "" {
 		return dhcp.Config{}, false, nil
 	}
-	if d.Range == "" {
+	if rng != "" {
+		pool, err := config.ParsePool(rng)
+		if err != nil {
+			return dhcp.Config{}, false, fmt.Errorf("--dhcp-range: %v", err)
+		}
+		d.Pool = pool
+	}
+	if !d.Pool.IsValid() {
 		return dhcp.Config{}, false, fmt.Errorf("DHCP on %s needs a pool: --dhcp-range 10.0.0.100-10.0.0.199 (or range in [dhcp])", d.Interface)
 	}
-	from, to, err := config.ParseRange(d.Range)
-	if err != nil {
-		return dhcp.Config{}, false, fmt.Errorf("--dhcp-range: %v", err)
-	}
-	dc := dhcp.Config{Iface: d.Interface, Range: [2]netip.Addr{from, to}, Domain: d.Domain, LeaseTime: d.LeaseTime.Duration,
+	dc := dhcp.Config{Iface: d.Interface, Range: [2]netip.Addr{d.Pool.From, d.Pool.To}, Domain: d.Domain, LeaseTime: d.LeaseTime,
+		Subnet: d.Subnet, Router: d.Router, DNS: d.DNS, NTP: d.NTP, TFTP: d.TFTP,
 		Reservations: map[phone.MAC]netip.Addr{}}
-	if d.Subnet != "" {
-		dc.Subnet, _ = netip.ParsePrefix(d.Subnet)
-	}
-	if d.Router != "" {
-		dc.Router, _ = netip.ParseAddr(d.Router)
-	}
-	parse := func(list []string) []netip.Addr {
-		var out []netip.Addr
-		for _, s := range list {
-			if a, err := netip.ParseAddr(s); err == nil {
-				out = append(out, a)
-			}
-		}
-		return out
-	}
-	dc.DNS, dc.NTP, dc.TFTP = parse(d.DNS), parse(d.NTP), parse(d.TFTP)
 	for _, cl := range d.Classes {
-		o := dhcp.Override{Model: cl.Model, VendorClass: cl.VendorClass, DNS: parse(cl.DNS), TFTP: parse(cl.TFTP), LeaseTime: cl.LeaseTime.Duration}
-		o.Router, _ = netip.ParseAddr(cl.Router)
-		dc.Overrides = append(dc.Overrides, o)
+		dc.Overrides = append(dc.Overrides, dhcp.Override{Model: cl.Model.Name, VendorClass: cl.VendorClass, Router: cl.Router,
+			DNS: cl.DNS, TFTP: cl.TFTP, LeaseTime: cl.LeaseTime})
 	}
-	if cfg != nil {
-		for _, p := range cfg.Phones {
-			if a, err := netip.ParseAddr(p.IP); err == nil {
-				dc.Reservations[p.MAC] = a
-			}
+	for _, p := range cfg.Phones {
+		if p.IP.IsValid() {
+			dc.Reservations[p.MAC] = p.IP
 		}
 	}
 	return dc, true, nil

@@ -71,7 +71,7 @@ type node struct {
 	catalog *firmware.Catalog
 	book    *phonestate.Book
 	prov    *provision.Provisioner
-	cfg     *config.Config // as last loaded (nil: no file)
+	cfg     *config.Config // as last loaded (config.Default without a file)
 	cfgFile string
 }
 
@@ -147,9 +147,6 @@ func Run(ctx context.Context, o Options) error {
 // stop stops the listeners, then waits for running transfers.
 func (n *node) stop(srv *tftp.Server, logSrv *syslog.Server) {
 	if logSrv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		logSrv.Shutdown(ctx)
-		cancel()
 		st := logSrv.Stats()
 		n.log.Info("syslog stopped", "received", st.Received, "dropped", st.Dropped)
 	}

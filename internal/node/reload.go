@@ -2,9 +2,7 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,27 +14,11 @@ import (
 	"phoneboot/internal/store"
 )
 
-// LoadConfig reads the config named by file, or data/phoneboot.toml. A
-// missing default file is no error (nil config); a missing named one is.
-func LoadConfig(data, file string) (*config.Config, string, error) {
-	path := file
-	if path == "" {
-		path = filepath.Join(data, "phoneboot.toml")
-	}
-	c, err := config.Load(path)
-	if errors.Is(err, fs.ErrNotExist) && file == "" {
-		return nil, path, nil
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, path, fmt.Errorf("config file %s does not exist", path)
-	}
-	return c, path, err
-}
-
 // reload reads the config and templates again and switches to them. A
 // broken config leaves the running one in place (the error is returned).
 func (n *node) reload(ctx context.Context) error {
-	cfg, file, err := LoadConfig(n.opts.Data, n.opts.ConfigFile)
+	file := config.FileIn(n.opts.Data, n.opts.ConfigFile)
+	cfg, err := config.Read(file, n.opts.ConfigFile != "")
 	if err != nil {
 		return err
 	}
@@ -49,15 +31,13 @@ func (n *node) reload(ctx context.Context) error {
 		return err
 	}
 	var inv []store.Phone
-	if cfg != nil {
-		for _, ph := range cfg.Phones {
-			inv = append(inv, store.Phone{MAC: ph.MAC, Model: ph.Model, Protocol: ph.Protocol, Label: ph.Label})
-		}
+	for _, ph := range cfg.Phones {
+		inv = append(inv, store.Phone{MAC: ph.MAC, Model: ph.Model.Name, Protocol: ph.Protocol, Label: ph.Label})
 	}
 	if err := n.db.SyncInventory(ctx, inv); err != nil {
 		n.log.Error("cannot store the inventory", "err", err)
 	}
-	n.log.Info("config loaded", "file", file, "phones", len(inv), "exists", cfg != nil)
+	n.log.Info("config loaded", "file", file, "phones", len(inv), "exists", cfg.Exists)
 	for _, pr := range problems {
 		if pr.Note {
 			n.log.Info("note: " + pr.String())

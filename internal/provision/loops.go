@@ -43,7 +43,7 @@ func (p *Provisioner) observe(s *snapshot, n phone.Name, name string, mac phone.
 	}
 	var ev *event.Event
 	d := phonestate.Update(p.book, mac, func(st *phonestate.Phone) decision {
-		if st.Last == lower && now.Sub(st.LastAt) <= prov.LoopWindow.Duration {
+		if st.Last == lower && now.Sub(st.LastAt) <= prov.LoopWindow {
 			st.Streak++
 		} else {
 			st.Streak = 1

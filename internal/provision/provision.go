@@ -77,15 +77,15 @@ func New(opts Options) (*Provisioner, error) {
 		opts.Book = phonestate.New(0)
 	}
 	p := &Provisioner{opts: opts, book: opts.Book}
-	if _, err := p.Update(nil); err != nil {
+	if _, err := p.Update(config.Default("")); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// Update renders everything for cfg (nil: no config file) and the current
-// TFTP root and templates, then switches to it at once; transfers already
-// running keep the files they started with. On error nothing changes.
+// Update renders everything for cfg (config.Default without a config
+// file) and the current TFTP root and templates, then switches to it at
+// once; transfers already running keep the files they started with. On error nothing changes.
 // The problems found (missing loads, overriding files) are returned.
 func (p *Provisioner) Update(cfg *config.Config) ([]Problem, error) {
 	s, err := build(cfg, p.opts.Root, p.opts.Templates, p.opts.Firmware, p.Running)

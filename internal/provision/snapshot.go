@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/files"
@@ -62,12 +61,9 @@ func (p Problem) String() string {
 // maxRootEntries bounds the listing of the TFTP root.
 const maxRootEntries = 100000
 
-// build makes a snapshot. cfg may be nil (no config file: defaults);
+// build makes a snapshot (cfg is config.Default without a config file);
 // running is the load each phone was last seen running.
 func build(cfg *config.Config, rootDir, templatesDir string, fw Firmware, running func(phone.MAC) string) (*snapshot, error) {
-	if cfg == nil {
-		cfg = &config.Config{}
-	}
 	tmpl, err := render.Load(templatesDir)
 	if err != nil {
 		return nil, err
@@ -142,11 +138,11 @@ func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	for _, cm := range st.CallManagers {
 		site.CallManagers = append(site.CallManagers, hostOf(cm))
 	}
-	if st.SIPProxy != "" {
+	if !st.SIPProxy.IsZero() {
 		site.SIPProxy = hostOf(st.SIPProxy)
 	}
 	for _, r := range st.DialPlan {
-		site.DialPlan = append(site.DialPlan, render.DialRule{Match: r.Match, Timeout: r.Timeout, Rewrite: r.Rewrite})
+		site.DialPlan = append(site.DialPlan, render.DialRule{Match: r.Match, Timeout: int(r.Timeout / time.Second), Rewrite: r.Rewrite})
 	}
 	for _, r := range st.Rings {
 		site.Rings = append(site.Rings, render.Ring{Name: r.Name, File: r.File})
@@ -168,14 +164,9 @@ func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	return site
 }
 
-// hostOf splits "host" or "host:port".
-func hostOf(s string) render.Host {
-	if h, p, err := net.SplitHostPort(s); err == nil {
-		if n, err := strconv.Atoi(p); err == nil {
-			return render.Host{Host: h, Port: n}
-		}
-	}
-	return render.Host{Host: s}
+// hostOf is a config host as templates take it.
+func hostOf(h config.Host) render.Host {
+	return render.Host{Host: h.Name, Port: int(h.Port)}
 }
 
 // checkLoads reports the loads the config names that phones cannot be
@@ -187,8 +178,8 @@ func (s *snapshot) checkLoads(running func(phone.MAC) string) {
 	}
 	sort.Strings(models)
 	for _, name := range models {
-		id, line := s.cfg.Site.Loads[name], s.cfg.SiteLoadLine(name)
-		m, _ := phone.ModelByName(name)
+		id, line := s.cfg.Site.Loads[name].ID, s.cfg.SiteLoadLine(name)
+		m := s.cfg.Site.Loads[name].Model
 		if _, ok := s.loads.get(id); !ok {
 			s.problem(s.cfg.File, line, "site.loads.%s: load %s is %s; phones keep their running load until it is", name, id, s.loads.why(id))
 			continue
@@ -213,8 +204,8 @@ func (s *snapshot) checkLoads(running func(phone.MAC) string) {
 				continue
 			}
 		}
-		m, ok := phone.ModelByName(p.Model)
-		if !ok {
+		m := p.Model
+		if m.Name == "" {
 			continue
 		}
 		run := running(p.MAC)
@@ -236,8 +227,8 @@ func (s *snapshot) checkDHCP() {
 	if s.cfg.Site.TFTPViaDHCP {
 		return
 	}
-	for name, id := range s.cfg.Site.Loads {
-		if m, ok := phone.ModelByName(name); ok && m.Family == phone.FamilyClassic && id != "" {
+	for name, l := range s.cfg.Site.Loads {
+		if l.Model.Family == phone.FamilyClassic && l.ID != "" {
 			s.note(s.cfg.File, s.cfg.SiteLoadLine(name), "warning: upgrading 7940/7960 loaders wipes their TFTP setting; make sure your DHCP server hands out phoneboot's address as option 150 (or 66), then set site.tftp_via_dhcp = true. Without it a phone can end \"Protocol Application Invalid\"")
 			return
 		}
@@ -258,11 +249,11 @@ func (s *snapshot) target(i int) (string, int) {
 	if p.Load != "" {
 		return p.Load, s.cfg.PhoneLine(i, "load")
 	}
-	m, ok := phone.ModelByName(p.Model)
-	if !ok {
+	m := p.Model
+	if m.Name == "" {
 		return "", 0
 	}
-	return s.cfg.Site.Loads[m.Name], s.cfg.SiteLoadLine(m.Name)
+	return s.cfg.Site.Loads[m.Name].ID, s.cfg.SiteLoadLine(m.Name)
 }
 
 // plan is the next step from running towards target with the loads at
@@ -287,11 +278,11 @@ func (s *snapshot) targetFor(mac phone.MAC, m phone.Model) string {
 		if s.cfg.Phones[i].Load != "" {
 			return s.cfg.Phones[i].Load
 		}
-		if im, ok := phone.ModelByName(s.cfg.Phones[i].Model); ok {
+		if im := s.cfg.Phones[i].Model; im.Name != "" {
 			m = im
 		}
 	}
-	return s.cfg.Site.Loads[m.Name]
+	return s.cfg.Site.Loads[m.Name].ID
 }
 
 // termLoad is the load behind termNN.default.loads: the first step of
@@ -299,10 +290,10 @@ func (s *snapshot) targetFor(mac phone.MAC, m phone.Model) string {
 // is unknown (a factory reset forgot it). "" when there is none.
 func (s *snapshot) termLoad(nn string) string {
 	m, ok := phone.ModelByTerm(nn)
-	if !ok || s.cfg.Site.Loads[m.Name] == "" {
+	if !ok || s.cfg.Site.Loads[m.Name].ID == "" {
 		return ""
 	}
-	return s.plan(m, "", s.cfg.Site.Loads[m.Name]).Next
+	return s.plan(m, "", s.cfg.Site.Loads[m.Name].ID).Next
 }
 
 // renderShared renders the files every phone shares.
@@ -319,11 +310,9 @@ func (s *snapshot) renderShared() error {
 	// first step of each model's path), and SIPDefault.cnf names none:
 	// each 7940/7960 gets its own image_version in SIP<MAC>.cnf.
 	defaults := map[string]string{}
-	for name, id := range s.cfg.Site.Loads {
-		if m, ok := phone.ModelByName(name); ok {
-			if next := s.plan(m, "", id).Next; next != "" {
-				defaults[m.Name] = next
-			}
+	for _, l := range s.cfg.Site.Loads {
+		if next := s.plan(l.Model, "", l.ID).Next; next != "" {
+			defaults[l.Model.Name] = next
 		}
 	}
 	b, err := s.tmpl.DefaultConfig(s.site, defaults)
@@ -358,8 +347,8 @@ func (s *snapshot) view(mac phone.MAC, learned phone.Model, running string) (ren
 	var entry *config.Phone
 	if i, ok := s.inventory[mac]; ok {
 		entry = &s.cfg.Phones[i]
-		if m, ok := phone.ModelByName(entry.Model); ok {
-			v.Model = m
+		if entry.Model.Name != "" {
+			v.Model = entry.Model
 		}
 		if entry.Protocol != "" {
 			v.Protocol = entry.Protocol

@@ -123,10 +123,10 @@ func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 			closed := s.closed
 			s.mu.Unlock()
 			switch {
-			case closed:
-				return ErrServerClosed
 			case ctx.Err() != nil:
 				return nil
+			case closed:
+				return ErrServerClosed
 			case errors.Is(err, net.ErrClosed):
 				return ErrServerClosed
 			}

@@ -45,7 +45,7 @@ var settings = func() Settings {
 		panic(err)
 	}
 	p := cfg.Provision
-	return Settings{QuietAfter: 5 * time.Minute, CTLLoopRequests: p.CTLLoopRequests, ConfigLoopRequests: p.ConfigLoopRequests, LoopGap: p.LoopWindow.Duration}
+	return Settings{QuietAfter: cfg.Track.QuietAfter, CTLLoopRequests: p.CTLLoopRequests, ConfigLoopRequests: p.ConfigLoopRequests, LoopGap: p.LoopWindow}
 }()
 
 // inventory: the site's targets, a 7960 and a 7961; extra is appended.

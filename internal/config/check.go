@@ -1,0 +1,304 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"phoneboot/internal/phone"
+)
+
+// build checks the file's values, turns them into c's typed fields (c
+// holds the defaults) and reports every problem.
+func (c *Config) build(r *rawConfig) Errors {
+	var errs Errors
+	fail := func(line int, format string, args ...any) {
+		errs = append(errs, &Error{File: c.File, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+	c.buildSite(&r.Site, fail)
+	c.buildProvision(&r.Provision, fail)
+	if d := r.Track.QuietAfter; d != nil {
+		c.Track.QuietAfter = time.Duration(*d)
+	}
+	c.buildDHCP(&r.DHCP, fail)
+	// The protocol as the file says it ("" when it does not): a phone
+	// whose model cannot run the default is no mistake in the file.
+	siteProto, _ := protocol(r.Site.Protocol)
+	c.buildPhones(r.Phones, siteProto, fail)
+	return errs
+}
+
+type failFunc func(line int, format string, args ...any)
+
+func (c *Config) buildSite(r *rawSite, fail failFunc) {
+	pos, s := c.pos, &c.Site
+	line := func(key string) int { return pos.at("site", 0, key) }
+	if p, err := protocol(r.Protocol); err != nil {
+		fail(line("protocol"), "site.protocol: %v", err)
+	} else if p != "" {
+		s.Protocol = p
+	}
+	for _, v := range r.CallManagers {
+		h, err := ParseHost(v)
+		if err != nil {
+			fail(line("call_managers"), "site.call_managers: %v", err)
+			continue
+		}
+		s.CallManagers = append(s.CallManagers, h)
+	}
+	if r.SIPProxy != "" {
+		h, err := ParseHost(r.SIPProxy)
+		if err != nil {
+			fail(line("sip_proxy"), "site.sip_proxy: %v", err)
+		}
+		s.SIPProxy = h
+	}
+	s.TimeZone, s.NTPServers, s.Locale, s.Sync, s.TFTPViaDHCP = r.TimeZone, r.NTPServers, r.Locale, r.Sync, r.TFTPViaDHCP
+
+	// Keys in line order, so that of two naming one model the second is
+	// the one reported.
+	keys := make([]string, 0, len(r.Loads))
+	for k := range r.Loads {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		li, lj := pos.at("site.loads", 0, keys[i]), pos.at("site.loads", 0, keys[j])
+		return li < lj || li == lj && keys[i] < keys[j]
+	})
+	first := map[string]string{} // model name → key that named it
+	for _, k := range keys {
+		at := pos.at("site.loads", 0, k)
+		m, ok := phone.ModelByName(k)
+		if !ok {
+			fail(at, "site.loads: unknown model %q (known: %s)", k, knownModels())
+			continue
+		}
+		if prev, dup := first[m.Name]; dup {
+			fail(at, "site.loads: %q and %q (line %d) both name the %s; keep one", k, prev, c.loadLine[m.Name], m.Name)
+			continue
+		}
+		first[m.Name] = k
+		s.Loads[m.Name] = Load{Model: m, ID: r.Loads[k]}
+		c.loadLine[m.Name] = at
+	}
+
+	for i, d := range r.DialPlan {
+		if d.Match == "" {
+			fail(pos.header("site.dial_plan", i), "site.dial_plan: a rule needs match (e.g. match = \"9.T\")")
+		}
+		if d.Timeout < 0 {
+			fail(pos.at("site.dial_plan", i, "timeout"), "site.dial_plan: timeout %d must be 0 or more seconds", d.Timeout)
+		}
+		s.DialPlan = append(s.DialPlan, DialRule{Match: d.Match, Timeout: time.Duration(d.Timeout) * time.Second, Rewrite: d.Rewrite})
+	}
+	for i, g := range r.Rings {
+		if g.Name == "" || g.File == "" {
+			fail(pos.header("site.ring", i), "site.ring: a ring needs name and file (e.g. name = \"Piano\", file = \"Piano1.raw\")")
+		}
+		s.Rings = append(s.Rings, Ring(g))
+	}
+}
+
+func (c *Config) buildProvision(r *rawProvision, fail failFunc) {
+	p := &c.Provision
+	for _, t := range []struct {
+		key string
+		v   *int
+		to  *int
+	}{{"ctl_loop_requests", r.CTLLoopRequests, &p.CTLLoopRequests}, {"config_loop_requests", r.ConfigLoopRequests, &p.ConfigLoopRequests}} {
+		switch {
+		case t.v == nil:
+		case *t.v < 1:
+			fail(c.pos.at("provision", 0, t.key), "provision.%s: %d: a loop takes 1 or more requests", t.key, *t.v)
+		default:
+			*t.to = *t.v
+		}
+	}
+	if r.LoopWindow != nil {
+		p.LoopWindow = time.Duration(*r.LoopWindow)
+	}
+}
+
+// buildDHCP reports [dhcp] values that do not parse; whether they fit
+// the interface is checked when the server starts.
+func (c *Config) buildDHCP(r *rawDHCP, fail failFunc) {
+	d := &c.DHCP
+	line := func(key string) int { return c.pos.at("dhcp", 0, key) }
+	d.Interface, d.Domain = r.Interface, r.Domain
+	if r.Range != "" {
+		p, err := ParsePool(r.Range)
+		if err != nil {
+			fail(line("range"), "dhcp.range: %v", err)
+		}
+		d.Pool = p
+	}
+	if r.Subnet != "" {
+		p, err := netip.ParsePrefix(r.Subnet)
+		if err != nil || !p.Addr().Is4() {
+			fail(line("subnet"), "dhcp.subnet %q: write it like 10.0.0.0/24", r.Subnet)
+		}
+		d.Subnet = p
+	}
+	addrs := func(key string, list []string) []netip.Addr {
+		var out []netip.Addr
+		for _, v := range list {
+			a, err := netip.ParseAddr(v)
+			if err != nil || !a.Is4() {
+				fail(line(key), "dhcp.%s: %q is not an IPv4 address", key, v)
+				continue
+			}
+			out = append(out, a)
+		}
+		return out
+	}
+	if r.Router != "" {
+		if a := addrs("router", []string{r.Router}); len(a) > 0 {
+			d.Router = a[0]
+		}
+	}
+	d.DNS, d.NTP, d.TFTP = addrs("dns", r.DNS), addrs("ntp", r.NTP), addrs("tftp", r.TFTP)
+	if r.LeaseTime != nil {
+		d.LeaseTime = time.Duration(*r.LeaseTime)
+	}
+	for i, rc := range r.Classes {
+		at := c.pos.header("dhcp.class", i)
+		cl := DHCPClass{VendorClass: rc.VendorClass}
+		if (rc.Model == "") == (rc.VendorClass == "") {
+			fail(at, "dhcp.class: give either model or vendor_class")
+		}
+		if rc.Model != "" {
+			m, ok := phone.ModelByName(rc.Model)
+			if !ok {
+				fail(at, "dhcp.class: unknown model %q", rc.Model)
+			}
+			cl.Model = m
+		}
+		classAddrs := func(list []string) []netip.Addr {
+			var out []netip.Addr
+			for _, v := range list {
+				a, err := netip.ParseAddr(v)
+				if err != nil || !a.Is4() {
+					fail(at, "dhcp.class: %q is not an IPv4 address", v)
+					continue
+				}
+				out = append(out, a)
+			}
+			return out
+		}
+		if rc.Router != "" {
+			if a := classAddrs([]string{rc.Router}); len(a) > 0 {
+				cl.Router = a[0]
+			}
+		}
+		cl.DNS, cl.TFTP = classAddrs(rc.DNS), classAddrs(rc.TFTP)
+		if rc.LeaseTime != nil {
+			cl.LeaseTime = time.Duration(*rc.LeaseTime)
+		}
+		d.Classes = append(d.Classes, cl)
+	}
+	if r.Interface != "" && r.Range == "" {
+		fail(line("interface"), "dhcp: interface is set but range is not (e.g. range = \"10.0.0.100-10.0.0.199\")")
+	}
+}
+
+// buildPhones checks the inventory. siteProto is the site protocol as the
+// file gives it, "" when it does not.
+func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
+	pos := c.pos
+	seen := map[phone.MAC]int{}
+	ips := map[netip.Addr]int{}
+	firstLine := 0 // [[phone.line]] headers are numbered across all phones
+	for i := range raws {
+		r := &raws[i]
+		lineBase := firstLine
+		firstLine += len(r.Lines)
+		line := pos.header("phone", i)
+		if r.MAC == "" {
+			fail(line, "phone entry without mac")
+			continue
+		}
+		mac, err := phone.ParseMAC(r.MAC)
+		if err != nil {
+			fail(pos.at("phone", i, "mac"), "%v", err)
+			continue
+		}
+		if mac == (phone.MAC{}) {
+			fail(pos.at("phone", i, "mac"), "MAC address %q is all zeros, no phone's", r.MAC)
+			continue
+		}
+		if first, dup := seen[mac]; dup {
+			fail(pos.at("phone", i, "mac"), "phone %s is listed twice (first at line %d)", mac, first)
+			continue
+		}
+		seen[mac] = pos.at("phone", i, "mac")
+		p := Phone{MAC: mac, Label: r.Label, Load: r.Load, RunningLoad: r.RunningLoad}
+		if p.Protocol, err = protocol(r.Protocol); err != nil {
+			fail(pos.at("phone", i, "protocol"), "phone %s: %v", mac, err)
+		}
+		proto := p.Protocol
+		if proto == "" {
+			proto = siteProto
+		}
+		for j, l := range r.Lines {
+			at := pos.header("phone.line", lineBase+j)
+			if l.Extension == "" {
+				fail(at, "phone %s: line %d has no extension", mac, j+1)
+			}
+			if proto == "SIP" && l.Password == "" {
+				fail(at, "phone %s: SIP line %d (%s) has no password; the proxy will refuse its REGISTER", mac, j+1, l.Extension)
+			}
+			p.Lines = append(p.Lines, Line(l))
+		}
+		if r.IP != "" {
+			a, err := netip.ParseAddr(r.IP)
+			switch {
+			case err != nil || !a.Is4():
+				fail(pos.at("phone", i, "ip"), "phone %s: ip %q is not an IPv4 address", mac, r.IP)
+			case ips[a] != 0:
+				fail(pos.at("phone", i, "ip"), "phone %s: ip %s is reserved for another phone too (line %d)", mac, a, ips[a])
+			default:
+				ips[a] = pos.at("phone", i, "ip")
+				p.IP = a
+			}
+		}
+		c.Phones = append(c.Phones, p)
+		if r.Model == "" {
+			continue
+		}
+		m, ok := phone.ModelByName(r.Model)
+		if !ok {
+			fail(pos.at("phone", i, "model"), "phone %s: unknown model %q (known: %s)", mac, r.Model, knownModels())
+			continue
+		}
+		c.Phones[len(c.Phones)-1].Model = m
+		if m.LineKeys > 0 && len(r.Lines) > m.LineKeys {
+			fail(line, "phone %s: a %s has %d line buttons, %d lines are configured", mac, m.Name, m.LineKeys, len(r.Lines))
+		}
+		if proto != "" && !slices.Contains(m.Protocols, proto) {
+			fail(pos.at("phone", i, "protocol"), "phone %s: a %s cannot run %s (it runs %s)", mac, m.Name, proto, strings.Join(m.Protocols, ", "))
+		}
+		// cisco-79xx.md §3.2: phone_label holds 11 characters on 7940/7960.
+		if m.Family == phone.FamilyClassic && proto == "SIP" && len([]rune(r.Label)) > 11 {
+			fail(pos.at("phone", i, "label"), "phone %s: label %q is %d characters; a %s on SIP shows at most 11", mac, r.Label, len([]rune(r.Label)), m.Name)
+		}
+	}
+}
+
+func protocol(s string) (string, error) {
+	switch u := strings.ToUpper(strings.TrimSpace(s)); u {
+	case "", "SCCP", "SIP":
+		return u, nil
+	}
+	return "", fmt.Errorf("protocol %q: use SCCP or SIP", s)
+}
+
+func knownModels() string {
+	names := make([]string, len(phone.Models))
+	for i, m := range phone.Models {
+		names[i] = m.Name
+	}
+	return strings.Join(names, ", ")
+}

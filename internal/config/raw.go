@@ -1,0 +1,109 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// The raw types are phoneboot.toml as written: TOML decodes into them,
+// then build checks them and makes the typed Config. Their toml tags are
+// also the keys "did you mean" knows (keysOf). A pointer is nil when the
+// key is not in the file.
+type rawConfig struct {
+	Site      rawSite      `toml:"site"`
+	Phones    []rawPhone   `toml:"phone"`
+	Provision rawProvision `toml:"provision"`
+	DHCP      rawDHCP      `toml:"dhcp"`
+	Track     rawTrack     `toml:"track"`
+}
+
+type rawSite struct {
+	Protocol     string            `toml:"protocol"`
+	CallManagers []string          `toml:"call_managers"`
+	SIPProxy     string            `toml:"sip_proxy"`
+	TimeZone     string            `toml:"time_zone"`
+	NTPServers   []string          `toml:"ntp_servers"`
+	Locale       string            `toml:"locale"`
+	Loads        map[string]string `toml:"loads"`
+	DialPlan     []rawDialRule     `toml:"dial_plan"`
+	Rings        []rawRing         `toml:"ring"`
+	Sync         string            `toml:"sync"`
+	TFTPViaDHCP  bool              `toml:"tftp_via_dhcp"`
+}
+
+type rawDialRule struct {
+	Match   string `toml:"match"`
+	Timeout int    `toml:"timeout"` // seconds
+	Rewrite string `toml:"rewrite"`
+}
+
+type rawRing struct {
+	Name string `toml:"name"`
+	File string `toml:"file"`
+}
+
+type rawPhone struct {
+	MAC         string    `toml:"mac"`
+	Model       string    `toml:"model"`
+	Protocol    string    `toml:"protocol"`
+	Label       string    `toml:"label"`
+	Load        string    `toml:"load"`
+	RunningLoad string    `toml:"running_load"`
+	IP          string    `toml:"ip"`
+	Lines       []rawLine `toml:"line"`
+}
+
+type rawLine struct {
+	Extension string `toml:"extension"`
+	Name      string `toml:"name"`
+	AuthUser  string `toml:"auth_user"`
+	Password  string `toml:"password"`
+}
+
+type rawProvision struct {
+	CTLLoopRequests    *int      `toml:"ctl_loop_requests"`
+	ConfigLoopRequests *int      `toml:"config_loop_requests"`
+	LoopWindow         *duration `toml:"loop_window"`
+}
+
+type rawDHCP struct {
+	Interface string         `toml:"interface"`
+	Range     string         `toml:"range"`
+	Subnet    string         `toml:"subnet"`
+	Router    string         `toml:"router"`
+	DNS       []string       `toml:"dns"`
+	Domain    string         `toml:"domain"`
+	NTP       []string       `toml:"ntp"`
+	TFTP      []string       `toml:"tftp"`
+	LeaseTime *duration      `toml:"lease_time"`
+	Classes   []rawDHCPClass `toml:"class"`
+}
+
+type rawDHCPClass struct {
+	Model       string    `toml:"model"`
+	VendorClass string    `toml:"vendor_class"`
+	Router      string    `toml:"router"`
+	DNS         []string  `toml:"dns"`
+	TFTP        []string  `toml:"tftp"`
+	LeaseTime   *duration `toml:"lease_time"`
+}
+
+type rawTrack struct {
+	QuietAfter *duration `toml:"quiet_after"`
+}
+
+// duration is a TOML string such as "90s" or "2m"; it must be positive.
+type duration time.Duration
+
+// UnmarshalText parses a Go duration.
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: write it like \"90s\" or \"2m\"", b)
+	}
+	if v <= 0 {
+		return fmt.Errorf("duration %q must be positive", b)
+	}
+	*d = duration(v)
+	return nil
+}
