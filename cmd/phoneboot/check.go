@@ -6,14 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"phoneboot/internal/config"
-	"phoneboot/internal/firmware"
-	"phoneboot/internal/phone"
-	"phoneboot/internal/provision"
-	"phoneboot/internal/store"
+	"phoneboot/internal/node"
 )
 
 // check validates the configuration, the templates and the loads the
@@ -22,7 +17,7 @@ func check(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	data := fs.String("data", "phoneboot-data", "data `directory`")
 	cfgPath := fs.String("config", "", "config `file` (default DATA/phoneboot.toml)")
-	if err := parseFlags(fs, args, stdout, "Checks phoneboot.toml, the templates and the firmware it names; explains every problem with its file and line."); err != nil {
+	if _, err := parseFlags(fs, args, stdout, "Checks phoneboot.toml, the templates and the firmware it names; explains every problem with its file and line.", 0); err != nil {
 		return err
 	}
 	c, path, err := loadConfig(*data, *cfgPath)
@@ -36,29 +31,7 @@ func check(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	catalog, err := firmware.OpenCatalog(filepath.Join(*data, "firmware"))
-	if err != nil {
-		return err
-	}
-	// Where each phone's upgrade stands, from what serve saw.
-	running := map[phone.MAC]string{}
-	if _, err := os.Stat(filepath.Join(*data, "phoneboot.db")); err == nil {
-		db, err := store.Open(context.Background(), filepath.Join(*data, "phoneboot.db"))
-		if err != nil {
-			return err
-		}
-		phones, err := db.Phones(context.Background())
-		db.Close()
-		if err != nil {
-			return err
-		}
-		for _, p := range phones {
-			if p.Load != "" {
-				running[p.MAC] = p.Load
-			}
-		}
-	}
-	problems, err := provision.Check(c, filepath.Join(*data, "tftp"), filepath.Join(*data, "templates"), catalog, running)
+	problems, err := node.Check(context.Background(), *data, c)
 	if err != nil {
 		fmt.Fprintln(stdout, err)
 		return fmt.Errorf("1 problem")
@@ -79,11 +52,7 @@ func check(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: not there; phones get the defaults for their model\n", path)
 		return nil
 	}
-	proto := c.Site.Protocol
-	if proto == "" {
-		proto = "not set"
-	}
-	fmt.Fprintf(stdout, "%s: ok: site protocol %s, %d phones, target loads for %d models\n", path, proto, len(c.Phones), len(c.Site.Loads))
+	fmt.Fprintf(stdout, "%s: ok: site protocol %s, %d phones, target loads for %d models\n", path, c.Site.Protocol, len(c.Phones), len(c.Site.Loads))
 	return nil
 }
 

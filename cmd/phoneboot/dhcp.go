@@ -29,7 +29,7 @@ func dhcpCmd(args []string, stdout io.Writer) error {
 	fs, _, _ := commonFlags("dhcp snippet")
 	server := fs.String("for", "", "the DHCP server: isc, kea, dnsmasq, mikrotik or pfsense")
 	tftp := fs.String("tftp", "", "phoneboot's address(es) as the phones reach it, comma-separated")
-	if err := parseFlags(fs, args[1:], stdout, "Prints the option 150/66 configuration for your own DHCP server."); err != nil {
+	if _, err := parseFlags(fs, args[1:], stdout, "Prints the option 150/66 configuration for your own DHCP server.", 0); err != nil {
 		return err
 	}
 	if *tftp == "" {

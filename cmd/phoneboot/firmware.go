@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -51,25 +49,6 @@ func firmwareCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	return fmt.Errorf("firmware: unknown subcommand %q (see phoneboot firmware help)", sub)
 }
 
-// parseArgs parses flags that may come before, between or after the
-// positional arguments, which it returns ("--" ends the flags).
-func parseArgs(fs *flag.FlagSet, args []string, stdout io.Writer, about string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args, stdout, about); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
-	}
-}
-
 func openCatalog(data string) (*firmware.Catalog, error) {
 	return firmware.OpenCatalog(filepath.Join(data, "firmware"))
 }
@@ -77,7 +56,7 @@ func openCatalog(data string) (*firmware.Catalog, error) {
 func firmwareImport(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("firmware import", flag.ContinueOnError)
 	data := fs.String("data", "phoneboot-data", "data `directory`")
-	paths, err := parseArgs(fs, args, stdout, "Adds the loads of firmware packages (PATH…: .zip, .cop, .cop.sgn, .tar, .tar.gz, directories, loose .loads and component files) to the catalog in DATA/firmware. All or nothing.")
+	paths, err := parseFlags(fs, args, stdout, "Adds the loads of firmware packages (PATH…: .zip, .cop, .cop.sgn, .tar, .tar.gz, directories, loose .loads and component files) to the catalog in DATA/firmware. All or nothing.", -1)
 	if err != nil {
 		return err
 	}
@@ -155,18 +134,18 @@ type firmwareRow struct {
 func firmwareList(ctx context.Context, args []string, stdout io.Writer) error {
 	fs, data, cfgPath := commonFlags("firmware list")
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	if _, err := parseArgs(fs, args, stdout, "Lists the loads in the firmware catalog (DATA/firmware)."); err != nil {
+	if _, err := parseFlags(fs, args, stdout, "Lists the loads in the firmware catalog (DATA/firmware).", 0); err != nil {
 		return err
 	}
 	c, err := openCatalog(*data)
 	if err != nil {
 		return err
 	}
-	fl, done, err := openFleet(ctx, *data, *cfgPath)
+	fl, err := openFleet(ctx, *data, *cfgPath)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer fl.Close()
 	phones, err := fl.Loads(ctx)
 	if err != nil {
 		return err
@@ -205,7 +184,7 @@ func firmwareList(ctx context.Context, args []string, stdout io.Writer) error {
 
 func firmwareRemove(args []string, stdout io.Writer) error {
 	fs, data, cfgPath := commonFlags("firmware rm")
-	ids, err := parseArgs(fs, args, stdout, "Removes a load from the firmware catalog; refused while phoneboot.toml targets it.")
+	ids, err := parseFlags(fs, args, stdout, "Removes a load from the firmware catalog; refused while phoneboot.toml targets it.", -1)
 	if err != nil {
 		return err
 	}
@@ -228,7 +207,7 @@ func firmwareRemove(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("firmware rm: %v", err)
 	}
-	if refs := targeting(cfg, l.ID); len(refs) > 0 {
+	if refs := cfg.Targeting(l.ID); len(refs) > 0 {
 		return fmt.Errorf("firmware rm: %s is the target of %s; change that first, not removed", l.ID, strings.Join(refs, " and "))
 	}
 	if err := c.Remove(l.ID); err != nil {
@@ -236,21 +215,4 @@ func firmwareRemove(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "removed %s (%d %s, %s)\n", l.ID, len(l.Components), plural(len(l.Components), "component"), humanSize(l.Size()))
 	return nil
-}
-
-// targeting lists the config lines that name load id: "phoneboot.toml:12
-// (site.loads 7961)", "phoneboot.toml:30 (phone 00:13:7F:38:B3:DE)".
-func targeting(cfg *config.Config, id string) []string {
-	var refs []string
-	for _, m := range slices.Sorted(maps.Keys(cfg.Site.Loads)) {
-		if strings.EqualFold(cfg.Site.Loads[m].ID, id) {
-			refs = append(refs, fmt.Sprintf("%s:%d (site.loads %s)", cfg.File, cfg.SiteLoadLine(m), m))
-		}
-	}
-	for i, p := range cfg.Phones {
-		if strings.EqualFold(p.Load, id) {
-			refs = append(refs, fmt.Sprintf("%s:%d (phone %s)", cfg.File, cfg.PhoneLine(i, "load"), p.MAC))
-		}
-	}
-	return refs
 }

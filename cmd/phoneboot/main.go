@@ -44,23 +44,37 @@ func main() {
 	}
 }
 
-// parseFlags parses a subcommand's flags. Errors come back as one line
-// that points at --help; the flag list is printed, to stdout, only when
-// --help asked for it (then flag.ErrHelp is returned: not a failure).
-func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, about string) error {
+// parseFlags parses a subcommand's flags, which may come before, between
+// or after its arguments; it returns the arguments ("--" ends the flags),
+// refusing more than maxArgs (-1: any number). Errors come back as one
+// line that points at --help; the flag list is printed, to stdout, only
+// when --help asked for it (then flag.ErrHelp is returned: not a failure).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, about string, maxArgs int) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "Usage: phoneboot %s [flags]\n\n%s\n\nFlags:\n", fs.Name(), about)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return err
+	var pos []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "Usage: phoneboot %s [flags]\n\n%s\n\nFlags:\n", fs.Name(), about)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return nil, err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%v (see phoneboot %s --help)", err, fs.Name())
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); len(rest) == 0 || used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
 	}
-	if err != nil {
-		return fmt.Errorf("%v (see phoneboot %s --help)", err, fs.Name())
+	if maxArgs >= 0 && len(pos) > maxArgs {
+		return nil, fmt.Errorf("%s: unexpected argument %q (flags start with --; see phoneboot %s --help)", fs.Name(), pos[maxArgs], fs.Name())
 	}
-	return nil
+	return pos, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -79,15 +77,10 @@ func takeMAC(name string, args []string) (phone.MAC, []string, error) {
 func phonesList(ctx context.Context, args []string, stdout io.Writer) error {
 	fs, data, cfgPath := commonFlags("phones")
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	if err := parseFlags(fs, args, stdout, "Lists the inventory and every phone seen."); err != nil {
+	if _, err := parseFlags(fs, args, stdout, "Lists the inventory and every phone seen.", 0); err != nil {
 		return err
 	}
-	fl, done, err := openFleet(ctx, *data, *cfgPath)
-	if err != nil {
-		return err
-	}
-	defer done()
-	rows, err := fl.Phones(ctx)
+	rows, err := readPhones(ctx, *data, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -146,11 +139,11 @@ func phonesWatch(ctx context.Context, args []string, stdout io.Writer) error {
 	fs, data, cfgPath := commonFlags("phones watch")
 	every := fs.Duration("every", time.Second, "refresh interval")
 	count := fs.Int("count", 0, "stop after this many refreshes (0: until Ctrl-C)")
-	if err := parseFlags(fs, args, stdout, "Shows the phones live: state, findings, download progress."); err != nil {
+	if _, err := parseFlags(fs, args, stdout, "Shows the phones live: state, findings, download progress.", 0); err != nil {
 		return err
 	}
 	for i := 0; *count == 0 || i < *count; i++ {
-		rows, err := phoneRowsOnce(ctx, *data, *cfgPath)
+		rows, err := readPhones(ctx, *data, *cfgPath)
 		if err != nil {
 			return err
 		}
@@ -166,27 +159,23 @@ func phonesWatch(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// openFleet reads the config and opens the store; done closes it.
-func openFleet(ctx context.Context, data, cfgPath string) (fleet.Fleet, func(), error) {
+// openFleet reads the config and opens the store; Close it.
+func openFleet(ctx context.Context, data, cfgPath string) (fleet.Fleet, error) {
 	cfg, _, err := loadConfig(data, cfgPath)
 	if err != nil {
-		return fleet.Fleet{}, nil, err
+		return fleet.Fleet{}, err
 	}
-	db, err := store.Open(ctx, filepath.Join(data, "phoneboot.db"))
-	if err != nil {
-		return fleet.Fleet{}, nil, err
-	}
-	return fleet.Fleet{Store: db, Config: cfg}, func() { db.Close() }, nil
+	return fleet.Open(ctx, data, cfg)
 }
 
-// phoneRowsOnce reads the config and the store afresh: a running serve
-// and the config file change between calls.
-func phoneRowsOnce(ctx context.Context, data, cfgPath string) ([]fleet.Row, error) {
-	fl, done, err := openFleet(ctx, data, cfgPath)
+// readPhones reads the config and the store afresh: a running serve and
+// the config file change between calls.
+func readPhones(ctx context.Context, data, cfgPath string) ([]fleet.Row, error) {
+	fl, err := openFleet(ctx, data, cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
+	defer fl.Close()
 	return fl.Phones(ctx)
 }
 
@@ -198,14 +187,14 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 	fs, data, cfgPath := commonFlags("phones show")
 	limit := fs.Int("limit", 100, "newest events to show")
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	if err := parseFlags(fs, args, stdout, "Shows one phone and its timeline."); err != nil {
+	if _, err := parseFlags(fs, args, stdout, "Shows one phone and its timeline.", 0); err != nil {
 		return err
 	}
-	fl, done, err := openFleet(ctx, *data, *cfgPath)
+	fl, err := openFleet(ctx, *data, *cfgPath)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer fl.Close()
 	v, err := fl.Phone(ctx, mac, *limit)
 	if err != nil {
 		return fmt.Errorf("phones show: %w", err)
@@ -264,23 +253,20 @@ func phonesAdd(ctx context.Context, sub string, args []string, stdout io.Writer)
 	label := fs.String("label", "", "label shown on the phone")
 	var lines lineFlags
 	fs.Var(&lines, "line", "a line as `EXT:PASSWORD[:NAME]`; repeat for more lines")
-	if err := parseFlags(fs, args, stdout, "Adds a phone to phoneboot.toml."); err != nil {
+	if _, err := parseFlags(fs, args, stdout, "Adds a phone to phoneboot.toml.", 0); err != nil {
 		return err
 	}
 	if sub == "adopt" && *model == "" {
-		db, err := store.Open(ctx, filepath.Join(*data, "phoneboot.db"))
+		fl, err := openFleet(ctx, *data, *cfgPath)
 		if err != nil {
 			return err
 		}
-		p, ok, err := db.Phone(ctx, mac)
-		db.Close()
-		if err != nil {
-			return err
-		}
-		if !ok {
+		v, err := fl.Phone(ctx, mac, 1)
+		fl.Close()
+		if err != nil || v.LastSeen.IsZero() {
 			return fmt.Errorf("phones adopt: %s has not been seen; use phoneboot phones add", mac)
 		}
-		*model = cmp.Or(p.SeenModel, p.Model)
+		*model = v.Model
 	}
 	path := config.FileIn(*data, *cfgPath)
 	np := config.NewPhone{MAC: mac, Model: *model, Protocol: *proto, Label: *label, Lines: lines}
@@ -297,7 +283,7 @@ func phonesRemove(args []string, stdout io.Writer) error {
 		return err
 	}
 	fs, data, cfgPath := commonFlags("phones rm")
-	if err := parseFlags(fs, args, stdout, "Removes a phone from phoneboot.toml."); err != nil {
+	if _, err := parseFlags(fs, args, stdout, "Removes a phone from phoneboot.toml.", 0); err != nil {
 		return err
 	}
 	path := config.FileIn(*data, *cfgPath)
@@ -314,16 +300,9 @@ type lineFlags []config.Line
 func (l *lineFlags) String() string { return "" }
 
 func (l *lineFlags) Set(s string) error {
-	parts := strings.SplitN(s, ":", 3)
-	if len(parts) < 2 || parts[0] == "" {
-		return fmt.Errorf("want EXT:PASSWORD[:NAME], e.g. 201:s3cret:Reception")
-	}
-	line := config.Line{Extension: parts[0], Password: parts[1]}
-	if len(parts) == 3 {
-		line.Name = parts[2]
-	}
+	line, err := config.ParseLine(s)
 	*l = append(*l, line)
-	return nil
+	return err
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"syscall"
 	"time"
 
 	"phoneboot/internal/node"
@@ -46,11 +43,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error")
 		logJSON      = fs.Bool("log-json", false, "log as JSON lines instead of text")
 	)
-	if err := parseFlags(fs, args, stdout, "Serves phones over TFTP: configs generated from DATA/phoneboot.toml, and the files under DATA/tftp."); err != nil {
+	if _, err := parseFlags(fs, args, stdout, "Serves phones over TFTP: configs generated from DATA/phoneboot.toml, and the files under DATA/tftp.", 0); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
 	if *rollover != 0 && *rollover != 1 {
 		return fmt.Errorf("serve: --tftp-rollover must be 0 or 1, not %d", *rollover)
@@ -64,11 +58,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log, err := newLogger(stderr, *logLevel, *logJSON)
 	if err != nil {
 		return err
-	}
-	if msg, warn := ensureFileLimit(uint64(*maxTransfers)); warn {
-		log.Warn(msg)
-	} else if msg != "" {
-		log.Info(msg)
 	}
 	err = node.Run(ctx, node.Options{
 		Data: *data, ConfigFile: *cfgPath,
@@ -89,44 +78,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ReloadEvery: *reload, Grace: *grace, Logger: log,
 	})
 	var le *node.ListenError
-	if errors.As(err, &le) {
-		return bindError(le.Addr, le.Err)
-	}
-	if err != nil {
+	if err != nil && !errors.As(err, &le) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	return nil
-}
-
-// bindError explains why a listening address could not be opened and what
-// to do about it.
-func bindError(addr string, err error) error {
-	switch {
-	case errors.Is(err, syscall.EACCES):
-		return fmt.Errorf("cannot listen on %s: permission denied.\n"+
-			"  Ports below 1024 need privileges. Either run as root, or give the binary the capability once:\n"+
-			"    sudo setcap cap_net_bind_service=+ep %s\n"+
-			"  or listen on a high port with --tftp-addr :6969 (phones themselves always ask port 69)", addr, executable())
-	case errors.Is(err, syscall.EADDRINUSE):
-		return fmt.Errorf("cannot listen on %s: the address is already in use.\n"+
-			"  Another TFTP server (tftpd-hpa, atftpd, dnsmasq, inetd) is probably running; see which with:\n"+
-			"    ss -ulpn 'sport = :69'\n"+
-			"  stop it, or choose another address with --tftp-addr", addr)
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return fmt.Errorf("cannot listen on %s: no interface of this machine has that address (check --tftp-addr)", addr)
-	}
-	var ae *net.AddrError
-	if errors.As(err, &ae) {
-		return fmt.Errorf("cannot listen on %s: %v (use host:port, e.g. :69 or 192.0.2.10:69)", addr, err)
-	}
-	return fmt.Errorf("cannot listen on %s: %w", addr, err)
-}
-
-func executable() string {
-	if p, err := os.Executable(); err == nil {
-		return p
-	}
-	return "/path/to/phoneboot"
+	return err
 }
 
 func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {

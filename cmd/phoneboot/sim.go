@@ -34,7 +34,7 @@ func simulate(ctx context.Context, args []string, stdout io.Writer) error {
 		asJSON   = fs.Bool("json", false, "print JSON for scripts (with every request)")
 		verbose  = fs.Bool("v", false, "print every request as it happens")
 	)
-	if err := parseFlags(fs, args, stdout, "Boots simulated Cisco phones against a TFTP server and reports what each ends up running."); err != nil {
+	if _, err := parseFlags(fs, args, stdout, "Boots simulated Cisco phones against a TFTP server and reports what each ends up running.", 0); err != nil {
 		return err
 	}
 	srv, err := netip.ParseAddrPort(*server)
@@ -57,13 +57,13 @@ func simulate(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("sim: --count must be from 1 to 10000")
 	}
 	if *load == "" {
-		*load = typicalLoad(m)
+		*load = sim.TypicalLoad(m)
 	}
 	phones := make([]sim.Phone, *count)
 	for i := range phones {
 		phones[i] = sim.Phone{MAC: mac, Model: m, Load: *load, Protocol: strings.ToUpper(*proto),
 			CTLLoop: *ctlLoop || *ctlEmpty, CTLLoopEmpty: *ctlEmpty, FactoryReset: *reset}
-		mac = nextMAC(mac)
+		mac = mac.Next()
 	}
 	o := sim.Options{Server: srv, Local: from, Retry: *retry, Timeout: *timeout}
 	if *verbose {
@@ -87,22 +87,4 @@ func simulate(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("sim: %d of %d phones did not come up", stuck, len(reports))
 	}
 	return nil
-}
-
-// typicalLoad is a load a phone of the model may well run today.
-func typicalLoad(m phone.Model) string {
-	if m.Family == phone.FamilyJava {
-		return "SCCP" + m.LoadPrefix + ".8-3-2S"
-	}
-	return "P0S3-8-12-00"
-}
-
-func nextMAC(m phone.MAC) phone.MAC {
-	for i := len(m) - 1; i >= 0; i-- {
-		m[i]++
-		if m[i] != 0 {
-			break
-		}
-	}
-	return m
 }

@@ -15,10 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -298,6 +300,38 @@ func (c *Config) SiteLoadLine(model string) int {
 		model = m.Name
 	}
 	return c.loadLine[model]
+}
+
+// Targeting lists the places that name load id as a target, with their
+// file and line: "phoneboot.toml:12 (site.loads 7961)",
+// "phoneboot.toml:30 (phone 00:13:7f:38:b3:de)".
+func (c *Config) Targeting(id string) []string {
+	var refs []string
+	for _, m := range slices.Sorted(maps.Keys(c.Site.Loads)) {
+		if strings.EqualFold(c.Site.Loads[m].ID, id) {
+			refs = append(refs, fmt.Sprintf("%s:%d (site.loads %s)", c.File, c.SiteLoadLine(m), m))
+		}
+	}
+	for i, p := range c.Phones {
+		if strings.EqualFold(p.Load, id) {
+			refs = append(refs, fmt.Sprintf("%s:%d (phone %s)", c.File, c.PhoneLine(i, "load"), p.MAC))
+		}
+	}
+	return refs
+}
+
+// ParseLine reads a line as "EXT:PASSWORD[:NAME]" (phoneboot phones add
+// --line).
+func ParseLine(s string) (Line, error) {
+	parts := strings.SplitN(s, ":", 3)
+	if len(parts) < 2 || parts[0] == "" {
+		return Line{}, fmt.Errorf("want EXT:PASSWORD[:NAME], e.g. 201:s3cret:Reception")
+	}
+	l := Line{Extension: parts[0], Password: parts[1]}
+	if len(parts) == 3 {
+		l.Name = parts[2]
+	}
+	return l, nil
 }
 
 // PhoneLine is the line of key in the i-th [[phone]], or of its header.

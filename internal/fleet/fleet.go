@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"phoneboot/internal/config"
@@ -58,6 +59,19 @@ type Fleet struct {
 	// Now is the time findings are judged at; time.Now when nil.
 	Now func() time.Time
 }
+
+// Open opens the store of data directory data for the phones of cfg;
+// Close closes it.
+func Open(ctx context.Context, data string, cfg *config.Config) (Fleet, error) {
+	db, err := store.Open(ctx, filepath.Join(data, store.FileName))
+	if err != nil {
+		return Fleet{}, err
+	}
+	return Fleet{Store: db, Config: cfg}, nil
+}
+
+// Close closes the store.
+func (f Fleet) Close() error { return f.Store.Close() }
 
 // timelineLength is how many of a phone's newest events its state is
 // derived from.

@@ -26,6 +26,7 @@ import (
 	"phoneboot/internal/store"
 	"phoneboot/internal/syslog"
 	"phoneboot/internal/tftp"
+	"phoneboot/internal/udpnet"
 )
 
 // Options configure a node.
@@ -52,13 +53,14 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// ListenError is a service address that could not be opened.
+// ListenError is a service address that could not be opened; its message
+// says why and what to do.
 type ListenError struct {
 	Addr string
-	Err  error
+	Err  error // explained by udpnet.Explain
 }
 
-func (e *ListenError) Error() string { return fmt.Sprintf("cannot listen on %s: %v", e.Addr, e.Err) }
+func (e *ListenError) Error() string { return e.Err.Error() }
 func (e *ListenError) Unwrap() error { return e.Err }
 
 // node is one running phoneboot.
@@ -85,6 +87,11 @@ func Run(ctx context.Context, o Options) error {
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
+	if msg, warn := ensureFileLimit(uint64(max(o.TFTP.MaxTransfers, 0))); warn {
+		n.log.Warn(msg)
+	} else if msg != "" {
+		n.log.Info(msg)
+	}
 	defer n.close()
 	dir, err := n.open(ctx)
 	if err != nil {
@@ -108,7 +115,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	conns, err := tftp.Listen(o.TFTPAddr)
 	if err != nil {
-		return &ListenError{Addr: o.TFTPAddr, Err: err}
+		return &ListenError{Addr: o.TFTPAddr, Err: udpnet.Explain(o.TFTPAddr, "TFTP server", "--tftp-addr", ":6969", "tftpd-hpa, atftpd, dnsmasq, inetd", err)}
 	}
 	dhcpSrv, err := n.dhcp()
 	if err != nil {
@@ -171,7 +178,7 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 	if err := os.MkdirAll(n.root, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create the TFTP folder: %w", err)
 	}
-	db, err := store.Open(ctx, filepath.Join(n.opts.Data, "phoneboot.db"))
+	db, err := store.Open(ctx, filepath.Join(n.opts.Data, store.FileName))
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +209,38 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 		return nil, err
 	}
 	return dir, nil
+}
+
+// Check is what `phoneboot check` reports beyond the config file's own
+// errors: what phones of cfg would get from the templates, the TFTP root and
+// the firmware catalog of data, judged from where each phone's upgrade
+// stands in the store (when there is one).
+func Check(ctx context.Context, data string, cfg *config.Config) ([]provision.Problem, error) {
+	catalog, err := firmware.OpenCatalog(filepath.Join(data, "firmware"))
+	if err != nil {
+		return nil, err
+	}
+	running := map[phone.MAC]string{}
+	if path := filepath.Join(data, store.FileName); fileExists(path) {
+		db, err := store.Open(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		saved, err := savedPhones(ctx, db)
+		db.Close()
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range saved {
+			running[p.MAC] = p.Running
+		}
+	}
+	return provision.Check(cfg, filepath.Join(data, "tftp"), filepath.Join(data, "templates"), catalog, running)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // savedPhones is what the store kept of each phone: its running load and

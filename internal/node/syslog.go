@@ -5,6 +5,7 @@ import (
 
 	"phoneboot/internal/event"
 	"phoneboot/internal/syslog"
+	"phoneboot/internal/udpnet"
 )
 
 // syslog makes the syslog receiver: each line goes in the timeline of the
@@ -17,7 +18,8 @@ func (n *node) syslog() (*syslog.Server, []*net.UDPConn) {
 	}
 	conns, err := syslog.Listen(n.opts.SyslogAddr)
 	if err != nil {
-		n.log.Warn("syslog not received: cannot listen (another syslog daemon on the port? choose one with --syslog-addr, or --syslog-addr \"\" to turn it off)", "addr", n.opts.SyslogAddr, "err", err)
+		err = udpnet.Explain(n.opts.SyslogAddr, "syslog daemon", "--syslog-addr", ":5514", "rsyslogd, syslog-ng", err)
+		n.log.Warn("syslog not received (serving goes on; --syslog-addr \"\" turns it off): " + err.Error())
 		return nil, nil
 	}
 	srv := &syslog.Server{Logger: n.log, RatePerSource: 50, RateBurst: 200, Handler: func(m syslog.Message) {

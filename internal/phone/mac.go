@@ -67,6 +67,18 @@ func (m MAC) String() string {
 	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
+// Next is the MAC after m (wrapping after ff:ff:ff:ff:ff:ff): a row of
+// simulated phones.
+func (m MAC) Next() MAC {
+	for i := len(m) - 1; i >= 0; i-- {
+		m[i]++
+		if m[i] != 0 {
+			break
+		}
+	}
+	return m
+}
+
 // Hex is the 12 upper-case hex digits phones put in file names.
 func (m MAC) Hex() string {
 	return fmt.Sprintf("%02X%02X%02X%02X%02X%02X", m[0], m[1], m[2], m[3], m[4], m[5])

@@ -154,3 +154,16 @@ func TestModels(t *testing.T) {
 		}
 	}
 }
+
+func TestMACNext(t *testing.T) {
+	for _, c := range [][2]string{
+		{"00:13:7f:00:00:01", "00:13:7f:00:00:02"},
+		{"00:13:7f:00:00:ff", "00:13:7f:00:01:00"},
+		{"ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"},
+	} {
+		m, _ := ParseMAC(c[0])
+		if got := m.Next().String(); got != c[1] {
+			t.Errorf("%s.Next() = %s, want %s", c[0], got, c[1])
+		}
+	}
+}

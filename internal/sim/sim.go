@@ -408,3 +408,12 @@ func protocolOf(components []string) string {
 	}
 	return ""
 }
+
+// TypicalLoad is a load a phone of model m may well run today: a dry run's
+// default.
+func TypicalLoad(m phone.Model) string {
+	if m.Family == phone.FamilyJava {
+		return "SCCP" + m.LoadPrefix + ".8-3-2S"
+	}
+	return "P0S3-8-12-00"
+}

@@ -36,6 +36,9 @@ var sqliteMigrations embed.FS
 // sqliteHeader starts every SQLite database file.
 var sqliteHeader = []byte("SQLite format 3\x00")
 
+// FileName is the database's file in phoneboot's data directory.
+const FileName = "phoneboot.db"
+
 // Open opens the SQLite database at path, creating it and its directory if
 // needed, and brings its schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {

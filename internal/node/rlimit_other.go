@@ -1,5 +1,5 @@
 //go:build !unix
 
-package main
+package node
 
 func ensureFileLimit(uint64) (string, bool) { return "", false }
