@@ -185,9 +185,9 @@ func TestPhoneNames(t *testing.T) {
 }
 
 // TestIPv6: curl and tftp-hpa over [::1]. Skipped when the machine has
-// no IPv6 loopback.
+// no IPv6 loopback, unless PHONEBOOT_REQUIRE_INTEROP=1.
 func TestIPv6(t *testing.T) {
-	ipv6Loopback(t)
+	testutil.IPv6Loopback(t)
 	s := startServer(t, serverOpts{listen: "[::1]:0"})
 	t.Run("curl", func(t *testing.T) {
 		bin := testutil.Tool(t, "curl")

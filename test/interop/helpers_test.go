@@ -283,16 +283,6 @@ func servedSize(t *testing.T, name string) int64 {
 	return st.Size()
 }
 
-// ipv6Loopback skips the test when ::1 cannot be used.
-func ipv6Loopback(t *testing.T) {
-	t.Helper()
-	c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
-	if err != nil {
-		t.Skipf("IPv6 loopback ::1 is not available: %v", err)
-	}
-	c.Close()
-}
-
 // dirNames lists a directory: uploads must leave no temporary behind.
 func dirNames(t *testing.T, dir string) []string {
 	t.Helper()

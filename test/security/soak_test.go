@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"phoneboot/internal/testutil"
 	"phoneboot/internal/tftp"
 )
 
@@ -167,11 +168,7 @@ func TestRatePerSource(t *testing.T) {
 // only a wildcard IPv6 socket receives IPv4 traffic as mapped addresses;
 // the test sends only to 127.0.0.1 and ::1.
 func TestDualStackMappedPeers(t *testing.T) {
-	if c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
-	} else {
-		c.Close()
-	}
+	testutil.IPv6Loopback(t)
 	f := start(t, setup{listen: "[::]:0", upload: false})
 	port := f.addr.Port()
 	for _, ip := range []string{"127.0.0.1", "::1"} {
