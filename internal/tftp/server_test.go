@@ -593,3 +593,74 @@ func TestNoAllocationsPerPacket(t *testing.T) {
 		t.Fatalf("%.2f allocations per block (small transfer %d, big %d)", perBlock, a, b)
 	}
 }
+
+// getBlocks runs a lock-step read in mode and returns each DATA payload.
+func (c *rawClient) getBlocks(name string, mode tftp.Mode) [][]byte {
+	c.t.Helper()
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, name, mode))
+	var blocks [][]byte
+	for expected := uint16(1); len(blocks) < 1000; {
+		b := c.mustRecv()
+		n, payload, err := tftp.ParseData(b)
+		if err != nil {
+			code, msg, _ := tftp.ParseErrorPacket(b)
+			c.t.Fatalf("expected DATA %d, got % x (error %d %q)", expected, b[:min(len(b), 8)], code, msg)
+		}
+		c.send(tftp.AppendAck(nil, n))
+		if n != expected {
+			continue // a retransmission on a loaded machine
+		}
+		expected++
+		blocks = append(blocks, append([]byte(nil), payload...))
+		if len(payload) < 512 {
+			return blocks
+		}
+	}
+	c.t.Fatal("more than 1000 blocks")
+	return nil
+}
+
+// TestNetasciiBlockEnds: line ends whose CR is the last byte of a block.
+// An upload in netascii whose CR NUL and CR LF pairs are split across
+// blocks is stored as CR and LF; a download of a file whose LF and bare
+// CR fall at a block end sends CR at the end of one block and LF or NUL
+// at the start of the next.
+func TestNetasciiBlockEnds(t *testing.T) {
+	up := t.TempDir()
+	u, err := tftp.OpenUploadDir(up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	a511, b510 := strings.Repeat("a", 511), strings.Repeat("b", 510)
+	text := a511 + "\n" + b510 + "\r" + "end\n"
+	addr, log := startServer(t, &tftp.Server{Receiver: u}, map[string][]byte{"text.txt": []byte(text)})
+
+	// Upload: block 1 ends in the CR of CR NUL, block 2 in the CR of CR LF.
+	blocks := []string{a511 + "\r", "\x00" + b510 + "\r", "\nend"}
+	c := newRawClient(t, "127.0.0.2", addr)
+	c.request(tftp.AppendRequest(nil, tftp.OpWRQ, "up.txt", tftp.ModeNetascii))
+	c.awaitAck(0)
+	for i, b := range blocks {
+		c.send(tftp.AppendData(nil, uint16(i+1), []byte(b)))
+		c.awaitAck(uint16(i + 1))
+	}
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeOK || ev.Mode != tftp.ModeNetascii {
+		t.Fatalf("upload event = %+v", ev)
+	}
+	got, err := os.ReadFile(filepath.Join(up, "up.txt"))
+	if want := a511 + "\r" + b510 + "\nend"; err != nil || string(got) != want {
+		t.Errorf("stored %d bytes (%v), want %d: %q ... %q", len(got), err, len(want), got[min(len(got), 505):min(len(got), 520)], got[min(len(got), 1015):])
+	}
+
+	// Download: the LF after 511 bytes and the bare CR after 510 more.
+	c = newRawClient(t, "127.0.0.3", addr)
+	wire := c.getBlocks("text.txt", tftp.ModeNetascii)
+	if len(wire) != 3 || len(wire[0]) != 512 || len(wire[1]) != 512 || wire[0][511] != '\r' || wire[1][0] != '\n' ||
+		wire[1][511] != '\r' || string(wire[2]) != "\x00end\r\n" {
+		t.Errorf("netascii blocks %d; want block 1 ending in CR, block 2 LF ... CR, block 3 %q; got %q", len(wire), "\x00end\r\n", wire)
+	}
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeOK || ev.Size != int64(len(text)+3) {
+		t.Errorf("download event = %+v, want ok and %d bytes on the wire", ev, len(text)+3)
+	}
+}

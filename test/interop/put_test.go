@@ -80,6 +80,23 @@ func TestUploadNetascii(t *testing.T) {
 	sameFile(t, filepath.Join(s.upload, "text.txt"), local)
 }
 
+// TestUploadNetasciiBlockEnds: tftp-hpa in ascii mode sends a text whose
+// netascii form has the CR of a CR LF or CR NUL pair as the last byte of
+// every 512-byte block: the server stores the original bytes.
+func TestUploadNetasciiBlockEnds(t *testing.T) {
+	checkBlockEnds(t)
+	bin := testutil.Tool(t, "tftp")
+	s := startServer(t, serverOpts{upload: true, maxUpload: 1 << 20, dally: time.Second})
+	local := writeTemp(t, blockEnds, []byte(blockEndsText))
+	if out, err := run(t, bin, "-m", "ascii", s.host(), s.port(), "-c", "put", local, blockEnds); err != nil {
+		t.Fatalf("tftp -m ascii put: %v\n%s", err, out)
+	}
+	if ev := s.event(t, blockEnds); ev.Outcome != tftp.OutcomeOK || ev.Mode != tftp.ModeNetascii || ev.Bytes != int64(len(netascii(blockEndsText))) {
+		t.Errorf("event outcome %q mode %q, %d bytes; want ok, netascii, %d bytes on the wire", ev.Outcome, ev.Mode, ev.Bytes, len(netascii(blockEndsText)))
+	}
+	sameFile(t, filepath.Join(s.upload, blockEnds), local)
+}
+
 // TestUploadOverLimit: an upload over the server's limit fails with error
 // 3 (RFC 2349 "allocation exceeded") and leaves nothing behind. curl and
 // busybox announce the size in tsize (refused before any data); tftp-hpa
