@@ -1,6 +1,8 @@
 package interop
 
 import (
+	"errors"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -101,9 +103,20 @@ func TestUploadNetasciiBlockEnds(t *testing.T) {
 // 3 (RFC 2349 "allocation exceeded") and leaves nothing behind. curl and
 // busybox announce the size in tsize (refused before any data); tftp-hpa
 // sends no options, so the limit is hit in the middle of the transfer.
+// Each client shows the code of the ERROR packet it received in its own
+// way: tftp-hpa prints "Error code 3:", busybox "server error: (3)", and
+// curl exits 70 (CURLE_REMOTE_DISK_FULL, its mapping of code 3 alone).
 func TestUploadOverLimit(t *testing.T) {
 	const limit = 1 << 20
 	big := random(limit+300_000, 9)
+	gotCode3 := map[string]func(out string, err error) bool{
+		"tftp-hpa": func(out string, _ error) bool { return strings.Contains(out, "Error code 3:") },
+		"busybox":  func(out string, _ error) bool { return strings.Contains(out, "server error: (3)") },
+		"curl": func(_ string, err error) bool {
+			var ee *exec.ExitError
+			return errors.As(err, &ee) && ee.ExitCode() == 70
+		},
+	}
 	for _, u := range []uploader{uploaders[0], uploaders[3], uploaders[4]} {
 		t.Run(u.name, func(t *testing.T) {
 			bin := testutil.Tool(t, u.tool)
@@ -113,6 +126,9 @@ func TestUploadOverLimit(t *testing.T) {
 			ev := s.firstEvent(t, "big.bin")
 			if ev.Outcome == tftp.OutcomeOK {
 				t.Fatalf("an upload over the limit succeeded (client said: %v %s)", err, out)
+			}
+			if !gotCode3[u.name](out, err) {
+				t.Errorf("%s did not receive TFTP error 3 (allocation exceeded): %v\n%s", u.name, err, out)
 			}
 			if !strings.Contains(ev.Error, "limit") {
 				t.Errorf("event error %q, want it to name the limit", ev.Error)
