@@ -25,9 +25,8 @@ func TestDHCPThenTFTP(t *testing.T) {
 	self := n.Self.String()
 	n.Exec(t, "ip", "link", "set", n.Peer, "address", "00:13:7f:00:d4:01")
 
-	// TFTP on every address (the later --tftp-addr wins over serve's).
-	tport := strconv.Itoa(freePort(t))
-	p, _, data := serve(t, "--tftp-addr", ":"+tport, "--dhcp-iface", n.Host,
+	// TFTP on every address, on a port serve picks.
+	p, port, data := serve(t, "--tftp-addr", ":0", "--dhcp-iface", n.Host,
 		"--dhcp-range", n.Addr(100).String()+"-"+n.Addr(150).String(), "--syslog-addr", "")
 	p.waitLog(t, "dhcp serving", 5*time.Second)
 	time.Sleep(2 * time.Second) // the start-up probe for other DHCP servers
@@ -56,7 +55,7 @@ func TestDHCPThenTFTP(t *testing.T) {
 	got := filepath.Join(dir, "os79xx")
 	// No OS79XX.TXT for a phone whose load is unknown: the answer is
 	// "not found", and the request lands in its timeline anyway.
-	n.Command(ctx, tftpBin, "-m", "binary", self, tport, "-c", "get", "OS79XX.TXT", got).Run()
+	n.Command(ctx, tftpBin, "-m", "binary", self, strconv.Itoa(port), "-c", "get", "OS79XX.TXT", got).Run()
 	waitFor(t, func() bool {
 		_, stdout, _ := runQuick(t, "phones", "show", "00:13:7f:00:d4:01", "--data", data)
 		return strings.Contains(stdout, "dhcp") && strings.Contains(stdout, "ack") && strings.Contains(stdout, "OS79XX.TXT")

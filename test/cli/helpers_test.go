@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"phoneboot/internal/tftp"
 )
 
 // binary is the phoneboot executable built by TestMain.
@@ -163,15 +165,18 @@ func serve(t *testing.T, extra ...string) (*proc, int, string) {
 	return serveData(t, filepath.Join(t.TempDir(), "data"), extra...)
 }
 
-// serveData is serve with a data directory the test prepared.
+// serveData is serve with a data directory the test prepared. TFTP
+// listens on 127.0.0.1, or on the host of a --tftp-addr in extra (":0":
+// every address); the port is always picked here, since a port found free
+// can be taken by someone else before phoneboot binds it: each of the
+// attempts gets a new one.
 func serveData(t *testing.T, data string, extra ...string) (*proc, int, string) {
 	t.Helper()
+	host, extra := tftpHost(t, extra)
 	var lastErr string
-	// A port found free can be taken by someone else before phoneboot
-	// binds it: try a few.
 	for range 3 {
-		port := freePort(t)
-		args := append([]string{"serve", "--data", data, "--tftp-addr", "127.0.0.1:" + strconv.Itoa(port)}, extra...)
+		port := freePort(t, host)
+		args := append([]string{"serve", "--data", data, "--tftp-addr", net.JoinHostPort(host, strconv.Itoa(port))}, extra...)
 		p := start(t, args...)
 		deadline := time.Now().Add(15 * time.Second)
 		for time.Now().Before(deadline) {
@@ -192,15 +197,56 @@ func serveData(t *testing.T, data string, extra ...string) (*proc, int, string) 
 	return nil, 0, ""
 }
 
-// freePort returns a UDP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+// tftpHost takes the --tftp-addr out of serve's extra arguments and
+// returns its host (127.0.0.1 without one) and the other arguments.
+func tftpHost(t *testing.T, extra []string) (string, []string) {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+	host, rest := "127.0.0.1", []string{}
+	for i := 0; i < len(extra); i++ {
+		a := extra[i]
+		v, ok := strings.CutPrefix(a, "--tftp-addr=")
+		if !ok && a == "--tftp-addr" && i+1 < len(extra) {
+			v, ok = extra[i+1], true
+			i++
+		}
+		if !ok {
+			rest = append(rest, a)
+			continue
+		}
+		h, _, err := net.SplitHostPort(v)
+		if err != nil {
+			t.Fatalf("--tftp-addr %q: %v", v, err)
+		}
+		host = h
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	return host, rest
+}
+
+// freePort returns a UDP port that was free a moment ago on every socket
+// that binding host:port opens, as phoneboot binds it (tftp.Listen): host
+// "" is 0.0.0.0 and [::] both.
+func freePort(t *testing.T, host string) int {
+	t.Helper()
+	var err error
+	for range 20 {
+		var c net.PacketConn
+		c, err = net.ListenPacket("udp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		c.Close()
+		var conns []*net.UDPConn
+		conns, err = tftp.Listen(net.JoinHostPort(host, strconv.Itoa(port)))
+		for _, c := range conns {
+			c.Close()
+		}
+		if err == nil {
+			return port
+		}
+	}
+	t.Fatalf("no UDP port free on every address of %q in 20 tries: %v", host, err)
+	return 0
 }
 
 // curl fetches a file over TFTP with a 60s limit.

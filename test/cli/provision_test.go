@@ -315,7 +315,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestSyslogInTimeline(t *testing.T) {
 	curlBin := testutil.Tool(t, "curl")
 	loggerBin := testutil.Tool(t, "logger")
-	sport := freePort(t)
+	sport := freePort(t, "127.0.0.1")
 	_, port, data := serve(t, "--syslog-addr", "127.0.0.1:"+strconv.Itoa(sport))
 	if err := curl(t, curlBin, port, "SEP00137F0000CC.cnf.xml", filepath.Join(t.TempDir(), "x")); err != nil {
 		t.Fatal(err)
