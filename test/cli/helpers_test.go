@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,6 +142,22 @@ func (p *proc) waitLog(t *testing.T, text string, d time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// listenAddr waits at most d for the log line msg="<msg>" addr=HOST:PORT
+// (a listener phoneboot opened, e.g. on port 0) and returns the address.
+func (p *proc) listenAddr(t *testing.T, msg string, d time.Duration) netip.AddrPort {
+	t.Helper()
+	p.waitLog(t, `msg="`+msg+`"`, d)
+	m := regexp.MustCompile(`msg="` + regexp.QuoteMeta(msg) + `" addr=(\S+)`).FindStringSubmatch(p.stderr.String())
+	if m == nil {
+		t.Fatalf("log line %q names no addr:\n%s", msg, p.stderr)
+	}
+	a, err := netip.ParseAddrPort(m[1])
+	if err != nil {
+		t.Fatalf("log line %q: %v", msg, err)
+	}
+	return a
 }
 
 func (p *proc) signal(t *testing.T, sig syscall.Signal) {

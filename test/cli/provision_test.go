@@ -315,12 +315,16 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestSyslogInTimeline(t *testing.T) {
 	curlBin := testutil.Tool(t, "curl")
 	loggerBin := testutil.Tool(t, "logger")
-	sport := freePort(t, "127.0.0.1")
-	_, port, data := serve(t, "--syslog-addr", "127.0.0.1:"+strconv.Itoa(sport))
+	// Port 0: the address syslog really listens on is in the log, and it
+	// listens once the line is there (after TFTP, which serve waits for).
+	p, port, data := serve(t, "--syslog-addr", "127.0.0.1:0")
+	sport := p.listenAddr(t, "syslog listening", 5*time.Second).Port()
 	if err := curl(t, curlBin, port, "SEP00137F0000CC.cnf.xml", filepath.Join(t.TempDir(), "x")); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(loggerBin, "--udp", "--server", "127.0.0.1", "--port", strconv.Itoa(sport), "--rfc3164", "-t", "phone", "Registration failed: 401").CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, loggerBin, "--udp", "--server", "127.0.0.1", "--port", strconv.Itoa(int(sport)), "--rfc3164", "-t", "phone", "Registration failed: 401").CombinedOutput()
 	if err != nil {
 		t.Fatalf("logger: %v %s", err, out)
 	}
