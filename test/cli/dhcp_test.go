@@ -29,7 +29,9 @@ func TestDHCPThenTFTP(t *testing.T) {
 	p, port, data := serve(t, "--tftp-addr", ":0", "--dhcp-iface", n.Host,
 		"--dhcp-range", n.Addr(100).String()+"-"+n.Addr(150).String(), "--syslog-addr", "")
 	p.waitLog(t, "dhcp serving", 5*time.Second)
-	time.Sleep(2 * time.Second) // the start-up probe for other DHCP servers
+	// The server first probes for other DHCP servers (1.5s), then opens
+	// port 67: wait for phoneboot's own socket there.
+	p.waitUDPPort(t, 67, 15*time.Second)
 
 	dir := t.TempDir()
 	script, env := filepath.Join(dir, "script"), filepath.Join(dir, "env")

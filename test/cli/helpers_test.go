@@ -160,6 +160,55 @@ func (p *proc) listenAddr(t *testing.T, msg string, d time.Duration) netip.AddrP
 	return a
 }
 
+// waitUDPPort waits at most d until phoneboot itself has a UDP socket
+// bound to port (on any address): it is listening there.
+func (p *proc) waitUDPPort(t *testing.T, port int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !p.hasUDPPort(port) {
+		if !p.running() {
+			t.Fatalf("phoneboot exited (code %d) before listening on UDP port %d:\n%s", p.cmd.ProcessState.ExitCode(), port, p.stderr)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("phoneboot did not listen on UDP port %d within %v:\n%s", port, d, p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// hasUDPPort reports whether one of the process's sockets (its
+// /proc/PID/fd links socket:[INODE]) is a UDP socket on port in its
+// network namespace's /proc/PID/net/udp or udp6.
+func (p *proc) hasUDPPort(port int) bool {
+	dir := fmt.Sprintf("/proc/%d", p.cmd.Process.Pid)
+	fds, err := os.ReadDir(dir + "/fd")
+	if err != nil {
+		return false
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink(dir + "/fd/" + fd.Name())
+		if inode, ok := strings.CutPrefix(l, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, table := range []string{"udp", "udp6"} {
+		b, err := os.ReadFile(dir + "/net/" + table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) > 9 && strings.HasSuffix(f[1], suffix) && inodes[f[9]] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(sig); err != nil {
