@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/hex"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -35,7 +36,9 @@ func TestDHCPThenTFTP(t *testing.T) {
 
 	dir := t.TempDir()
 	script, env := filepath.Join(dir, "script"), filepath.Join(dir, "env")
-	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = bound ] && env > "+env+"\nexit 0\n"), 0o755)
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = bound ] && env > "+env+"\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	out, err := n.Command(ctx, bb, "udhcpc", "-f", "-q", "-n", "-t", "4", "-T", "1",
@@ -43,15 +46,24 @@ func TestDHCPThenTFTP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("udhcpc: %v\n%s", err, out)
 	}
-	lease, _ := os.ReadFile(env)
-	ip := ""
+	lease, err := os.ReadFile(env)
+	if err != nil {
+		t.Fatalf("udhcpc's script saw no lease: %v\n%s", err, out)
+	}
+	vars := map[string]string{}
 	for _, l := range strings.Split(string(lease), "\n") {
-		if v, ok := strings.CutPrefix(l, "ip="); ok {
-			ip = v
+		if k, v, ok := strings.Cut(l, "="); ok {
+			vars[k] = v
 		}
 	}
-	if a, err := netip.ParseAddr(ip); err != nil || !n.Prefix.Contains(a) || !strings.Contains(string(lease), "opt150=") {
-		t.Fatalf("lease without option 150 or an address of %v:\n%s", n.Prefix, lease)
+	ip := vars["ip"]
+	if a, err := netip.ParseAddr(ip); err != nil || a.Less(n.Addr(100)) || n.Addr(150).Less(a) {
+		t.Fatalf("lease of %q, want an address of %v-%v:\n%s", ip, n.Addr(100), n.Addr(150), lease)
+	}
+	// Option 150 is phoneboot's address on the phones' network (busybox
+	// shows an option it has no name for in hex).
+	if got, want := vars["opt150"], hex.EncodeToString(n.Self.AsSlice()); got != want {
+		t.Fatalf("option 150 = %q, want %q (%v, phoneboot on %s):\n%s", got, want, n.Self, n.Host, lease)
 	}
 	n.Exec(t, "ip", "addr", "add", ip+"/24", "dev", n.Peer)
 	got := filepath.Join(dir, "os79xx")
