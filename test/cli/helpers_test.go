@@ -144,6 +144,28 @@ func (p *proc) waitLog(t *testing.T, text string, d time.Duration) {
 	}
 }
 
+// logLen is how much phoneboot has logged so far, a mark for waitLogSince.
+func (p *proc) logLen() int { return len(p.stderr.String()) }
+
+// waitLogSince waits at most d for text to appear on stderr after the
+// first from bytes, and returns the offset just past it.
+func (p *proc) waitLogSince(t *testing.T, from int, text string, d time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if i := strings.Index(p.stderr.String()[from:], text); i >= 0 {
+			return from + i + len(text)
+		}
+		if !p.running() {
+			t.Fatalf("phoneboot exited (code %d) before logging %q:\n%s", p.cmd.ProcessState.ExitCode(), text, p.stderr)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("phoneboot did not log %q within %v:\n%s", text, d, p.stderr.String()[from:])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // listenAddr waits at most d for the log line msg="<msg>" addr=HOST:PORT
 // (a listener phoneboot opened, e.g. on port 0) and returns the address.
 func (p *proc) listenAddr(t *testing.T, msg string, d time.Duration) netip.AddrPort {
