@@ -56,7 +56,9 @@ func startServer(t *testing.T, s *tftp.Server, files map[string][]byte) (netip.A
 	dir := t.TempDir()
 	for name, data := range files {
 		p := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -77,17 +79,17 @@ func startServer(t *testing.T, s *tftp.Server, files map[string][]byte) (netip.A
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		s.Serve(conns[0])
-		close(done)
-	}()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(conns[0]) }()
 	t.Cleanup(func() {
-		// Cut what a test left hanging rather than wait for its timeouts.
+		// Cut what a test left hanging rather than wait for its timeouts
+		// (so Shutdown may well report its deadline).
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		s.Shutdown(ctx)
-		<-done
+		if err := <-served; !errors.Is(err, tftp.ErrServerClosed) {
+			t.Errorf("Serve: %v, want ErrServerClosed", err)
+		}
 		d.Close()
 	})
 	return conns[0].LocalAddr().(*net.UDPAddr).AddrPort(), log
@@ -523,7 +525,10 @@ func TestUpload(t *testing.T) {
 	if ev := log.wait(t); ev.Outcome != tftp.OutcomeFailed {
 		t.Fatalf("oversized upload: event = %+v", ev)
 	}
-	entries, _ := os.ReadDir(up)
+	entries, err := os.ReadDir(up)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(entries) != 1 {
 		var names []string
 		for _, e := range entries {
@@ -537,12 +542,20 @@ func TestUpload(t *testing.T) {
 // each cut transfer still ends in one event.
 func TestShutdown(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte{1}, 5000), 0o644)
-	d, _ := tftp.OpenDir(dir, 0)
+	if err := os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte{1}, 5000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := tftp.OpenDir(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer d.Close()
 	log := newEventLog()
 	s := &tftp.Server{Resolver: d, OnEvent: log.rec.Add, Timeout: 5 * time.Second}
-	conns, _ := tftp.Listen("127.0.0.1:0")
+	conns, err := tftp.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(conns[0]) }()
 	c := newRawClient(t, "127.0.0.2", conns[0].LocalAddr().(*net.UDPAddr).AddrPort())

@@ -272,12 +272,16 @@ func TestInventoryEditsReload(t *testing.T) {
 	}
 
 	// A broken file: serve logs it and keeps serving the last good config.
-	os.WriteFile(filepath.Join(data, "phoneboot.toml"), append(before, []byte("\n[[phone]]\nmac = \"nope\"\n")...), 0o644)
+	if err := os.WriteFile(filepath.Join(data, "phoneboot.toml"), append(before, []byte("\n[[phone]]\nmac = \"nope\"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p.waitLog(t, "reload failed", 5*time.Second)
 	if !strings.Contains(get("SIP00137F0000AA.cnf"), `line1_name: "201"`) {
 		t.Error("a broken config changed what the phone gets")
 	}
-	os.WriteFile(filepath.Join(data, "phoneboot.toml"), before, 0o644)
+	if err := os.WriteFile(filepath.Join(data, "phoneboot.toml"), before, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	mustRun("phones", "rm", "00137F0000AA")
 	if after, _ := os.ReadFile(filepath.Join(data, "phoneboot.toml")); !strings.HasPrefix(string(after), "# our phones\n") || strings.Contains(string(after), "0000aa") {
