@@ -1,14 +1,18 @@
 package testutil
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Netns creates a network namespace and a veth pair for t, both removed
@@ -33,7 +37,36 @@ func Netns(t testing.TB) *Net {
 	n.IP(t, "link", "set", n.Host, "up")
 	n.Exec(t, "ip", "link", "set", "lo", "up")
 	n.Exec(t, "ip", "link", "set", n.Peer, "up")
+	n.waitUp(t)
 	return n
+}
+
+// waitUp waits (at most 10s) until both ends of the pair are up and can
+// send: "ip link set up" returns before the kernel's link watcher has
+// turned the carrier into operstate UP and given the device its qdisc
+// (until then "qdisc noop" drops every packet), which on a busy machine
+// can take long enough to lose a client's first broadcast.
+func (n *Net) waitUp(t testing.TB) {
+	t.Helper()
+	ready := func(args ...string) (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, n.ip, args...).Output()
+		s := string(out)
+		return err == nil && strings.Contains(s, " state UP ") && !strings.Contains(s, " qdisc noop "), s
+	}
+	deadline := time.Now().Add(cmdTimeout)
+	for {
+		host, hs := ready("-o", "link", "show", "dev", n.Host)
+		peer, ps := ready("-n", n.NS, "-o", "link", "show", "dev", n.Peer)
+		if host && peer {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("veth pair not up within %v:\n%s\n%s", cmdTimeout, hs, ps)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // addPrefix picks a 10.250.X.0/24 that no local interface is on and puts
