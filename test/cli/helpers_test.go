@@ -350,6 +350,20 @@ func curl(t *testing.T, bin string, port int, name, out string) error {
 	return nil
 }
 
+// replaceFile replaces path with b in one step (a temporary file renamed
+// over it, as phoneboot phones add does): a serve that reloads while the
+// test writes must never read a half-written or empty file.
+func replaceFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".test-tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for the process's writes and the
 // test's reads.
 type syncBuffer struct {

@@ -259,7 +259,10 @@ func TestInventoryEditsReload(t *testing.T) {
 	waitFor(t, func() bool { return strings.Contains(get("SIP00137F0000AA.cnf"), `line1_name: "201"`) })
 
 	// A second add of the same phone is refused, the file untouched.
-	before, _ := os.ReadFile(filepath.Join(data, "phoneboot.toml"))
+	before, err := os.ReadFile(filepath.Join(data, "phoneboot.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if code, _, stderr := runQuick(t, "phones", "add", "0013.7f00.00aa", "--model", "7960", "--data", data); code == 0 || !strings.Contains(stderr, "already in the inventory") {
 		t.Errorf("duplicate add: code %d, %s", code, stderr)
 	}
@@ -272,16 +275,12 @@ func TestInventoryEditsReload(t *testing.T) {
 	}
 
 	// A broken file: serve logs it and keeps serving the last good config.
-	if err := os.WriteFile(filepath.Join(data, "phoneboot.toml"), append(before, []byte("\n[[phone]]\nmac = \"nope\"\n")...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replaceFile(t, filepath.Join(data, "phoneboot.toml"), append(before, []byte("\n[[phone]]\nmac = \"nope\"\n")...))
 	p.waitLog(t, "reload failed", 5*time.Second)
 	if !strings.Contains(get("SIP00137F0000AA.cnf"), `line1_name: "201"`) {
 		t.Error("a broken config changed what the phone gets")
 	}
-	if err := os.WriteFile(filepath.Join(data, "phoneboot.toml"), before, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replaceFile(t, filepath.Join(data, "phoneboot.toml"), before)
 
 	mustRun("phones", "rm", "00137F0000AA")
 	if after, _ := os.ReadFile(filepath.Join(data, "phoneboot.toml")); !strings.HasPrefix(string(after), "# our phones\n") || strings.Contains(string(after), "0000aa") {
