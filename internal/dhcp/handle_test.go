@@ -83,6 +83,41 @@ func (h *harness) lastEvents(n int) []Event {
 	return slices.Clone(h.events[max(0, len(h.events)-n):])
 }
 
+// mustEvents returns the last n events, failing the test if there are
+// fewer.
+func (h *harness) mustEvents(n int) []Event {
+	h.t.Helper()
+	evs := h.lastEvents(n)
+	if len(evs) < n {
+		h.t.Fatalf("%d events, want at least %d: %+v", len(evs), n, evs)
+	}
+	return evs
+}
+
+// lastEvent returns the latest event, failing the test if there is none.
+func (h *harness) lastEvent() Event {
+	h.t.Helper()
+	return h.mustEvents(1)[0]
+}
+
+// expect handles b and fails the test unless the reply is a want.
+func (h *harness) expect(b []byte, want dhcpv4.MessageType) (*dhcpv4.DHCPv4, *reply) {
+	h.t.Helper()
+	m, r := h.do(b)
+	if m == nil || m.MessageType() != want {
+		h.t.Fatalf("got %s, want %v; last events %+v", kind(m), want, h.lastEvents(2))
+	}
+	return m, r
+}
+
+// kind names a reply's message type, or says there was none.
+func kind(m *dhcpv4.DHCPv4) string {
+	if m == nil {
+		return "no reply"
+	}
+	return m.MessageType().String()
+}
+
 // client builds client messages.
 type client struct {
 	mac    phone.MAC
@@ -215,7 +250,7 @@ func TestOptionSelection(t *testing.T) {
 	// The 7940 override: two TFTP servers, 66 the first, 2h lease.
 	c := newClient(0x40)
 	c.vc, c.params = "Cisco Systems, Inc. IP Phone CP-7940G\x00", []uint8{66, 150, 58}
-	off, _ := h.do(c.msg(dhcpv4.MessageTypeDiscover))
+	off, _ := h.expect(c.msg(dhcpv4.MessageTypeDiscover), dhcpv4.MessageTypeOffer)
 	ips := dhcpv4.GetIPs(dhcpv4.OptionTFTPServerAddress, off.Options)
 	if len(ips) != 2 || !ips[0].Equal(net.ParseIP("10.0.0.9")) || !ips[1].Equal(net.ParseIP("10.0.0.10")) {
 		t.Errorf("override 150 = %v", ips)
@@ -229,7 +264,7 @@ func TestOptionSelection(t *testing.T) {
 	if got := off.IPAddressRenewalTime(0); got != time.Hour {
 		t.Errorf("T1 %v", got)
 	}
-	ev := h.lastEvents(2)
+	ev := h.mustEvents(2)
 	if ev[0].Type != "discover" || ev[1].Type != "offer" || ev[1].Model != "7940" || ev[1].Hostname != "SEP00137F38B340" ||
 		ev[1].VendorClass != "Cisco Systems, Inc. IP Phone CP-7940G" {
 		t.Errorf("events %+v", ev)
@@ -265,14 +300,14 @@ func TestExchangeAndEvents(t *testing.T) {
 	}
 	// Renewing (unicast, ciaddr) extends it; a new DISCOVER offers the same address.
 	h.advance(30 * time.Minute)
-	ack, r := h.do(c.msg(dhcpv4.MessageTypeRequest, ciaddr("10.0.0.50")))
-	if ack.MessageType() != dhcpv4.MessageTypeAck || r.to != netip.MustParseAddrPort("10.0.0.50:68") || r.arp {
-		t.Fatalf("renew: %v to %v", ack.MessageType(), r.to)
+	ack, r := h.expect(c.msg(dhcpv4.MessageTypeRequest, ciaddr("10.0.0.50")), dhcpv4.MessageTypeAck)
+	if r.to != netip.MustParseAddrPort("10.0.0.50:68") || r.arp {
+		t.Fatalf("renew: ACK to %v (arp %v)", r.to, r.arp)
 	}
 	if !bytes.Equal(ack.ClientIPAddr.To4(), []byte{10, 0, 0, 50}) {
 		t.Errorf("renew ciaddr %v", ack.ClientIPAddr)
 	}
-	off, _ := h.do(c.msg(dhcpv4.MessageTypeDiscover))
+	off, _ := h.expect(c.msg(dhcpv4.MessageTypeDiscover), dhcpv4.MessageTypeOffer)
 	if !off.YourIPAddr.Equal(net.ParseIP("10.0.0.50")) {
 		t.Errorf("rediscover offered %v", off.YourIPAddr)
 	}
@@ -296,7 +331,7 @@ func TestNAK(t *testing.T) {
 	if r.to != netip.MustParseAddrPort("255.255.255.255:68") || nak.YourIPAddr.To4() != nil && !nak.YourIPAddr.IsUnspecified() {
 		t.Errorf("NAK to %v, yiaddr %v", r.to, nak.YourIPAddr)
 	}
-	ev := h.lastEvents(1)[0]
+	ev := h.lastEvent()
 	if ev.Type != "nak" || ev.Detail != "NAK: 0.68.101.80 is not in 10.0.0.0/24" || ev.Requested != ip("0.68.101.80") || ev.IP.IsValid() {
 		t.Errorf("event %+v", ev)
 	}
@@ -322,7 +357,7 @@ func TestNAK(t *testing.T) {
 		{"reserved client asks elsewhere", reserved, reserved.msg(dhcpv4.MessageTypeRequest, requested("10.0.0.55")), "NAK: 00:13:7f:38:b3:99 has the reserved address 10.0.0.20"},
 	} {
 		m, _ := h.do(tc.b)
-		ev := h.lastEvents(1)[0]
+		ev := h.lastEvent()
 		if m == nil || m.MessageType() != dhcpv4.MessageTypeNak || !strings.HasPrefix(ev.Detail, tc.want) {
 			t.Errorf("%s: got %v, %q", tc.name, m, ev.Detail)
 		}
@@ -335,14 +370,14 @@ func TestNAK(t *testing.T) {
 		t.Errorf("leases %v %v", la, lb)
 	}
 	// The reserved client gets its address, wherever it asks first.
-	off, _ := h.do(reserved.msg(dhcpv4.MessageTypeDiscover, requested("10.0.0.55")))
+	off, _ := h.expect(reserved.msg(dhcpv4.MessageTypeDiscover, requested("10.0.0.55")), dhcpv4.MessageTypeOffer)
 	if !off.YourIPAddr.Equal(net.ParseIP("10.0.0.20")) {
 		t.Errorf("reservation: offered %v", off.YourIPAddr)
 	}
 	// An INIT-REBOOT for a free pool address is acknowledged (authoritative).
 	c := newClient(3)
-	if m, _ := h.do(c.msg(dhcpv4.MessageTypeRequest, requested("10.0.0.58"))); m.MessageType() != dhcpv4.MessageTypeAck {
-		t.Errorf("INIT-REBOOT of a free address: %v", m.MessageType())
+	if m, _ := h.do(c.msg(dhcpv4.MessageTypeRequest, requested("10.0.0.58"))); m == nil || m.MessageType() != dhcpv4.MessageTypeAck {
+		t.Errorf("INIT-REBOOT of a free address: %s", kind(m))
 	}
 }
 
@@ -385,7 +420,7 @@ func TestInform(t *testing.T) {
 	if st := h.s.Stats(); st.Leased != 0 || st.Informs != 1 {
 		t.Errorf("stats %+v", st)
 	}
-	if ev := h.lastEvents(1)[0]; ev.Type != "ack" || ev.IP != ip("10.0.0.7") || ev.Detail != "answered INFORM, options 1,6,150" {
+	if ev := h.lastEvent(); ev.Type != "ack" || ev.IP != ip("10.0.0.7") || ev.Detail != "answered INFORM, options 1,6,150" {
 		t.Errorf("event %+v", ev)
 	}
 }
@@ -436,7 +471,7 @@ func TestDeclineHold(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	h.do(a.msg(dhcpv4.MessageTypeDecline, requested(la.String()), serverID("10.0.0.1")))
-	ev := h.lastEvents(1)[0]
+	ev := h.lastEvent()
 	if ev.Type != "decline" || !strings.HasPrefix(ev.Detail, "10.0.0.50 is in use by another host") {
 		t.Errorf("event %+v", ev)
 	}
@@ -451,8 +486,8 @@ func TestDeclineHold(t *testing.T) {
 	if m, _ := h.do(b.msg(dhcpv4.MessageTypeDiscover)); m != nil {
 		t.Errorf("b offered %v during the hold", m.YourIPAddr)
 	}
-	if m, _ := h.do(b.msg(dhcpv4.MessageTypeRequest, requested(la.String()))); m.MessageType() != dhcpv4.MessageTypeNak {
-		t.Errorf("b's request of the declined address: %v", m.MessageType())
+	if m, _ := h.do(b.msg(dhcpv4.MessageTypeRequest, requested(la.String()))); m == nil || m.MessageType() != dhcpv4.MessageTypeNak {
+		t.Errorf("b's request of the declined address: %s", kind(m))
 	}
 	// The hold survives a restart.
 	h2 := newHarness(t, h.leases, func(c *Config) { c.Range[1] = ip("10.0.0.51") })
@@ -478,15 +513,15 @@ func TestRelay(t *testing.T) {
 	if !off.GatewayIPAddr.Equal(net.ParseIP("10.0.0.253")) || !bytes.Equal(off.Options.Get(dhcpv4.OptionRelayAgentInformation), []byte{1, 3, 'p', '1', '2'}) {
 		t.Errorf("giaddr %v, option 82 %v", off.GatewayIPAddr, off.Options.Get(dhcpv4.OptionRelayAgentInformation))
 	}
-	nak, r := h.do(c.msg(dhcpv4.MessageTypeRequest, requested("0.68.101.80"), giaddr("10.0.0.253")))
-	if nak.MessageType() != dhcpv4.MessageTypeNak || r.to != netip.MustParseAddrPort("10.0.0.253:67") || !nak.IsBroadcast() {
-		t.Errorf("NAK via relay: %v to %v broadcast %v", nak.MessageType(), r.to, nak.IsBroadcast())
+	nak, r := h.expect(c.msg(dhcpv4.MessageTypeRequest, requested("0.68.101.80"), giaddr("10.0.0.253")), dhcpv4.MessageTypeNak)
+	if r.to != netip.MustParseAddrPort("10.0.0.253:67") || !nak.IsBroadcast() {
+		t.Errorf("NAK via relay: to %v broadcast %v", r.to, nak.IsBroadcast())
 	}
 	// A relay on a network without a pool is ignored.
 	if m, _ := h.do(c.msg(dhcpv4.MessageTypeDiscover, giaddr("192.168.7.1"))); m != nil {
 		t.Error("answered a relay of another network")
 	}
-	if ev := h.lastEvents(1)[0]; !strings.Contains(ev.Detail, "192.168.7.1, which is not in 10.0.0.0/24") {
+	if ev := h.lastEvent(); !strings.Contains(ev.Detail, "192.168.7.1, which is not in 10.0.0.0/24") {
 		t.Errorf("event %+v", ev)
 	}
 }
@@ -494,16 +529,16 @@ func TestRelay(t *testing.T) {
 func TestRouting(t *testing.T) {
 	h := newHarness(t, nil, nil)
 	c := newClient(1)
-	_, r := h.do(c.msg(dhcpv4.MessageTypeDiscover))
+	_, r := h.expect(c.msg(dhcpv4.MessageTypeDiscover), dhcpv4.MessageTypeOffer)
 	if r.to != netip.MustParseAddrPort("10.0.0.50:68") || !r.arp || r.mac != c.mac {
 		t.Errorf("no flag: %+v", r)
 	}
-	_, r = h.do(c.msg(dhcpv4.MessageTypeDiscover, bcastFlag))
+	_, r = h.expect(c.msg(dhcpv4.MessageTypeDiscover, bcastFlag), dhcpv4.MessageTypeOffer)
 	if r.to != netip.MustParseAddrPort("255.255.255.255:68") || r.arp {
 		t.Errorf("broadcast flag: %+v", r)
 	}
 	// ciaddr outside the subnet: broadcast, not a unicast nowhere.
-	_, r = h.do(c.msg(dhcpv4.MessageTypeDiscover, ciaddr("192.168.1.5")))
+	_, r = h.expect(c.msg(dhcpv4.MessageTypeDiscover, ciaddr("192.168.1.5")), dhcpv4.MessageTypeOffer)
 	if r.to != netip.MustParseAddrPort("255.255.255.255:68") {
 		t.Errorf("foreign ciaddr: %+v", r)
 	}
@@ -516,7 +551,7 @@ func TestExhaustion(t *testing.T) {
 	if m, _ := h.do(newClient(3).msg(dhcpv4.MessageTypeDiscover)); m != nil {
 		t.Fatalf("offered %v", m.YourIPAddr)
 	}
-	ev := h.lastEvents(1)[0]
+	ev := h.lastEvent()
 	if ev.Type != "discover" || ev.Detail != "no free address in 10.0.0.50-10.0.0.51 (1 leased, 1 offered, 0 declined): not offered" {
 		t.Errorf("event %+v", ev)
 	}
@@ -533,7 +568,7 @@ func TestExhaustion(t *testing.T) {
 func TestStoreFailureNoAck(t *testing.T) {
 	h := newHarness(t, nil, nil)
 	c := newClient(1)
-	off, _ := h.do(c.msg(dhcpv4.MessageTypeDiscover))
+	off, _ := h.expect(c.msg(dhcpv4.MessageTypeDiscover), dhcpv4.MessageTypeOffer)
 	h.leases.mu.Lock()
 	h.leases.Fail = errors.New("disk full")
 	h.leases.mu.Unlock()
@@ -765,7 +800,7 @@ func TestConfigErrors(t *testing.T) {
 	if w := s.Warnings(); len(w) != 1 || w[0] != "reservation of 00:01:02:03:04:05 ignored: 10.7.0.5 is not in subnet 10.0.0.0/24" {
 		t.Errorf("warnings %q", w)
 	}
-	if s.st.subnet != netip.MustParsePrefix("10.0.0.0/24") || s.st.base.tftp[0] != testSelf || s.st.base.tftpName != "10.0.0.1" ||
+	if s.st.subnet != netip.MustParsePrefix("10.0.0.0/24") || len(s.st.base.tftp) != 1 || s.st.base.tftp[0] != testSelf || s.st.base.tftpName != "10.0.0.1" ||
 		s.st.base.leaseTime != 24*time.Hour || s.st.declineHold != 10*time.Minute {
 		t.Errorf("defaults %+v", s.st)
 	}

@@ -24,97 +24,31 @@ import (
 	"phoneboot/internal/testutil"
 )
 
-// The interop tests build a veth pair per test: the server's end in the
-// root namespace with an address of a free 10.250.X.0/24 (no other
-// interface is touched), the client's end in a network namespace of its
-// own, where dhclient, busybox udhcpc/udhcpd and a Go client run. They
-// need root, iproute2, isc-dhcp-client and busybox.
+// The interop tests build a veth pair per test (testutil.Netns): the
+// server's end in the root namespace with an address of a free
+// 10.250.X.0/24 (no other interface is touched), the client's end in a
+// network namespace of its own, where dhclient, busybox udhcpc/udhcpd and
+// a Go client run. They need root, iproute2, isc-dhcp-client and busybox.
 
 type testNet struct {
 	t        *testing.T
+	net      *testutil.Net
 	ns       string
 	srv, cli string // interface names
 	prefix   netip.Prefix
 	self     netip.Addr // the server's address, .1
 }
 
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if testutil.RequireInterop() {
-		t.Fatal("the DHCP interop tests need root (network namespaces) and PHONEBOOT_REQUIRE_INTEROP=1")
-	}
-	t.Skip("the DHCP interop tests need root (network namespaces); skipping")
-}
-
-func run(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-// freeNet picks 10.250.X.0/24 that no local interface is on.
-func freeNet(t *testing.T) netip.Prefix {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 100 {
-		var b [1]byte
-		rand.Read(b[:])
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 250, b[0], 0}), 24)
-		free := true
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok {
-				if ip, ok := netip.AddrFromSlice(n.IP); ok && p.Contains(ip.Unmap()) {
-					free = false
-				}
-			}
-		}
-		if free {
-			return p
-		}
-	}
-	t.Fatal("no free 10.250.X.0/24")
-	return netip.Prefix{}
-}
-
-var netMu sync.Mutex // picking a prefix and adding it, atomically among parallel tests
-
 func newTestNet(t *testing.T) *testNet {
 	t.Helper()
-	needRoot(t)
-	testutil.Tool(t, "ip")
-	var b [3]byte
-	rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	n := &testNet{t: t, ns: "pbtest-" + id, srv: "pbs" + id, cli: "pbc" + id}
-	run(t, "ip", "netns", "add", n.ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", n.ns).Run() })
-	run(t, "ip", "link", "add", n.srv, "type", "veth", "peer", "name", n.cli, "netns", n.ns)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", n.srv).Run() })
-	netMu.Lock()
-	n.prefix = freeNet(t)
-	n.self = n.prefix.Addr().Next()
-	run(t, "ip", "addr", "add", netip.PrefixFrom(n.self, 24).String(), "dev", n.srv)
-	netMu.Unlock()
-	run(t, "ip", "link", "set", n.srv, "up")
-	run(t, "ip", "netns", "exec", n.ns, "ip", "link", "set", "lo", "up")
-	run(t, "ip", "netns", "exec", n.ns, "ip", "link", "set", n.cli, "up")
-	return n
+	tn := testutil.Netns(t)
+	return &testNet{t: t, net: tn, ns: tn.NS, srv: tn.Host, cli: tn.Peer, prefix: tn.Prefix, self: tn.Self}
 }
 
-func (n *testNet) addr(last byte) netip.Addr {
-	a := n.prefix.Addr().As4()
-	a[3] = last
-	return netip.AddrFrom4(a)
-}
+func (n *testNet) addr(last byte) netip.Addr { return n.net.Addr(last) }
 
 func (n *testNet) setMAC(mac phone.MAC) {
-	run(n.t, "ip", "netns", "exec", n.ns, "ip", "link", "set", n.cli, "address", mac.String())
+	n.net.Exec(n.t, "ip", "link", "set", n.cli, "address", mac.String())
 }
 
 // recorder collects a server's events.
@@ -184,7 +118,7 @@ func (n *testNet) udhcpc(args ...string) (map[string]string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.ns, bb, "udhcpc", "-f", "-q", "-n",
+	cmd := n.net.Command(ctx, bb, append([]string{"udhcpc", "-f", "-q", "-n",
 		"-t", "4", "-T", "1", "-i", n.cli, "-s", script}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("udhcpc: %v\n%s", err, out)
@@ -225,7 +159,9 @@ func TestInteropUdhcpc(t *testing.T) {
 	}
 	// udhcpc sets no broadcast flag: the replies went unicast, through
 	// the ARP entry the server added.
-	out, _ := exec.Command("ip", "neigh", "show", n.addr(100).String(), "dev", n.srv).Output()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, "ip", "neigh", "show", n.addr(100).String(), "dev", n.srv).Output()
 	if !strings.Contains(string(out), mac.String()) {
 		t.Errorf("no ARP entry for %v at %v: %q", n.addr(100), mac, out)
 	}
@@ -247,7 +183,7 @@ func TestInteropDhclient(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", n.ns, dhclient, "-d", "-1", "-v",
+	cmd := n.net.Command(ctx, dhclient, "-d", "-1", "-v",
 		"-cf", conf, "-lf", lease, "-pf", filepath.Join(dir, "pid"), "-sf", "/bin/true", n.cli)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -460,14 +396,16 @@ func TestInteropProbeSeesOtherServer(t *testing.T) {
 	n := newTestNet(t)
 	bb := testutil.Tool(t, "busybox")
 	rival := n.addr(2)
-	run(t, "ip", "netns", "exec", n.ns, "ip", "addr", "add", netip.PrefixFrom(rival, 24).String(), "dev", n.cli)
+	n.net.Exec(t, "ip", "addr", "add", netip.PrefixFrom(rival, 24).String(), "dev", n.cli)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "udhcpd.conf")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, "start %v\nend %v\ninterface %s\nlease_file %s\npidfile %s\noption subnet 255.255.255.0\n",
 		n.addr(200), n.addr(210), n.cli, filepath.Join(dir, "leases"), filepath.Join(dir, "pid")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", n.ns, bb, "udhcpd", "-f", "-a", "100", conf)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := n.net.Command(ctx, bb, "udhcpd", "-f", "-a", "100", conf)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -479,7 +417,7 @@ func TestInteropProbeSeesOtherServer(t *testing.T) {
 	}()
 	// Wait until udhcpd listens on port 67 in its namespace.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		b, _ := exec.Command("ip", "netns", "exec", n.ns, "cat", "/proc/net/udp").Output()
+		b, _ := n.net.Command(ctx, "cat", "/proc/net/udp").Output()
 		if strings.Contains(string(b), ":0043 ") {
 			break
 		}
@@ -504,10 +442,14 @@ func TestInteropOtherInterfaceIgnored(t *testing.T) {
 	var b [3]byte
 	rand.Read(b[:])
 	srv2, cli2 := "pbs"+hex.EncodeToString(b[:]), "pbc"+hex.EncodeToString(b[:])
-	run(t, "ip", "link", "add", srv2, "type", "veth", "peer", "name", cli2, "netns", n.ns)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", srv2).Run() })
-	run(t, "ip", "link", "set", srv2, "up")
-	run(t, "ip", "netns", "exec", n.ns, "ip", "link", "set", cli2, "up")
+	n.net.IP(t, "link", "add", srv2, "type", "veth", "peer", "name", cli2, "netns", n.ns)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		exec.CommandContext(ctx, "ip", "link", "del", srv2).Run()
+	})
+	n.net.IP(t, "link", "set", srv2, "up")
+	n.net.Exec(t, "ip", "link", "set", cli2, "up")
 	n2 := *n
 	n2.cli = cli2
 	if vars, err := n2.udhcpc("-t", "2"); err == nil {

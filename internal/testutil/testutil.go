@@ -2,6 +2,8 @@
 package testutil
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -39,4 +41,27 @@ func ToolAt(t testing.TB, path string) string {
 	}
 	t.Skipf("%s is missing; skipping (set PHONEBOOT_REQUIRE_INTEROP=1 to make this a failure)", path)
 	return ""
+}
+
+// Unavailable says that something a test needs is missing: the test is
+// skipped on a developer machine and fails when PHONEBOOT_REQUIRE_INTEROP=1.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	why := fmt.Sprintf(format, args...)
+	if RequireInterop() {
+		t.Fatalf("%s and PHONEBOOT_REQUIRE_INTEROP=1", why)
+	}
+	t.Skipf("%s; skipping (set PHONEBOOT_REQUIRE_INTEROP=1 to make this a failure)", why)
+}
+
+// IPv6Loopback makes sure ::1 can be used: without it the test is
+// skipped, or fails when PHONEBOOT_REQUIRE_INTEROP=1.
+func IPv6Loopback(t testing.TB) {
+	t.Helper()
+	c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		Unavailable(t, "IPv6 loopback ::1 is not available (%v)", err)
+		return
+	}
+	c.Close()
 }

@@ -83,8 +83,11 @@ func FuzzNetascii(f *testing.F) {
 		} else {
 			split = 0
 		}
-		u.Write(wire[:split])
-		u.Write(wire[split:])
+		for _, blk := range [][]byte{wire[:split], wire[split:]} {
+			if n, err := u.Write(blk); n != len(blk) || err != nil {
+				t.Fatalf("Write: %d, %v; want %d, nil", n, err, len(blk))
+			}
+		}
 		if err := u.Commit(); err != nil {
 			t.Fatal(err)
 		}

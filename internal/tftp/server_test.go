@@ -1,4 +1,4 @@
-package tftp
+package tftp_test
 
 import (
 	"bytes"
@@ -10,51 +10,56 @@ import (
 	"path/filepath"
 	"phoneboot/internal/files"
 	"runtime"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"phoneboot/internal/tftp"
+	"phoneboot/internal/tftp/tftptest"
 )
 
 // These tests drive the server over real loopback sockets with a raw client
 // that shows every packet, for the behaviours a normal client hides.
 
+// eventLog follows a server's events, in order, as a tftptest.Recorder
+// keeps them.
 type eventLog struct {
-	mu     sync.Mutex
-	events []Event
-	ch     chan Event
+	rec  *tftptest.Recorder
+	seen int // events already returned by wait
 }
 
-func (l *eventLog) add(ev Event) {
-	l.mu.Lock()
-	l.events = append(l.events, ev)
-	l.mu.Unlock()
-	select {
-	case l.ch <- ev:
-	default:
-	}
-}
+func newEventLog() *eventLog { return &eventLog{rec: tftptest.NewRecorder()} }
 
 // wait returns the next event or fails after 10 s.
-func (l *eventLog) wait(t *testing.T) Event {
+func (l *eventLog) wait(t *testing.T) tftp.Event {
 	t.Helper()
-	select {
-	case ev := <-l.ch:
-		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatal("no transfer event within 10s")
-		return Event{}
+	deadline := time.After(10 * time.Second)
+	for {
+		evs, changed := l.rec.Snapshot()
+		if len(evs) > l.seen {
+			l.seen++
+			return evs[l.seen-1]
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatal("no transfer event within 10s")
+			return tftp.Event{}
+		}
 	}
 }
 
 // startServer serves files from a temp dir on 127.0.0.1 and returns the
 // listening address.
-func startServer(t *testing.T, s *Server, contents map[string][]byte) (netip.AddrPort, *eventLog) {
+func startServer(t *testing.T, s *tftp.Server, contents map[string][]byte) (netip.AddrPort, *eventLog) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range contents {
 		p := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -64,28 +69,28 @@ func startServer(t *testing.T, s *Server, contents map[string][]byte) (netip.Add
 		t.Fatal(err)
 	}
 	if s.Resolver == nil {
-		s.Resolver = ByName(d)
+		s.Resolver = tftp.ByName(d)
 	}
-	log := &eventLog{ch: make(chan Event, 1000)}
-	s.OnEvent = log.add
+	log := newEventLog()
+	s.OnEvent = log.rec.Add
 	if useGoroutineDriver {
-		s.drv = goroutineDriver{s: s}
+		tftp.UseGoroutineDriver(s)
 	}
-	conns, err := Listen("127.0.0.1:0")
+	conns, err := tftp.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		s.Serve(conns[0])
-		close(done)
-	}()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(conns[0]) }()
 	t.Cleanup(func() {
-		// Cut what a test left hanging rather than wait for its timeouts.
+		// Cut what a test left hanging rather than wait for its timeouts
+		// (so Shutdown may well report its deadline).
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		s.Shutdown(ctx)
-		<-done
+		if err := <-served; !errors.Is(err, tftp.ErrServerClosed) {
+			t.Errorf("Serve: %v, want ErrServerClosed", err)
+		}
 		d.Close()
 	})
 	return conns[0].LocalAddr().(*net.UDPAddr).AddrPort(), log
@@ -167,7 +172,7 @@ func (c *rawClient) recv(timeout time.Duration) []byte {
 func (c *rawClient) awaitAck(blk uint16) {
 	c.t.Helper()
 	for range 20 {
-		n, err := ParseAck(c.mustRecv())
+		n, err := tftp.ParseAck(c.mustRecv())
 		if err == nil && n == blk {
 			return
 		}
@@ -189,36 +194,39 @@ func (c *rawClient) mustRecv() []byte {
 
 // get runs a lock-step or windowed read with ACKs for the last block of
 // each window and returns the file.
-func (c *rawClient) get(name string, window int, opts ...Option) []byte {
+func (c *rawClient) get(name string, window int, opts ...tftp.Option) []byte {
 	c.t.Helper()
-	c.request(AppendRequest(nil, OpRRQ, name, ModeOctet, opts...))
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, name, tftp.ModeOctet, opts...))
 	blksize := 512
 	var out []byte
 	b := c.mustRecv()
-	if op, _ := PacketOpcode(b); op == OpOACK {
-		got, _ := ParseOACK(b)
+	if op, _ := tftp.PacketOpcode(b); op == tftp.OpOACK {
+		got, _ := tftp.ParseOACK(b)
 		for _, o := range got {
 			if o.Name == "blksize" {
-				n, _ := parseCount(o.Value)
-				blksize = int(n)
+				n, err := strconv.Atoi(o.Value)
+				if err != nil {
+					c.t.Fatalf("OACK blksize %q: %v", o.Value, err)
+				}
+				blksize = n
 			}
 		}
-		c.send(AppendAck(nil, 0))
+		c.send(tftp.AppendAck(nil, 0))
 		b = c.mustRecv()
 	}
 	inWindow := 0
 	ack := make([]byte, 4)
 	expected := uint16(1)
 	for {
-		n, payload, err := ParseData(b)
+		n, payload, err := tftp.ParseData(b)
 		if err != nil {
-			code, msg, _ := ParseErrorPacket(b)
+			code, msg, _ := tftp.ParseErrorPacket(b)
 			c.t.Fatalf("expected DATA, got % x (error %d %q)", b[:min(len(b), 8)], code, msg)
 		}
 		if n != expected {
 			// A retransmission (the server's timer can fire on a loaded
 			// machine): ACK what we have, as real clients do.
-			c.send(AppendAck(ack[:0], expected-1))
+			c.send(tftp.AppendAck(ack[:0], expected-1))
 			inWindow = 0
 			b = c.mustRecv()
 			continue
@@ -229,7 +237,7 @@ func (c *rawClient) get(name string, window int, opts ...Option) []byte {
 		last := len(payload) < blksize
 		if last || inWindow == window {
 			inWindow = 0
-			c.send(AppendAck(ack[:0], n))
+			c.send(tftp.AppendAck(ack[:0], n))
 		}
 		if last {
 			return out
@@ -240,19 +248,19 @@ func (c *rawClient) get(name string, window int, opts ...Option) []byte {
 
 func TestReadLockstepAndWindow(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB: exact multiple of 512
-	addr, log := startServer(t, &Server{}, map[string][]byte{"a.bin": data})
+	addr, log := startServer(t, &tftp.Server{}, map[string][]byte{"a.bin": data})
 	c := newRawClient(t, "127.0.0.2", addr)
 	if got := c.get("a.bin", 1); !bytes.Equal(got, data) {
 		t.Fatalf("lock-step: got %d bytes, want %d", len(got), len(data))
 	}
-	if ev := log.wait(t); ev.Outcome != OutcomeOK || ev.Bytes != int64(len(data)) || ev.Remote.Addr().String() != "127.0.0.2" {
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeOK || ev.Bytes != int64(len(data)) || ev.Remote.Addr().String() != "127.0.0.2" {
 		t.Fatalf("event = %+v", ev)
 	}
 	c = newRawClient(t, "127.0.0.3", addr)
-	if got := c.get("a.bin", 8, Option{"blksize", "1000"}, Option{"windowsize", "8"}); !bytes.Equal(got, data) {
+	if got := c.get("a.bin", 8, tftp.Option{"blksize", "1000"}, tftp.Option{"windowsize", "8"}); !bytes.Equal(got, data) {
 		t.Fatalf("windowed: got %d bytes, want %d", len(got), len(data))
 	}
-	if ev := log.wait(t); ev.Outcome != OutcomeOK || ev.Windowsize != 8 || ev.Blksize != 1000 {
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeOK || ev.Windowsize != 8 || ev.Blksize != 1000 {
 		t.Fatalf("event = %+v", ev)
 	}
 }
@@ -261,31 +269,31 @@ func TestReadLockstepAndWindow(t *testing.T) {
 // goes on undisturbed.
 func TestWrongTID(t *testing.T) {
 	data := bytes.Repeat([]byte{7}, 1500)
-	addr, log := startServer(t, &Server{}, map[string][]byte{"f": data})
+	addr, log := startServer(t, &tftp.Server{}, map[string][]byte{"f": data})
 	c := newRawClient(t, "127.0.0.2", addr)
-	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
 	first := append([]byte(nil), c.mustRecv()...)
 	intruder := newRawClient(t, "127.0.0.2", addr)
 	intruder.tid = c.tid
-	intruder.send(AppendAck(nil, 1))
+	intruder.send(tftp.AppendAck(nil, 1))
 	b := intruder.mustRecv()
-	if code, _, err := ParseErrorPacket(b); err != nil || code != ErrUnknownTID {
+	if code, _, err := tftp.ParseErrorPacket(b); err != nil || code != tftp.ErrUnknownTID {
 		t.Fatalf("intruder got % x, want ERROR 5", b)
 	}
 	got := append([]byte(nil), first[4:]...)
-	c.send(AppendAck(nil, 1))
+	c.send(tftp.AppendAck(nil, 1))
 	for blk := uint16(2); ; blk++ {
-		n, payload, err := ParseData(c.mustRecv())
+		n, payload, err := tftp.ParseData(c.mustRecv())
 		if err == nil && n == blk-1 {
 			blk-- // a retransmission on a loaded machine; the ACK is below
-			c.send(AppendAck(nil, n))
+			c.send(tftp.AppendAck(nil, n))
 			continue
 		}
 		if err != nil || n != blk {
 			t.Fatalf("block %d: got %d, %v", blk, n, err)
 		}
 		got = append(got, payload...)
-		c.send(AppendAck(nil, n))
+		c.send(tftp.AppendAck(nil, n))
 		if len(payload) < 512 {
 			break
 		}
@@ -293,21 +301,21 @@ func TestWrongTID(t *testing.T) {
 	if !bytes.Equal(got, data) {
 		t.Fatal("data differs")
 	}
-	if ev := log.wait(t); ev.Outcome != OutcomeOK {
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeOK {
 		t.Fatalf("event = %+v", ev)
 	}
 }
 
 // RFC 1123 §4.2.3.1: never resend DATA on a duplicate ACK, only on timeout.
 func TestNoSorcerersApprentice(t *testing.T) {
-	addr, _ := startServer(t, &Server{Timeout: 2 * time.Second, MinTimeout: 2 * time.Second}, map[string][]byte{"f": bytes.Repeat([]byte{1}, 5000)})
+	addr, _ := startServer(t, &tftp.Server{Timeout: 2 * time.Second, MinTimeout: 2 * time.Second}, map[string][]byte{"f": bytes.Repeat([]byte{1}, 5000)})
 	c := newRawClient(t, "127.0.0.2", addr)
-	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
 	c.mustRecv() // DATA 1
-	c.send(AppendAck(nil, 1))
+	c.send(tftp.AppendAck(nil, 1))
 	c.mustRecv() // DATA 2
 	for range 20 {
-		c.send(AppendAck(nil, 1)) // duplicates of the previous ACK
+		c.send(tftp.AppendAck(nil, 1)) // duplicates of the previous ACK
 	}
 	if b := c.recv(300 * time.Millisecond); b != nil {
 		t.Fatalf("server answered a duplicate ACK with % x", b[:4])
@@ -316,28 +324,28 @@ func TestNoSorcerersApprentice(t *testing.T) {
 
 // Timeouts resend the block; the event counts it.
 func TestRetransmitOnTimeout(t *testing.T) {
-	addr, log := startServer(t, &Server{Timeout: 50 * time.Millisecond, MinTimeout: 10 * time.Millisecond}, map[string][]byte{"f": []byte("hello")})
+	addr, log := startServer(t, &tftp.Server{Timeout: 50 * time.Millisecond, MinTimeout: 10 * time.Millisecond}, map[string][]byte{"f": []byte("hello")})
 	c := newRawClient(t, "127.0.0.2", addr)
-	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
 	a := append([]byte(nil), c.mustRecv()...)
 	b := c.mustRecv() // the same block again, after the timeout
 	if !bytes.Equal(a, b) {
 		t.Fatalf("retransmission % x differs from % x", b, a)
 	}
-	c.send(AppendAck(nil, 1))
-	if ev := log.wait(t); ev.Outcome != OutcomeOK || ev.Retransmits < 1 {
+	c.send(tftp.AppendAck(nil, 1))
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeOK || ev.Retransmits < 1 {
 		t.Fatalf("event = %+v", ev)
 	}
 }
 
 // A client that stops answering is given up on after the retries.
 func TestGiveUp(t *testing.T) {
-	addr, log := startServer(t, &Server{Timeout: 20 * time.Millisecond, MinTimeout: 10 * time.Millisecond, MaxTimeout: 40 * time.Millisecond, Retries: 3},
+	addr, log := startServer(t, &tftp.Server{Timeout: 20 * time.Millisecond, MinTimeout: 10 * time.Millisecond, MaxTimeout: 40 * time.Millisecond, Retries: 3},
 		map[string][]byte{"f": []byte("hello")})
 	c := newRawClient(t, "127.0.0.2", addr)
-	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
 	ev := log.wait(t)
-	if ev.Outcome != OutcomeTimeout || ev.Retransmits != 3 {
+	if ev.Outcome != tftp.OutcomeTimeout || ev.Retransmits != 3 {
 		t.Fatalf("event = %+v", ev)
 	}
 }
@@ -350,11 +358,11 @@ func TestRollover(t *testing.T) {
 		data[i] = byte(i * 7)
 	}
 	for _, toOne := range []bool{false, true} {
-		addr, _ := startServer(t, &Server{RolloverToOne: toOne}, map[string][]byte{"big": data})
+		addr, _ := startServer(t, &tftp.Server{RolloverToOne: toOne}, map[string][]byte{"big": data})
 		c := newRawClient(t, "127.0.0.2", addr)
-		c.request(AppendRequest(nil, OpRRQ, "big", ModeOctet, Option{"blksize", "8"}, Option{"windowsize", "64"}))
+		c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "big", tftp.ModeOctet, tftp.Option{"blksize", "8"}, tftp.Option{"windowsize", "64"}))
 		c.mustRecv() // OACK
-		c.send(AppendAck(nil, 0))
+		c.send(tftp.AppendAck(nil, 0))
 		var got []byte
 		var seen []uint16
 		wire := func(idx int) uint16 {
@@ -364,13 +372,13 @@ func TestRollover(t *testing.T) {
 			return uint16(idx)
 		}
 		for idx := 1; ; {
-			n, payload, err := ParseData(c.mustRecv())
+			n, payload, err := tftp.ParseData(c.mustRecv())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if n != wire(idx) {
 				// A resent window (a timer fired on a loaded machine).
-				c.send(AppendAck(nil, wire(idx-1)))
+				c.send(tftp.AppendAck(nil, wire(idx-1)))
 				continue
 			}
 			if idx >= 65534 && idx <= 65537 {
@@ -378,7 +386,7 @@ func TestRollover(t *testing.T) {
 			}
 			got = append(got, payload...)
 			if idx%64 == 0 || len(payload) < 8 {
-				c.send(AppendAck(nil, n))
+				c.send(tftp.AppendAck(nil, n))
 			}
 			if len(payload) < 8 {
 				break
@@ -396,23 +404,23 @@ func TestRollover(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	addr, log := startServer(t, &Server{}, map[string][]byte{"f": []byte("x"), "sub/g": []byte("y")})
+	addr, log := startServer(t, &tftp.Server{}, map[string][]byte{"f": []byte("x"), "sub/g": []byte("y")})
 	tests := []struct {
 		name string
 		req  []byte
-		code ErrorCode
-		out  Outcome
+		code tftp.ErrorCode
+		out  tftp.Outcome
 	}{
-		{"missing file", AppendRequest(nil, OpRRQ, "CTLSEP001122334455.tlv", ModeOctet), ErrFileNotFound, OutcomeNotFound},
-		{"directory", AppendRequest(nil, OpRRQ, "sub", ModeOctet), ErrFileNotFound, OutcomeNotFound},
-		{"traversal", AppendRequest(nil, OpRRQ, "../f", ModeOctet), ErrAccessViolation, OutcomeDenied},
-		{"write disabled", AppendRequest(nil, OpWRQ, "new", ModeOctet), ErrAccessViolation, OutcomeDenied},
-		{"mail mode", AppendRequest(nil, OpRRQ, "f", "mail"), ErrIllegalOp, OutcomeBadReq},
+		{"missing file", tftp.AppendRequest(nil, tftp.OpRRQ, "CTLSEP001122334455.tlv", tftp.ModeOctet), tftp.ErrFileNotFound, tftp.OutcomeNotFound},
+		{"directory", tftp.AppendRequest(nil, tftp.OpRRQ, "sub", tftp.ModeOctet), tftp.ErrFileNotFound, tftp.OutcomeNotFound},
+		{"traversal", tftp.AppendRequest(nil, tftp.OpRRQ, "../f", tftp.ModeOctet), tftp.ErrAccessViolation, tftp.OutcomeDenied},
+		{"write disabled", tftp.AppendRequest(nil, tftp.OpWRQ, "new", tftp.ModeOctet), tftp.ErrAccessViolation, tftp.OutcomeDenied},
+		{"mail mode", tftp.AppendRequest(nil, tftp.OpRRQ, "f", "mail"), tftp.ErrIllegalOp, tftp.OutcomeBadReq},
 	}
 	for i, tt := range tests {
 		c := newRawClient(t, "127.0.0."+string(rune('2'+i)), addr)
 		c.request(tt.req)
-		code, msg, err := ParseErrorPacket(c.mustRecv())
+		code, msg, err := tftp.ParseErrorPacket(c.mustRecv())
 		if err != nil || code != tt.code {
 			t.Errorf("%s: got error %d %q (%v), want code %d", tt.name, code, msg, err, tt.code)
 		}
@@ -423,63 +431,63 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestBusyAndRateLimit(t *testing.T) {
-	addr, log := startServer(t, &Server{MaxTransfers: 1, Timeout: 2 * time.Second}, map[string][]byte{"f": bytes.Repeat([]byte{1}, 2000)})
+	addr, log := startServer(t, &tftp.Server{MaxTransfers: 1, Timeout: 2 * time.Second}, map[string][]byte{"f": bytes.Repeat([]byte{1}, 2000)})
 	hung := newRawClient(t, "127.0.0.2", addr)
-	hung.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	hung.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
 	hung.mustRecv() // the transfer is running and waits for an ACK
 	c := newRawClient(t, "127.0.0.3", addr)
-	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
-	code, msg, err := ParseErrorPacket(c.mustRecv())
-	if err != nil || code != ErrUndefined || !strings.Contains(msg, "busy") {
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
+	code, msg, err := tftp.ParseErrorPacket(c.mustRecv())
+	if err != nil || code != tftp.ErrUndefined || !strings.Contains(msg, "busy") {
 		t.Fatalf("second transfer: error %d %q %v, want server busy", code, msg, err)
 	}
-	if ev := log.wait(t); ev.Outcome != OutcomeRefused {
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeRefused {
 		t.Fatalf("event = %+v", ev)
 	}
 
-	addr, _ = startServer(t, &Server{RatePerSource: 1, RateBurst: 1}, map[string][]byte{"f": []byte("x")})
+	addr, _ = startServer(t, &tftp.Server{RatePerSource: 1, RateBurst: 1}, map[string][]byte{"f": []byte("x")})
 	first := newRawClient(t, "127.0.0.4", addr)
-	first.request(AppendRequest(nil, OpRRQ, "nothere", ModeOctet))
+	first.request(tftp.AppendRequest(nil, tftp.OpRRQ, "nothere", tftp.ModeOctet))
 	first.mustRecv()
 	second := newRawClient(t, "127.0.0.4", addr) // same IP, new port
-	second.request(AppendRequest(nil, OpRRQ, "nothere", ModeOctet))
-	code, msg, _ = ParseErrorPacket(second.mustRecv())
-	if code != ErrUndefined || !strings.Contains(msg, "too many requests") {
+	second.request(tftp.AppendRequest(nil, tftp.OpRRQ, "nothere", tftp.ModeOctet))
+	code, msg, _ = tftp.ParseErrorPacket(second.mustRecv())
+	if code != tftp.ErrUndefined || !strings.Contains(msg, "too many requests") {
 		t.Fatalf("rate limit: error %d %q", code, msg)
 	}
 	other := newRawClient(t, "127.0.0.5", addr) // another phone is not affected
-	other.request(AppendRequest(nil, OpRRQ, "nothere", ModeOctet))
-	if code, _, _ := ParseErrorPacket(other.mustRecv()); code != ErrFileNotFound {
+	other.request(tftp.AppendRequest(nil, tftp.OpRRQ, "nothere", tftp.ModeOctet))
+	if code, _, _ := tftp.ParseErrorPacket(other.mustRecv()); code != tftp.ErrFileNotFound {
 		t.Fatalf("other client got error %d, want 1", code)
 	}
 }
 
 func TestUpload(t *testing.T) {
 	up := t.TempDir()
-	u, err := OpenUploadDir(up)
+	u, err := tftp.OpenUploadDir(up)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	addr, log := startServer(t, &Server{Receiver: u, Limits: Limits{MaxUpload: 4000}, Timeout: 50 * time.Millisecond, MinTimeout: 10 * time.Millisecond, Retries: 2}, nil)
+	addr, log := startServer(t, &tftp.Server{Receiver: u, Limits: tftp.Limits{MaxUpload: 4000}, Timeout: 50 * time.Millisecond, MinTimeout: 10 * time.Millisecond, Retries: 2}, nil)
 
 	// A complete upload appears under its name.
 	data := bytes.Repeat([]byte("log line\n"), 200) // 1800 bytes
 	c := newRawClient(t, "127.0.0.2", addr)
-	c.request(AppendRequest(nil, OpWRQ, "crash.log", ModeOctet))
-	if n, err := ParseAck(c.mustRecv()); err != nil || n != 0 {
+	c.request(tftp.AppendRequest(nil, tftp.OpWRQ, "crash.log", tftp.ModeOctet))
+	if n, err := tftp.ParseAck(c.mustRecv()); err != nil || n != 0 {
 		t.Fatalf("WRQ answer: ack %d %v", n, err)
 	}
 	for blk, off := uint16(1), 0; ; blk++ {
 		end := min(off+512, len(data))
-		c.send(AppendData(nil, blk, data[off:end]))
+		c.send(tftp.AppendData(nil, blk, data[off:end]))
 		c.awaitAck(blk)
 		if end-off < 512 {
 			break
 		}
 		off = end
 	}
-	if ev := log.wait(t); ev.Outcome != OutcomeOK || ev.Bytes != int64(len(data)) {
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeOK || ev.Bytes != int64(len(data)) {
 		t.Fatalf("event = %+v", ev)
 	}
 	if got, _ := os.ReadFile(filepath.Join(up, "crash.log")); !bytes.Equal(got, data) {
@@ -488,37 +496,40 @@ func TestUpload(t *testing.T) {
 
 	// An existing file is not replaced.
 	c = newRawClient(t, "127.0.0.3", addr)
-	c.request(AppendRequest(nil, OpWRQ, "crash.log", ModeOctet))
-	if code, _, _ := ParseErrorPacket(c.mustRecv()); code != ErrFileExists {
+	c.request(tftp.AppendRequest(nil, tftp.OpWRQ, "crash.log", tftp.ModeOctet))
+	if code, _, _ := tftp.ParseErrorPacket(c.mustRecv()); code != tftp.ErrFileExists {
 		t.Fatalf("overwrite: error %d, want 6", code)
 	}
 	log.wait(t)
 
 	// A broken upload (client vanishes) and an oversized one leave nothing.
 	c = newRawClient(t, "127.0.0.4", addr)
-	c.request(AppendRequest(nil, OpWRQ, "half.bin", ModeOctet))
+	c.request(tftp.AppendRequest(nil, tftp.OpWRQ, "half.bin", tftp.ModeOctet))
 	c.mustRecv()
-	c.send(AppendData(nil, 1, make([]byte, 512)))
-	if ev := log.wait(t); ev.Outcome != OutcomeTimeout {
+	c.send(tftp.AppendData(nil, 1, make([]byte, 512)))
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeTimeout {
 		t.Fatalf("abandoned upload: event = %+v", ev)
 	}
 	c = newRawClient(t, "127.0.0.5", addr)
-	c.request(AppendRequest(nil, OpWRQ, "big.bin", ModeOctet))
+	c.request(tftp.AppendRequest(nil, tftp.OpWRQ, "big.bin", tftp.ModeOctet))
 	c.mustRecv()
 	for blk := uint16(1); blk <= 8; blk++ {
-		c.send(AppendData(nil, blk, make([]byte, 512)))
+		c.send(tftp.AppendData(nil, blk, make([]byte, 512)))
 		b := c.mustRecv()
-		if code, _, err := ParseErrorPacket(b); err == nil {
-			if code != ErrDiskFull {
+		if code, _, err := tftp.ParseErrorPacket(b); err == nil {
+			if code != tftp.ErrDiskFull {
 				t.Fatalf("oversized upload: error %d, want 3", code)
 			}
 			break
 		}
 	}
-	if ev := log.wait(t); ev.Outcome != OutcomeFailed {
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeFailed {
 		t.Fatalf("oversized upload: event = %+v", ev)
 	}
-	entries, _ := os.ReadDir(up)
+	entries, err := os.ReadDir(up)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(entries) != 1 {
 		var names []string
 		for _, e := range entries {
@@ -532,26 +543,34 @@ func TestUpload(t *testing.T) {
 // each cut transfer still ends in one event.
 func TestShutdown(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte{1}, 5000), 0o644)
-	d, _ := files.OpenDir(dir, 0)
+	if err := os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte{1}, 5000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := files.OpenDir(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer d.Close()
-	log := &eventLog{ch: make(chan Event, 10)}
-	s := &Server{Resolver: ByName(d), OnEvent: log.add, Timeout: 5 * time.Second}
-	conns, _ := Listen("127.0.0.1:0")
+	log := newEventLog()
+	s := &tftp.Server{Resolver: tftp.ByName(d), OnEvent: log.rec.Add, Timeout: 5 * time.Second}
+	conns, err := tftp.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(conns[0]) }()
 	c := newRawClient(t, "127.0.0.2", conns[0].LocalAddr().(*net.UDPAddr).AddrPort())
-	c.request(AppendRequest(nil, OpRRQ, "f", ModeOctet))
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
 	c.mustRecv()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown = %v, want deadline exceeded", err)
 	}
-	if err := <-served; !errors.Is(err, ErrServerClosed) {
+	if err := <-served; !errors.Is(err, tftp.ErrServerClosed) {
 		t.Fatalf("Serve = %v", err)
 	}
-	if ev := log.wait(t); ev.Outcome != OutcomeShutdown {
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeShutdown {
 		t.Fatalf("event = %+v", ev)
 	}
 }
@@ -560,7 +579,7 @@ func TestShutdown(t *testing.T) {
 // allocates no more than one of 20 blocks.
 func TestNoAllocationsPerPacket(t *testing.T) {
 	small, big := make([]byte, 20*512+1), make([]byte, 2000*512+1)
-	addr, log := startServer(t, &Server{}, map[string][]byte{"small": small, "big": big})
+	addr, log := startServer(t, &tftp.Server{}, map[string][]byte{"small": small, "big": big})
 	c := newRawClient(t, "127.0.0.2", addr)
 	ack := make([]byte, 4)
 	run := func(name string) uint64 {
@@ -568,11 +587,11 @@ func TestNoAllocationsPerPacket(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		c.request(AppendRequest(nil, OpRRQ, name, ModeOctet))
+		c.request(tftp.AppendRequest(nil, tftp.OpRRQ, name, tftp.ModeOctet))
 		for {
 			b := c.mustRecv()
-			n, payload, _ := ParseData(b)
-			c.send(AppendAck(ack[:0], n))
+			n, payload, _ := tftp.ParseData(b)
+			c.send(tftp.AppendAck(ack[:0], n))
 			if len(payload) < 512 {
 				break
 			}
@@ -586,5 +605,76 @@ func TestNoAllocationsPerPacket(t *testing.T) {
 	a, b := run("small"), run("big")
 	if perBlock := float64(int64(b)-int64(a)) / 1980; perBlock > 0.05 {
 		t.Fatalf("%.2f allocations per block (small transfer %d, big %d)", perBlock, a, b)
+	}
+}
+
+// getBlocks runs a lock-step read in mode and returns each DATA payload.
+func (c *rawClient) getBlocks(name string, mode tftp.Mode) [][]byte {
+	c.t.Helper()
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, name, mode))
+	var blocks [][]byte
+	for expected := uint16(1); len(blocks) < 1000; {
+		b := c.mustRecv()
+		n, payload, err := tftp.ParseData(b)
+		if err != nil {
+			code, msg, _ := tftp.ParseErrorPacket(b)
+			c.t.Fatalf("expected DATA %d, got % x (error %d %q)", expected, b[:min(len(b), 8)], code, msg)
+		}
+		c.send(tftp.AppendAck(nil, n))
+		if n != expected {
+			continue // a retransmission on a loaded machine
+		}
+		expected++
+		blocks = append(blocks, append([]byte(nil), payload...))
+		if len(payload) < 512 {
+			return blocks
+		}
+	}
+	c.t.Fatal("more than 1000 blocks")
+	return nil
+}
+
+// TestNetasciiBlockEnds: line ends whose CR is the last byte of a block.
+// An upload in netascii whose CR NUL and CR LF pairs are split across
+// blocks is stored as CR and LF; a download of a file whose LF and bare
+// CR fall at a block end sends CR at the end of one block and LF or NUL
+// at the start of the next.
+func TestNetasciiBlockEnds(t *testing.T) {
+	up := t.TempDir()
+	u, err := tftp.OpenUploadDir(up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	a511, b510 := strings.Repeat("a", 511), strings.Repeat("b", 510)
+	text := a511 + "\n" + b510 + "\r" + "end\n"
+	addr, log := startServer(t, &tftp.Server{Receiver: u}, map[string][]byte{"text.txt": []byte(text)})
+
+	// Upload: block 1 ends in the CR of CR NUL, block 2 in the CR of CR LF.
+	blocks := []string{a511 + "\r", "\x00" + b510 + "\r", "\nend"}
+	c := newRawClient(t, "127.0.0.2", addr)
+	c.request(tftp.AppendRequest(nil, tftp.OpWRQ, "up.txt", tftp.ModeNetascii))
+	c.awaitAck(0)
+	for i, b := range blocks {
+		c.send(tftp.AppendData(nil, uint16(i+1), []byte(b)))
+		c.awaitAck(uint16(i + 1))
+	}
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeOK || ev.Mode != tftp.ModeNetascii {
+		t.Fatalf("upload event = %+v", ev)
+	}
+	got, err := os.ReadFile(filepath.Join(up, "up.txt"))
+	if want := a511 + "\r" + b510 + "\nend"; err != nil || string(got) != want {
+		t.Errorf("stored %d bytes (%v), want %d: %q ... %q", len(got), err, len(want), got[min(len(got), 505):min(len(got), 520)], got[min(len(got), 1015):])
+	}
+
+	// Download: the LF after 511 bytes and the bare CR after 510 more.
+	c = newRawClient(t, "127.0.0.3", addr)
+	wire := c.getBlocks("text.txt", tftp.ModeNetascii)
+	if len(wire) != 3 || len(wire[0]) != 512 || len(wire[1]) != 512 || wire[0][511] != '\r' || wire[1][0] != '\n' ||
+		wire[1][511] != '\r' || string(wire[2]) != "\x00end\r\n" {
+		t.Errorf("netascii blocks %d; want block 1 ending in CR, block 2 LF ... CR, block 3 %q; got %q", len(wire), "\x00end\r\n", wire)
+	}
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeOK || ev.Size != int64(len(text)+3) {
+		t.Errorf("download event = %+v, want ok and %d bytes on the wire", ev, len(text)+3)
 	}
 }

@@ -295,12 +295,16 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("no config: code %d, stdout %q", code, stdout)
 	}
 	cfg := filepath.Join(data, "phoneboot.toml")
-	os.WriteFile(cfg, []byte("[[phone]]\nmac = \"00137F38B3DE\"\nmodel = \"7960\"\n"), 0o644)
+	if err := os.WriteFile(cfg, []byte("[[phone]]\nmac = \"00137F38B3DE\"\nmodel = \"7960\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, stdout, _ = runQuick(t, "check", "--data", data)
 	if code != 0 || !strings.Contains(stdout, "ok: ") || !strings.Contains(stdout, "1 phones") {
 		t.Errorf("good config: code %d, stdout %q", code, stdout)
 	}
-	os.WriteFile(cfg, []byte("[[phone]]\nmac = \"00137F38B3DE\"\nlable = \"x\"\n"), 0o644)
+	if err := os.WriteFile(cfg, []byte("[[phone]]\nmac = \"00137F38B3DE\"\nlable = \"x\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	want := cfg + `:3: unknown key "phone.lable" (did you mean "label"?)`
 	for _, args := range [][]string{{"check", "--data", data}, {"serve", "--data", data, "--tftp-addr", "127.0.0.1:0"}} {
 		code, stdout, stderr := runQuick(t, args...)

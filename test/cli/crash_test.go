@@ -47,8 +47,24 @@ func TestKillDuringBootStorm(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(1500 * time.Millisecond)
-	p.cmd.Process.Signal(syscall.SIGKILL)
+	// Kill in mid-storm once some requests finished well over a second ago
+	// (the ones whose events must have been stored), however slow the
+	// machine is to get the storm going.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		ready := len(finished) >= 20 && time.Since(finished[19].at) > 1200*time.Millisecond
+		n := len(finished)
+		mu.Unlock()
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d requests finished within 15s", n)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
 	killed := time.Now()
 	p.exit(t, 10*time.Second)
 	cancel()
@@ -70,8 +86,13 @@ func TestKillDuringBootStorm(t *testing.T) {
 	}
 	for rows.Next() {
 		var f string
-		rows.Scan(&f)
+		if err := rows.Scan(&f); err != nil {
+			t.Fatal(err)
+		}
 		stored[f] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	rows.Close()
 	lost, old := 0, 0

@@ -5,15 +5,19 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"phoneboot/internal/tftp"
 )
 
 // binary is the phoneboot executable built by TestMain.
@@ -140,6 +144,93 @@ func (p *proc) waitLog(t *testing.T, text string, d time.Duration) {
 	}
 }
 
+// logLen is how much phoneboot has logged so far, a mark for waitLogSince.
+func (p *proc) logLen() int { return len(p.stderr.String()) }
+
+// waitLogSince waits at most d for text to appear on stderr after the
+// first from bytes, and returns the offset just past it.
+func (p *proc) waitLogSince(t *testing.T, from int, text string, d time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if i := strings.Index(p.stderr.String()[from:], text); i >= 0 {
+			return from + i + len(text)
+		}
+		if !p.running() {
+			t.Fatalf("phoneboot exited (code %d) before logging %q:\n%s", p.cmd.ProcessState.ExitCode(), text, p.stderr)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("phoneboot did not log %q within %v:\n%s", text, d, p.stderr.String()[from:])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// listenAddr waits at most d for the log line msg="<msg>" addr=HOST:PORT
+// (a listener phoneboot opened, e.g. on port 0) and returns the address.
+func (p *proc) listenAddr(t *testing.T, msg string, d time.Duration) netip.AddrPort {
+	t.Helper()
+	p.waitLog(t, `msg="`+msg+`"`, d)
+	m := regexp.MustCompile(`msg="` + regexp.QuoteMeta(msg) + `" addr=(\S+)`).FindStringSubmatch(p.stderr.String())
+	if m == nil {
+		t.Fatalf("log line %q names no addr:\n%s", msg, p.stderr)
+	}
+	a, err := netip.ParseAddrPort(m[1])
+	if err != nil {
+		t.Fatalf("log line %q: %v", msg, err)
+	}
+	return a
+}
+
+// waitUDPPort waits at most d until phoneboot itself has a UDP socket
+// bound to port (on any address): it is listening there.
+func (p *proc) waitUDPPort(t *testing.T, port int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !p.hasUDPPort(port) {
+		if !p.running() {
+			t.Fatalf("phoneboot exited (code %d) before listening on UDP port %d:\n%s", p.cmd.ProcessState.ExitCode(), port, p.stderr)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("phoneboot did not listen on UDP port %d within %v:\n%s", port, d, p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// hasUDPPort reports whether one of the process's sockets (its
+// /proc/PID/fd links socket:[INODE]) is a UDP socket on port in its
+// network namespace's /proc/PID/net/udp or udp6.
+func (p *proc) hasUDPPort(port int) bool {
+	dir := fmt.Sprintf("/proc/%d", p.cmd.Process.Pid)
+	fds, err := os.ReadDir(dir + "/fd")
+	if err != nil {
+		return false
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink(dir + "/fd/" + fd.Name())
+		if inode, ok := strings.CutPrefix(l, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, table := range []string{"udp", "udp6"} {
+		b, err := os.ReadFile(dir + "/net/" + table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) > 9 && strings.HasSuffix(f[1], suffix) && inodes[f[9]] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(sig); err != nil {
@@ -163,15 +254,18 @@ func serve(t *testing.T, extra ...string) (*proc, int, string) {
 	return serveData(t, filepath.Join(t.TempDir(), "data"), extra...)
 }
 
-// serveData is serve with a data directory the test prepared.
+// serveData is serve with a data directory the test prepared. TFTP
+// listens on 127.0.0.1, or on the host of a --tftp-addr in extra (":0":
+// every address); the port is always picked here, since a port found free
+// can be taken by someone else before phoneboot binds it: each of the
+// attempts gets a new one.
 func serveData(t *testing.T, data string, extra ...string) (*proc, int, string) {
 	t.Helper()
+	host, extra := tftpHost(t, extra)
 	var lastErr string
-	// A port found free can be taken by someone else before phoneboot
-	// binds it: try a few.
 	for range 3 {
-		port := freePort(t)
-		args := append([]string{"serve", "--data", data, "--tftp-addr", "127.0.0.1:" + strconv.Itoa(port)}, extra...)
+		port := freePort(t, host)
+		args := append([]string{"serve", "--data", data, "--tftp-addr", net.JoinHostPort(host, strconv.Itoa(port))}, extra...)
 		p := start(t, args...)
 		deadline := time.Now().Add(15 * time.Second)
 		for time.Now().Before(deadline) {
@@ -192,15 +286,56 @@ func serveData(t *testing.T, data string, extra ...string) (*proc, int, string) 
 	return nil, 0, ""
 }
 
-// freePort returns a UDP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+// tftpHost takes the --tftp-addr out of serve's extra arguments and
+// returns its host (127.0.0.1 without one) and the other arguments.
+func tftpHost(t *testing.T, extra []string) (string, []string) {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+	host, rest := "127.0.0.1", []string{}
+	for i := 0; i < len(extra); i++ {
+		a := extra[i]
+		v, ok := strings.CutPrefix(a, "--tftp-addr=")
+		if !ok && a == "--tftp-addr" && i+1 < len(extra) {
+			v, ok = extra[i+1], true
+			i++
+		}
+		if !ok {
+			rest = append(rest, a)
+			continue
+		}
+		h, _, err := net.SplitHostPort(v)
+		if err != nil {
+			t.Fatalf("--tftp-addr %q: %v", v, err)
+		}
+		host = h
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	return host, rest
+}
+
+// freePort returns a UDP port that was free a moment ago on every socket
+// that binding host:port opens, as phoneboot binds it (tftp.Listen): host
+// "" is 0.0.0.0 and [::] both.
+func freePort(t *testing.T, host string) int {
+	t.Helper()
+	var err error
+	for range 20 {
+		var c net.PacketConn
+		c, err = net.ListenPacket("udp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		c.Close()
+		var conns []*net.UDPConn
+		conns, err = tftp.Listen(net.JoinHostPort(host, strconv.Itoa(port)))
+		for _, c := range conns {
+			c.Close()
+		}
+		if err == nil {
+			return port
+		}
+	}
+	t.Fatalf("no UDP port free on every address of %q in 20 tries: %v", host, err)
+	return 0
 }
 
 // curl fetches a file over TFTP with a 60s limit.
@@ -213,6 +348,20 @@ func curl(t *testing.T, bin string, port int, name, out string) error {
 		return fmt.Errorf("curl: %v: %s", err, b)
 	}
 	return nil
+}
+
+// replaceFile replaces path with b in one step (a temporary file renamed
+// over it, as phoneboot phones add does): a serve that reloads while the
+// test writes must never read a half-written or empty file.
+func replaceFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".test-tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for the process's writes and the

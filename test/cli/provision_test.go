@@ -274,7 +274,10 @@ func TestInventoryEditsReload(t *testing.T) {
 	waitFor(t, func() bool { return strings.Contains(get("SIP00137F0000AA.cnf"), `line1_name: "201"`) })
 
 	// A second add of the same phone is refused, the file untouched.
-	before, _ := os.ReadFile(filepath.Join(data, "phoneboot.toml"))
+	before, err := os.ReadFile(filepath.Join(data, "phoneboot.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if code, _, stderr := runQuick(t, "phones", "add", "0013.7f00.00aa", "--model", "7960", "--data", data); code == 0 || !strings.Contains(stderr, "already in the inventory") {
 		t.Errorf("duplicate add: code %d, %s", code, stderr)
 	}
@@ -287,12 +290,12 @@ func TestInventoryEditsReload(t *testing.T) {
 	}
 
 	// A broken file: serve logs it and keeps serving the last good config.
-	os.WriteFile(filepath.Join(data, "phoneboot.toml"), append(before, []byte("\n[[phone]]\nmac = \"nope\"\n")...), 0o644)
+	replaceFile(t, filepath.Join(data, "phoneboot.toml"), append(before, []byte("\n[[phone]]\nmac = \"nope\"\n")...))
 	p.waitLog(t, "reload failed", 5*time.Second)
 	if !strings.Contains(get("SIP00137F0000AA.cnf"), `line1_name: "201"`) {
 		t.Error("a broken config changed what the phone gets")
 	}
-	os.WriteFile(filepath.Join(data, "phoneboot.toml"), before, 0o644)
+	replaceFile(t, filepath.Join(data, "phoneboot.toml"), before)
 
 	mustRun("phones", "rm", "00137F0000AA")
 	if after, _ := os.ReadFile(filepath.Join(data, "phoneboot.toml")); !strings.HasPrefix(string(after), "# our phones\n") || strings.Contains(string(after), "0000aa") {
@@ -330,12 +333,16 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestSyslogInTimeline(t *testing.T) {
 	curlBin := testutil.Tool(t, "curl")
 	loggerBin := testutil.Tool(t, "logger")
-	sport := freePort(t)
-	_, port, data := serve(t, "--syslog-addr", "127.0.0.1:"+strconv.Itoa(sport))
+	// Port 0: the address syslog really listens on is in the log, and it
+	// listens once the line is there (after TFTP, which serve waits for).
+	p, port, data := serve(t, "--syslog-addr", "127.0.0.1:0")
+	sport := p.listenAddr(t, "syslog listening", 5*time.Second).Port()
 	if err := curl(t, curlBin, port, "SEP00137F0000CC.cnf.xml", filepath.Join(t.TempDir(), "x")); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(loggerBin, "--udp", "--server", "127.0.0.1", "--port", strconv.Itoa(sport), "--rfc3164", "-t", "phone", "Registration failed: 401").CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, loggerBin, "--udp", "--server", "127.0.0.1", "--port", strconv.Itoa(int(sport)), "--rfc3164", "-t", "phone", "Registration failed: 401").CombinedOutput()
 	if err != nil {
 		t.Fatalf("logger: %v %s", err, out)
 	}

@@ -138,12 +138,15 @@ func TestUpgradeWalk(t *testing.T) {
 	})
 
 	// Without 7.2 the next 7960 stops at 6.3, and says what to import.
+	mark := p.logLen()
 	if code, stdout, stderr := runQuick(t, "firmware", "rm", "P0S3-07-2-00", "--data", data); code != 0 {
 		t.Fatalf("firmware rm: %d %s%s", code, stdout, stderr)
 	}
 	delete(catalog, "P0S3-07-2-00")
-	p.waitLog(t, "files changed: reloading", 5*time.Second)
-	time.Sleep(300 * time.Millisecond) // let the reload finish
+	// The reload the removal starts has finished when it logs "config
+	// loaded" (after the catalog's refresh).
+	reloading := p.waitLogSince(t, mark, "files changed: reloading", 10*time.Second)
+	p.waitLogSince(t, reloading, `msg="config loaded"`, 10*time.Second)
 	r = boot(sim.Phone{MAC: mac("00:13:7F:00:44:02"), Model: model("7960"), Load: "P0S3-04-4-00"}, "127.0.0.4")
 	if r.State != "up" || r.Load != "P0S3-06-3-00" {
 		t.Fatalf("7960 without 7.2 in the catalog: state %q, load %s\nrequests: %s", r.State, r.Load, requests(r))

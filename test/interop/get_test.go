@@ -127,9 +127,46 @@ func TestNetascii(t *testing.T) {
 	}
 	checkFile(t, local, textFile)
 	ev := s.event(t, textFile)
-	wire := strings.NewReplacer("\n", "\r\n", "\r", "\r\x00").Replace(textContent)
+	wire := netascii(textContent)
 	if ev.Outcome != tftp.OutcomeOK || ev.Mode != tftp.ModeNetascii || ev.Size != int64(len(wire)) {
 		t.Errorf("event outcome %q mode %q size %d, want ok, netascii, %d bytes on the wire", ev.Outcome, ev.Mode, ev.Size, len(wire))
+	}
+}
+
+// TestNetasciiBlockEnds: tftp-hpa in ascii mode fetches a file whose
+// netascii form has a CR as the last byte of every 512-byte block, the LF
+// or NUL that completes it at the start of the next: nothing is lost or
+// added at a block end.
+func TestNetasciiBlockEnds(t *testing.T) {
+	checkBlockEnds(t)
+	bin := testutil.Tool(t, "tftp")
+	s := startServer(t, serverOpts{})
+	local := filepath.Join(t.TempDir(), blockEnds)
+	if out, err := run(t, bin, "-m", "ascii", s.host(), s.port(), "-c", "get", blockEnds, local); err != nil {
+		t.Fatalf("tftp -m ascii: %v\n%s", err, out)
+	}
+	checkFile(t, local, blockEnds)
+	if ev := s.event(t, blockEnds); ev.Outcome != tftp.OutcomeOK || ev.Size != int64(len(netascii(blockEndsText))) {
+		t.Errorf("event outcome %q size %d, want ok, %d bytes on the wire", ev.Outcome, ev.Size, len(netascii(blockEndsText)))
+	}
+}
+
+// netascii is the wire form of a text (RFC 764).
+func netascii(s string) string { return strings.NewReplacer("\n", "\r\n", "\r", "\r\x00").Replace(s) }
+
+// checkBlockEnds makes sure blockEndsText does what it is for.
+func checkBlockEnds(t *testing.T) {
+	t.Helper()
+	wire := netascii(blockEndsText)
+	n := 0
+	for end := 511; end+1 < len(wire); end += 512 {
+		if wire[end] != '\r' || (wire[end+1] != '\n' && wire[end+1] != 0) {
+			t.Fatalf("test file: netascii byte %d is %q %q, want CR then LF or NUL", end, wire[end], wire[end+1])
+		}
+		n++
+	}
+	if n < 6 {
+		t.Fatalf("test file: only %d block ends", n)
 	}
 }
 
@@ -185,9 +222,9 @@ func TestPhoneNames(t *testing.T) {
 }
 
 // TestIPv6: curl and tftp-hpa over [::1]. Skipped when the machine has
-// no IPv6 loopback.
+// no IPv6 loopback, unless PHONEBOOT_REQUIRE_INTEROP=1.
 func TestIPv6(t *testing.T) {
-	ipv6Loopback(t)
+	testutil.IPv6Loopback(t)
 	s := startServer(t, serverOpts{listen: "[::1]:0"})
 	t.Run("curl", func(t *testing.T) {
 		bin := testutil.Tool(t, "curl")

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ const (
 	mult1428  = "mult1428.bin" // 40 full blocks of 1428 (atftp's blksize)
 	bigFile   = "big.bin"      // 40 MiB: 81920 blocks of 512, past block 65535
 	textFile  = "text.txt"     // line ends for netascii
+	blockEnds = "splitcr.txt"  // netascii line ends split across blocks
 	cnfFile   = "SEP001122334455.cnf.xml"
 	loadsFile = "Firmware/Term71.default.loads"
 )
@@ -36,6 +38,24 @@ const (
 // textContent mixes every line-end netascii must translate: LF, CR LF, a
 // bare CR, and a CR at the very end.
 const textContent = "# SEP001122334455\nline two\r\nbare\rCR\n\n<device>\n\tphone\n</device>\r"
+
+// blockEndsText is a text of several 512-byte netascii blocks, each of
+// whose last byte is the CR of a line end (CR LF for LF, CR NUL for a bare
+// CR, alternately), so that every pair is split across two blocks.
+var blockEndsText = func() string {
+	var b strings.Builder
+	b.WriteString(strings.Repeat("a", 511) + "\n") // wire: 511 bytes, CR | LF
+	for i := range 6 {
+		// Each later block starts with the pair's second byte.
+		end := "\r"
+		if i%2 == 1 {
+			end = "\n"
+		}
+		b.WriteString(strings.Repeat(string(rune('b'+i)), 510) + end)
+	}
+	b.WriteString("last line\n")
+	return b.String()
+}()
 
 var (
 	dataDir string            // the served root
@@ -66,6 +86,7 @@ func setupAndRun(m *testing.M) (int, error) {
 		mult1428:  random(1428*40, 4),
 		bigFile:   random(40<<20, 5),
 		textFile:  []byte(textContent),
+		blockEnds: []byte(blockEndsText),
 		cnfFile:   []byte("<device><loadInformation>Term71.default</loadInformation></device>\n"),
 		loadsFile: []byte("firmware load file\n"),
 	}
@@ -282,16 +303,6 @@ func servedSize(t *testing.T, name string) int64 {
 		t.Fatal(err)
 	}
 	return st.Size()
-}
-
-// ipv6Loopback skips the test when ::1 cannot be used.
-func ipv6Loopback(t *testing.T) {
-	t.Helper()
-	c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
-	if err != nil {
-		t.Skipf("IPv6 loopback ::1 is not available: %v", err)
-	}
-	c.Close()
 }
 
 // dirNames lists a directory: uploads must leave no temporary behind.

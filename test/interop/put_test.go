@@ -1,6 +1,8 @@
 package interop
 
 import (
+	"errors"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -80,13 +82,41 @@ func TestUploadNetascii(t *testing.T) {
 	sameFile(t, filepath.Join(s.upload, "text.txt"), local)
 }
 
+// TestUploadNetasciiBlockEnds: tftp-hpa in ascii mode sends a text whose
+// netascii form has the CR of a CR LF or CR NUL pair as the last byte of
+// every 512-byte block: the server stores the original bytes.
+func TestUploadNetasciiBlockEnds(t *testing.T) {
+	checkBlockEnds(t)
+	bin := testutil.Tool(t, "tftp")
+	s := startServer(t, serverOpts{upload: true, maxUpload: 1 << 20, dally: time.Second})
+	local := writeTemp(t, blockEnds, []byte(blockEndsText))
+	if out, err := run(t, bin, "-m", "ascii", s.host(), s.port(), "-c", "put", local, blockEnds); err != nil {
+		t.Fatalf("tftp -m ascii put: %v\n%s", err, out)
+	}
+	if ev := s.event(t, blockEnds); ev.Outcome != tftp.OutcomeOK || ev.Mode != tftp.ModeNetascii || ev.Bytes != int64(len(netascii(blockEndsText))) {
+		t.Errorf("event outcome %q mode %q, %d bytes; want ok, netascii, %d bytes on the wire", ev.Outcome, ev.Mode, ev.Bytes, len(netascii(blockEndsText)))
+	}
+	sameFile(t, filepath.Join(s.upload, blockEnds), local)
+}
+
 // TestUploadOverLimit: an upload over the server's limit fails with error
 // 3 (RFC 2349 "allocation exceeded") and leaves nothing behind. curl and
 // busybox announce the size in tsize (refused before any data); tftp-hpa
 // sends no options, so the limit is hit in the middle of the transfer.
+// Each client shows the code of the ERROR packet it received in its own
+// way: tftp-hpa prints "Error code 3:", busybox "server error: (3)", and
+// curl exits 70 (CURLE_REMOTE_DISK_FULL, its mapping of code 3 alone).
 func TestUploadOverLimit(t *testing.T) {
 	const limit = 1 << 20
 	big := random(limit+300_000, 9)
+	gotCode3 := map[string]func(out string, err error) bool{
+		"tftp-hpa": func(out string, _ error) bool { return strings.Contains(out, "Error code 3:") },
+		"busybox":  func(out string, _ error) bool { return strings.Contains(out, "server error: (3)") },
+		"curl": func(_ string, err error) bool {
+			var ee *exec.ExitError
+			return errors.As(err, &ee) && ee.ExitCode() == 70
+		},
+	}
 	for _, u := range []uploader{uploaders[0], uploaders[3], uploaders[4]} {
 		t.Run(u.name, func(t *testing.T) {
 			bin := testutil.Tool(t, u.tool)
@@ -96,6 +126,9 @@ func TestUploadOverLimit(t *testing.T) {
 			ev := s.firstEvent(t, "big.bin")
 			if ev.Outcome == tftp.OutcomeOK {
 				t.Fatalf("an upload over the limit succeeded (client said: %v %s)", err, out)
+			}
+			if !gotCode3[u.name](out, err) {
+				t.Errorf("%s did not receive TFTP error 3 (allocation exceeded): %v\n%s", u.name, err, out)
 			}
 			if !strings.Contains(ev.Error, "limit") {
 				t.Errorf("event error %q, want it to name the limit", ev.Error)

@@ -269,19 +269,25 @@ func TestModes(t *testing.T) {
 // (relative path traversal), tftpy #110 / ptftpd #4 (startswith(root)
 // let the sibling "root-private" through), and tftp-now's symlinks out of
 // the root (peers.md §5 rows 2, 16, 17). None may ever return the secret;
-// ".." is refused with error 2 (access violation) and names that are
-// literal but absent get error 1.
+// ".." is refused with error 2 (access violation), names that are
+// literal but absent get error 1, and a name that is served returns
+// exactly the file it names.
 func TestTraversalNames(t *testing.T) {
 	f := start(t, setup{})
 	const (
-		denied   = int(tftp.ErrAccessViolation)
-		notFound = int(tftp.ErrFileNotFound)
-		served   = -1
+		denied      = int(tftp.ErrAccessViolation)
+		notFound    = int(tftp.ErrFileNotFound)
+		servedOK    = -1 // served: ok.bin, exactly
+		servedInner = -2 // served: sub/inner.bin, exactly
 	)
+	served := map[int]struct {
+		name string
+		data []byte
+	}{servedOK: {"ok.bin", f.ok}, servedInner: {"sub/inner.bin", []byte("inner")}}
 	absPrivate := filepath.ToSlash(f.private)
 	cases := []struct {
 		name string
-		want int // error code, or served (then the content must be ok.bin/inner)
+		want int // error code, or which file is served
 	}{
 		{"../root-private/secret.txt", denied},
 		{"..\\root-private\\secret.txt", denied},
@@ -314,12 +320,12 @@ func TestTraversalNames(t *testing.T) {
 		{"./", notFound},
 		{"//", notFound},
 		{"\\", notFound},
-		{"sub//inner.bin", served},
-		{"/sub/./inner.bin", served},
-		{"sub\\inner.bin", served},
-		{"SUB/INNER.BIN", served},
-		{"./ok.bin", served},
-		{"ok.bin/", served}, // empty components are dropped
+		{"sub//inner.bin", servedInner},
+		{"/sub/./inner.bin", servedInner},
+		{"sub\\inner.bin", servedInner},
+		{"SUB/INNER.BIN", servedInner},
+		{"./ok.bin", servedOK},
+		{"ok.bin/", servedOK}, // empty components are dropped
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%q", c.name), func(t *testing.T) {
@@ -331,12 +337,12 @@ func TestTraversalNames(t *testing.T) {
 			if x.failure != "" {
 				t.Fatalf("client: %s", x.failure)
 			}
-			if c.want == served {
+			if want, ok := served[c.want]; ok {
 				if x.errCode >= 0 {
-					t.Fatalf("error %d %q, want the file served", x.errCode, x.errMsg)
+					t.Fatalf("error %d %q, want %s served", x.errCode, x.errMsg, want.name)
 				}
-				if !bytes.Equal(x.data, f.ok) && string(x.data) != "inner" {
-					t.Fatalf("served %q, want ok.bin or sub/inner.bin", x.data)
+				if !bytes.Equal(x.data, want.data) {
+					t.Fatalf("served %d bytes (%.20q), want %s (%d bytes)", len(x.data), x.data, want.name, len(want.data))
 				}
 				return
 			}

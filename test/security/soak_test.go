@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"phoneboot/internal/testutil"
 	"phoneboot/internal/tftp"
 )
 
@@ -57,26 +58,56 @@ func TestParallelAbortSoak(t *testing.T) {
 	for msg := range problems {
 		t.Error(msg)
 	}
-	// Exactly one event per request.
+	requests := map[netip.AddrPort]int{} // events per request, by its source
+	for _, c := range conns {
+		requests[c.LocalAddr().(*net.UDPAddr).AddrPort()] = 0
+	}
+	// Wait until every request has had its event.
+	seen, counted := 0, 0 // requests with an event; events looked at
+	count := func(evs []tftp.Event) {
+		for _, ev := range evs[counted:] {
+			if n, ok := requests[ev.Remote]; ok {
+				if n == 0 {
+					seen++
+				}
+				requests[ev.Remote] = n + 1
+			}
+		}
+		counted = len(evs)
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		evs, changed := f.events.Snapshot()
-		if len(evs) >= workers*each {
+		if count(evs); seen == len(requests) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d events for %d requests after 15s (%d transfers still running)", len(evs), workers*each, f.srv.Active())
+			t.Fatalf("%d of %d requests have an event after 15s (%d transfers still running)", seen, len(requests), f.srv.Active())
 		}
 		select {
 		case <-changed:
 		case <-time.After(time.Second):
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
-	if evs, _ := f.events.Snapshot(); len(evs) != workers*each {
-		t.Errorf("%d events for %d requests, want exactly one each", len(evs), workers*each)
-	}
+	// No second event, deterministically: the listener reads requests in
+	// order, so once it has served a request sent after all of the soak's
+	// (healthy), it has seen every one of them, duplicates included; once
+	// no transfer runs, every transfer it started has had its event.
+	f.healthy(t)
 	f.waitIdle(t, 5*time.Second)
+	evs, _ := f.events.Snapshot()
+	count(evs)
+	for from, n := range requests {
+		if n != 1 {
+			t.Errorf("request from %v: %d events, want exactly one", from, n)
+		}
+	}
+	if want := len(requests) + 1; len(evs) != want {
+		t.Errorf("%d events for %d requests and the health check, want exactly one each", len(evs), want)
+	}
+	if len(requests) != workers*each {
+		t.Errorf("%d requests sent, want %d", len(requests), workers*each)
+	}
 	f.healthy(t)
 }
 
@@ -167,11 +198,7 @@ func TestRatePerSource(t *testing.T) {
 // only a wildcard IPv6 socket receives IPv4 traffic as mapped addresses;
 // the test sends only to 127.0.0.1 and ::1.
 func TestDualStackMappedPeers(t *testing.T) {
-	if c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
-	} else {
-		c.Close()
-	}
+	testutil.IPv6Loopback(t)
 	f := start(t, setup{listen: "[::]:0", upload: false})
 	port := f.addr.Port()
 	for _, ip := range []string{"127.0.0.1", "::1"} {
