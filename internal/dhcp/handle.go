@@ -605,7 +605,7 @@ func (s *Server) decline(ctx context.Context, m *msg, now time.Time, h *handled)
 func (s *Server) persist(ctx context.Context, l Lease) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := s.leases.Put(ctx, l); err != nil {
+	if err := s.leases.PutLease(ctx, l); err != nil {
 		s.stats.storeErrors.Add(1)
 		return err
 	}

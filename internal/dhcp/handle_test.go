@@ -293,7 +293,7 @@ func TestExchangeAndEvents(t *testing.T) {
 	if ev[3].IP != a || ev[3].Model != "7960" || ev[3].Detail != "leased 10.0.0.50 for 1h, options 1,3,6,150" {
 		t.Errorf("ack event %+v", ev[3])
 	}
-	ls, _ := h.leases.Load(context.Background())
+	ls, _ := h.leases.Leases(context.Background())
 	if len(ls) != 1 || ls[0].MAC != c.mac || ls[0].IP != a || !ls[0].Expires.Equal(h.now.Add(time.Hour)) ||
 		ls[0].VendorClass != "Cisco Systems, Inc. IP Phone CP-7960G" || ls[0].Hostname != "SEP00137F38B301" {
 		t.Errorf("stored %+v", ls)
@@ -441,7 +441,7 @@ func TestRelease(t *testing.T) {
 	if st := h.s.Stats(); st.Leased != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	ls, _ := h.leases.Load(context.Background())
+	ls, _ := h.leases.Leases(context.Background())
 	if len(ls) != 1 || !ls[0].Expires.Equal(h.now) {
 		t.Errorf("stored %+v", ls)
 	}
@@ -475,7 +475,7 @@ func TestDeclineHold(t *testing.T) {
 	if ev.Type != "decline" || !strings.HasPrefix(ev.Detail, "10.0.0.50 is in use by another host") {
 		t.Errorf("event %+v", ev)
 	}
-	ls, _ := h.leases.Load(context.Background())
+	ls, _ := h.leases.Leases(context.Background())
 	if len(ls) != 1 || !ls[0].Declined || ls[0].IP != la || !ls[0].Expires.Equal(h.now.Add(5*time.Minute)) {
 		t.Errorf("stored %+v", ls)
 	}
@@ -599,7 +599,7 @@ func TestRestartKeepsLeases(t *testing.T) {
 	if st := h3.s.Stats(); st.Leased != 1 {
 		t.Errorf("after a reservation took a's address: %+v", st)
 	}
-	if ls, _ := h.leases.Load(context.Background()); len(ls) != 1 {
+	if ls, _ := h.leases.Leases(context.Background()); len(ls) != 1 {
 		t.Errorf("stored %+v", ls)
 	}
 }
@@ -685,7 +685,7 @@ func checkInvariants(s *Server, leases *MemLeases, now time.Time) error {
 			return fmt.Errorf("%v held for %v: %s", ip, e.mac, why)
 		}
 	}
-	ls, _ := leases.Load(context.Background())
+	ls, _ := leases.Leases(context.Background())
 	byMAC := map[phone.MAC]netip.Addr{}
 	for _, l := range ls {
 		if l.Declined || !now.Before(l.Expires) {

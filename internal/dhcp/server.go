@@ -230,7 +230,7 @@ func (s *Server) load(ctx context.Context) error {
 	if s.loaded {
 		return nil
 	}
-	ls, err := s.leases.Load(ctx)
+	ls, err := s.leases.Leases(ctx)
 	if err != nil {
 		return fmt.Errorf("dhcp: load leases: %w", err)
 	}
@@ -259,7 +259,7 @@ func (s *Server) load(ctx context.Context) error {
 		if why != "" {
 			s.log.Info("dhcp: stored lease dropped", "mac", l.MAC, "ip", l.IP, "why", why)
 			if l.MAC != (phone.MAC{}) {
-				if err := s.leases.Delete(ctx, l.MAC); err != nil {
+				if err := s.leases.DeleteLease(ctx, l.MAC); err != nil {
 					return fmt.Errorf("dhcp: load leases: %w", err)
 				}
 			}

@@ -16,13 +16,13 @@ import (
 type Lease = store.Lease
 
 // Leases persists leases; *store.Store implements it, and MemLeases in
-// memory. Put stores a lease as the only one of its address and, unless
+// memory. PutLease stores a lease as the only one of its address and, unless
 // Declined, of its MAC (rows with either are replaced). The server calls
 // them one at a time.
 type Leases interface {
-	Load(ctx context.Context) ([]Lease, error)
-	Put(ctx context.Context, l Lease) error
-	Delete(ctx context.Context, mac phone.MAC) error
+	Leases(ctx context.Context) ([]Lease, error)
+	PutLease(ctx context.Context, l Lease) error
+	DeleteLease(ctx context.Context, mac phone.MAC) error
 }
 
 // entry is one address the server knows of. It is held (no other client
@@ -146,8 +146,8 @@ func NewMemLeases(ls ...Lease) *MemLeases {
 	return m
 }
 
-// Load implements Leases.
-func (m *MemLeases) Load(context.Context) ([]Lease, error) {
+// Leases implements Leases.
+func (m *MemLeases) Leases(context.Context) ([]Lease, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]Lease, 0, len(m.byIP))
@@ -157,8 +157,8 @@ func (m *MemLeases) Load(context.Context) ([]Lease, error) {
 	return out, nil
 }
 
-// Put implements Leases.
-func (m *MemLeases) Put(_ context.Context, l Lease) error {
+// PutLease implements Leases.
+func (m *MemLeases) PutLease(_ context.Context, l Lease) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.Fail != nil {
@@ -176,8 +176,8 @@ func (m *MemLeases) Put(_ context.Context, l Lease) error {
 	return nil
 }
 
-// Delete implements Leases.
-func (m *MemLeases) Delete(_ context.Context, mac phone.MAC) error {
+// DeleteLease implements Leases.
+func (m *MemLeases) DeleteLease(_ context.Context, mac phone.MAC) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.Fail != nil {

@@ -6,7 +6,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -129,7 +128,7 @@ func Run(ctx context.Context, o Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range conns {
 		n.log.Info("tftp listening", "addr", c.LocalAddr().String(), "root", n.root)
-		g.Go(func() error { return ignoreClosed(srv.Serve(c), tftp.ErrServerClosed) })
+		g.Go(func() error { return srv.Serve(gctx, c) })
 	}
 	for _, c := range logConns {
 		n.log.Info("syslog listening", "addr", c.LocalAddr().String())
@@ -163,13 +162,6 @@ func (n *node) stop(srv *tftp.Server, logSrv *syslog.Server) {
 	if err := srv.Shutdown(ctx); err != nil {
 		n.log.Warn("shutdown timeout reached: remaining transfers were cut", "err", err)
 	}
-}
-
-func ignoreClosed(err, closed error) error {
-	if errors.Is(err, closed) {
-		return nil
-	}
-	return err
 }
 
 // open opens the store, the catalog and the TFTP root, and loads the

@@ -23,8 +23,8 @@ type Lease struct {
 	Declined              bool
 }
 
-// Load returns every lease row, expired ones included.
-func (s *Store) Load(ctx context.Context) ([]Lease, error) {
+// Leases returns every DHCP lease row, expired ones included.
+func (s *Store) Leases(ctx context.Context) ([]Lease, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT ip, mac, expires_ms, hostname, vendor_class FROM dhcp_leases`)
 	if err != nil {
 		return nil, fmt.Errorf("load leases: %w", err)
@@ -60,10 +60,10 @@ func (s *Store) Load(ctx context.Context) ([]Lease, error) {
 	return out, nil
 }
 
-// Put stores l as the only lease of its address and, unless Declined, the
-// only lease of its MAC: a row with the same address or the same MAC is
-// replaced, in one transaction.
-func (s *Store) Put(ctx context.Context, l Lease) error {
+// PutLease stores l as the only lease of its address and, unless
+// Declined, the only lease of its MAC: a row with the same address or the
+// same MAC is replaced, in one transaction.
+func (s *Store) PutLease(ctx context.Context, l Lease) error {
 	if !l.IP.Is4() {
 		return fmt.Errorf("put lease: %v is not an IPv4 address", l.IP)
 	}
@@ -95,8 +95,8 @@ func (s *Store) Put(ctx context.Context, l Lease) error {
 	return nil
 }
 
-// Delete removes the lease of mac, if any.
-func (s *Store) Delete(ctx context.Context, mac phone.MAC) error {
+// DeleteLease removes the lease of mac, if any.
+func (s *Store) DeleteLease(ctx context.Context, mac phone.MAC) error {
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM dhcp_leases WHERE mac = $1`, mac.String()); err != nil {
 		return fmt.Errorf("delete lease %s: %w", mac, err)
 	}

@@ -29,11 +29,11 @@ func TestLeases(t *testing.T) {
 		{MAC: b, IP: ip3, Expires: exp},         // b takes ip3: a's row and b's row at ip2 go
 		{IP: ip1, Expires: exp, Declined: true}, // declined address
 	} {
-		if err := s.Put(ctx, l); err != nil {
+		if err := s.PutLease(ctx, l); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.Load(ctx)
+	got, err := s.Leases(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,22 +44,22 @@ func TestLeases(t *testing.T) {
 
 	// Bad leases are refused.
 	for _, l := range []Lease{{MAC: a, IP: netip.MustParseAddr("::1")}, {IP: ip2}, {MAC: a, IP: ip2, Declined: true}} {
-		if err := s.Put(ctx, l); err == nil || !strings.Contains(err.Error(), "put lease") {
+		if err := s.PutLease(ctx, l); err == nil || !strings.Contains(err.Error(), "put lease") {
 			t.Errorf("Put(%+v) = %v, want an error", l, err)
 		}
 	}
 
-	if err := s.Delete(ctx, b); err != nil {
+	if err := s.DeleteLease(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Put(ctx, Lease{MAC: a, IP: ip2, Expires: exp, Hostname: "h"}); err != nil {
+	if err := s.PutLease(ctx, Lease{MAC: a, IP: ip2, Expires: exp, Hostname: "h"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 
 	// They survive a reopen.
 	s = open(t, path)
-	got, err = s.Load(ctx)
+	got, err = s.Leases(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -188,10 +188,12 @@ func unmap(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
-// Serve answers requests arriving on conn until Shutdown, then returns
-// ErrServerClosed. Each transfer gets its own socket (a fresh TID, RFC 1350
-// §4) bound to the address the request was sent to.
-func (s *Server) Serve(conn *net.UDPConn) error {
+// Serve answers requests arriving on conn until ctx is done (then it
+// returns nil) or Shutdown is called (ErrServerClosed); conn is closed
+// either way. Transfers it started go on: Shutdown waits for them. Each
+// transfer gets its own socket (a fresh TID, RFC 1350 §4) bound to the
+// address the request was sent to.
+func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
 	s.init()
 	l := newListener(conn)
 	s.mu.Lock()
@@ -202,7 +204,9 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 	}
 	s.listeners[l] = struct{}{}
 	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer func() {
+		stop()
 		s.mu.Lock()
 		delete(s.listeners, l)
 		s.mu.Unlock()
@@ -216,7 +220,10 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 			s.mu.Lock()
 			closed := s.closed
 			s.mu.Unlock()
-			if closed || errors.Is(err, net.ErrClosed) {
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case closed || errors.Is(err, net.ErrClosed):
 				return ErrServerClosed
 			}
 			// A transient error (ICMP-induced, no buffers): log, back off a

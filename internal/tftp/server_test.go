@@ -3,6 +3,7 @@ package tftp_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -81,7 +82,7 @@ func startServer(t *testing.T, s *tftp.Server, contents map[string][]byte) (neti
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(conns[0]) }()
+	go func() { served <- s.Serve(context.Background(), conns[0]) }()
 	t.Cleanup(func() {
 		// Cut what a test left hanging rather than wait for its timeouts
 		// (so Shutdown may well report its deadline).
@@ -558,7 +559,7 @@ func TestShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(conns[0]) }()
+	go func() { served <- s.Serve(context.Background(), conns[0]) }()
 	c := newRawClient(t, "127.0.0.2", conns[0].LocalAddr().(*net.UDPAddr).AddrPort())
 	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
 	c.mustRecv()
@@ -572,6 +573,64 @@ func TestShutdown(t *testing.T) {
 	}
 	if ev := log.wait(t); ev.Outcome != tftp.OutcomeShutdown {
 		t.Fatalf("event = %+v", ev)
+	}
+}
+
+// TestServeUntilDone: a listener stops when its context ends — Serve
+// returns nil — while the transfer it started runs to its end, as serve's
+// ordered shutdown needs (listeners first, then the drain).
+func TestServeUntilDone(t *testing.T) {
+	dir := t.TempDir()
+	content := bytes.Repeat([]byte{7}, 3*512+10)
+	if err := os.WriteFile(filepath.Join(dir, "f"), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := files.OpenDir(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	log := newEventLog()
+	s := &tftp.Server{Resolver: tftp.ByName(d), OnEvent: log.rec.Add, Timeout: 5 * time.Second}
+	conns, err := tftp.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, conns[0]) }()
+	c := newRawClient(t, "127.0.0.2", conns[0].LocalAddr().(*net.UDPAddr).AddrPort())
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
+	b := bytes.Clone(c.mustRecv())
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve after its context ended = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after its context ended")
+	}
+	// The running transfer goes on to its last block.
+	var got []byte
+	for {
+		got = append(got, b[4:]...)
+		c.send(tftp.AppendAck(nil, binary.BigEndian.Uint16(b[2:4])))
+		if len(b)-4 < 512 {
+			break
+		}
+		b = bytes.Clone(c.mustRecv())
+	}
+	if !bytes.Equal(got, content) {
+		t.Fatalf("got %d bytes, want %d", len(got), len(content))
+	}
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeOK {
+		t.Fatalf("event = %+v", ev)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := s.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown = %v", err)
 	}
 }
 

@@ -39,7 +39,7 @@ func TestStorm(t *testing.T) {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(conns[0]) }()
+	go func() { served <- srv.Serve(context.Background(), conns[0]) }()
 	defer func() {
 		for deadline := time.Now().Add(30 * time.Second); srv.Active() > 0; time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {

@@ -162,7 +162,7 @@ func newLab(t *testing.T, contents map[string][]byte, cfgText string, tune func(
 	}
 	l.server = conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
 	done := make(chan struct{})
-	go func() { defer close(done); l.srv.Serve(conns[0]) }()
+	go func() { defer close(done); l.srv.Serve(context.Background(), conns[0]) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -166,7 +166,7 @@ func startServer(t *testing.T, o serverOpts) *server {
 	}
 	s.addr = conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
 	served := make(chan error, 1)
-	go func() { served <- s.srv.Serve(conns[0]) }()
+	go func() { served <- s.srv.Serve(context.Background(), conns[0]) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

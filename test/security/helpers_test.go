@@ -113,7 +113,7 @@ func start(t *testing.T, s setup) *fixture {
 	}
 	f.addr = conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
 	served := make(chan error, 1)
-	go func() { served <- f.srv.Serve(conns[0]) }()
+	go func() { served <- f.srv.Serve(context.Background(), conns[0]) }()
 	t.Cleanup(func() {
 		// Shutdown cuts whatever a hostile test left running; it must
 		// return and Serve must end (a hung server fails here).

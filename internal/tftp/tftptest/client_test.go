@@ -54,7 +54,7 @@ func startServer(t *testing.T, contents map[string][]byte, configure func(*tftp.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Serve(conns[0])
+		srv.Serve(context.Background(), conns[0])
 	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
