@@ -60,7 +60,10 @@ func (n *node) watch(ctx context.Context) {
 		defer t.Stop()
 		tick = t.C
 	}
-	last := n.fingerprint()
+	// A change is read once it has held still for one interval: an editor
+	// that saves in place truncates the file first, and an empty
+	// phoneboot.toml is a valid config without phones.
+	last, pending := n.fingerprint(), ""
 	for {
 		select {
 		case <-ctx.Done():
@@ -68,11 +71,14 @@ func (n *node) watch(ctx context.Context) {
 		case <-hup:
 			n.log.Info("SIGHUP: reloading")
 		case <-tick:
-			if n.fingerprint() == last {
+			fp := n.fingerprint()
+			if fp == last || fp != pending {
+				pending = fp
 				continue
 			}
 			n.log.Info("files changed: reloading")
 		}
+		pending = ""
 		last = n.fingerprint()
 		if err := n.reload(ctx); err != nil {
 			n.log.Error("reload failed; phones keep getting what they got before", "err", err)

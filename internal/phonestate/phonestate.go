@@ -43,11 +43,20 @@ type Phone struct {
 	Trust map[string]event.Remedy
 	// Fetching is the load whose files the phone is downloading.
 	Fetching *Fetch
-	// Recent are components fetched while no load list was open, in case
-	// their list's transfer is reported after them.
-	Recent []string
+	// Asked are the phone's requests in the order it made them, each kept
+	// until it and every one before it have ended: transfers are reported
+	// in any order, and provision learns from them in the phone's.
+	Asked []Asked
 	// Plan is the last upgrade step or block reported for the phone.
 	Plan event.Event
+}
+
+// Asked is one request of a phone and, once it ended, whether the whole
+// file reached it.
+type Asked struct {
+	Client   netip.AddrPort // the request's source: its port tells requests apart
+	Name     string
+	Done, OK bool
 }
 
 // Fetch is a load a phone has started to download.

@@ -31,7 +31,8 @@ type decision struct {
 }
 
 // observe counts one request of a known phone and runs the loop breakers.
-func (p *Provisioner) observe(s *snapshot, n phone.Name, name string, mac phone.MAC, ip netip.Addr) decision {
+func (p *Provisioner) observe(s *snapshot, n phone.Name, req Request, mac phone.MAC) decision {
+	name, ip := req.Name, req.Client.Addr()
 	lower := strings.ToLower(name)
 	now := p.opts.Now()
 	prov := s.cfg.Provision
@@ -49,6 +50,7 @@ func (p *Provisioner) observe(s *snapshot, n phone.Name, name string, mac phone.
 			st.Streak = 1
 		}
 		st.Last, st.LastAt = lower, now
+		asked(st, req)
 		switch n.Kind {
 		case phone.KindCTL:
 			st.UAL = true

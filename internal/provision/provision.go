@@ -124,7 +124,8 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 	mac, known := p.book.Attribute(n, ip)
 	var d decision
 	if known {
-		d = p.observe(s, n, req.Name, mac, ip)
+		p.settle(mac)
+		d = p.observe(s, n, req, mac)
 	}
 
 	if f, ok := p.override(ctx, req.Name, n); ok {

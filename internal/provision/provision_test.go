@@ -379,21 +379,48 @@ func TestUpdateKeepsOldOnError(t *testing.T) {
 }
 
 // TestRunningLoadFromTransfers: a phone that fetched a load list and all
-// its components runs that load, even when a quick component's event
-// arrives before the list's.
+// its components runs that load, whatever order the transfers are reported
+// in: the phone asks for each file after the last one arrived, but the
+// reports of quick transfers race with the next request (the last
+// component's with the next boot's first request, too).
 func TestRunningLoadFromTransfers(t *testing.T) {
 	f := newFixture(t, inventory)
-	f.get("127.0.0.4", "CTLSEP001E4A93748B.tlv")
 	comps := fwtest.Java("SIP41.9-4-2SR3-1S", "9-4-2ES26")
-	f.transferred("127.0.0.4", comps[0])
-	f.transferred("127.0.0.4", "SIP41.9-4-2SR3-1S.loads")
-	for _, c := range comps[1:] {
-		f.transferred("127.0.0.4", c)
+	asked := append([]string{"CTLSEP001E4A93748B.tlv", "SIP41.9-4-2SR3-1S.loads"}, comps...)
+	asked = append(asked, "CTLSEP001E4A93748B.tlv") // the next boot
+	for _, name := range asked {
+		f.get("127.0.0.4", name)
 	}
-	if got := f.p.Running(f.mustMAC("001E4A93748B")); got != "SIP41.9-4-2SR3-1S" {
+	mac := f.mustMAC("001E4A93748B")
+	// Reported: the first component, the next boot's CTL file, then the
+	// list and the other components backwards.
+	reports := []string{comps[0], asked[len(asked)-1], asked[0], asked[1]}
+	for i := len(comps) - 1; i > 0; i-- {
+		reports = append(reports, comps[i])
+	}
+	for i, name := range reports {
+		if got := f.p.Running(mac); got != "" {
+			t.Fatalf("runs %q after %d of %d reports", got, i, len(reports))
+		}
+		ok := !strings.HasPrefix(name, "CTLSEP") // "not found"
+		f.p.Transferred(request("127.0.0.4", name), ok)
+	}
+	if got := f.p.Running(mac); got != "SIP41.9-4-2SR3-1S" {
 		t.Fatalf("running = %q", got)
 	}
 	if k := f.kinds(); len(k) == 0 || k[len(k)-1] != string(event.Load) {
 		t.Fatalf("events = %v, want a load event last", k)
+	}
+
+	// Reports of requests provision did not see (after a restart) are
+	// learned from as they come.
+	f2 := newFixture(t, inventory)
+	f2.transferred("127.0.0.5", "SIP41.9-4-2SR3-1S.loads") // unknown address: nobody's
+	f2.get("127.0.0.5", "CTLSEP001E4A93748C.tlv")
+	for _, name := range append([]string{"SIP41.9-4-2SR3-1S.loads"}, comps...) {
+		f2.transferred("127.0.0.5", name)
+	}
+	if got := f2.p.Running(f2.mustMAC("001E4A93748C")); got != "SIP41.9-4-2SR3-1S" {
+		t.Fatalf("running without noted requests = %q", got)
 	}
 }

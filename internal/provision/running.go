@@ -1,7 +1,9 @@
 package provision
 
 import (
+	"slices"
 	"strings"
+	"time"
 
 	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
@@ -19,12 +21,12 @@ import (
 //   - an old 7940/7960 image without a .loads file (P0S3-05-3-00.bin)
 //     runs once fetched.
 //
-// The file services call it for every finished read request; ok says
-// whether the whole file reached the phone.
+// The file services call it for every finished read request, in any
+// order; ok says whether the whole file reached the phone. Provision
+// learns from the transfers in the order the phone asked for them (Open
+// noted it): a phone asks for its next file once the last one arrived, but
+// the report of that one can come after the next request.
 func (p *Provisioner) Transferred(req Request, ok bool) {
-	if !ok {
-		return
-	}
 	n := phone.ParseName(req.Name)
 	mac, known := p.book.Attribute(n, req.Client.Addr())
 	if !known {
@@ -32,20 +34,72 @@ func (p *Provisioner) Transferred(req Request, ok bool) {
 	}
 	s := p.snap.Load()
 	now := p.opts.Now()
-	var learned *event.Event
-	phonestate.Update(p.book, mac, func(st *phonestate.Phone) struct{} {
-		learned = learn(s, st, n, req.Name)
-		return struct{}{}
+	learned := phonestate.Update(p.book, mac, func(st *phonestate.Phone) []*event.Event {
+		i := slices.IndexFunc(st.Asked, func(a phonestate.Asked) bool {
+			return !a.Done && a.Client == req.Client && a.Name == req.Name
+		})
+		if i < 0 { // not noted (a full list, a restart): learn at once
+			if ok {
+				return []*event.Event{learn(s, st, req.Name)}
+			}
+			return nil
+		}
+		st.Asked[i].Done, st.Asked[i].OK = true, ok
+		var out []*event.Event
+		for len(st.Asked) > 0 && st.Asked[0].Done {
+			if a := st.Asked[0]; a.OK {
+				out = append(out, learn(s, st, a.Name))
+			}
+			st.Asked = st.Asked[1:]
+		}
+		return out
 	})
-	if learned != nil {
-		learned.MAC, learned.IP, learned.File, learned.Time = mac, req.Client.Addr(), req.Name, now
-		p.emit(*learned)
+	for _, ev := range learned {
+		if ev != nil {
+			ev.MAC, ev.IP, ev.Time = mac, req.Client.Addr(), now
+			p.emit(*ev)
+		}
 	}
+}
+
+// settleWait bounds how long a request waits for the reports of the
+// phone's requests before it.
+const settleWait = 500 * time.Millisecond
+
+// settle waits, for at most settleWait, until every earlier request of
+// the phone has been reported: a phone asks for its next file as soon as
+// the last one arrived, a moment before the server hears its final ACK,
+// and what the next file says can depend on the last (a component that
+// completes a load changes the next config's step).
+func (p *Provisioner) settle(mac phone.MAC) {
+	deadline := time.Now().Add(settleWait)
+	for {
+		pending := phonestate.Update(p.book, mac, func(st *phonestate.Phone) bool {
+			return slices.ContainsFunc(st.Asked, func(a phonestate.Asked) bool { return !a.Done })
+		})
+		if !pending || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// maxAsked bounds the requests noted per phone while they run.
+const maxAsked = 64
+
+// asked notes a request of the phone, for Transferred. Called under the
+// book's lock.
+func asked(st *phonestate.Phone, req Request) {
+	if len(st.Asked) >= maxAsked {
+		st.Asked = st.Asked[1:] // its end, if it ever comes, is learned at once
+	}
+	st.Asked = append(st.Asked, phonestate.Asked{Client: req.Client, Name: req.Name})
 }
 
 // learn updates st with one fetched file, name, and returns the "load"
 // event when the phone now runs a new load. Called under the book's lock.
-func learn(s *snapshot, st *phonestate.Phone, n phone.Name, name string) *event.Event {
+func learn(s *snapshot, st *phonestate.Phone, name string) *event.Event {
+	n := phone.ParseName(name)
 	lower := strings.ToLower(name)
 	switch n.Kind {
 	case phone.KindLoadList, phone.KindTermDefault:
@@ -53,20 +107,7 @@ func learn(s *snapshot, st *phonestate.Phone, n phone.Name, name string) *event.
 		if n.Kind == phone.KindTermDefault {
 			id = "" // a term file's load is the one its components make
 		}
-		f := startFetch(s, id, n)
-		// Events of quick transfers can arrive out of order: a small
-		// component may have been reported before its list.
-		for _, c := range st.Recent {
-			if f.Missing[c] {
-				delete(f.Missing, c)
-				f.Started = true
-			}
-		}
-		st.Recent = st.Recent[:0]
-		if f.Started && len(f.Missing) == 0 && f.Load != "" {
-			return setRunning(st, f.Load)
-		}
-		st.Fetching = f
+		st.Fetching = startFetch(s, id, n)
 		return nil
 	case phone.KindImage:
 		f := st.Fetching
@@ -76,25 +117,21 @@ func learn(s *snapshot, st *phonestate.Phone, n phone.Name, name string) *event.
 			if len(f.Missing) == 0 {
 				st.Fetching = nil
 				if f.Load != "" {
-					return setRunning(st, f.Load)
+					return setRunning(st, f.Load, name)
 				}
 			}
 			return nil
 		}
-		var ev *event.Event
 		if im, ok := phone.ParseImage(name); ok && im.OldImage() {
-			ev = setRunning(st, im.Stem)
+			return setRunning(st, im.Stem, name)
 		}
-		if len(st.Recent) < 16 {
-			st.Recent = append(st.Recent, lower)
-		}
-		return ev
+		return nil
 	}
 	var ev *event.Event
 	if f := st.Fetching; f != nil && !f.Started && f.Load != "" && isClassic(f.Load) {
-		ev = setRunning(st, f.Load)
+		ev = setRunning(st, f.Load, name)
 	}
-	st.Fetching, st.Recent = nil, st.Recent[:0]
+	st.Fetching = nil
 	return ev
 }
 
@@ -114,15 +151,15 @@ func startFetch(s *snapshot, id string, n phone.Name) *phonestate.Fetch {
 	return f
 }
 
-// setRunning records a phone's load and returns the event that says so,
-// nil if it ran it already.
-func setRunning(st *phonestate.Phone, id string) *event.Event {
+// setRunning records a phone's load and returns the event that says so
+// (about file, the one that showed it), nil if it ran it already.
+func setRunning(st *phonestate.Phone, id, file string) *event.Event {
 	if st.Running == id {
 		return nil
 	}
 	before := st.Running
 	st.Running = id
-	ev := &event.Event{Kind: event.Load, Facts: event.Facts{Running: id}, Detail: "runs " + id + " now"}
+	ev := &event.Event{Kind: event.Load, File: file, Facts: event.Facts{Running: id}, Detail: "runs " + id + " now"}
 	if before != "" {
 		ev.Detail += " (was " + before + ")"
 	}
