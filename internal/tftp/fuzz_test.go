@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"bytes"
+	"phoneboot/internal/files"
 	"strings"
 	"testing"
 )
@@ -67,11 +68,11 @@ func FuzzCleanName(f *testing.F) {
 func FuzzNetascii(f *testing.F) {
 	f.Add([]byte("line\nline\r\nbare\r end\r"), 3)
 	f.Fuzz(func(t *testing.T, in []byte, split int) {
-		conv, err := toNetascii(Bytes(in))
+		conv, err := toNetascii(files.Bytes(in))
 		if err != nil {
 			t.Fatal(err)
 		}
-		wire := []byte(conv.(Bytes))
+		wire := []byte(conv.(files.Bytes))
 		var got bytes.Buffer
 		u := &netasciiUpload{Upload: &bufUpload{&got}}
 		// Feed it in two writes split anywhere, as blocks would arrive.

@@ -3,6 +3,7 @@ package tftp
 import (
 	"bytes"
 	"io"
+	"phoneboot/internal/files"
 )
 
 // maxNetascii bounds the files converted to netascii in memory. Phones
@@ -31,7 +32,7 @@ func toNetascii(f File) (File, error) {
 			out = append(out, c)
 		}
 	}
-	return Bytes(out), nil
+	return files.Bytes(out), nil
 }
 
 // netasciiUpload undoes netascii on the way in: CR LF becomes LF and CR NUL

@@ -3,6 +3,7 @@ package tftp
 import (
 	"bytes"
 	"fmt"
+	"phoneboot/internal/files"
 	"strings"
 	"testing"
 )
@@ -51,11 +52,11 @@ func TestNetasciiUploadCRAtBlockEnd(t *testing.T) {
 // as it was: a CR LF or CR NUL pair lands across a block end somewhere.
 func TestNetasciiRoundTripBlockSizes(t *testing.T) {
 	in := []byte("line\nCRLF\r\nbare\rCR\r\n\n\r\r\rend\r")
-	conv, err := toNetascii(Bytes(in))
+	conv, err := toNetascii(files.Bytes(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wire := []byte(conv.(Bytes))
+	wire := []byte(conv.(files.Bytes))
 	for bs := 1; bs <= len(wire)+1; bs++ {
 		if got := decodeBlocks(t, wire, bs); !bytes.Equal(got, in) {
 			t.Fatalf("block size %d: %q -> %q -> %q", bs, in, wire, got)
@@ -72,11 +73,11 @@ func TestNetasciiDownloadCRAtBlockEnd(t *testing.T) {
 		{strings.Repeat("a", 511) + "\nnext", "\nnext"},
 		{strings.Repeat("a", 511) + "\rnext", "\x00next"},
 	} {
-		conv, err := toNetascii(Bytes(tc.in))
+		conv, err := toNetascii(files.Bytes(tc.in))
 		if err != nil {
 			t.Fatal(err)
 		}
-		wire := []byte(conv.(Bytes))
+		wire := []byte(conv.(files.Bytes))
 		if len(wire) != 512+len(tc.second) || wire[511] != '\r' || string(wire[512:]) != tc.second {
 			t.Errorf("%q: block 1 ends %q, block 2 is %q; want CR, %q", tail([]byte(tc.in)), tail(wire[:min(512, len(wire))]), wire[min(512, len(wire)):], tc.second)
 		}

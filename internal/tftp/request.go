@@ -29,11 +29,7 @@ type Request struct {
 
 // File is what a Resolver returns: random access to bytes whose size is
 // known before the first one is sent (tsize needs it).
-type File interface {
-	io.ReaderAt
-	Size() int64
-	Close() error
-}
+type File = files.File
 
 // Resolver maps a read request to a file. It is the seam through which the
 // rest of phoneboot serves generated configs, firmware and plain files. An
@@ -63,31 +59,6 @@ type Upload interface {
 type Receiver interface {
 	Create(ctx context.Context, req *Request) (Upload, error)
 }
-
-// Bytes is an in-memory File. Generated configs are rendered once into a
-// Bytes value and shared by every transfer.
-type Bytes []byte
-
-// ReadAt implements io.ReaderAt.
-func (b Bytes) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("tftp: negative offset")
-	}
-	if off >= int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// Size returns len(b).
-func (b Bytes) Size() int64 { return int64(len(b)) }
-
-// Close does nothing.
-func (Bytes) Close() error { return nil }
 
 // Error is a failure to send to the client as an ERROR packet.
 type Error struct {

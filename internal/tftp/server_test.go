@@ -540,27 +540,34 @@ func TestUpload(t *testing.T) {
 	}
 }
 
-// Shutdown waits for running transfers; past its deadline it cuts them and
-// each cut transfer still ends in one event.
-func TestShutdown(t *testing.T) {
+// oneFileServer is a server (not yet serving) of one file, "f", and its
+// listening socket on 127.0.0.1.
+func oneFileServer(t *testing.T, content []byte) (*tftp.Server, *net.UDPConn, *eventLog) {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte{1}, 5000), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "f"), content, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d, err := files.OpenDir(dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	t.Cleanup(func() { d.Close() })
 	log := newEventLog()
-	s := &tftp.Server{Resolver: tftp.ByName(d), OnEvent: log.rec.Add, Timeout: 5 * time.Second}
 	conns, err := tftp.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &tftp.Server{Resolver: tftp.ByName(d), OnEvent: log.rec.Add, Timeout: 5 * time.Second}, conns[0], log
+}
+
+// Shutdown waits for running transfers; past its deadline it cuts them and
+// each cut transfer still ends in one event.
+func TestShutdown(t *testing.T) {
+	s, conn, log := oneFileServer(t, bytes.Repeat([]byte{1}, 5000))
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(context.Background(), conns[0]) }()
-	c := newRawClient(t, "127.0.0.2", conns[0].LocalAddr().(*net.UDPAddr).AddrPort())
+	go func() { served <- s.Serve(context.Background(), conn) }()
+	c := newRawClient(t, "127.0.0.2", conn.LocalAddr().(*net.UDPAddr).AddrPort())
 	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
 	c.mustRecv()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -580,26 +587,12 @@ func TestShutdown(t *testing.T) {
 // returns nil — while the transfer it started runs to its end, as serve's
 // ordered shutdown needs (listeners first, then the drain).
 func TestServeUntilDone(t *testing.T) {
-	dir := t.TempDir()
 	content := bytes.Repeat([]byte{7}, 3*512+10)
-	if err := os.WriteFile(filepath.Join(dir, "f"), content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d, err := files.OpenDir(dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	log := newEventLog()
-	s := &tftp.Server{Resolver: tftp.ByName(d), OnEvent: log.rec.Add, Timeout: 5 * time.Second}
-	conns, err := tftp.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, conn, log := oneFileServer(t, content)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, conns[0]) }()
-	c := newRawClient(t, "127.0.0.2", conns[0].LocalAddr().(*net.UDPAddr).AddrPort())
+	go func() { served <- s.Serve(ctx, conn) }()
+	c := newRawClient(t, "127.0.0.2", conn.LocalAddr().(*net.UDPAddr).AddrPort())
 	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "f", tftp.ModeOctet))
 	b := bytes.Clone(c.mustRecv())
 	cancel()
