@@ -41,8 +41,6 @@ const (
 	// LoopBreaker: a CTL/ITL loop made provision change what it serves
 	// (Facts.Remedy, Facts.Count).
 	LoopBreaker Kind = "loop-breaker"
-	// LoopPersists: the loop breaker has nothing left to try (Facts.Count).
-	LoopPersists Kind = "loop-persists"
 	// ConfigLoop: a phone keeps asking for its SEP<MAC>.cnf.xml (Facts.Count).
 	ConfigLoop Kind = "config-loop"
 	// Load: the phone runs a new load (Facts.Running).

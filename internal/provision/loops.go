@@ -21,8 +21,10 @@ import (
 //     gets "not found" again ("removing this file AFTER the phone has been
 //     asking for it for a little while … got things moving along").
 //
-// A phone keeps the remedy that got it moving: it will be in the same
-// state on its next boot.
+// A loop that goes on switches again, between the two, for as long as the
+// phone keeps asking: a phone can loop again on a later boot, and what
+// moved it once may have to be done again. A phone keeps the remedy that
+// got it moving: it starts its next boot with it.
 
 // decision is what observe concluded for one request.
 type decision struct {
@@ -90,20 +92,14 @@ func breakTrustLoop(st *phonestate.Phone, mac phone.MAC, ip netip.Addr, name str
 		return remedy == event.RemedyEmpty, nil
 	}
 	ev := &event.Event{MAC: mac, IP: ip, File: name, Kind: event.LoopBreaker, Facts: event.Facts{Count: st.Streak}}
-	switch remedy {
-	case "":
-		remedy = event.RemedyEmpty
-		ev.Detail = fmt.Sprintf("asked for %s %d times in a row without moving on: serving it an empty file from now on (seed page: an empty CTL file moved such a phone along)", name, st.Streak)
-	case event.RemedyEmpty:
+	if remedy == event.RemedyEmpty {
 		remedy = event.RemedyNotFound
 		ev.Detail = fmt.Sprintf("kept fetching the empty %s (%d times): answering \"not found\" again (seed page, Feb 2005: removing the file after a while got the phone going)", name, st.Streak)
-	default:
-		ev.Kind = event.LoopPersists
-		ev.Detail = fmt.Sprintf("still asks for %s in a loop after both remedies; factory-reset the phone (hold # while it powers up, then 123456789*0#)", name)
+	} else {
+		remedy = event.RemedyEmpty
+		ev.Detail = fmt.Sprintf("asked for %s %d times in a row without moving on: serving it an empty file (seed page: an empty CTL file moved such a phone along)", name, st.Streak)
 	}
-	if ev.Kind == event.LoopBreaker {
-		ev.Facts.Remedy = remedy
-	}
+	ev.Facts.Remedy = remedy
 	st.Trust[lower] = remedy
 	st.Streak = 0 // the next switch needs a new streak
 	return remedy == event.RemedyEmpty, ev

@@ -56,9 +56,10 @@ type Request struct {
 
 // Provisioner answers phones' requests.
 type Provisioner struct {
-	opts Options
-	book *phonestate.Book
-	snap atomic.Pointer[snapshot]
+	opts       Options
+	book       *phonestate.Book
+	snap       atomic.Pointer[snapshot]
+	settleWait time.Duration
 }
 
 // maxRendered bounds the configs kept rendered for phones outside the
@@ -76,7 +77,7 @@ func New(opts Options) (*Provisioner, error) {
 	if opts.Book == nil {
 		opts.Book = phonestate.New(0)
 	}
-	p := &Provisioner{opts: opts, book: opts.Book}
+	p := &Provisioner{opts: opts, book: opts.Book, settleWait: settleWait}
 	if _, err := p.Update(config.Default("")); err != nil {
 		return nil, err
 	}

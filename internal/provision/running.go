@@ -63,19 +63,21 @@ func (p *Provisioner) Transferred(req Request, ok bool) {
 }
 
 // settleWait bounds how long a request waits for the reports of the
-// phone's requests before it.
+// phone's firmware transfers before it.
 const settleWait = 500 * time.Millisecond
 
-// settle waits, for at most settleWait, until every earlier request of
-// the phone has been reported: a phone asks for its next file as soon as
-// the last one arrived, a moment before the server hears its final ACK,
-// and what the next file says can depend on the last (a component that
-// completes a load changes the next config's step).
+// settle waits, for at most p.settleWait, until every earlier firmware
+// transfer of the phone has been reported: a phone asks for its next file
+// as soon as the last one arrived, a moment before the server hears its
+// final ACK, and a component that completes a load changes what the next
+// config names.
 func (p *Provisioner) settle(mac phone.MAC) {
-	deadline := time.Now().Add(settleWait)
+	deadline := time.Now().Add(p.settleWait)
 	for {
 		pending := phonestate.Update(p.book, mac, func(st *phonestate.Phone) bool {
-			return slices.ContainsFunc(st.Asked, func(a phonestate.Asked) bool { return !a.Done })
+			return slices.ContainsFunc(st.Asked, func(a phonestate.Asked) bool {
+				return !a.Done && isFirmware(phone.ParseName(a.Name).Kind)
+			})
 		})
 		if !pending || time.Now().After(deadline) {
 			return
@@ -191,3 +193,7 @@ const (
 	ualFloorSIP  = "P0S3-07-0-00"
 	ualFloorSCCP = "P00306000000"
 )
+
+func isFirmware(k phone.Kind) bool {
+	return k == phone.KindLoadList || k == phone.KindTermDefault || k == phone.KindImage
+}

@@ -15,6 +15,10 @@ import (
 // the phone's MAC, make ForeignTFTP suspect another TFTP server.
 const ForeignMinRequests = 3
 
+// persistentSwitches loop-breaker switches in one loop (both remedies,
+// twice) and the phone still asks: something else is wrong with it.
+const persistentSwitches = 4
+
 // The factory reset of 7940/7960/79x1 phones (seed page, Nov 2005 note).
 const factoryReset = "factory-reset the phone (hold # while it powers up, then dial 123456789*0#) with DHCP option 150 pointing at phoneboot"
 
@@ -23,7 +27,7 @@ const factoryReset = "factory-reset the phone (hold # while it powers up, then d
 // An error while the phone still loops; info once it moved on.
 func CTLLoop(tl Timeline) []Finding {
 	trust := func(r req) bool { return r.n.Kind == phone.KindCTL || r.n.Kind == phone.KindITL }
-	l, ok := lastLoop(tl, tl.Settings.CTLLoopRequests, trust, kinds(phone.KindTrustFile), event.LoopBreaker, event.LoopPersists)
+	l, ok := lastLoop(tl, tl.Settings.CTLLoopRequests, trust, kinds(phone.KindTrustFile), event.LoopBreaker)
 	if !ok {
 		return nil
 	}
@@ -38,10 +42,10 @@ func CTLLoop(tl Timeline) []Finding {
 	f.Severity = SevError
 	f.Symptom = fmt.Sprintf("the phone asks for %s over and over (%d times in a row)", l.name, l.count)
 	switch {
-	case l.persists:
-		f.Do = factoryReset
+	case len(l.did) >= persistentSwitches:
+		f.Do = fmt.Sprintf("phoneboot switched its answer %d times in this loop and the phone still asks: %s", len(l.did), factoryReset)
 	case len(l.did) > 0:
-		f.Do = "wait a few requests: the loop breaker switches again (empty file, then \"not found\" again) while the loop goes on; if it reports nothing left to try, " + factoryReset
+		f.Do = "wait a few requests: the loop breaker keeps switching (empty file, then \"not found\" again) while the loop goes on; if the phone never moves on, " + factoryReset
 	default:
 		f.Do = "let phoneboot answer it: its loop breaker serves an empty file after provision.ctl_loop_requests requests, then \"not found\" again (seed page); remove a CTLSEP file of your own from the TFTP root and keep <deviceSecurityMode>1</deviceSecurityMode> in the phone's config (§1.6)"
 	}
@@ -381,7 +385,6 @@ type loop struct {
 	last        time.Time
 	outcome     event.Outcome // of its last request
 	did         []string      // provision's events about it
-	persists    bool          // provision has nothing left to try
 	ended       bool          // the phone asked for something else afterwards
 	lastRequest time.Time
 }
@@ -411,7 +414,6 @@ func lastLoop(tl Timeline, threshold int, looped, between func(req) bool, report
 				cur = &loop{name: ev.File, counts: map[string]int{}}
 			}
 			cur.did = append(cur.did, ev.Detail)
-			cur.persists = cur.persists || ev.Kind == event.LoopPersists
 			continue
 		}
 		rs := requests([]event.Event{ev})

@@ -416,13 +416,19 @@ func TestCTLLoop(t *testing.T) {
 	t.Run("persists", func(t *testing.T) {
 		t.Parallel()
 		t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		// Four switches (both remedies, twice) in one loop, and it still asks.
 		var evs []event.Event
-		for i := range 9 {
-			evs = append(evs, event.Event{Time: t0.Add(time.Duration(i) * time.Second), MAC: mac, Source: "tftp", Kind: "request", File: "CTLSEP00137F000060.tlv", Outcome: "not-found"})
+		for i := range 13 {
+			at := t0.Add(time.Duration(i) * time.Second)
+			evs = append(evs, event.Event{Time: at, MAC: mac, Source: "tftp", Kind: "request", File: "CTLSEP00137F000060.tlv", Outcome: "not-found"})
+			if i%3 == 2 && i < 12 {
+				remedy := []event.Remedy{event.RemedyEmpty, event.RemedyNotFound}[i/3%2]
+				evs = append(evs, event.Event{Time: at, MAC: mac, Source: "provision", Kind: "loop-breaker", File: "CTLSEP00137F000060.tlv",
+					Facts: event.Facts{Remedy: remedy, Count: 3}, Detail: "switched"})
+			}
 		}
-		evs = append(evs, event.Event{Time: t0.Add(9 * time.Second), MAC: mac, Source: "provision", Kind: "loop-persists", File: "CTLSEP00137F000060.tlv", Detail: "still asks for CTLSEP00137F000060.tlv in a loop after both remedies"})
-		tl := Timeline{MAC: mac, Settings: settings, Events: evs, Now: t0.Add(10 * time.Second)}
-		check(t, tl, Analyze(tl), PhaseStuck, "ctl-loop", SevError, "after both remedies", "123456789*0#")
+		tl := Timeline{MAC: mac, Settings: settings, Events: evs, Now: t0.Add(14 * time.Second)}
+		check(t, tl, Analyze(tl), PhaseStuck, "ctl-loop", SevError, "switched its answer 4 times in this loop and the phone still asks", "123456789*0#")
 	})
 }
 
