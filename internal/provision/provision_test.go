@@ -412,7 +412,7 @@ func TestRunningLoadFromTransfers(t *testing.T) {
 	comps := fwtest.Java("SIP41.9-4-2SR3-1S", "9-4-2ES26")
 	asked := append([]string{"CTLSEP001E4A93748B.tlv", "SIP41.9-4-2SR3-1S.loads"}, comps...)
 	asked = append(asked, "CTLSEP001E4A93748B.tlv") // the next boot
-	f.p.settleWait = time.Millisecond // the reports below come late on purpose
+	f.p.settleWait = time.Millisecond               // the reports below come late on purpose
 	for _, name := range asked {
 		f.open("127.0.0.4", name)
 	}
