@@ -146,7 +146,7 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 			// files and falls back to the plain one (cisco-79xx.md §1.3).
 			return nil, files.NotFoundf("file not found (phoneboot does not sign configs)")
 		}
-		b, err := p.phoneFile(s, mac, lower, ip)
+		b, err := p.phoneFile(s, mac, lower, req)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +156,12 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 		}
 		return b, nil
 	}
-	if b, ok := s.files[lower]; ok {
+	shared, err := s.sharedAt(req.Local)
+	if err != nil {
+		p.opts.Logger.Error("cannot render the shared files", "local", req.Local.String(), "err", err)
+		return nil, files.Internalf("phoneboot cannot render this file; see its log")
+	}
+	if b, ok := shared[lower]; ok {
 		return b, nil
 	}
 	switch n.Kind {
@@ -234,14 +239,16 @@ func (p *Provisioner) override(ctx context.Context, name string, n phone.Name) (
 
 // phoneFile returns a phone's generated SEP<MAC>.cnf.xml or SIP<MAC>.cnf,
 // rendered for what the phone runs now and cached until that changes.
-func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, ip netip.Addr) (files.Bytes, error) {
+func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, req Request) (files.Bytes, error) {
+	ip := req.Client.Addr()
 	learned, running := p.state(s, mac)
-	key := lower + "/" + learned.Name + "/" + running
+	local := s.localKey(req.Local)
+	key := lower + "/" + learned.Name + "/" + running + "/" + local.String()
 	if b, ok := s.auto.Load(key); ok {
 		return b.(files.Bytes), nil
 	}
 	v, plan := s.view(mac, learned, running)
-	rendered, err := s.phoneFiles(v)
+	rendered, err := s.phoneFiles(s.siteAt(local), v)
 	if err != nil {
 		p.opts.Logger.Error("cannot render a config", "phone", mac.String(), "err", err)
 		return nil, files.Internalf("phoneboot cannot render this config; see its log")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,13 +25,20 @@ import (
 // and the files in the TFTP root, built once per change and then only
 // read: every transfer shares its rendered files.
 type snapshot struct {
-	cfg   *config.Config
-	tmpl  *render.Templates
+	cfg  *config.Config
+	tmpl *render.Templates
+	// site is the config's; its call managers and SIP proxy may be empty,
+	// and then each phone gets the address it reached phoneboot on
+	// (siteAt).
 	site  render.Site
 	root  map[string]string // lower-case name → name, files at the top of the TFTP root
 	loads loadIndex
-	// files are the generated files by lower-case name.
-	files map[string]files.Bytes
+	// files are the generated files by lower-case name, as siteAt makes
+	// them without a local address; atLocal holds them for each local
+	// address when the site's defaults need one (sharedAt).
+	files        map[string]files.Bytes
+	atLocal      sync.Map // netip.Addr → map[string]files.Bytes
+	atLocalCount atomic.Int64
 	// inventory is the inventory by MAC; auto are the rendered configs of
 	// phones outside it, made on their first request.
 	inventory map[phone.MAC]int
@@ -68,7 +76,7 @@ func build(cfg *config.Config, rootDir, templatesDir string, fw Firmware, runnin
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{cfg: cfg, tmpl: tmpl, files: map[string]files.Bytes{}, inventory: map[phone.MAC]int{}, fw: fw}
+	s := &snapshot{cfg: cfg, tmpl: tmpl, inventory: map[phone.MAC]int{}, fw: fw}
 	if s.root, err = listRoot(rootDir); err != nil {
 		return nil, err
 	}
@@ -81,14 +89,15 @@ func build(cfg *config.Config, rootDir, templatesDir string, fw Firmware, runnin
 		s.inventory[p.MAC] = i
 	}
 	s.checkLoads(running)
-	if err := s.renderShared(); err != nil {
+	if s.files, err = s.renderShared(s.site); err != nil {
 		return nil, err
 	}
+	s.noteDefaults()
 	// Render every inventory phone once, so that a config that cannot be
 	// rendered stops a start or a reload instead of a phone's boot.
 	for i := range cfg.Phones {
 		v, _ := s.view(cfg.Phones[i].MAC, phone.Model{}, running(cfg.Phones[i].MAC))
-		if _, err := s.phoneFiles(v); err != nil {
+		if _, err := s.phoneFiles(s.site, v); err != nil {
 			line := cfg.PhoneLine(i, "mac")
 			return nil, &config.Error{File: cfg.File, Line: line, Msg: fmt.Sprintf("phone %s: %v", v.MAC, err)}
 		}
@@ -296,45 +305,114 @@ func (s *snapshot) termLoad(nn string) string {
 	return s.plan(m, "", s.cfg.Site.Loads[m.Name].ID).Next
 }
 
-// renderShared renders the files every phone shares.
-func (s *snapshot) renderShared() error {
+// renderShared renders the files every phone shares, for site.
+func (s *snapshot) renderShared(site render.Site) (map[string]files.Bytes, error) {
+	out := map[string]files.Bytes{}
 	add := func(name string, b []byte, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		s.files[strings.ToLower(name)] = b
+		out[strings.ToLower(name)] = b
 		return nil
 	}
 	// XMLDefault.cnf.xml and SIPDefault.cnf are read by phones phoneboot
 	// may not know: they name only loads safe from any older load (the
 	// first step of each model's path), and SIPDefault.cnf names none:
 	// each 7940/7960 gets its own image_version in SIP<MAC>.cnf.
-	defaults := map[string]string{}
+	b, err := s.tmpl.DefaultConfig(site, s.defaultLoads())
+	if err := add("XMLDefault.cnf.xml", b, err); err != nil {
+		return nil, err
+	}
+	b, err = s.tmpl.SIPDefault(site, "")
+	if err := add("SIPDefault.cnf", b, err); err != nil {
+		return nil, err
+	}
+	b, err = s.tmpl.DialPlan(site)
+	if err := add("dialplan.xml", b, err); err != nil {
+		return nil, err
+	}
+	if len(site.Rings) > 0 {
+		b, err = s.tmpl.RingList(site)
+		if err := add("RINGLIST.DAT", b, err); err != nil {
+			return nil, err
+		}
+	}
+	b, err = s.tmpl.SyncInfo(site, "")
+	if err := add("syncinfo.xml", b, err); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// defaultLoads are the loads of XMLDefault.cnf.xml by model: the first
+// step of each model's path, safe from any older load.
+func (s *snapshot) defaultLoads() map[string]string {
+	loads := map[string]string{}
 	for _, l := range s.cfg.Site.Loads {
 		if next := s.plan(l.Model, "", l.ID).Next; next != "" {
-			defaults[l.Model.Name] = next
+			loads[l.Model.Name] = next
 		}
 	}
-	b, err := s.tmpl.DefaultConfig(s.site, defaults)
-	if err := add("XMLDefault.cnf.xml", b, err); err != nil {
-		return err
+	return loads
+}
+
+// siteAt is the site as a phone that reached phoneboot at local gets it:
+// without call managers or a SIP proxy in the config, phoneboot's own
+// address stands in (the PBX is assumed to run beside phoneboot). IPv4
+// only: the 79xx phones take IPv4 call-control addresses.
+func (s *snapshot) siteAt(local netip.Addr) render.Site {
+	site := s.site
+	if local = local.Unmap(); !local.Is4() {
+		return site
 	}
-	b, err = s.tmpl.SIPDefault(s.site, "")
-	if err := add("SIPDefault.cnf", b, err); err != nil {
-		return err
+	if len(site.CallManagers) == 0 {
+		site.CallManagers = []render.Host{{Host: local.String()}}
 	}
-	b, err = s.tmpl.DialPlan(s.site)
-	if err := add("dialplan.xml", b, err); err != nil {
-		return err
+	if site.SIPProxy.Host == "" {
+		site.SIPProxy = render.Host{Host: local.String()}
 	}
-	if len(s.site.Rings) > 0 {
-		b, err = s.tmpl.RingList(s.site)
-		if err := add("RINGLIST.DAT", b, err); err != nil {
-			return err
-		}
+	return site
+}
+
+// localKey is local where what phones get depends on it (the site leaves
+// call control to phoneboot's own address), else the zero Addr.
+func (s *snapshot) localKey(local netip.Addr) netip.Addr {
+	if local = local.Unmap(); local.Is4() && (len(s.site.CallManagers) == 0 || s.site.SIPProxy.Host == "") {
+		return local
 	}
-	b, err = s.tmpl.SyncInfo(s.site, "")
-	return add("syncinfo.xml", b, err)
+	return netip.Addr{}
+}
+
+// maxLocal bounds the local addresses shared files are kept for: a
+// machine has few, and a flood cannot make more.
+const maxLocal = 64
+
+// sharedAt is the shared files for a phone that reached phoneboot at local.
+func (s *snapshot) sharedAt(local netip.Addr) (map[string]files.Bytes, error) {
+	key := s.localKey(local)
+	if !key.IsValid() {
+		return s.files, nil
+	}
+	if m, ok := s.atLocal.Load(key); ok {
+		return m.(map[string]files.Bytes), nil
+	}
+	m, err := s.renderShared(s.siteAt(key))
+	if err != nil || s.atLocalCount.Add(1) > maxLocal {
+		return m, err
+	}
+	actual, _ := s.atLocal.LoadOrStore(key, m)
+	return actual.(map[string]files.Bytes), nil
+}
+
+// noteDefaults tells `check` and the log where phones get phoneboot's own
+// address as call control.
+func (s *snapshot) noteDefaults() {
+	if len(s.cfg.Site.CallManagers) == 0 {
+		s.note(s.cfg.File, 0, "site.call_managers is not set: SCCP phones get the address they reach phoneboot on as their call manager (this assumes the PBX runs beside phoneboot; set call_managers otherwise)")
+	}
+	if s.cfg.Site.SIPProxy.IsZero() {
+		s.note(s.cfg.File, 0, "site.sip_proxy is not set: SIP phones get the address they reach phoneboot on as their proxy (this assumes the PBX runs beside phoneboot; set sip_proxy otherwise)")
+	}
 }
 
 // view decides what one phone gets: its inventory entry over the site's
@@ -378,9 +456,9 @@ func (s *snapshot) view(mac phone.MAC, learned phone.Model, running string) (ren
 
 // phoneFiles renders SEP<MAC>.cnf.xml and, for 7940/7960 (or a phone of
 // unknown model) on SIP, SIP<MAC>.cnf.
-func (s *snapshot) phoneFiles(v render.Phone) (map[string]files.Bytes, error) {
+func (s *snapshot) phoneFiles(site render.Site, v render.Phone) (map[string]files.Bytes, error) {
 	out := map[string]files.Bytes{}
-	b, err := s.tmpl.DeviceConfig(s.site, v)
+	b, err := s.tmpl.DeviceConfig(site, v)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +469,7 @@ func (s *snapshot) phoneFiles(v render.Phone) (map[string]files.Bytes, error) {
 	}
 	out[strings.ToLower(v.MAC.DeviceName()+".cnf.xml")] = b
 	if v.Protocol == "SIP" && (v.Model.Name == "" || v.Model.Family == phone.FamilyClassic) {
-		b, err := s.tmpl.SIPConfig(s.site, v)
+		b, err := s.tmpl.SIPConfig(site, v)
 		if err != nil {
 			return nil, err
 		}
