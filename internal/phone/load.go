@@ -297,3 +297,10 @@ func (l LoadID) UAL() bool {
 	}
 	return false
 }
+
+// LoadProtocol is the protocol load id runs ("SCCP", "SIP", "MGCP"), ""
+// for loaders, TERM loads and names that do not parse.
+func LoadProtocol(id string) string {
+	l, _ := ParseLoadID(id)
+	return l.Protocol
+}

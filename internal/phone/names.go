@@ -18,7 +18,7 @@ const (
 	KindLegacyConfig              // SEP<MAC>.cnf, SEPDefault.cnf (pre-XML SCCP)
 	KindSIPConfig                 // SIP<MAC>.cnf (7940/7960 SIP)
 	KindSIPDefault                // SIPDefault.cnf
-	KindOSImage                   // OS79XX.TXT: image to boot on old loads
+	KindOSImage                   // OS79XX.TXT (79XX.TXT): image to boot on old loads
 	KindRingList                  // RINGLIST.DAT, Ringlist.xml, DISTINCTIVERINGLIST.XML
 	KindDialPlan                  // dialplan.xml
 	KindSyncInfo                  // syncinfo.xml
@@ -63,6 +63,9 @@ type Name struct {
 	Model string
 	// Locale is the locale directory of a locale file ("German_Germany").
 	Locale string
+	// OldSIP marks 79XX.TXT, the OS79XX.TXT of SIP images older than 4.4
+	// (seed page comment).
+	OldSIP bool
 }
 
 // ParseName says what a requested file is and which phone it names. It
@@ -89,6 +92,8 @@ func ParseName(name string) Name {
 		return Name{Kind: KindSIPDefault}
 	case "os79xx.txt":
 		return Name{Kind: KindOSImage}
+	case "79xx.txt":
+		return Name{Kind: KindOSImage, OldSIP: true}
 	case "ringlist.dat", "ringlist.xml", "distinctiveringlist.xml":
 		return Name{Kind: KindRingList}
 	case "dialplan.xml":

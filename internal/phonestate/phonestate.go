@@ -35,14 +35,20 @@ type Phone struct {
 	Last   string
 	LastAt time.Time
 	Streak int
-	// UAL: its last boot began with CTLSEP<MAC>.tlv, as 7940/7960 loads
-	// with the Universal Application Loader do; older loads begin with
-	// OS79XX.TXT (cisco-79xx.md §1.2).
-	UAL bool
+	// Boot is what its last boot showed of the load it runs (phone.Boot);
+	// ITL: that boot probed ITL files, as only Java phones do (§1.3);
+	// Protocol: the protocol its requests showed ("" not yet).
+	Boot     phone.Boot
+	ITL      bool
+	Protocol string
 	// Trust is the loop breaker's answer per trust list (lower-case name).
 	Trust map[string]event.Remedy
 	// Fetching is the load whose files the phone is downloading.
 	Fetching *Fetch
+	// Offered is the load the last config it got named (OfferedBy: that
+	// config, lower case), until its next request shows whether it takes
+	// it.
+	Offered, OfferedBy string
 	// Asked are the phone's requests in the order it made them, each kept
 	// until it and every one before it have ended: transfers are reported
 	// in any order, and provision learns from them in the phone's.
@@ -57,6 +63,9 @@ type Asked struct {
 	Client   netip.AddrPort // the request's source: its port tells requests apart
 	Name     string
 	Done, OK bool
+	// Offered is the load the file served for it names ("" none): a
+	// phone that asks for something else next, not that load, runs it.
+	Offered string
 }
 
 // Fetch is a load a phone has started to download.
@@ -65,6 +74,9 @@ type Fetch struct {
 	Missing map[string]bool // lower-case components not fetched yet
 	Started bool            // a component was fetched
 }
+
+// FetchStarted reports whether the phone is part way through a download.
+func (p *Phone) FetchStarted() bool { return p.Fetching != nil && p.Fetching.Started }
 
 // Saved is the lasting part of a phone, from the store.
 type Saved struct {

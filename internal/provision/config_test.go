@@ -64,16 +64,17 @@ func TestSiteLoadsKeyAnySpelling(t *testing.T) {
 		t.Run(key, func(t *testing.T) {
 			f := newFixture(t, "[site]\nprotocol = \"SIP\"\nsip_proxy = \"pbx.example.net:5060\"\n[site.loads]\n"+key+" = \"SIP41.9-4-2SR3-1S\"\n"+
 				"[[phone]]\nmac = \"001E4A93748B\"\nmodel = \"7961\"\n")
-			if got := f.mustGet("127.0.0.4", "SEP001E4A93748B.cnf.xml"); !strings.Contains(got, "SIP41.9-4-2SR3-1S") {
+			// Its load is unknown: the safe first step, 8.5(2) (§4.4).
+			if got := f.mustGet("127.0.0.4", "SEP001E4A93748B.cnf.xml"); !strings.Contains(got, "SIP41.8-5-2S") {
 				t.Errorf("inventory 7961 did not get its load:\n%s", got)
 			}
 			// A 7961 outside the inventory, learned from its term file.
 			f.get("127.0.0.10", "CTLSEP0011223344BB.tlv")
 			f.get("127.0.0.10", "term61.default.loads")
-			if got := f.mustGet("127.0.0.10", "SEP0011223344BB.cnf.xml"); !strings.Contains(got, "SIP41.9-4-2SR3-1S") {
+			if got := f.mustGet("127.0.0.10", "SEP0011223344BB.cnf.xml"); !strings.Contains(got, "SIP41.8-5-2S") {
 				t.Errorf("learned 7961 did not get its load:\n%s", got)
 			}
-			if def := f.mustGet("127.0.0.4", "XMLDefault.cnf.xml"); !strings.Contains(def, "SIP41.9-4-2SR3-1S") {
+			if def := f.mustGet("127.0.0.4", "XMLDefault.cnf.xml"); !strings.Contains(def, "SIP41.8-5-2S") {
 				t.Errorf("XMLDefault.cnf.xml lacks the 7961's load:\n%s", def)
 			}
 		})

@@ -51,14 +51,10 @@ func (p *Provisioner) observe(s *snapshot, n phone.Name, req Request, mac phone.
 		} else {
 			st.Streak = 1
 		}
+		newRequest := st.Last != lower
 		st.Last, st.LastAt = lower, now
 		asked(st, req)
-		switch n.Kind {
-		case phone.KindCTL:
-			st.UAL = true
-		case phone.KindOSImage:
-			st.UAL = false
-		}
+		boot(st, n, newRequest)
 		var d decision
 		switch n.Kind {
 		case phone.KindCTL, phone.KindITL:
@@ -103,4 +99,34 @@ func breakTrustLoop(st *phonestate.Phone, mac phone.MAC, ip netip.Addr, name str
 	st.Trust[lower] = remedy
 	st.Streak = 0 // the next switch needs a new streak
 	return remedy == event.RemedyEmpty, ev
+}
+
+// boot notes what a request shows of the load the phone runs (§1.2, §1.3):
+// which file began its boot, whether it probes ITL files (Java phones do,
+// 7940/7960 do not), which protocol's files it asks for. Called under the
+// book's lock.
+func boot(st *phonestate.Phone, n phone.Name, newRequest bool) {
+	switch n.Kind {
+	case phone.KindCTL:
+		if newRequest { // a loop on it is the same boot
+			st.Boot, st.ITL = phone.BootUAL, false
+		}
+	case phone.KindITL:
+		st.ITL = true
+	case phone.KindOSImage:
+		st.Boot, st.ITL = phone.BootOS79XX, false
+		if n.OldSIP {
+			st.Boot, st.Protocol = phone.Boot79XX, "SIP"
+		}
+	case phone.KindTermDefault:
+		st.Boot = phone.BootJava
+	case phone.KindSIPDefault, phone.KindSIPConfig:
+		st.Protocol = "SIP"
+	case phone.KindLegacyConfig:
+		st.Protocol = "SCCP"
+	case phone.KindDeviceConfig, phone.KindDefaultConfig:
+		if st.Boot == phone.BootOS79XX {
+			st.Protocol = "SCCP" // old SIP images read SIPDefault.cnf (§1.2.3)
+		}
+	}
 }

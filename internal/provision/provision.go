@@ -166,7 +166,7 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 	}
 	switch n.Kind {
 	case phone.KindOSImage:
-		return p.osImage(s, mac, known)
+		return p.osImage(s, n, mac, known)
 	case phone.KindTermDefault:
 		return p.termFile(s, n, req.Name)
 	}
@@ -182,21 +182,28 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 	return p.opts.Files.Open(ctx, req.Name)
 }
 
-// osImage answers OS79XX.TXT, the image old 7940/7960 loads boot. It has
-// no MAC in its name, so only a phone seen before (by its address) gets
-// one: its next step, as the loader for loads that boot with the
-// Universal Application Loader (cisco-79xx.md §3.3). Any other phone gets
-// "not found" and boots the image it has, then asks for SIP<MAC>.cnf,
-// which names its step: a site-wide image could send a SIP 4.x phone
-// straight to 8.x, which the upgrade rules forbid.
-func (p *Provisioner) osImage(s *snapshot, mac phone.MAC, known bool) (files.File, error) {
-	if !known {
-		return nil, files.NotFoundf("file not found (phoneboot names images per phone; it does not know this one yet)")
+// osImage answers OS79XX.TXT (79XX.TXT on SIP images older than 4.4), the
+// image old 7940/7960 loads boot (§1.2, §3.3): the phone's next step, as
+// the loader for loads that boot with the Universal Application Loader. It
+// has no MAC in its name: a phone not seen before gets the step that is
+// safe from every load such a boot may run, towards the site's target for
+// 7940/7960, or "not found" when there is none and the phone boots the
+// image it has (its SIP<MAC>.cnf or SEP<MAC>.cnf.xml names its step).
+func (p *Provisioner) osImage(s *snapshot, n phone.Name, mac phone.MAC, seen bool) (files.File, error) {
+	var v render.Phone
+	if seen {
+		v, _ = s.view(mac, p.state(s, mac))
+	} else {
+		k := known{boot: phone.BootOS79XX, classic: true}
+		if n.OldSIP {
+			k.boot, k.proto = phone.Boot79XX, "SIP"
+		}
+		if m, target, ok := s.familyModel(); ok {
+			v.Model, v.Load = phone.Model{}, s.planFor(m, k, target).Next
+		}
 	}
-	learned, running := p.state(s, mac)
-	v, _ := s.view(mac, learned, running)
 	if v.Load == "" || (v.Model.Name != "" && v.Model.Family != phone.FamilyClassic) {
-		return nil, files.NotFoundf("file not found (no image to name for this phone)")
+		return nil, files.NotFoundf("file not found (no image to name for this phone: it keeps its own)")
 	}
 	image := v.Load
 	if l, ok := phone.ParseLoadID(v.Load); ok && l.UAL() {
@@ -241,30 +248,39 @@ func (p *Provisioner) override(ctx context.Context, name string, n phone.Name) (
 // rendered for what the phone runs now and cached until that changes.
 func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, req Request) (files.Bytes, error) {
 	ip := req.Client.Addr()
-	learned, running := p.state(s, mac)
+	k := p.state(s, mac)
 	local := s.localKey(req.Local)
-	key := lower + "/" + learned.Name + "/" + running + "/" + local.String()
-	if b, ok := s.auto.Load(key); ok {
-		return b.(files.Bytes), nil
+	key := lower + "/" + k.key() + "/" + local.String()
+	if r, ok := s.auto.Load(key); ok {
+		r := r.(rendered)
+		p.offer(mac, req, r.offered)
+		return r.b, nil
 	}
-	v, plan := s.view(mac, learned, running)
-	rendered, err := s.phoneFiles(s.siteAt(local), v)
+	v, plan := s.view(mac, k)
+	site := s.siteAt(local)
+	out, err := s.phoneFiles(site, v)
+	offered := v.Load
+	if err == nil && v.Model.Name == "" && k.classic && strings.HasSuffix(lower, ".cnf.xml") {
+		// A 7940/7960 of unknown model: the seed page's <Default> document.
+		out[lower], offered, err = s.defaultDoc(site, k)
+	}
 	if err != nil {
 		p.opts.Logger.Error("cannot render a config", "phone", mac.String(), "err", err)
 		return nil, files.Internalf("phoneboot cannot render this config; see its log")
 	}
-	b, ok := rendered[lower]
+	b, ok := out[lower]
 	if !ok {
 		return nil, files.NotFoundf("file not found (only a 7940/7960 on SIP has one)")
 	}
+	p.offer(mac, req, offered)
 	if s.autoCount.Add(1) > maxRendered {
 		return b, nil // a flood of made-up MACs: serve, but keep nothing
 	}
-	if _, loaded := s.auto.LoadOrStore(key, b); loaded {
+	if _, loaded := s.auto.LoadOrStore(key, rendered{b, offered}); loaded {
 		return b, nil
 	}
 	// First time this config is served: say why it is what it is.
-	p.explainPlan(mac, ip, running, plan)
+	p.explainPlan(mac, ip, k, plan)
 	if _, listed := s.inventory[mac]; !listed && strings.HasSuffix(lower, ".cnf.xml") {
 		model := v.Model.Name
 		if model == "" {
@@ -276,33 +292,50 @@ func (p *Provisioner) phoneFile(s *snapshot, mac phone.MAC, lower string, req Re
 	return b, nil
 }
 
-// state is a phone's learned model and the load to plan from: the one
-// seen, else the inventory's running_load, else what its boot showed.
-func (p *Provisioner) state(s *snapshot, mac phone.MAC) (phone.Model, string) {
+// rendered is a cached per-phone file and the load it names.
+type rendered struct {
+	b       files.Bytes
+	offered string
+}
+
+// state is what provision plans a phone from: its learned model and the
+// load it runs as seen, else as the inventory's running_load says, else
+// what its boot showed.
+func (p *Provisioner) state(s *snapshot, mac phone.MAC) known {
 	ph, _ := p.book.Get(mac)
-	if ph.Running == "" {
-		if i, ok := s.inventory[mac]; ok && s.cfg.Phones[i].RunningLoad != "" {
-			return ph.Model, s.cfg.Phones[i].RunningLoad
+	k := known{model: ph.Model, running: ph.Running, boot: ph.Boot, proto: ph.Protocol,
+		classic: ph.Boot == phone.BootOS79XX || ph.Boot == phone.Boot79XX || ph.Boot == phone.BootUAL && !ph.ITL}
+	if k.running == "" {
+		if i, ok := s.inventory[mac]; ok {
+			k.running = s.cfg.Phones[i].RunningLoad
 		}
 	}
-	return ph.Model, runningFor(ph, s.targetFor(mac, ph.Model))
+	if ph.ITL && ph.Boot == phone.BootUAL {
+		k.boot = phone.BootJava
+	}
+	return k
 }
 
 // explainPlan records the step a phone was given, or why it was given
 // none, once per change.
-func (p *Provisioner) explainPlan(mac phone.MAC, ip netip.Addr, running string, plan upgrade.Plan) {
+func (p *Provisioner) explainPlan(mac phone.MAC, ip netip.Addr, k known, plan upgrade.Plan) {
 	if plan.Target == "" || plan.Done {
 		return
 	}
+	running := k.running
 	ev := event.Event{MAC: mac, IP: ip, Kind: event.Upgrade, Facts: event.Facts{
-		From: running, Assumed: running == ualFloorSIP || running == ualFloorSCCP,
-		Next: plan.Next, Target: plan.Target, Path: plan.Path, Missing: plan.Missing}}
+		From: running, Next: plan.Next, Target: plan.Target, Path: plan.Path, Missing: plan.Missing}}
+	if running == "" {
+		running = k.boot.String()
+	}
 	if len(plan.Rules) > 0 {
 		ev.Facts.Rule = plan.Rules[0].Name
 	}
 	switch {
 	case plan.Refused != "":
 		ev.Kind, ev.Detail = event.UpgradeBlocked, fmt.Sprintf("target %s refused: %s", plan.Target, plan.Refused)
+	case plan.Unsure != "":
+		ev.Kind, ev.Detail = event.UpgradeBlocked, fmt.Sprintf("stays on %s: %s; set running_load in phoneboot.toml if you know it", running, plan.Unsure)
 	case plan.Next == "" && plan.Missing != "":
 		ev.Kind, ev.Detail = event.UpgradeBlocked, fmt.Sprintf("stays on %s: the way to %s needs %s, which is not in the catalog; import it (phoneboot firmware import)", orUnknown(running), plan.Target, plan.Missing)
 	case plan.Next == "":
@@ -334,11 +367,8 @@ func orNone(load string) string {
 }
 
 func orUnknown(load string) string {
-	switch load {
-	case "":
+	if load == "" {
 		return "an unknown load"
-	case ualFloorSIP, ualFloorSCCP:
-		return "an unknown load with the Universal Application Loader"
 	}
 	return load
 }

@@ -67,6 +67,8 @@ func newFixture(t *testing.T, cfgText string) *fixture {
 	f := &fixture{t: t, root: t.TempDir(), now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 	fwtest.WriteLoad(t, f.root, "P0S3-8-12-00", 64, fwtest.Classic("P0S3-8-12-00")...)
 	fwtest.WriteLoad(t, f.root, "SIP41.9-4-2SR3-1S", 64, fwtest.Java("SIP41.9-4-2SR3-1S", "9-4-2ES26")...)
+	// The 8.5(2) a 79x1 whose load is unknown must run first (§4.4).
+	fwtest.WriteLoad(t, f.root, "SIP41.8-5-2S", 64, fwtest.Java("SIP41.8-5-2S", "8-5-2TH1-9")...)
 	dir, err := files.OpenDir(f.root, 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -191,8 +193,9 @@ func TestGeneratedFiles(t *testing.T) {
 	if strings.Contains(sccp, "P00308010200") || !strings.Contains(sccp, "192.0.2.10") {
 		t.Errorf("7940 SCCP config names a missing load or lacks the call manager:\n%s", sccp)
 	}
-	// 7961 SIP: full <device> with the Java load.
-	if java := f.mustGet("127.0.0.4", "SEP001E4A93748B.cnf.xml"); !strings.Contains(java, "SIP41.9-4-2SR3-1S") || !strings.Contains(java, "sipProfile") {
+	// 7961 SIP: full <device> with the Java load; its load is unknown, so
+	// the step is 8.5(2), safe from any load it may run (§4.4).
+	if java := f.mustGet("127.0.0.4", "SEP001E4A93748B.cnf.xml"); !strings.Contains(java, "SIP41.8-5-2S") || !strings.Contains(java, "sipProfile") {
 		t.Errorf("7961 config:\n%s", java)
 	}
 	if _, err := f.get("127.0.0.4", "SIP001E4A93748B.cnf"); err == nil || err.Code != files.NotFound {
@@ -215,9 +218,10 @@ func TestGeneratedFiles(t *testing.T) {
 	}
 	def := f.mustGet("127.0.0.2", "XMLDefault.cnf.xml")
 	// XMLDefault.cnf.xml is for phones phoneboot may not know: it names
-	// only loads safe from any older load. 8.12 is not (a 7960 on SIP 4.x
-	// must step through 5.3, 6.x, 7.x); the 7961's load is.
-	if !strings.Contains(def, "loadInformation30018 ") || !strings.Contains(def, "SIP41.9-4-2SR3-1S") || strings.Contains(def, "P0S3-8-12-00") {
+	// only loads safe from any load they may run. No 7960 load is (a 7960
+	// on SIP 4.x must step through 5.3, 6.x, 7.x, one on 8.x may not go
+	// back to 5.3); for the 7961, 8.5(2) is.
+	if !strings.Contains(def, "loadInformation30018 ") || !strings.Contains(def, "SIP41.8-5-2S") || strings.Contains(def, "P0S3-") {
 		t.Errorf("XMLDefault.cnf.xml:\n%s", def)
 	}
 	for _, name := range []string{"SIPDefault.cnf", "dialplan.xml", "syncinfo.xml"} {
@@ -306,8 +310,8 @@ func TestAutoProvisioned(t *testing.T) {
 	// and then gets the 7961 load.
 	f.get("127.0.0.10", "CTLSEP0011223344BB.tlv")
 	f.get("127.0.0.10", "term61.default.loads")
-	if got := f.mustGet("127.0.0.10", "SEP0011223344BB.cnf.xml"); !strings.Contains(got, "SIP41.9-4-2SR3-1S") {
-		t.Errorf("learned 7961 did not get its load:\n%s", got)
+	if got := f.mustGet("127.0.0.10", "SEP0011223344BB.cnf.xml"); !strings.Contains(got, "SIP41.8-5-2S") {
+		t.Errorf("learned 7961 did not get its first safe step:\n%s", got)
 	}
 	if mac, ok := f.p.book.At(netip.MustParseAddr("127.0.0.9")); !ok || mac.Hex() != "0011223344AA" {
 		t.Errorf("phone at the address = %v %v", mac, ok)

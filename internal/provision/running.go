@@ -40,7 +40,7 @@ func (p *Provisioner) Transferred(req Request, ok bool) {
 		})
 		if i < 0 { // not noted (a full list, a restart): learn at once
 			if ok {
-				return []*event.Event{learn(s, st, req.Name)}
+				return []*event.Event{learn(s, st, phonestate.Asked{Client: req.Client, Name: req.Name, OK: true})}
 			}
 			return nil
 		}
@@ -48,7 +48,7 @@ func (p *Provisioner) Transferred(req Request, ok bool) {
 		var out []*event.Event
 		for len(st.Asked) > 0 && st.Asked[0].Done {
 			if a := st.Asked[0]; a.OK {
-				out = append(out, learn(s, st, a.Name))
+				out = append(out, learn(s, st, a))
 			}
 			st.Asked = st.Asked[1:]
 		}
@@ -86,6 +86,22 @@ func (p *Provisioner) settle(mac phone.MAC) {
 	}
 }
 
+// offer notes that the file served for req names load, for learn.
+func (p *Provisioner) offer(mac phone.MAC, req Request, load string) {
+	if load == "" {
+		return
+	}
+	phonestate.Update(p.book, mac, func(st *phonestate.Phone) struct{} {
+		for i := len(st.Asked) - 1; i >= 0; i-- {
+			if a := &st.Asked[i]; !a.Done && a.Client == req.Client && a.Name == req.Name {
+				a.Offered = load
+				break
+			}
+		}
+		return struct{}{}
+	})
+}
+
 // maxAsked bounds the requests noted per phone while they run.
 const maxAsked = 64
 
@@ -100,9 +116,24 @@ func asked(st *phonestate.Phone, req Request) {
 
 // learn updates st with one fetched file, name, and returns the "load"
 // event when the phone now runs a new load. Called under the book's lock.
-func learn(s *snapshot, st *phonestate.Phone, name string) *event.Event {
+func learn(s *snapshot, st *phonestate.Phone, a phonestate.Asked) *event.Event {
+	name := a.Name
 	n := phone.ParseName(name)
 	lower := strings.ToLower(name)
+	offered, by := st.Offered, st.OfferedBy
+	st.Offered, st.OfferedBy = a.Offered, lower
+	switch {
+	case isFirmware(n.Kind), lower == by:
+		// It takes what it was offered, downloads something else, or
+		// asks for the same config again (a loop): nothing to conclude.
+	case offered != "" && st.Running == "" && !st.FetchStarted() && !(st.Boot == phone.BootUAL && !st.ITL):
+		// It was named a load and went on to something else: it runs that
+		// load already (§1.3, §1.2.3: phones fetch a load only when it
+		// differs from theirs). Not for a 7940/7960 on the Universal
+		// Application Loader, which fetches the .loads it is named on
+		// every boot (§1.2.1): the rule for .loads below tells.
+		return setRunning(st, offered, name, "did not download "+offered+", which its config named: it runs it")
+	}
 	switch n.Kind {
 	case phone.KindLoadList, phone.KindTermDefault:
 		id := n.Load
@@ -119,19 +150,19 @@ func learn(s *snapshot, st *phonestate.Phone, name string) *event.Event {
 			if len(f.Missing) == 0 {
 				st.Fetching = nil
 				if f.Load != "" {
-					return setRunning(st, f.Load, name)
+					return setRunning(st, f.Load, name, "")
 				}
 			}
 			return nil
 		}
 		if im, ok := phone.ParseImage(name); ok && im.OldImage() {
-			return setRunning(st, im.Stem, name)
+			return setRunning(st, im.Stem, name, "")
 		}
 		return nil
 	}
 	var ev *event.Event
 	if f := st.Fetching; f != nil && !f.Started && f.Load != "" && isClassic(f.Load) {
-		ev = setRunning(st, f.Load, name)
+		ev = setRunning(st, f.Load, name, "")
 	}
 	st.Fetching = nil
 	return ev
@@ -154,45 +185,23 @@ func startFetch(s *snapshot, id string, n phone.Name) *phonestate.Fetch {
 }
 
 // setRunning records a phone's load and returns the event that says so
-// (about file, the one that showed it), nil if it ran it already.
-func setRunning(st *phonestate.Phone, id, file string) *event.Event {
+// (about file, the one that showed it; why, for people), nil if it ran it
+// already.
+func setRunning(st *phonestate.Phone, id, file, why string) *event.Event {
 	if st.Running == id {
 		return nil
 	}
 	before := st.Running
 	st.Running = id
 	ev := &event.Event{Kind: event.Load, File: file, Facts: event.Facts{Running: id}, Detail: "runs " + id + " now"}
+	if why != "" {
+		ev.Detail = why
+	}
 	if before != "" {
 		ev.Detail += " (was " + before + ")"
 	}
 	return ev
 }
-
-// runningFor is what a phone runs for planning: the load seen, or, for a
-// 7940/7960 whose boot showed the Universal Application Loader, the
-// oldest such load of the target's protocol. From there 7.x/8.x targets
-// are one step; without it the planner must assume the oldest load.
-func runningFor(ph phonestate.Phone, target string) string {
-	if ph.Running != "" || !ph.UAL {
-		return ph.Running
-	}
-	if l, ok := phone.ParseLoadID(target); ok && l.Family == phone.FamilyClassic {
-		switch l.Protocol {
-		case "SIP":
-			return ualFloorSIP
-		case "SCCP":
-			return ualFloorSCCP
-		}
-	}
-	return ""
-}
-
-// The oldest 7940/7960 loads that boot with the Universal Application
-// Loader (cisco-79xx.md §1.2), as load IDs for the planner.
-const (
-	ualFloorSIP  = "P0S3-07-0-00"
-	ualFloorSCCP = "P00306000000"
-)
 
 func isFirmware(k phone.Kind) bool {
 	return k == phone.KindLoadList || k == phone.KindTermDefault || k == phone.KindImage

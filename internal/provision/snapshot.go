@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -96,7 +98,7 @@ func build(cfg *config.Config, rootDir, templatesDir string, fw Firmware, runnin
 	// Render every inventory phone once, so that a config that cannot be
 	// rendered stops a start or a reload instead of a phone's boot.
 	for i := range cfg.Phones {
-		v, _ := s.view(cfg.Phones[i].MAC, phone.Model{}, running(cfg.Phones[i].MAC))
+		v, _ := s.view(cfg.Phones[i].MAC, known{running: running(cfg.Phones[i].MAC)})
 		if _, err := s.phoneFiles(s.site, v); err != nil {
 			line := cfg.PhoneLine(i, "mac")
 			return nil, &config.Error{File: cfg.File, Line: line, Msg: fmt.Sprintf("phone %s: %v", v.MAC, err)}
@@ -268,7 +270,25 @@ func (s *snapshot) target(i int) (string, int) {
 // plan is the next step from running towards target with the loads at
 // hand; Next is spelled as the catalog or the root spells it.
 func (s *snapshot) plan(m phone.Model, running, target string) upgrade.Plan {
-	plan := upgrade.Next(m, running, target, s.loads.ids())
+	return s.spell(upgrade.Next(m, running, target, s.loads.ids()), target)
+}
+
+// planFor is the next step for a phone from what is known of it: the load
+// it runs, else a step safe from every load its boot says it may run.
+func (s *snapshot) planFor(m phone.Model, k known, target string) upgrade.Plan {
+	if k.running != "" {
+		return s.plan(m, k.running, target)
+	}
+	proto := k.proto
+	if m.Family == phone.FamilyJava || proto == "" && k.boot == phone.BootUnseen {
+		proto = phone.LoadProtocol(target)
+	}
+	could := upgrade.Candidates(m, k.boot, proto)
+	return s.spell(upgrade.NextSafe(m, could, target, s.loads.ids()), target)
+}
+
+// spell names plan's step as the catalog or the root spells it.
+func (s *snapshot) spell(plan upgrade.Plan, target string) upgrade.Plan {
 	if plan.Done {
 		plan.Next = target // keep naming the load it runs
 	}
@@ -278,6 +298,25 @@ func (s *snapshot) plan(m phone.Model, running, target string) upgrade.Plan {
 		plan.Next = ""
 	}
 	return plan
+}
+
+// familyModel stands for a phone known only to be a 7940 or 7960 (its
+// boot showed it) when every such model the site targets has the same
+// target: they run the same loads. ok is false when they differ.
+func (s *snapshot) familyModel() (phone.Model, string, bool) {
+	var m phone.Model
+	target := ""
+	for _, name := range slices.Sorted(maps.Keys(s.cfg.Site.Loads)) {
+		l := s.cfg.Site.Loads[name]
+		if l.Model.Family != phone.FamilyClassic {
+			continue
+		}
+		if target != "" && !strings.EqualFold(target, l.ID) {
+			return phone.Model{}, "", false
+		}
+		m, target = l.Model, l.ID
+	}
+	return m, target, target != ""
 }
 
 // targetFor is the load a phone of model m is to run: its inventory
@@ -344,12 +383,12 @@ func (s *snapshot) renderShared(site render.Site) (map[string]files.Bytes, error
 	return out, nil
 }
 
-// defaultLoads are the loads of XMLDefault.cnf.xml by model: the first
-// step of each model's path, safe from any older load.
+// defaultLoads are the loads of XMLDefault.cnf.xml by model: steps safe
+// from any load a phone of the model may run.
 func (s *snapshot) defaultLoads() map[string]string {
 	loads := map[string]string{}
 	for _, l := range s.cfg.Site.Loads {
-		if next := s.plan(l.Model, "", l.ID).Next; next != "" {
+		if next := s.planFor(l.Model, known{}, l.ID).Next; next != "" {
 			loads[l.Model.Name] = next
 		}
 	}
@@ -415,13 +454,28 @@ func (s *snapshot) noteDefaults() {
 	}
 }
 
+// known is what provision plans a phone's load from.
+type known struct {
+	model   phone.Model // as the network showed it
+	running string      // the load it runs, as seen or as the inventory says
+	boot    phone.Boot  // what its last boot showed, for an unknown running load
+	proto   string      // the protocol its requests showed ("" not yet)
+	classic bool        // its boot was a 7940/7960's
+}
+
+// key sums up k for caches of rendered files.
+func (k known) key() string {
+	return fmt.Sprintf("%s/%s/%d/%s/%t", k.model.Name, k.running, k.boot, k.proto, k.classic)
+}
+
 // view decides what one phone gets: its inventory entry over the site's
 // defaults, a protocol the model can run, and as load the next step of
-// a safe path from the load it runs to its target. learned is the model
+// a safe path from the load it runs to its target. k.model is the model
 // observed on the network, used for phones outside the inventory (or
-// listed without a model).
-func (s *snapshot) view(mac phone.MAC, learned phone.Model, running string) (render.Phone, upgrade.Plan) {
-	v := render.Phone{MAC: mac, Model: learned, Protocol: s.cfg.Site.Protocol}
+// listed without a model); a phone whose boot showed a 7940/7960 plans
+// as one (familyModel) while its model is not known.
+func (s *snapshot) view(mac phone.MAC, k known) (render.Phone, upgrade.Plan) {
+	v := render.Phone{MAC: mac, Model: k.model, Protocol: s.cfg.Site.Protocol}
 	var entry *config.Phone
 	if i, ok := s.inventory[mac]; ok {
 		entry = &s.cfg.Phones[i]
@@ -442,16 +496,50 @@ func (s *snapshot) view(mac phone.MAC, learned phone.Model, running string) (ren
 	if v.Protocol == "" {
 		v.Protocol = "SCCP" // what phones run from the factory
 	}
-	if v.Model.Name == "" {
-		return v, upgrade.Plan{} // no load for a model we do not know
+	m := v.Model
+	target := ""
+	if m.Name == "" {
+		if !k.classic {
+			return v, upgrade.Plan{} // no load for a model we do not know
+		}
+		var ok bool
+		if m, target, ok = s.familyModel(); !ok {
+			return v, upgrade.Plan{}
+		}
+	} else {
+		target = s.targetFor(mac, m)
 	}
-	target := s.targetFor(mac, v.Model)
 	if target == "" {
 		return v, upgrade.Plan{}
 	}
-	plan := s.plan(v.Model, running, target)
+	plan := s.planFor(m, k, target)
 	v.Load = plan.Next
 	return v, plan
+}
+
+// defaultDoc is the `<Default>` document a 7940/7960 of unknown model gets
+// as its SEP<MAC>.cnf.xml: a loadInformation line per model, from which
+// each phone takes its own (the seed page's "XML magic"), each load a step
+// safe from what the phone may run. offered is the load when every model
+// gets the same one.
+func (s *snapshot) defaultDoc(site render.Site, k known) (b files.Bytes, offered string, err error) {
+	loads := map[string]string{}
+	for name, l := range s.cfg.Site.Loads {
+		if l.Model.Family != phone.FamilyClassic {
+			continue
+		}
+		if next := s.planFor(l.Model, k, l.ID).Next; next != "" {
+			loads[name] = next
+			offered = next
+		}
+	}
+	for _, id := range loads {
+		if !strings.EqualFold(id, offered) {
+			offered = ""
+		}
+	}
+	b, err = s.tmpl.DefaultConfig(site, loads)
+	return b, offered, err
 }
 
 // phoneFiles renders SEP<MAC>.cnf.xml and, for 7940/7960 (or a phone of

@@ -72,6 +72,13 @@ model = "7961"
 `
 }
 
+// on7961 is the inventory with the 7961's running load: a 79x1 does not
+// say which load it runs, and without it the only safe step to 9.4 is
+// 8.5(2) (§4.4), which these scenarios leave out.
+func on7961(load string) string {
+	return inventory("") + "running_load = \"" + load + "\"\n"
+}
+
 // Synthetic firmware (fwtest: random bytes, fake signed headers).
 func sip812() map[string][]byte {
 	return fwtest.LoadFiles("P0S3-8-12-00", 1500, fwtest.Classic("P0S3-8-12-00")...)
@@ -469,12 +476,12 @@ func TestMissingFile(t *testing.T) {
 	t.Parallel()
 	t.Run("component", func(t *testing.T) {
 		t.Parallel()
-		l := newLab(t, sip942(), inventory(""), nil)
+		l := newLab(t, sip942(), on7961("SIP41.8-5-2S"), nil)
 		if err := os.Remove(filepath.Join(l.root, java942[1])); err != nil {
 			t.Fatal(err)
 		}
 		mac := mustMAC(t, mac7961)
-		if r := l.boot(sim.Phone{MAC: mac, Model: model(t, "7961"), Load: "SIP41.8-3-2S"}, "127.0.0.7", 40); r.State != "stuck: File not found "+java942[1] {
+		if r := l.boot(sim.Phone{MAC: mac, Model: model(t, "7961"), Load: "SIP41.8-5-2S"}, "127.0.0.7", 40); r.State != "stuck: File not found "+java942[1] {
 			t.Fatalf("sim: %s", r.State)
 		}
 		tl := l.timeline(mac, "")
@@ -508,11 +515,11 @@ func TestDownloadRestarts(t *testing.T) {
 	// Few retries, so that the cut transfer times out within seconds, but
 	// timeouts long enough that a loaded machine's scheduling delays never
 	// cut a healthy one: the test counts transfers exactly.
-	l := newLab(t, sip942(), inventory(""), func(s *tftp.Server) {
+	l := newLab(t, sip942(), on7961("SIP41.8-5-2S"), func(s *tftp.Server) {
 		s.Timeout, s.MinTimeout, s.MaxTimeout, s.Retries = 500*time.Millisecond, 250*time.Millisecond, time.Second, 2
 	})
 	mac := mustMAC(t, mac7961)
-	p := sim.Phone{MAC: mac, Model: model(t, "7961"), Load: "SIP41.8-3-2S"}
+	p := sim.Phone{MAC: mac, Model: model(t, "7961"), Load: "SIP41.8-5-2S"}
 	if r := l.boot(p, "127.0.0.9", 6); !strings.HasPrefix(r.State, "stuck") {
 		t.Fatalf("sim: %s", r.State)
 	}
@@ -593,7 +600,7 @@ func TestOldSIP(t *testing.T) {
 // has no term61.default.loads (seed page: "7961 default.61 file missing").
 func TestMissingTermFile(t *testing.T) {
 	t.Parallel()
-	l := newLab(t, sip942(), inventory(""), nil)
+	l := newLab(t, sip942(), on7961("SIP41.9-4-2SR3-1S"), nil)
 	mac := mustMAC(t, mac7961)
 	p := sim.Phone{MAC: mac, Model: model(t, "7961"), Load: "SIP41.9-4-2SR3-1S"}
 	if r := l.boot(p, "127.0.0.11", 40); r.State != "up" {
@@ -643,9 +650,9 @@ func TestForeignTFTP(t *testing.T) {
 // request bound stands in for the power cut) and nothing follows.
 func TestQuietMidUpgrade(t *testing.T) {
 	t.Parallel()
-	l := newLab(t, sip942(), inventory(""), nil)
+	l := newLab(t, sip942(), on7961("SIP41.8-5-2S"), nil)
 	mac := mustMAC(t, mac7961)
-	if r := l.boot(sim.Phone{MAC: mac, Model: model(t, "7961"), Load: "SIP41.8-3-2S"}, "127.0.0.13", 7); !strings.HasPrefix(r.State, "stuck") {
+	if r := l.boot(sim.Phone{MAC: mac, Model: model(t, "7961"), Load: "SIP41.8-5-2S"}, "127.0.0.13", 7); !strings.HasPrefix(r.State, "stuck") {
 		t.Fatalf("sim: %s", r.State)
 	}
 	tl := l.timeline(mac, "")

@@ -22,8 +22,11 @@ type Plan struct {
 	Missing string
 	// Refused says why the target is not allowed at all, "" if allowed.
 	Refused string
-	Rules   []Rule // rules that shaped the path (for the finding's "source")
-	Done    bool   // running == target
+	// Unsure says why no step is named for a phone whose load is known
+	// only as a set of possibilities (NextSafe), "" otherwise.
+	Unsure string
+	Rules  []Rule // rules that shaped the path (for the finding's "source")
+	Done   bool   // running == target
 }
 
 // maxDepth bounds the recursion of walk. The longest real walk, SIP 2.x →

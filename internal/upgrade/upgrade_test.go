@@ -348,3 +348,41 @@ func FuzzNext(f *testing.F) {
 		}
 	})
 }
+
+// TestNextSafe: a phone whose load is known only from its boot gets a
+// step every load it may run can take, as far along as that allows.
+func TestNextSafe(t *testing.T) {
+	classic := model(t, "7960")
+	java := model(t, "7961")
+	catalog := []string{"P0S3-04-4-00", "P0S3-05-3-00", "P0S3-06-3-00", "P0S3-07-2-00", "P0S3-8-12-00",
+		"P00305000200", "P00308010200", "SIP41.8-5-2S", "SIP41.9-4-2SR3-1S"}
+	for _, c := range []struct {
+		name    string
+		m       phone.Model
+		boot    phone.Boot
+		proto   string
+		target  string
+		next    string // "" with unsure
+		minPath int
+	}{
+		{"old SIP: 5.3 is safe from 4.4, 5.x and 6.x", classic, phone.BootOS79XX, "SIP", "P0S3-8-12-00", "P0S3-05-3-00", 4},
+		{"really old SIP: 4.4 first", classic, phone.Boot79XX, "SIP", "P0S3-8-12-00", "P0S3-04-4-00", 5},
+		{"UAL SIP: straight to 8.12", classic, phone.BootUAL, "SIP", "P0S3-8-12-00", "P0S3-8-12-00", 1},
+		{"UAL SCCP: straight to 8.1(2)", classic, phone.BootUAL, "SCCP", "P00308010200", "P00308010200", 1},
+		{"Java: 8.5(2) first", java, phone.BootJava, "SIP", "SIP41.9-4-2SR3-1S", "SIP41.8-5-2S", 2},
+		{"old and UAL together: nothing is safe", classic, phone.BootUnseen, "SIP", "P0S3-8-12-00", "", 0},
+	} {
+		could := Candidates(c.m, c.boot, c.proto)
+		p := NextSafe(c.m, could, c.target, catalog)
+		if p.Next != c.next || (c.next == "") != (p.Unsure != "") || len(p.Path) != c.minPath {
+			t.Errorf("%s: next %q path %v unsure %q; want %q and a path of %d", c.name, p.Next, p.Path, p.Unsure, c.next, c.minPath)
+			continue
+		}
+		// The property: every candidate may take the step at once.
+		for _, from := range could {
+			if c.next != "" && !direct(c.m, from, c.next, catalog) {
+				t.Errorf("%s: %s cannot take %s at once", c.name, from, c.next)
+			}
+		}
+	}
+}

@@ -75,6 +75,9 @@ func TestPhonesReachTheirTargets(t *testing.T) {
 	fwtest.WriteLoad(t, root, "P0S3-8-12-00", 3000, fwtest.Classic("P0S3-8-12-00")...)
 	fwtest.WriteLoad(t, root, "P00308010200", 3000, fwtest.Classic("P00308010200")...)
 	fwtest.WriteLoad(t, root, "SIP41.9-4-2SR3-1S", 3000, fwtest.Java("SIP41.9-4-2SR3-1S", "9-4-2ES26")...)
+	// The 7961 does not say which load it runs: the way to 9.4 from any
+	// it may run goes through 8.5(2) (§4.4).
+	fwtest.WriteLoad(t, root, "SIP41.8-5-2S", 3000, fwtest.Java("SIP41.8-5-2S", "8-5-2TH1-9")...)
 	fwtest.Write(t, data, "phoneboot.toml", []byte(threePhones))
 
 	_, port, _ := serveData(t, data)
