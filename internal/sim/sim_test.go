@@ -605,6 +605,18 @@ func TestRun(t *testing.T) {
 		if r.MAC != mac(i) || r.State != "up" || r.Load != want || r.Reboots != 1 {
 			t.Errorf("phone %d: %s %s %q %s, %d reboots", i, r.MAC, r.Model, r.State, r.Load, r.Reboots)
 		}
+		// A 7940/7960 never asks for an ITL file; a Java phone probes
+		// ITLSEP<MAC>.tlv and ITLFile.tlv on every boot (§1.3): a server
+		// may tell the families apart by it.
+		itl := 0
+		for _, q := range r.Requests {
+			if strings.HasPrefix(q.Name, "ITL") {
+				itl++
+			}
+		}
+		if wantITL := 2 * (i % 2) * (1 + r.Reboots); itl != wantITL {
+			t.Errorf("phone %d (%s): %d ITL requests, want %d", i, r.Model, itl, wantITL)
+		}
 		sep := "SEP" + mac(i).Hex() + ".cnf.xml"
 		if got, want := from[sep], netip.AddrFrom4([4]byte{127, 0, 0, byte(2 + i)}); got != want {
 			t.Errorf("phone %d asked for %s from %v, want %v", i, sep, got, want)
