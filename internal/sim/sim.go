@@ -330,7 +330,8 @@ func (b *booter) refuse(load string) bool {
 
 // get reads a file. "not found" (TFTP error 1) is an answer, not an
 // error: phones move on to the next candidate (§0.5). Any other failure
-// is tried once more, then the phone is stuck.
+// is tried once more, then the phone is stuck with §8's "TFTP error"
+// (inference: no source says how often a phone retries a transfer).
 func (b *booter) get(name string) (data []byte, found bool, err error) {
 	for try := 0; ; try++ {
 		if len(b.r.Requests) >= b.o.MaxRequests {
