@@ -5,10 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"strconv"
 	"strings"
-
-	"phoneboot/internal/phone"
 )
 
 // xmlConfig is what a boot takes from SEP<MAC>.cnf.xml or
@@ -18,19 +15,31 @@ type xmlConfig struct {
 	load     string // <loadInformation>, or <loadInformationNNN> for the model's type code
 }
 
-// parseXML reads the children of the root element only: a
-// <loadInformation> inside <addOnModules> is the KEM's load, not the
-// phone's (§1.4). The seed page's fix was a <Default> document served as
-// SEP<MAC>.cnf.xml, so loadInformationNNN counts in either file. ok is
-// false for an empty or malformed file.
-func parseXML(data []byte, m phone.Model) (cfg xmlConfig, ok bool) {
+// parseXML reads a config by its root element (§2):
+//
+//   - <device> (§2.1): <deviceProtocol> and <loadInformation>.
+//   - <Default>, as XMLDefault.cnf.xml (§2.2) or the seed page's "XML
+//     magic" served as SEP<MAC>.cnf.xml: one load per device type in
+//     loadInformationNNN, of which the phone takes the one of its own
+//     type code (code, §2.2.1: 7 on a 7960, 8 on a 7940). The model
+//     attribute is not read (§2.2 inference: the phone keys on the number;
+//     sources spell the attribute three ways).
+//
+// Harsh reading: each form counts only under its own root, a
+// loadInformationNNN in a <device> or a plain <loadInformation> in a
+// <Default> is not read, and a document of any other root is no config.
+// Only the root's children count: a <loadInformation> inside
+// <addOnModules> is the KEM's load, not the phone's (§1.4). ok is false
+// for an empty, malformed or unknown document.
+func parseXML(data []byte, code int) (cfg xmlConfig, ok bool) {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	depth := 0
+	root := ""
 	var field *string
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
-			return cfg, ok && depth == 0
+			return cfg, root != "" && depth == 0
 		}
 		if err != nil {
 			return cfg, false
@@ -38,10 +47,15 @@ func parseXML(data []byte, m phone.Model) (cfg xmlConfig, ok bool) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
-			ok = true
 			field = nil
-			if depth == 2 {
-				field = cfg.field(t.Name.Local, m)
+			switch {
+			case depth == 1:
+				root = t.Name.Local
+				if root != "device" && root != "Default" {
+					return cfg, false
+				}
+			case depth == 2:
+				field = cfg.field(root, t.Name.Local, code)
 			}
 			if field != nil {
 				*field = "" // the last element of a name wins
@@ -57,20 +71,18 @@ func parseXML(data []byte, m phone.Model) (cfg xmlConfig, ok bool) {
 	}
 }
 
-func (c *xmlConfig) field(name string, m phone.Model) *string {
-	switch name {
-	case "deviceProtocol":
-		return &c.protocol
-	case "loadInformation":
-		return &c.load
-	}
-	if code, ok := strings.CutPrefix(name, "loadInformation"); ok {
-		n, err := strconv.Atoi(code)
-		for _, tc := range m.TypeCodes {
-			if err == nil && n == tc {
-				return &c.load
-			}
+func (c *xmlConfig) field(root, name string, code int) *string {
+	if root == "device" {
+		switch name {
+		case "deviceProtocol":
+			return &c.protocol
+		case "loadInformation":
+			return &c.load
 		}
+		return nil
+	}
+	if n, ok := strings.CutPrefix(name, "loadInformation"); ok && allDigits(n) && num(n) == code {
+		return &c.load
 	}
 	return nil
 }

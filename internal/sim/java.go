@@ -6,10 +6,16 @@ import (
 )
 
 // bootJava is a 79x1/79x2/79x5/797x/7911/7906/7931 boot (§1.3): the trust
-// lists (all three "not found" is normal), SEP<MAC>.cnf.xml, and, when its
-// <loadInformation> differs from the running load, that load's .loads and
-// its components in the order listed (jar, cnu, apps, dsp, cvm), then a
-// reboot. HTTP on 6970 is not simulated: this is a TFTP client.
+// lists, SEP<MAC>.cnf.xml, and, when its <loadInformation> differs from
+// the running load, that load's .loads and its components in the order
+// listed (jar, cnu, apps, dsp, cvm), then a reboot (where a skipped 8.5(2)
+// bricks it, rules.go). HTTP on 6970 is not simulated: this is a TFTP
+// client.
+//
+// The trust lists are CTLSEP<MAC>.tlv, ITLSEP<MAC>.tlv and ITLFile.tlv, on
+// every boot, all three "not found" being normal (§1.3 [S25]). The ITL
+// probes are what only Java phones send: a 7940/7960 never asks for an ITL
+// file (ctl, classic.go).
 func (b *booter) bootJava() (string, error) {
 	for _, name := range []string{"CTLSEP" + b.mac + ".tlv", "ITLSEP" + b.mac + ".tlv", "ITLFile.tlv"} {
 		if _, _, err := b.get(name); err != nil {
@@ -27,7 +33,7 @@ func (b *booter) bootJava() (string, error) {
 		// it open for these phones).
 		var ok bool
 		if found {
-			cfg, ok = parseXML(data, b.p.Model)
+			cfg, ok = parseXML(data, b.m.typeCode)
 		}
 		if ok {
 			break
@@ -50,7 +56,7 @@ func (b *booter) bootJava() (string, error) {
 	if b.proto == "" {
 		b.proto = cfg.protocol
 	}
-	if cfg.load == "" || cfg.load == b.load {
+	if cfg.load == "" || cfg.load == b.load || b.refuse(cfg.load) {
 		return "", nil
 	}
 	return b.upgrade(cfg.load)
@@ -69,11 +75,16 @@ func (b *booter) unprovisioned(err error) error {
 // phone fetches termNN.default.loads and flashes what it lists. That file
 // has the body of the .loads of the package it came from (§4.3) but not
 // its name, so until a config names the load, the running load is called
-// "termNN.default" and the protocol is read off the component names.
+// "termNN.default" and the protocol is read off the component names. Its
+// version, for the rules, is the one its "# … RELEASE load version"
+// comment names, when it has one (§4.3); the step from the load the phone
+// ran before counts like any other, so a factory-fresh phone given a
+// 9.x term file bricks (§4.4 [S30]: "7970 factory → SIP 9.4: direct ≥
+// 8.5(2)SR1 → AUTH FAIL").
 func (b *booter) factoryReset() error {
-	term := b.p.Model.TermFile
+	term := b.m.term
 	if term == "" {
-		return stuck("%s has no termNN.default.loads", b.p.Model.Name)
+		return stuck("%s has no termNN.default.loads", b.m.name)
 	}
 	data, found, err := b.get(term)
 	if err != nil {
@@ -86,17 +97,18 @@ func (b *booter) factoryReset() error {
 	if err != nil {
 		return err
 	}
-	if err := b.flash(l.Components); err != nil {
+	if err := b.flash(l.components); err != nil {
 		return err
 	}
 	b.installed = map[string]bool{}
-	for _, c := range l.Components {
+	for _, c := range l.components {
 		b.installed[c] = true
 	}
-	if err := b.reboot(strings.TrimSuffix(term, ".loads")); err != nil {
+	id, ok := readLoad(l.release)
+	if err := b.rebootAs(strings.TrimSuffix(term, ".loads"), id, ok && id.kind == javaLoad); err != nil {
 		return err
 	}
-	if p := protocolOf(l.Components); p != "" {
+	if p := protocolOf(l.components); p != "" {
 		b.proto = p
 	}
 	return nil

@@ -6,7 +6,15 @@
 //
 // It is a test tool for the server side, not an emulation of firmware:
 // it follows the reference, and the few places where the reference is
-// silent and the model had to choose say "inference".
+// silent and the model had to choose say "inference". Where the sources
+// are unsure, it is the harshest phone they allow ("harsh reading"):
+// it refuses what it may refuse, and bricks on what may brick it.
+//
+// It shares no code with the server for the facts it tests: load names,
+// versions, the Universal Application Loader, signing, the upgrade chain,
+// .loads files and its table of models are its own (loads.go, rules.go,
+// models.go), read from cisco-79xx.md. Of internal/phone it takes only
+// phone.MAC and the name of the phone.Model to simulate.
 package sim
 
 import (
@@ -17,11 +25,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"phoneboot/internal/firmware"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/tftp"
 	"phoneboot/internal/tftp/tftptest"
@@ -29,7 +37,9 @@ import (
 
 // Phone is one simulated phone and the state it starts in.
 type Phone struct {
-	MAC      phone.MAC
+	MAC phone.MAC
+	// Model names the model to simulate; only its Name is read, to find
+	// the model in the simulator's own table (models.go).
 	Model    phone.Model
 	Load     string // running load ID
 	Protocol string // running protocol, derived from Load when empty
@@ -37,7 +47,8 @@ type Phone struct {
 	// them. They act on classic UAL boots only ("having successfully
 	// loaded the Universal Application Loader, our phone promptly went
 	// into a loop"), and once the phone got past one it does not come
-	// back in the same Boot (inference: the page reports no relapse).
+	// back in the same Boot (inference: the page reports no relapse),
+	// unless CTLLoopAgain says it does.
 	//
 	// CTLLoop: right after the UAL loads, re-asks CTLSEP<MAC>.tlv while
 	// it gets "file not found"; moves on once it receives a file (even
@@ -47,6 +58,12 @@ type Phone struct {
 	// EMPTY CTL file, and moves on only when the file is gone again (not
 	// found) after it had been served.
 	CTLLoopEmpty bool
+	// CTLLoopAgain makes the CTL quirk (CTLLoopEmpty's when set, else
+	// CTLLoop's) come back on every UAL boot, after each upgrade reboot
+	// too, so a server's remedy has to work again and again. Harsh
+	// reading of the seed page, which tells of one upgrade and says
+	// nothing of the boots after it.
+	CTLLoopAgain bool
 	// FactoryReset (Java phones): the boot starts with
 	// termNN.default.loads and its components (§1.3, §7).
 	FactoryReset bool
@@ -87,13 +104,20 @@ type Report struct {
 	Model                     string
 	StartLoad, Load, Protocol string
 	Requests                  []Request
-	Reboots                   int
+	// Reboots counts every reboot: into a flashed load (the one that
+	// bricks a phone included) and after a factory reset's flash.
+	Reboots int
+	// Refused says, one sentence each, the loads the phone was told to
+	// run and would not install (see refusal in rules.go).
+	Refused []string
 	// Configs holds the last bytes received for every file that is not
 	// firmware (SEP….cnf.xml, SIPDefault.cnf, OS79XX.TXT, …), by the
 	// name requested.
 	Configs map[string][]byte
 	// State is "up" when the phone reached the call-control stage (§1.1
-	// stage 7), or "stuck: <why>".
+	// stage 7), or "stuck: <why>"; "stuck: bricked: <why>" for a phone
+	// that flashed a load it cannot come back from (a real one would need
+	// a factory reset).
 	State string
 }
 
@@ -123,6 +147,7 @@ func (p Phone) Boot(ctx context.Context, o Options) Report {
 		},
 		mac: p.MAC.Hex(),
 	}
+	b.m, b.known = modelOf(p.Model)
 	b.setLoad(p.Load)
 	if p.Protocol != "" {
 		b.proto = p.Protocol
@@ -160,10 +185,13 @@ type booter struct {
 	client tftptest.Client
 	r      Report
 	mac    string // upper-case hex, as in every file name (§0.4)
+	m      simModel
+	known  bool // m was found
 
-	load  string       // running load
-	id    phone.LoadID // load parsed; zero when it does not parse
-	proto string       // running protocol
+	load  string   // running load
+	id    loadName // load read; valid when idOK
+	idOK  bool
+	proto string // running protocol
 	// ctlPassed: a CTL quirk has let the phone go (see Phone).
 	ctlPassed bool
 	// installed holds the components flashed from termNN.default.loads,
@@ -208,21 +236,25 @@ func (b *booter) logf(format string, a ...any) {
 // setLoad makes load the running one. A load of no protocol (the bare
 // UAL, a term load) leaves the protocol as it was.
 func (b *booter) setLoad(load string) {
-	b.load = load
-	b.id, _ = phone.ParseLoadID(load)
-	if b.id.Protocol != "" {
-		b.proto = b.id.Protocol
+	id, ok := readLoad(load)
+	b.setLoadAs(load, id, ok)
+}
+
+// setLoadAs makes load the running one, read as id.
+func (b *booter) setLoadAs(load string, id loadName, ok bool) {
+	b.load, b.id, b.idOK = load, id, ok
+	if ok && id.proto != "" {
+		b.proto = id.proto
 	}
 }
 
 // run boots until the phone is up or stuck. Each boot function returns
 // the load to reboot into, or "" when the phone came up.
 func (b *booter) run() error {
-	family := b.p.Model.Family
-	if family != phone.FamilyClassic && family != phone.FamilyJava {
-		return stuck("%s phones (%s) are not simulated", b.p.Model.Name, family)
+	if !b.known {
+		return stuck("%s phones are not simulated", b.p.Model.Name)
 	}
-	if b.p.FactoryReset && family == phone.FamilyJava {
+	if b.p.FactoryReset && b.m.family == java {
 		if err := b.factoryReset(); err != nil {
 			return err
 		}
@@ -231,9 +263,9 @@ func (b *booter) run() error {
 		var next string
 		var err error
 		switch {
-		case family == phone.FamilyJava:
+		case b.m.family == java:
 			next, err = b.bootJava()
-		case b.id.UAL():
+		case b.idOK && b.id.ual():
 			next, err = b.bootUAL()
 		default:
 			// Old loads, and loads that do not parse: an unknown 7940/7960
@@ -249,19 +281,57 @@ func (b *booter) run() error {
 	}
 }
 
+// reboot restarts the phone into load, which it has just flashed.
 func (b *booter) reboot(load string) error {
+	id, ok := readLoad(load)
+	return b.rebootAs(load, id, ok)
+}
+
+// rebootAs restarts the phone into load, read as id. A step the phone
+// cannot come back from (brick, rules.go) ends the Boot there: the reboot
+// happened, the phone is bricked.
+func (b *booter) rebootAs(load string, id loadName, ok bool) error {
 	if b.r.Reboots >= b.o.MaxReboots {
 		return stuck("reboot loop: %d reboots, next into %s", b.r.Reboots, load)
 	}
 	b.r.Reboots++
 	b.logf("reboot: %s -> %s", b.load, load)
-	b.setLoad(load)
+	from, fromOK := b.id, b.idOK
+	b.setLoadAs(load, id, ok)
+	if b.p.CTLLoopAgain {
+		b.ctlPassed = false
+	}
+	if fromOK && ok {
+		if why := brick(b.m.family, from, id); why != "" {
+			b.logf("%s", why)
+			return stuck("%s", why)
+		}
+	}
 	return nil
+}
+
+// refuse reports whether the phone will not install load (refusal in
+// rules.go), and records why.
+func (b *booter) refuse(load string) bool {
+	to, ok := readLoad(load)
+	if !ok {
+		return false
+	}
+	why := refusal(b.m, b.id, b.idOK, to)
+	if why == "" {
+		return false
+	}
+	b.logf("%s", why)
+	if !slices.Contains(b.r.Refused, why) {
+		b.r.Refused = append(b.r.Refused, why)
+	}
+	return true
 }
 
 // get reads a file. "not found" (TFTP error 1) is an answer, not an
 // error: phones move on to the next candidate (§0.5). Any other failure
-// is tried once more, then the phone is stuck.
+// is tried once more, then the phone is stuck with §8's "TFTP error"
+// (inference: no source says how often a phone retries a transfer).
 func (b *booter) get(name string) (data []byte, found bool, err error) {
 	for try := 0; ; try++ {
 		if len(b.r.Requests) >= b.o.MaxRequests {
@@ -313,27 +383,19 @@ func (b *booter) pause() error {
 	}
 }
 
-func isFirmware(name string) bool {
-	switch phone.ParseName(name).Kind {
-	case phone.KindLoadList, phone.KindTermDefault, phone.KindImage:
-		return true
-	}
-	return false
-}
-
-// fetchLoads reads <load>.loads and the components it lists (§4.2, §4.3).
-func (b *booter) fetchLoads(load string) (firmware.Loads, bool, error) {
+// fetchLoads reads <load>.loads (§4.2, §4.3).
+func (b *booter) fetchLoads(load string) (loadsBody, bool, error) {
 	name := load + ".loads"
 	data, found, err := b.get(name)
 	if err != nil || !found {
-		return firmware.Loads{}, found, err
+		return loadsBody{}, found, err
 	}
 	l, err := parseLoads(name, data)
 	return l, true, err
 }
 
-func parseLoads(name string, data []byte) (firmware.Loads, error) {
-	l, err := firmware.ParseLoads(data)
+func parseLoads(name string, data []byte) (loadsBody, error) {
+	l, err := readLoads(data)
 	if err != nil {
 		// §1.5: a .loads the phone cannot read fails authentication.
 		return l, stuck("%s: %v", name, err)
@@ -373,10 +435,10 @@ func (b *booter) upgrade(load string) (string, error) {
 // termNN.default.loads; then the phone only takes note of the load's
 // name (inference: §1.3 says the term file has the body of the package's
 // .loads, and nothing says the phone flashes identical images twice).
-func (b *booter) flashLoads(load string, l firmware.Loads) (string, error) {
+func (b *booter) flashLoads(load string, l loadsBody) (string, error) {
 	if b.installed != nil {
 		all := true
-		for _, c := range l.Components {
+		for _, c := range l.components {
 			all = all && b.installed[c]
 		}
 		if all {
@@ -385,7 +447,7 @@ func (b *booter) flashLoads(load string, l firmware.Loads) (string, error) {
 			return "", nil
 		}
 	}
-	if err := b.flash(l.Components); err != nil {
+	if err := b.flash(l.components); err != nil {
 		return "", err
 	}
 	return load, nil
@@ -410,10 +472,11 @@ func protocolOf(components []string) string {
 }
 
 // TypicalLoad is a load a phone of model m may well run today: a dry run's
-// default.
+// default. For Java phones it is an 8.3(2) load, below the 8.3(3) from
+// which the way to 9.x must pass 8.5(2) (§4.4 [S1]).
 func TypicalLoad(m phone.Model) string {
-	if m.Family == phone.FamilyJava {
-		return "SCCP" + m.LoadPrefix + ".8-3-2S"
+	if sm, ok := modelOf(m); ok && sm.family == java {
+		return "SCCP" + sm.prefix + ".8-3-2S"
 	}
 	return "P0S3-8-12-00"
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"phoneboot/internal/files"
+	"phoneboot/internal/firmware/fwtest"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/tftp"
 )
@@ -327,42 +329,83 @@ func TestClassicSCCP(t *testing.T) {
 	expect(t, r, "up", "P0030801SR02", 1, append(old, boot...))
 }
 
-func TestOldSIPThroughLoader(t *testing.T) {
-	// The seed page's SIP 6.3 → 7.x: OS79XX.TXT names the loader, the
-	// phone gets it alone (no P003-….loads), reboots on the bare UAL,
-	// which finds the application through SEP<MAC>.cnf.xml.
+// sipDefaultNoImage is a SIPDefault.cnf that names no image: each phone's
+// own file does, or nothing does.
+const sipDefaultNoImage = `proxy1_address: 192.0.2.10
+tftp_cfg_dir: "./"
+dial_template: "dialplan"
+`
+
+// sip72Root is a root for 7960 phone 0 with the SIP 7.2 package
+// (fwtest's, §4.2: P003-07-2-00.sbn loader, P0S3-07-2-00.sb2) besides
+// 8.12, an OS79XX.TXT naming the 7.2 loader and a UAL stub naming 7.2:
+// the seed page's SIP 6.3 → 7.2.
+func sip72Root() map[string][]byte {
+	f := classicRoot(1)
+	maps.Copy(f, fwtest.LoadFiles("P0S3-07-2-00", 900, fwtest.Classic("P0S3-07-2-00")...))
+	f["SIPDefault.cnf"] = []byte(sipDefaultNoImage)
+	f["OS79XX.TXT"] = []byte("P003-07-2-00\r\n")
+	f["SEP"+mac(0).Hex()+".cnf.xml"] = sipStub("P0S3-07-2-00")
+	return f
+}
+
+// ual72 is the boot of phone 0 on SIP 7.2 with everything in place.
+func ual72() []string {
 	h := mac(0).Hex()
-	start := []string{"OS79XX.TXT ok", "P003-8-12-00.loads not found", "P003-8-12-00.bin ok"}
+	return []string{
+		"CTLSEP" + h + ".tlv not found", "SEP" + h + ".cnf.xml ok", "P0S3-07-2-00.loads ok",
+		"SIPDefault.cnf ok", "./SIP" + h + ".cnf ok", "RINGLIST.DAT ok", "dialplan.xml ok",
+	}
+}
+
+func TestOldSIPThroughLoader(t *testing.T) {
+	// The seed page's SIP 6.3 → 7.2: OS79XX.TXT names the loader, the
+	// phone gets it alone (no P003-….loads, no .bin: the .sbn), reboots on
+	// the bare UAL, which finds the application through SEP<MAC>.cnf.xml.
+	h := mac(0).Hex()
+	sep := "SEP" + h + ".cnf.xml"
+	start := []string{"OS79XX.TXT ok", "P003-07-2-00.loads not found", "P003-07-2-00.bin not found", "P003-07-2-00.sbn ok",
+		"CTLSEP" + h + ".tlv not found"}
 	p := Phone{MAC: mac(0), Model: model(t, "7960"), Load: "P0S3-06-3-00"}
 
-	srv, _, _ := startServer(t, classicRoot(1))
+	srv, _, _ := startServer(t, sip72Root())
 	r := p.Boot(context.Background(), options(srv, "127.0.0.2"))
-	want := append(slices.Clone(start), ual812(mac(0))[:3]...)
-	want = append(want, flash812...)
-	want = append(want, ual812(mac(0))...)
-	expect(t, r, "up", "P0S3-8-12-00", 2, want)
+	want := append(slices.Clone(start), sep+" ok", "P0S3-07-2-00.loads ok", "P003-07-2-00.sbn ok", "P0S3-07-2-00.sb2 ok")
+	want = append(want, ual72()...)
+	expect(t, r, "up", "P0S3-07-2-00", 2, want)
 
-	// An empty SEP<MAC>.cnf.xml on the bare loader: the seed's loop,
-	// then "Protocol Application Invalid".
-	files := classicRoot(1)
-	files["SEP"+h+".cnf.xml"] = nil
+	// Changed on purpose (issue 11): an empty SEP<MAC>.cnf.xml on the
+	// bare loader is "Protocol Application Invalid" at once, as on the
+	// seed page, no more asking until the bound.
+	files := sip72Root()
+	files[sep] = nil
+	srv, _, _ = startServer(t, files)
+	r = p.Boot(context.Background(), options(srv, "127.0.0.2"))
+	expect(t, r, "stuck: Protocol Application Invalid", "P003-07-2-00", 1, append(slices.Clone(start), sep+" ok"))
+
+	// A <device> that names no load: nothing to install, the same.
+	files[sep] = []byte("<device><deviceProtocol>SIP</deviceProtocol><loadInformation></loadInformation></device>")
+	srv, _, _ = startServer(t, files)
+	r = p.Boot(context.Background(), options(srv, "127.0.0.2"))
+	expect(t, r, "stuck: Protocol Application Invalid", "P003-07-2-00", 1, append(slices.Clone(start), sep+" ok"))
+
+	// No SEP<MAC>.cnf.xml at all: the bare loader asks for it again and
+	// again (seed page), and reads nothing else.
+	delete(files, sep)
 	srv, _, _ = startServer(t, files)
 	o := options(srv, "127.0.0.2")
 	o.MaxRequests = 12
 	r = p.Boot(context.Background(), o)
-	expect(t, r, "stuck: Protocol Application Invalid", "P003-8-12-00", 1, nil)
-	if n := len(r.Requests); n != 12 || r.Requests[n-1].Name != "SEP"+h+".cnf.xml" {
-		t.Errorf("%d requests, last %+v", n, r.Requests[n-1])
-	}
+	expect(t, r, "stuck: "+sep+" loop", "P003-07-2-00", 1, append(slices.Clone(start), slices.Repeat([]string{sep + " not found"}, 7)...))
 
 	// A trailing space in OS79XX.TXT: the phone asks for names with the
 	// space in them (CSCdv19260, §3.3).
-	files = classicRoot(1)
-	files["OS79XX.TXT"] = []byte("P003-8-12-00 \r\n")
+	files = sip72Root()
+	files["OS79XX.TXT"] = []byte("P003-07-2-00 \r\n")
 	srv, _, _ = startServer(t, files)
 	r = p.Boot(context.Background(), options(srv, "127.0.0.2"))
-	expect(t, r, "stuck: File not found P003-8-12-00 .bin", "P0S3-06-3-00", 0,
-		[]string{"OS79XX.TXT ok", "P003-8-12-00 .loads not found", "P003-8-12-00 .bin not found", "P003-8-12-00 .sbn not found"})
+	expect(t, r, "stuck: File not found P003-07-2-00 .bin", "P0S3-06-3-00", 0,
+		[]string{"OS79XX.TXT ok", "P003-07-2-00 .loads not found", "P003-07-2-00 .bin not found", "P003-07-2-00 .sbn not found"})
 }
 
 func TestEmptySEPLoop(t *testing.T) {
@@ -561,6 +604,18 @@ func TestRun(t *testing.T) {
 		}
 		if r.MAC != mac(i) || r.State != "up" || r.Load != want || r.Reboots != 1 {
 			t.Errorf("phone %d: %s %s %q %s, %d reboots", i, r.MAC, r.Model, r.State, r.Load, r.Reboots)
+		}
+		// A 7940/7960 never asks for an ITL file; a Java phone probes
+		// ITLSEP<MAC>.tlv and ITLFile.tlv on every boot (§1.3): a server
+		// may tell the families apart by it.
+		itl := 0
+		for _, q := range r.Requests {
+			if strings.HasPrefix(q.Name, "ITL") {
+				itl++
+			}
+		}
+		if wantITL := 2 * (i % 2) * (1 + r.Reboots); itl != wantITL {
+			t.Errorf("phone %d (%s): %d ITL requests, want %d", i, r.Model, itl, wantITL)
 		}
 		sep := "SEP" + mac(i).Hex() + ".cnf.xml"
 		if got, want := from[sep], netip.AddrFrom4([4]byte{127, 0, 0, byte(2 + i)}); got != want {
