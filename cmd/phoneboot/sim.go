@@ -28,6 +28,7 @@ func simulate(ctx context.Context, args []string, stdout io.Writer) error {
 		count    = fs.Int("count", 1, "phones booting at once")
 		ctlLoop  = fs.Bool("ctl-loop", false, "phones loop on CTLSEP<MAC>.tlv until they get a file (the seed page's first story)")
 		ctlEmpty = fs.Bool("ctl-loop-empty", false, "phones also loop on an empty CTL file until it is gone (the seed page's Feb 2005 story)")
+		ctlAgain = fs.Bool("ctl-loop-again", false, "the CTL loop comes back on every boot of a UAL load, after each upgrade reboot too")
 		reset    = fs.Bool("factory-reset", false, "Java phones start from termNN.default.loads")
 		retry    = fs.Duration("retry", 3*time.Second, "pause between repeated requests in a loop")
 		timeout  = fs.Duration("timeout", 5*time.Minute, "give up on a phone after this long")
@@ -62,7 +63,7 @@ func simulate(ctx context.Context, args []string, stdout io.Writer) error {
 	phones := make([]sim.Phone, *count)
 	for i := range phones {
 		phones[i] = sim.Phone{MAC: mac, Model: m, Load: *load, Protocol: strings.ToUpper(*proto),
-			CTLLoop: *ctlLoop || *ctlEmpty, CTLLoopEmpty: *ctlEmpty, FactoryReset: *reset}
+			CTLLoop: *ctlLoop || *ctlEmpty || *ctlAgain, CTLLoopEmpty: *ctlEmpty, CTLLoopAgain: *ctlAgain, FactoryReset: *reset}
 		mac = mac.Next()
 	}
 	o := sim.Options{Server: srv, Local: from, Retry: *retry, Timeout: *timeout}
