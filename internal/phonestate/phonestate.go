@@ -94,6 +94,8 @@ type Book struct {
 	phones map[phone.MAC]*list.Element // of *Phone; front: touched last
 	order  list.List
 	byIP   map[netip.Addr]phone.MAC
+	// pending is what requests from addresses of no known phone showed.
+	pending map[netip.Addr]*early
 }
 
 // DefaultSize bounds a Book made with New(0).
@@ -104,7 +106,7 @@ func New(size int) *Book {
 	if size <= 0 {
 		size = DefaultSize
 	}
-	return &Book{max: size, phones: map[phone.MAC]*list.Element{}, byIP: map[netip.Addr]phone.MAC{}}
+	return &Book{max: size, phones: map[phone.MAC]*list.Element{}, byIP: map[netip.Addr]phone.MAC{}, pending: map[netip.Addr]*early{}}
 }
 
 // Restore fills in what the store kept of each phone.
@@ -147,13 +149,88 @@ func (b *Book) At(ip netip.Addr) (phone.MAC, bool) {
 
 // Attribute says which phone a request for name from ip is from: the one
 // its name names (ip becomes that phone's address), else the one last
-// seen at ip.
+// seen at ip. An old 7940/7960 begins its boot with OS79XX.TXT, before any
+// file that names it: what that showed is kept by address and given to
+// the phone its next request names.
 func (b *Book) Attribute(n phone.Name, ip netip.Addr) (phone.MAC, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !n.HasMAC {
-		return b.At(ip)
+		mac, ok := b.byIP[ip]
+		if !ok && n.Kind == phone.KindOSImage {
+			b.early(ip, n)
+		}
+		return mac, ok
 	}
-	b.Bind(n.MAC, ip)
+	p := b.get(n.MAC)
+	b.bind(p, ip)
+	if e, ok := b.pending[ip]; ok {
+		delete(b.pending, ip)
+		if e.boot != phone.BootUnseen {
+			p.Boot, p.ITL = e.boot, false
+			if e.boot == phone.Boot79XX {
+				p.Protocol = "SIP"
+			}
+		}
+		p.Asked = append(e.asked, p.Asked...)
+	}
 	return n.MAC, true
+}
+
+// early is what requests from an address showed before a file named the
+// phone there: the boot they began (an old 7940/7960 starts with
+// OS79XX.TXT), and the transfers that ended (a 79x1 after a factory reset
+// fetches termNN.default.loads and its components first).
+type early struct {
+	boot  phone.Boot
+	asked []Asked
+}
+
+// maxPending bounds the addresses kept before their phone is known, and
+// maxEarly the transfers kept for each.
+const (
+	maxPending = 4096
+	maxEarly   = 16
+)
+
+// pend returns ip's early record, making room when the table is full.
+// Called with b.mu held.
+func (b *Book) pend(ip netip.Addr) *early {
+	e, ok := b.pending[ip]
+	if !ok {
+		if len(b.pending) >= maxPending {
+			for k := range b.pending { // any one: a flood of addresses loses some
+				delete(b.pending, k)
+				break
+			}
+		}
+		e = &early{}
+		b.pending[ip] = e
+	}
+	return e
+}
+
+// early notes what an unattributed boot start showed. Called with b.mu held.
+func (b *Book) early(ip netip.Addr, n phone.Name) {
+	e := b.pend(ip)
+	e.boot, e.asked = phone.BootOS79XX, e.asked[:0] // a new boot
+	if n.OldSIP {
+		e.boot = phone.Boot79XX
+	}
+}
+
+// Unattributed keeps a transfer from an address of no known phone, ended,
+// for the phone a later request from ip names.
+func (b *Book) Unattributed(ip netip.Addr, a Asked) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, known := b.byIP[ip]; known {
+		return
+	}
+	e := b.pend(ip)
+	if len(e.asked) < maxEarly {
+		e.asked = append(e.asked, a)
+	}
 }
 
 // Learn records the model a phone showed (DHCP vendor class, its

@@ -126,6 +126,7 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 	var d decision
 	if known {
 		p.settle(mac)
+		p.drain(mac, ip, nil, phonestate.Asked{}) // what the address did before it named the phone
 		d = p.observe(s, n, req, mac)
 	}
 
@@ -191,22 +192,26 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 // image it has (its SIP<MAC>.cnf or SEP<MAC>.cnf.xml names its step).
 func (p *Provisioner) osImage(s *snapshot, n phone.Name, mac phone.MAC, seen bool) (files.File, error) {
 	var v render.Phone
+	k := known{boot: phone.BootOS79XX, classic: true}
+	if n.OldSIP {
+		k.boot, k.proto = phone.Boot79XX, "SIP"
+	}
 	if seen {
-		v, _ = s.view(mac, p.state(s, mac))
-	} else {
-		k := known{boot: phone.BootOS79XX, classic: true}
-		if n.OldSIP {
-			k.boot, k.proto = phone.Boot79XX, "SIP"
-		}
-		if m, target, ok := s.familyModel(); ok {
-			v.Model, v.Load = phone.Model{}, s.planFor(m, k, target).Next
-		}
+		k = p.state(s, mac)
+		v, _ = s.view(mac, k)
+	} else if m, target, ok := s.familyModel(); ok {
+		v.Load = s.planFor(m, k, target).Next
 	}
 	if v.Load == "" || (v.Model.Name != "" && v.Model.Family != phone.FamilyClassic) {
 		return nil, files.NotFoundf("file not found (no image to name for this phone: it keeps its own)")
 	}
+	// The image's first four characters decide (§1.2 [S12]): the same
+	// protocol's image lets an old phone go on to its own config, whose
+	// image_version fetches the whole package; another protocol's, or a
+	// phone whose protocol is not known, gets the package's loader, the
+	// Universal Application Loader that then asks for its application.
 	image := v.Load
-	if l, ok := phone.ParseLoadID(v.Load); ok && l.UAL() {
+	if l, ok := phone.ParseLoadID(v.Load); ok && l.UAL() && l.Protocol != k.proto {
 		if info, ok := s.loads.get(v.Load); ok {
 			image = info.loader
 		}

@@ -203,8 +203,10 @@ func TestGeneratedFiles(t *testing.T) {
 	}
 	// Shared files.
 	// OS79XX.TXT is asked by old loads, before anything else: a phone
-	// whose load phoneboot does not know gets none (it could be on 4.x),
-	// one seen running 8.12 gets the 8.12 package's loader.
+	// phoneboot has not seen gets none here (the 7960 target is SIP 8.12,
+	// and it may be on SCCP, or on a SIP load 8.12 is not safe from); one
+	// seen running 8.12 on SIP gets the 8.12 image itself: the same
+	// protocol's image lets it go on to its own config (§1.2 [S12]).
 	if _, err := f.get("127.0.0.7", "OS79XX.TXT"); err == nil || err.Code != files.NotFound {
 		t.Errorf("OS79XX.TXT for an unknown phone: %v", err)
 	}
@@ -213,8 +215,8 @@ func TestGeneratedFiles(t *testing.T) {
 	if got := f.p.Running(f.mustMAC("00137F38B3DE")); got != "P0S3-8-12-00" {
 		t.Errorf("running = %q after .loads then SIPDefault.cnf", got)
 	}
-	if os := f.mustGet("127.0.0.2", "OS79XX.TXT"); os != "P003-8-12-00" {
-		t.Errorf("OS79XX.TXT = %q, want the SIP package's loader", os)
+	if os := f.mustGet("127.0.0.2", "OS79XX.TXT"); os != "P0S3-8-12-00" {
+		t.Errorf("OS79XX.TXT = %q, want the SIP image for a SIP phone", os)
 	}
 	def := f.mustGet("127.0.0.2", "XMLDefault.cnf.xml")
 	// XMLDefault.cnf.xml is for phones phoneboot may not know: it names

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -28,35 +29,45 @@ import (
 // the report of that one can come after the next request.
 func (p *Provisioner) Transferred(req Request, ok bool) {
 	n := phone.ParseName(req.Name)
+	ended := phonestate.Asked{Client: req.Client, Name: req.Name, Done: true, OK: ok}
 	mac, known := p.book.Attribute(n, req.Client.Addr())
 	if !known {
+		// Kept for the phone a later request from the address names.
+		p.book.Unattributed(req.Client.Addr(), ended)
 		return
 	}
-	s := p.snap.Load()
-	now := p.opts.Now()
-	learned := phonestate.Update(p.book, mac, func(st *phonestate.Phone) []*event.Event {
+	p.drain(mac, req.Client.Addr(), func(st *phonestate.Phone) bool {
 		i := slices.IndexFunc(st.Asked, func(a phonestate.Asked) bool {
 			return !a.Done && a.Client == req.Client && a.Name == req.Name
 		})
-		if i < 0 { // not noted (a full list, a restart): learn at once
-			if ok {
-				return []*event.Event{learn(s, st, phonestate.Asked{Client: req.Client, Name: req.Name, OK: true})}
-			}
-			return nil
+		if i < 0 {
+			return false // not noted (a full list, a restart): learn at once
 		}
 		st.Asked[i].Done, st.Asked[i].OK = true, ok
+		return true
+	}, ended)
+}
+
+// drain learns from the phone's ended requests at the head of its queue,
+// after mark (which may mark one ended; when it did not, unnoted is
+// learned from first).
+func (p *Provisioner) drain(mac phone.MAC, ip netip.Addr, mark func(*phonestate.Phone) bool, unnoted phonestate.Asked) {
+	s := p.snap.Load()
+	now := p.opts.Now()
+	learned := phonestate.Update(p.book, mac, func(st *phonestate.Phone) []*event.Event {
 		var out []*event.Event
+		if mark != nil && !mark(st) {
+			out = append(out, learn(s, st, unnoted))
+		}
 		for len(st.Asked) > 0 && st.Asked[0].Done {
-			if a := st.Asked[0]; a.OK {
-				out = append(out, learn(s, st, a))
-			}
+			out = append(out, learn(s, st, st.Asked[0]))
 			st.Asked = st.Asked[1:]
 		}
 		return out
 	})
 	for _, ev := range learned {
 		if ev != nil {
-			ev.MAC, ev.IP, ev.Time = mac, req.Client.Addr(), now
+			ev.MAC, ev.IP, ev.Time = mac, ip, now
 			p.emit(*ev)
 		}
 	}
@@ -86,12 +97,18 @@ func (p *Provisioner) settle(mac phone.MAC) {
 	}
 }
 
-// offer notes that the file served for req names load, for learn.
+// offer notes that the file served for req names load, for learn. Not
+// for a 7940/7960 on the Universal Application Loader: it fetches the
+// .loads it is named on every boot (§1.2.1), and learn's rule for .loads
+// tells what it runs.
 func (p *Provisioner) offer(mac phone.MAC, req Request, load string) {
 	if load == "" {
 		return
 	}
 	phonestate.Update(p.book, mac, func(st *phonestate.Phone) struct{} {
+		if st.Boot == phone.BootUAL && !st.ITL {
+			return struct{}{}
+		}
 		for i := len(st.Asked) - 1; i >= 0; i-- {
 			if a := &st.Asked[i]; !a.Done && a.Client == req.Client && a.Name == req.Name {
 				a.Offered = load
@@ -114,25 +131,29 @@ func asked(st *phonestate.Phone, req Request) {
 	st.Asked = append(st.Asked, phonestate.Asked{Client: req.Client, Name: req.Name})
 }
 
-// learn updates st with one fetched file, name, and returns the "load"
+// learn updates st with one ended request, a, and returns the "load"
 // event when the phone now runs a new load. Called under the book's lock.
 func learn(s *snapshot, st *phonestate.Phone, a phonestate.Asked) *event.Event {
 	name := a.Name
 	n := phone.ParseName(name)
 	lower := strings.ToLower(name)
 	offered, by := st.Offered, st.OfferedBy
-	st.Offered, st.OfferedBy = a.Offered, lower
+	st.Offered, st.OfferedBy = "", ""
+	if a.OK {
+		st.Offered, st.OfferedBy = a.Offered, lower
+	}
 	switch {
 	case isFirmware(n.Kind), lower == by:
 		// It takes what it was offered, downloads something else, or
 		// asks for the same config again (a loop): nothing to conclude.
-	case offered != "" && st.Running == "" && !st.FetchStarted() && !(st.Boot == phone.BootUAL && !st.ITL):
+	case offered != "" && st.Running == "" && !st.FetchStarted():
 		// It was named a load and went on to something else: it runs that
 		// load already (§1.3, §1.2.3: phones fetch a load only when it
-		// differs from theirs). Not for a 7940/7960 on the Universal
-		// Application Loader, which fetches the .loads it is named on
-		// every boot (§1.2.1): the rule for .loads below tells.
+		// differs from theirs).
 		return setRunning(st, offered, name, "did not download "+offered+", which its config named: it runs it")
+	}
+	if !a.OK {
+		return nil // only a whole file teaches what the phone runs
 	}
 	switch n.Kind {
 	case phone.KindLoadList, phone.KindTermDefault:
