@@ -160,7 +160,7 @@ func (c *checker) load() Check {
 	}
 	ch.Status = OK
 	if l, ok := c.off.Catalog.Load(id); ok {
-		ch.Found = fmt.Sprintf("%s is complete in the catalog: %d files, %s", where, len(l.Components)+btoi(l.LoadsFile != nil), size(l.Size()))
+		ch.Found = fmt.Sprintf("%s is complete in the catalog: %d %s, %s", where, len(l.Components), plural(len(l.Components), "component", "components"), size(l.Size()))
 	} else {
 		ch.Found = where + " is complete in the TFTP root"
 	}
@@ -252,8 +252,8 @@ func (c *checker) inventory() Check {
 	e, i := c.entry()
 	if e == nil {
 		ch.Status = Note
-		ch.Found = fmt.Sprintf("%s is not in %s: it will be auto-provisioned, with the site's defaults (%s, the %s's target load, no lines): it boots and upgrades, but has no extension to register", c.mac, c.file(), c.cfg.Site.Protocol, c.model.Name)
-		ch.Do = []string{"to give it its lines, add it (a running serve picks the change up by itself):",
+		ch.Found = fmt.Sprintf("%s is not in %s: it will be auto-provisioned, with the site's defaults (%s, no lines): it boots but has no extension to register, and until phoneboot learns its model (from the vendor class its own DHCP server sees) it names no load for it", c.mac, c.file(), c.cfg.Site.Protocol)
+		ch.Do = []string{"to give it its model, its target load and its lines, add it (a running serve picks the change up by itself):",
 			fmt.Sprintf("  phoneboot phones add %s --model %s --line 201:PASSWORD", c.mac, c.model.Name)}
 		return ch
 	}
@@ -340,21 +340,15 @@ func joinAddrs(as []netip.Addr) string {
 	return strings.Join(s, ", ")
 }
 
+// size is n bytes as phoneboot firmware list writes it.
 func size(n int64) string {
 	switch {
 	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	case n >= 1<<10:
-		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func dash(s string) string {

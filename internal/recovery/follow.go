@@ -57,7 +57,7 @@ type StuckError struct {
 }
 
 func (e *StuckError) Error() string {
-	return fmt.Sprintf("recover --watch: %s is stuck: %s", e.MAC, e.Finding.Symptom)
+	return fmt.Sprintf("recover --watch: %s is stuck (%s)", e.MAC, e.Finding.Rule)
 }
 
 // ErrTimeout is the end of a Follow that ran out of time; the error
@@ -146,16 +146,22 @@ func (w *watcher) waiting(timeout time.Duration) string {
 	return fmt.Sprintf("waiting up to %s for %s to boot from phoneboot (Ctrl-C to stop)", duration(timeout), what)
 }
 
-// timedOut is the error of a Follow that ran out of time.
+// timedOut reports why Follow ran out of time and what to look at, and
+// returns the error that ends it (one short line; the report says more).
 func (w *watcher) timedOut(timeout time.Duration) error {
+	c := Change{Time: w.o.now(), MAC: w.mac}
 	if !w.locked {
 		what := "no " + w.model.Name + " and no phone of unknown model"
 		if w.mac != (phone.MAC{}) {
-			what = w.mac.String() + " has not"
+			what = "it has not"
 		}
-		return fmt.Errorf("recover --watch: %w: %s booted from phoneboot within %s. Is the phone plugged in, and does DHCP give it option 150 pointing at phoneboot (step 1)? phoneboot phones lists every phone seen", ErrTimeout, what, duration(timeout))
+		c.Text = fmt.Sprintf("timed out: %s booted from phoneboot within %s. Is the phone plugged in, and does DHCP give it option 150 pointing at phoneboot (step 1)? phoneboot phones lists every phone seen.", what, duration(timeout))
+		w.report(c)
+		return fmt.Errorf("recover --watch: %w: no phone came within %s", ErrTimeout, duration(timeout))
 	}
-	return fmt.Errorf("recover --watch: %w: %s is not up to date after %s (last: %s); phoneboot phones show %s has its timeline", ErrTimeout, w.mac, duration(timeout), w.said, w.mac)
+	c.Text = fmt.Sprintf("timed out: not up to date after %s (last: %s); phoneboot phones show %s has its timeline.", duration(timeout), w.said, w.mac)
+	w.report(c)
+	return fmt.Errorf("recover --watch: %w: %s not up to date after %s", ErrTimeout, w.mac, duration(timeout))
 }
 
 // poll reads the store once; done when the follow has ended (err says
@@ -196,6 +202,9 @@ func (w *watcher) poll(ctx context.Context) (bool, error) {
 	}
 	if v.State == track.PhaseUpToDate {
 		c.Text += ": recovered"
+		if v.Target == "" && v.Model == "" {
+			c.Text += fmt.Sprintf(". phoneboot does not know its model, so it names no load for it; phoneboot phones adopt %s --model %s walks it to the %s's target", w.mac, w.model.Name, w.model.Name)
+		}
 	}
 	if key != w.last {
 		w.last, w.said = key, describe(v.Row)

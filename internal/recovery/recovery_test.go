@@ -168,7 +168,7 @@ func TestAllReady(t *testing.T) {
 	}
 	g := build(t, Options{Data: data, Model: "7961"})
 	has(t, "term", check(t, g, "term file").Found, "came with "+javaLoad)
-	has(t, "load", check(t, g, "target load").Found, "complete in the catalog: 6 files")
+	has(t, "load", check(t, g, "target load").Found, "complete in the catalog: 5 components")
 	if g.Target != javaLoad {
 		t.Errorf("target %q", g.Target)
 	}
@@ -385,9 +385,12 @@ func TestFollow(t *testing.T) {
 	}
 
 	// Nobody comes.
-	_, err = follow(t, Options{Data: data, Model: "7961", MAC: "00:1E:4A:00:00:99", Timeout: 200 * time.Millisecond}, func() {})
-	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "00:1e:4a:00:00:99 has not booted from phoneboot within 200ms") {
+	out, err = follow(t, Options{Data: data, Model: "7961", MAC: "00:1E:4A:00:00:99", Timeout: 200 * time.Millisecond}, func() {})
+	if !errors.Is(err, ErrTimeout) || err.Error() != "recover --watch: timed out: no phone came within 200ms" {
 		t.Errorf("timeout: %v", err)
+	}
+	if last := out[len(out)-1]; !strings.Contains(last.Text, "timed out: it has not booted from phoneboot within 200ms") || last.MAC.String() != "00:1e:4a:00:00:99" {
+		t.Errorf("timeout: %+v", last)
 	}
 
 	// A factory reset without its term file: stuck at once.
@@ -405,9 +408,9 @@ func TestFollow(t *testing.T) {
 // waits for it rather than create it, and times out.
 func TestFollowNoStore(t *testing.T) {
 	data := dataDir(t, "", false)
-	_, err := follow(t, Options{Data: data, Model: "7960", Timeout: 100 * time.Millisecond}, func() {})
-	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "no 7960 and no phone of unknown model booted") {
-		t.Errorf("%v", err)
+	out, err := follow(t, Options{Data: data, Model: "7960", Timeout: 100 * time.Millisecond}, func() {})
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(out[len(out)-1].Text, "no 7960 and no phone of unknown model booted") {
+		t.Errorf("%v %+v", err, out)
 	}
 	if _, err := os.Stat(filepath.Join(data, store.FileName)); err == nil {
 		t.Error("Follow created the database")

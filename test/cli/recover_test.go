@@ -242,9 +242,12 @@ model = "7961"
 	began := time.Now()
 	w = start(t, "recover", "7960", "--data", data, "--watch", "--timeout", "2s")
 	code := w.exit(t, 20*time.Second)
-	if code == 0 || !strings.Contains(w.stderr.String(), "timed out: no 7960 and no phone of unknown model booted from phoneboot within 2s") {
+	if code == 0 || w.stderr.String() != "phoneboot: recover --watch: timed out: no phone came within 2s\n" {
 		t.Errorf("timeout: exit %d\n%s", code, w.stderr)
 	}
+	fits80(t, w.stdout.String())
+	contains(t, "timeout", w.stdout.String(), "timed out: no 7960 and no phone of unknown model booted from phoneboot within 2s",
+		"does DHCP give it option 150 pointing at phoneboot (step 1)?")
 	if d := time.Since(began); d < 2*time.Second || d > 10*time.Second {
 		t.Errorf("timed out after %v", d)
 	}
@@ -275,7 +278,7 @@ func TestRecoverWatchStuck(t *testing.T) {
 	fits80(t, out)
 	t.Logf("recover --watch:\n%s%s", out, w.stderr)
 	contains(t, "watch", out+w.stderr.String(), "MISSING  term file", "stuck: after a factory reset the phone asks for", "term61.default.loads",
-		"do: give the model a target", "is stuck: after a factory reset")
+		"do: give the model a target", "phoneboot: recover --watch: 00:1e:4a:00:66:61 is stuck (missing-term-file)")
 }
 
 // TestPhonesShowPointsAtRecover: a 7961 that stopped in the middle of
