@@ -60,8 +60,8 @@ func (e *StuckError) Error() string {
 	return fmt.Sprintf("recover --watch: %s is stuck (%s)", e.MAC, e.Finding.Rule)
 }
 
-// ErrTimeout is the end of a Follow that ran out of time; the error
-// wrapping it says what it was waiting for.
+// ErrTimeout is the end of a Follow that ran out of time; its last
+// report says what it was waiting for.
 var ErrTimeout = errors.New("timed out")
 
 // Follow waits for the phone to boot from phoneboot and follows it until
@@ -69,12 +69,12 @@ var ErrTimeout = errors.New("timed out")
 // (ErrTimeout). The phone is the one of o.MAC, else the first phone of
 // o.Model, else the first phone whose model phoneboot does not know (a
 // new phone, or one seen over TFTP only that begins a boot), seen after
-// Follow started. It
-// reads the store through fleet every o.Every and calls report once for
-// what it waits for, once when the phone appears, and once per change of
-// its state. A phone stuck on a finding phoneboot is acting on (a loop
-// breaker: the finding says what it did) is given o.Settle to get past
-// it; one phoneboot does nothing about ends the follow at once.
+// Follow started. It reads the store through fleet every o.Every and
+// calls report once for what it waits for, once when the phone appears,
+// once per change of its state, and once at a timeout. A phone stuck on
+// a finding phoneboot is acting on (a loop breaker: the finding says
+// what it did) is given o.Settle to get past it; one phoneboot does
+// nothing about ends the follow at once.
 func Follow(ctx context.Context, o Options, report func(Change)) error {
 	m, mac, err := o.phone()
 	if err != nil {
