@@ -199,7 +199,7 @@ model = "7961"
 		contains(t, "guide", out, "ok       term file: phoneboot serves term61.default.loads (",
 			"the one that came with SIP41.9-4-2SR3-1S")
 	}
-	_, port, _ := serveData(t, data)
+	_, port, _ := serveData(t, data, "--syslog-addr", "")
 
 	// A phone phoneboot has never seen, not in the inventory.
 	w := start(t, "recover", "CP-7961G", "--data", data, "--watch", "--timeout", "30s")
@@ -259,7 +259,7 @@ model = "7961"
 // finding and what to do.
 func TestRecoverWatchStuck(t *testing.T) {
 	data := recoverData(t, false, strings.Replace(recoverConfig, "[site]\n", "[site]\ntftp_via_dhcp = true\n", 1))
-	_, port, _ := serveData(t, data)
+	_, port, _ := serveData(t, data, "--syslog-addr", "")
 	mac, _ := phone.ParseMAC("00:1E:4A:00:66:61")
 	p := sim.Phone{MAC: mac, Model: model("7961"), Load: recover7961}
 	// Booted once before its reset, so its address is known.
@@ -294,7 +294,7 @@ mac = "00:1E:4A:00:55:61"
 model = "7961"
 `
 	data := recoverData(t, true, config)
-	_, port, _ := serveData(t, data)
+	_, port, _ := serveData(t, data, "--syslog-addr", "")
 	mac, _ := phone.ParseMAC("00:1E:4A:00:55:61")
 	// Trust lists, its config, the .loads and one component: then gone.
 	bootPhone(t, port, "127.0.2.55", sim.Phone{MAC: mac, Model: model("7961"), Load: "SIP41.8-5-2S"}, 6)
