@@ -25,6 +25,7 @@ Usage:
   phoneboot sim [flags]       boot simulated phones against a TFTP server (dry run)
   phoneboot firmware [...]    import, list and remove firmware loads (phoneboot firmware help)
   phoneboot dhcp snippet ...  option 150/66 configuration for your own DHCP server
+  phoneboot recover MODEL     factory-reset (de-brick) a phone: keys, checks, --watch
   phoneboot version           print the version
 
 Every subcommand takes --help.
@@ -95,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return firmwareCmd(ctx, args[1:], stdout)
 	case "dhcp":
 		return dhcpCmd(args[1:], stdout)
+	case "recover":
+		return recoverCmd(ctx, args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "phoneboot", version)
 		return nil

@@ -14,6 +14,7 @@ import (
 	"phoneboot/internal/event"
 	"phoneboot/internal/fleet"
 	"phoneboot/internal/phone"
+	"phoneboot/internal/recovery"
 	"phoneboot/internal/store"
 	"phoneboot/internal/track"
 )
@@ -222,7 +223,7 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "  phoneboot did: %s\n", f.Did)
 		}
 		if f.Do != "" {
-			fmt.Fprintf(stdout, "  do: %s\n", f.Do)
+			fmt.Fprintf(stdout, "  do: %s\n%s", f.Do, recovery.SeeAlso(f, row.Model, mac))
 		}
 		fmt.Fprintf(stdout, "  source: %s\n", f.Source)
 	}
@@ -240,6 +241,28 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Source, what, ev.File, ev.Detail)
 	}
 	return tw.Flush()
+}
+
+// recoverCmd is "phoneboot recover MODEL": see internal/recovery.
+func recoverCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs, data, cfg := commonFlags("recover")
+	mac := fs.String("mac", "", "the phone's `MAC`: its entry, target and last state; --watch follows only it")
+	watch := fs.Bool("watch", false, "then wait for the phone to boot and follow it until it is up to date")
+	timeout := fs.Duration("timeout", recovery.DefaultTimeout, "how long --watch waits")
+	pos, err := parseFlags(fs, args, stdout, recovery.About, 1)
+	if err != nil {
+		return err
+	}
+	o := recovery.Options{Data: *data, ConfigFile: *cfg, Model: strings.Join(pos, ""), MAC: *mac, Timeout: *timeout}
+	g, err := recovery.Build(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, g.Text())
+	if *watch {
+		return recovery.Follow(ctx, o, func(c recovery.Change) { fmt.Fprintln(stdout, c) })
+	}
+	return g.Err()
 }
 
 func phonesAdd(ctx context.Context, sub string, args []string, stdout io.Writer) error {

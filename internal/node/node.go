@@ -212,27 +212,15 @@ func Check(ctx context.Context, data string, cfg *config.Config) ([]provision.Pr
 	if err != nil {
 		return nil, err
 	}
+	saved, err := storedPhones(ctx, data)
+	if err != nil {
+		return nil, err
+	}
 	running := map[phone.MAC]string{}
-	if path := filepath.Join(data, store.FileName); fileExists(path) {
-		db, err := store.Open(ctx, path)
-		if err != nil {
-			return nil, err
-		}
-		saved, err := savedPhones(ctx, db)
-		db.Close()
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range saved {
-			running[p.MAC] = p.Running
-		}
+	for _, p := range saved {
+		running[p.MAC] = p.Running
 	}
 	return provision.Check(cfg, filepath.Join(data, "tftp"), filepath.Join(data, "templates"), catalog, running)
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // savedPhones is what the store kept of each phone: its running load and

@@ -67,6 +67,8 @@ const (
 	// resetJava is the 79x1/79x2/79x5/797x sequence (§7); the phone then
 	// fetches termNN.default.loads from the TFTP server DHCP names.
 	resetJava = "Power up holding # (it can take minutes) until the line buttons flash in turn; release and press 123456789*0#. The phone then loads termNN.default.loads from the TFTP server that DHCP option 150 names (a manually set TFTP server is not used)."
+	// reset7911 is the 7911G's variant (§7 [S24]).
+	reset7911 = "Power up holding # (before the Applications button flashes) until the handset's message light flashes red; release and press 123456789*0#. The phone then loads termNN.default.loads from the TFTP server that DHCP option 150 names (a manually set TFTP server is not used)."
 )
 
 // Models is the catalog. Where the reference marks a fact uncertain, the
@@ -87,7 +89,7 @@ var Models = []Model{
 	java("7970", 30006, 8, "70", "term70.default.loads", "CP-7970G"),
 	java("7971", 119, 8, "70", "term71.default.loads", "CP-7971G-GE"),
 	java("7975", 437, 8, "75", "term75.default.loads", "CP-7975G"),
-	java("7911", 307, 1, "11", "term11.default.loads", "CP-7911G"),
+	withReset(java("7911", 307, 1, "11", "term11.default.loads", "CP-7911G"), reset7911),
 	java("7906", 369, 1, "11", "term06.default.loads", "CP-7906G"),
 	java("7931", 348, 24, "31", "term31.default.loads", "CP-7931G"),
 	{Name: "7902", Marketing: "Cisco IP Phone 7902G", Family: FamilyEntry, TypeCodes: []int{30008}, Protocols: []string{"SCCP"}, LineKeys: 1,
@@ -120,6 +122,11 @@ func java(name string, code, lines int, prefix, term, vc string) Model {
 		LoadPrefix: prefix, TermFile: term,
 		VendorClasses: []string{vcPrefix + vc}, Reset: resetJava,
 	}
+}
+
+func withReset(m Model, reset string) Model {
+	m.Reset = reset
+	return m
 }
 
 // ModelByName finds a model by the names people and devices use: "7960",
