@@ -160,6 +160,9 @@ func learn(s *snapshot, st *phonestate.Phone, a phonestate.Asked) *event.Event {
 		id := n.Load
 		if n.Kind == phone.KindTermDefault {
 			id = "" // a term file's load is the one its components make
+			if m, ok := phone.ModelByTerm(n.Model); ok && st.Model.Name == "" {
+				st.Model = m // a Java phone after a factory reset names its model (§1.3)
+			}
 		}
 		st.Fetching = startFetch(s, id, n)
 		return nil

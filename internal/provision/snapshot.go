@@ -333,15 +333,16 @@ func (s *snapshot) targetFor(mac phone.MAC, m phone.Model) string {
 	return s.cfg.Site.Loads[m.Name].ID
 }
 
-// termLoad is the load behind termNN.default.loads: the first step of
-// the path to the site's target for model NN, as for any phone whose load
-// is unknown (a factory reset forgot it). "" when there is none.
+// termLoad is the load behind termNN.default.loads: the step towards the
+// site's target for model NN that is safe from any load of the model, as
+// for any phone whose load is unknown (§4.4: a phone below 8.3(3) must not
+// jump past 8.5(2)). "" when there is none.
 func (s *snapshot) termLoad(nn string) string {
 	m, ok := phone.ModelByTerm(nn)
 	if !ok || s.cfg.Site.Loads[m.Name].ID == "" {
 		return ""
 	}
-	return s.plan(m, "", s.cfg.Site.Loads[m.Name].ID).Next
+	return s.planFor(m, known{boot: phone.BootJava}, s.cfg.Site.Loads[m.Name].ID).Next
 }
 
 // renderShared renders the files every phone shares, for site.

@@ -22,6 +22,9 @@ import (
 const (
 	classicLoad = "P0S3-8-12-00"
 	javaLoad    = "SIP41.9-4-2SR3-1S"
+	// java852 is where a 7961 whose load is unknown goes first (§4.4):
+	// the load of the term file a factory reset gets.
+	java852 = "SIP41.8-5-2S"
 )
 
 // dataDir is a data directory with config as its phoneboot.toml and the
@@ -153,7 +156,7 @@ func TestNothingReady(t *testing.T) {
 // TestAllReady: the site's DHCP says it sends option 150, the loads are
 // complete and the 7961's package had its term file: all ok.
 func TestAllReady(t *testing.T) {
-	data := dataDir(t, "[site]\ntftp_via_dhcp = true\n"+siteLoads, true, classicLoad, javaLoad)
+	data := dataDir(t, "[site]\ntftp_via_dhcp = true\n"+siteLoads, true, classicLoad, java852, javaLoad)
 	for _, model := range []string{"7960", "7961"} {
 		g := build(t, Options{Data: data, Model: model})
 		for _, c := range g.Checks {
@@ -167,7 +170,7 @@ func TestAllReady(t *testing.T) {
 		has(t, model, g.Text(), "Ready: phoneboot has everything")
 	}
 	g := build(t, Options{Data: data, Model: "7961"})
-	has(t, "term", check(t, g, "term file").Found, "came with "+javaLoad)
+	has(t, "term", check(t, g, "term file").Found, "came with "+java852)
 	has(t, "load", check(t, g, "target load").Found, "complete in the catalog: 5 components")
 	if g.Target != javaLoad {
 		t.Errorf("target %q", g.Target)
@@ -177,7 +180,7 @@ func TestAllReady(t *testing.T) {
 // TestTermFileFixes: a package without term files; the admin's own file
 // in the TFTP root is what phoneboot serves then.
 func TestTermFileFixes(t *testing.T) {
-	data := dataDir(t, "[site]\ntftp_via_dhcp = true\n"+siteLoads, false, javaLoad)
+	data := dataDir(t, "[site]\ntftp_via_dhcp = true\n"+siteLoads, false, java852, javaLoad)
 	g := build(t, Options{Data: data, Model: "7961"})
 	tf := check(t, g, "term file")
 	if tf.Status != Missing {

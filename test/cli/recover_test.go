@@ -29,8 +29,13 @@ sip_proxy = "127.0.0.1"
 7961 = "SIP41.9-4-2SR3-1S"
 `
 
-// recoverComponents are the 7961 load's files.
-var recoverComponents = fwtest.Java(recover7961, "9-4-2ES26")
+// recoverComponents are the 7961 load's files; recover852 is the 8.5(2)
+// waypoint's load.
+var (
+	recoverComponents    = fwtest.Java(recover7961, "9-4-2ES26")
+	recover852           = "SIP41.8-5-2S"
+	recover852Components = fwtest.Java(recover852, "8-5-2TH1-9")
+)
 
 // recoverData is a data directory named "data" with the two loads
 // imported from Cisco-like packages (the 7961's with its term files when
@@ -47,8 +52,17 @@ func recoverData(t *testing.T, withTerm bool, config string) string {
 	}
 	java := filepath.Join(pkgs, "cmterm-7941_7961-sip.9-4-2SR3-1.zip")
 	fwtest.Zip(t, java, files)
+	// 8.5(2): where a 7961 whose load phoneboot does not know goes first
+	// (§4.4), and so the load of the term file a factory reset asks for.
+	files = fwtest.LoadFiles(recover852, 1000, recover852Components...)
+	if withTerm {
+		files["term61.default.loads"] = fwtest.TermFile("61", recover852, recover852Components...)
+		files["term41.default.loads"] = fwtest.TermFile("41", recover852, recover852Components...)
+	}
+	java852 := filepath.Join(pkgs, "cmterm-7941_7961-sip.8-5-2TH1-9.zip")
+	fwtest.Zip(t, java852, files)
 	data := filepath.Join(t.TempDir(), "data")
-	if code, out, errOut := runQuick(t, "firmware", "import", "--data", data, classic, java); code != 0 {
+	if code, out, errOut := runQuick(t, "firmware", "import", "--data", data, classic, java, java852); code != 0 {
 		t.Fatalf("import: %s%s", out, errOut)
 	}
 	fwtest.Write(t, data, "phoneboot.toml", []byte(config))
@@ -141,7 +155,7 @@ func TestRecoverGuide(t *testing.T) {
 	// Fixed as the guide says: the site's DHCP sends option 150, and the
 	// term file is in the TFTP root.
 	fwtest.Write(t, data, "phoneboot.toml", []byte(strings.Replace(recoverConfig, "[site]\n", "[site]\ntftp_via_dhcp = true\n", 1)))
-	fwtest.Write(t, filepath.Join(data, "tftp"), "term61.default.loads", fwtest.TermFile("61", recover7961, recoverComponents...))
+	fwtest.Write(t, filepath.Join(data, "tftp"), "term61.default.loads", fwtest.TermFile("61", recover852, recover852Components...))
 	for _, model := range []string{"7960", "7961"} {
 		code, out, errOut := recoverIn(t, data, model)
 		if code != 0 || strings.Contains(out, "MISSING") || !strings.Contains(out, "Ready: phoneboot has everything the reset needs.") {
@@ -191,13 +205,14 @@ func TestRecoverWatch(t *testing.T) {
 [[phone]]
 mac = "00:1E:4A:00:44:61"
 model = "7961"
+running_load = "SIP41.8-5-2S"
 `
 	data := recoverData(t, true, config)
 	if code, out, errOut := recoverIn(t, data, "7961"); code != 0 {
 		t.Fatalf("guide: exit %d\n%s%s", code, out, errOut)
 	} else {
 		contains(t, "guide", out, "ok       term file: phoneboot serves term61.default.loads (",
-			"the one that came with SIP41.9-4-2SR3-1S")
+			"the one that came with SIP41.8-5-2S")
 	}
 	_, port, _ := serveData(t, data, "--syslog-addr", "")
 
@@ -214,8 +229,8 @@ model = "7961"
 	}
 	out := w.stdout.String()
 	fits80(t, out)
-	contains(t, "watch", out, "00:1e:4a:00:77:61  appeared at 127.0.2.61", "up to date on an unknown load: recovered",
-		"phoneboot phones adopt 00:1e:4a:00:77:61 --model 7961")
+	// Its term file named its model: it goes on to the 7961's target.
+	contains(t, "watch", out, "00:1e:4a:00:77:61  appeared at 127.0.2.61", "up to date on SIP41.9-4-2SR3-1S: recovered")
 
 	// The inventory's 7961, booted before, factory-reset, followed by MAC.
 	mac, _ = phone.ParseMAC("00:1E:4A:00:44:61")
@@ -292,6 +307,7 @@ quiet_after = "1s"
 [[phone]]
 mac = "00:1E:4A:00:55:61"
 model = "7961"
+running_load = "SIP41.8-5-2S"
 `
 	data := recoverData(t, true, config)
 	_, port, _ := serveData(t, data, "--syslog-addr", "")
