@@ -157,7 +157,7 @@ func (b *Book) Attribute(n phone.Name, ip netip.Addr) (phone.MAC, bool) {
 	defer b.mu.Unlock()
 	if !n.HasMAC {
 		mac, ok := b.byIP[ip]
-		if !ok && n.Kind == phone.KindOSImage {
+		if !ok {
 			b.early(ip, n)
 		}
 		return mac, ok
@@ -168,9 +168,9 @@ func (b *Book) Attribute(n phone.Name, ip netip.Addr) (phone.MAC, bool) {
 		delete(b.pending, ip)
 		if e.boot != phone.BootUnseen {
 			p.Boot, p.ITL = e.boot, false
-			if e.boot == phone.Boot79XX {
-				p.Protocol = "SIP"
-			}
+		}
+		if e.proto != "" {
+			p.Protocol = e.proto
 		}
 		p.Asked = append(e.asked, p.Asked...)
 	}
@@ -183,6 +183,7 @@ func (b *Book) Attribute(n phone.Name, ip netip.Addr) (phone.MAC, bool) {
 // fetches termNN.default.loads and its components first).
 type early struct {
 	boot  phone.Boot
+	proto string // the protocol its files showed (SIPDefault.cnf, SEPDefault.cnf)
 	asked []Asked
 }
 
@@ -210,13 +211,33 @@ func (b *Book) pend(ip netip.Addr) *early {
 	return e
 }
 
-// early notes what an unattributed boot start showed. Called with b.mu held.
+// early notes what an unattributed request showed: the boot an
+// OS79XX.TXT or 79XX.TXT begins, the protocol a default config shows.
+// Called with b.mu held.
 func (b *Book) early(ip netip.Addr, n phone.Name) {
-	e := b.pend(ip)
-	e.boot, e.asked = phone.BootOS79XX, e.asked[:0] // a new boot
-	if n.OldSIP {
-		e.boot = phone.Boot79XX
+	switch n.Kind {
+	case phone.KindOSImage:
+		e := b.pend(ip)
+		e.boot, e.asked = phone.BootOS79XX, e.asked[:0] // a new boot
+		if n.OldSIP {
+			e.boot, e.proto = phone.Boot79XX, "SIP"
+		}
+	case phone.KindSIPDefault:
+		b.pend(ip).proto = "SIP"
+	case phone.KindLegacyConfig:
+		b.pend(ip).proto = "SCCP"
 	}
+}
+
+// Early is what requests from ip showed while no phone is known there:
+// the boot they began and the protocol of the files they asked for.
+func (b *Book) Early(ip netip.Addr) (phone.Boot, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.pending[ip]; ok {
+		return e.boot, e.proto
+	}
+	return phone.BootUnseen, ""
 }
 
 // Unattributed keeps a transfer from an address of no known phone, ended,

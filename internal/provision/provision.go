@@ -167,7 +167,7 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 	}
 	switch n.Kind {
 	case phone.KindOSImage:
-		return p.osImage(s, n, mac, known)
+		return p.osImage(s, n, mac, ip, known)
 	case phone.KindTermDefault:
 		return p.termFile(s, n, req.Name)
 	}
@@ -190,11 +190,14 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 // safe from every load such a boot may run, towards the site's target for
 // 7940/7960, or "not found" when there is none and the phone boots the
 // image it has (its SIP<MAC>.cnf or SEP<MAC>.cnf.xml names its step).
-func (p *Provisioner) osImage(s *snapshot, n phone.Name, mac phone.MAC, seen bool) (files.File, error) {
+func (p *Provisioner) osImage(s *snapshot, n phone.Name, mac phone.MAC, ip netip.Addr, seen bool) (files.File, error) {
 	var v render.Phone
 	k := known{boot: phone.BootOS79XX, classic: true}
 	if n.OldSIP {
 		k.boot, k.proto = phone.Boot79XX, "SIP"
+	}
+	if _, proto := p.book.Early(ip); proto != "" && !seen {
+		k.proto = proto // a phone that loops asks SEPDefault.cnf or SIPDefault.cnf between
 	}
 	if seen {
 		k = p.state(s, mac)
