@@ -47,6 +47,7 @@ var boxKinds = []boxKind{
 		quirk: func(p *sim.Phone) { p.CTLLoop, p.CTLLoopEmpty, p.CTLLoopAgain = true, true, true }},
 	{name: "old 7960 SIP 5.3, not listed", count: 5, model: "7960", load: "P0S3-05-3-00", target: "P0S3-8-12-00"},
 	{name: "UAL 7960 SIP 7.2, not listed", count: 5, model: "7960", load: "P0S3-07-2-00", target: "P0S3-8-12-00"},
+	{name: "7960 SIP 3.1, not listed", count: 2, model: "7960", load: "P0S3-03-1-00", target: "P0S3-8-12-00"},
 }
 
 const boxSite = `[site]
@@ -196,7 +197,7 @@ func bootBox(t *testing.T, known bool) []boxResult {
 			done[i] = r.State != "up" || r.Load == boxKinds[kinds[i]].target
 		}
 	}
-	t.Logf("known loads %v: 100 phones booted in %v", known, time.Since(start).Round(time.Millisecond))
+	t.Logf("known loads %v: %d phones booted in %v", known, len(phones), time.Since(start).Round(time.Millisecond))
 
 	results := make([]boxResult, len(boxKinds))
 	for k := range results {
