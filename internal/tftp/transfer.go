@@ -186,14 +186,14 @@ func (t *transfer) setupRead(req *Request, pkt Packet) {
 		if e.Code == ErrFileNotFound {
 			outcome = OutcomeNotFound
 		}
-		t.fail(outcome, e, err.Error())
+		t.fail(outcome, e, resolverDetail(err, e))
 		return
 	}
 	t.f = f
 	if req.Mode == ModeNetascii {
 		nf, err := toNetascii(f)
 		if err != nil {
-			t.fail(OutcomeFailed, asError(err), err.Error())
+			t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), "the file could not be read to convert it to netascii")
 			return
 		}
 		f.Close()
@@ -352,7 +352,7 @@ func (t *transfer) sendWindow(now time.Time) {
 				if err == nil {
 					err = io.ErrUnexpectedEOF
 				}
-				t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), "read: "+err.Error())
+				t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), fmt.Sprintf("the file could not be read at block %d", t.next))
 				return
 			}
 			t.next++
