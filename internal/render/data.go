@@ -224,8 +224,31 @@ func deviceData(s Site, p Phone) (*Data, error) {
 		d.CallManagers = []Member{d.SIPProxy}
 	default:
 		d.Form = "xml"
+		if d.Protocol == "SIP" {
+			// A SIP device registers over SIP whatever its model: its
+			// members are the SIP proxy on sipPort, never the SCCP call
+			// managers on ethernetPhonePort (§2.1: "SCCP uses
+			// ethernetPhonePort, SIP uses sipPort"). This is the phone
+			// whose model is not known yet, on a SIP site.
+			d.CallManagers = sipMembers(d)
+		}
 	}
 	return d, nil
+}
+
+// sipMembers are the <callManagerGroup> members of a SIP device: the SIP
+// proxy on sipPort; without one, the call managers' hosts on the SIP port
+// (inference: on a site without sip_proxy they are the only servers
+// phoneboot knows; §2.1 has SIP members on sipPort 5060).
+func sipMembers(d *Data) []Member {
+	if d.SIPProxy.Host != "" {
+		return []Member{d.SIPProxy}
+	}
+	var out []Member
+	for _, cm := range d.CallManagers {
+		out = append(out, Member{Priority: cm.Priority, Host: cm.Host, SIPPort: portSIP})
+	}
+	return out
 }
 
 // defaultData fills XMLDefault.cnf.xml's load lines: one per type code

@@ -36,7 +36,8 @@
 //	.CallManagers   callManagerGroup members: .Priority (0..4), .Host,
 //	                .SCCPPort (0 = leave out), .SIPPort (0 = leave out).
 //	                Site.CallManagers, or the SIP proxy when there are none;
-//	                for java-sip devices, the SIP proxy alone.
+//	                for SIP devices (SEP<MAC>.cnf.xml of a SIP phone of any
+//	                model) the SIP proxy alone, on sipPort.
 //	.SIPProxy       .Host ("" = none) and .SIPPort (default 5060)
 //	.TimeZone       .Raw, .Cisco (XML <timeZone>), .SIP (time_zone),
 //	                .DateTemplate, .Known, .DST (.Offset, .StartMonth,

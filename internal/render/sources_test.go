@@ -953,3 +953,45 @@ func cutLastBlank(s string) (string, string, bool) {
 	}
 	return strings.TrimRight(s[:i], "\t "), s[i+1:], true
 }
+
+// A phone whose model is not known yet, on SIP: SIP devices register over
+// SIP, so its members are the SIP proxy on sipPort (§2.1: "SCCP uses
+// ethernetPhonePort, SIP uses sipPort"), not SCCP call managers.
+func TestSourcesUnknownModelSIPMembers(t *testing.T) {
+	tp := load(t, "")
+	for _, c := range []struct {
+		name string
+		site func(*Site)
+		want []string // processNodeName of each member
+	}{
+		{"proxy", nil, []string{"192.0.2.20"}},
+		{"no proxy", func(s *Site) { s.SIPProxy = Host{} }, []string{"192.0.2.10", "pbx2.example.net"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := testSite()
+			if c.site != nil {
+				c.site(&s)
+			}
+			b, err := tp.DeviceConfig(s, Phone{MAC: testMAC, Protocol: "SIP"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := parseTree(t, b)
+			checkPaths(t, doc, devicePaths)
+			if got := doc.textOf(t, "deviceProtocol"); got != "SIP" {
+				t.Errorf("deviceProtocol %q", got)
+			}
+			members := checkMembers(t, doc.must(t, "devicePool/callManagerGroup")[0], "sipPort")
+			var nodes []string
+			for _, m := range members {
+				nodes = append(nodes, m.textOf(t, "callManager/processNodeName"))
+				if len(m.find("callManager/ports/ethernetPhonePort")) > 0 {
+					t.Error("a SIP device's member has an SCCP ethernetPhonePort")
+				}
+			}
+			if !slices.Equal(nodes, c.want) {
+				t.Errorf("members %q, want %q", nodes, c.want)
+			}
+		})
+	}
+}
