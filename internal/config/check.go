@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"phoneboot/internal/phone"
+	"phoneboot/internal/render"
 )
 
 // build checks the file's values, turns them into c's typed fields (c
@@ -57,6 +58,16 @@ func (c *Config) buildSite(r *rawSite, fail failFunc) {
 		s.SIPProxy = h
 	}
 	s.TimeZone, s.NTPServers, s.Locale, s.Sync, s.TFTPViaDHCP = r.TimeZone, r.NTPServers, r.Locale, r.Sync, r.TFTPViaDHCP
+	// Time zones: names of render's table only (timezones.tsv, checked
+	// against Cisco's list and the time zone database); a name it does
+	// not have is passed to no phone.
+	if _, err := render.LookupTimeZone(r.TimeZone); err != nil {
+		fail(line("time_zone"), "site.time_zone: %v", err)
+	}
+	if err := render.CheckSIPValue(r.SIPTimeZone); err != nil {
+		fail(line("sip_time_zone"), "site.sip_time_zone %v", err)
+	}
+	s.SIPTimeZone = r.SIPTimeZone
 
 	// Keys in line order, so that of two naming one model the second is
 	// the one reported.

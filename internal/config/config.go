@@ -54,9 +54,15 @@ type Site struct {
 	// CallManagers are SCCP call-control hosts.
 	CallManagers []Host
 	// SIPProxy is the SIP registrar/proxy (Name "": none).
-	SIPProxy   Host
-	TimeZone   string
-	NTPServers []string
+	SIPProxy Host
+	// TimeZone is an IANA or Cisco time zone name of render's table
+	// (checked; "" = none).
+	TimeZone string
+	// SIPTimeZone overrides the time_zone value the table gives the
+	// 7940/7960 SIP configs (the values that firmware takes are
+	// uncertain, cisco-79xx.md §3.2).
+	SIPTimeZone string
+	NTPServers  []string
 	// Locale is the user locale directory name, e.g. English_United_States.
 	Locale string
 	// Loads is the target load per model, keyed by the model's canonical

@@ -155,3 +155,31 @@ func TestDHCPClasses(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// Time zones: a name of render's table, in any case; anything else is an
+// error with its line and the names it may have meant.
+func TestTimeZoneChecked(t *testing.T) {
+	for _, tz := range []string{"Europe/Vienna", "W. Europe Standard/Daylight Time", "america/new_york", ""} {
+		if _, err := Parse("t.toml", []byte("[site]\ntime_zone = \""+tz+"\"\n")); err != nil {
+			t.Errorf("%q: %v", tz, err)
+		}
+	}
+	for tz, want := range map[string]string{
+		"Europe/Vienn":    `t.toml:3: site.time_zone: unknown time zone "Europe/Vienn" (did you mean "Europe/Vienna"`,
+		"CET":             `t.toml:3: site.time_zone: unknown time zone "CET"`,
+		"Asia/Kathmandu":  `t.toml:3: site.time_zone: unknown time zone "Asia/Kathmandu"`,
+		"Europe/Chisinau": `"E. Europe Standard/Daylight Time"`,
+	} {
+		_, err := Parse("t.toml", []byte("[site]\nprotocol = \"SIP\"\ntime_zone = \""+tz+"\"\n"))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", tz, err, want)
+		}
+	}
+	c, err := Parse("t.toml", []byte("[site]\ntime_zone = \"Australia/Sydney\"\nsip_time_zone = \"EAST\"\n"))
+	if err != nil || c.Site.SIPTimeZone != "EAST" {
+		t.Fatalf("sip_time_zone: %v", err)
+	}
+	if _, err := Parse("t.toml", []byte("[site]\nsip_time_zone = \"CE\\\"T\"\n")); err == nil || !strings.Contains(err.Error(), "t.toml:2: site.sip_time_zone contains a double quote") {
+		t.Errorf("quote in sip_time_zone: %v", err)
+	}
+}

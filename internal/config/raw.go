@@ -22,6 +22,7 @@ type rawSite struct {
 	CallManagers []string          `toml:"call_managers"`
 	SIPProxy     string            `toml:"sip_proxy"`
 	TimeZone     string            `toml:"time_zone"`
+	SIPTimeZone  string            `toml:"sip_time_zone"`
 	NTPServers   []string          `toml:"ntp_servers"`
 	Locale       string            `toml:"locale"`
 	Loads        map[string]string `toml:"loads"`

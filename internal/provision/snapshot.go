@@ -134,7 +134,7 @@ func listRoot(dir string) (map[string]string, error) {
 // siteOf turns the config's site table into what templates use.
 func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	st := cfg.Site
-	site := render.Site{TimeZone: st.TimeZone, NTPServers: st.NTPServers, Locale: st.Locale, Sync: st.Sync}
+	site := render.Site{TimeZone: st.TimeZone, SIPTimeZone: st.SIPTimeZone, NTPServers: st.NTPServers, Locale: st.Locale, Sync: st.Sync}
 	for _, cm := range st.CallManagers {
 		site.CallManagers = append(site.CallManagers, hostOf(cm))
 	}

@@ -98,9 +98,17 @@ const (
 // siteData fills the site-wide fields.
 func siteData(s Site, file string) (*Data, error) {
 	d := &Data{
-		File: file, Site: s, TimeZone: lookupZone(s.TimeZone), NTPServers: s.NTPServers,
+		File: file, Site: s, NTPServers: s.NTPServers,
 		UserLocale: s.Locale, DialRules: s.DialPlan, Rings: s.Rings, Sync: s.Sync,
 	}
+	tz, err := LookupTimeZone(s.TimeZone)
+	if err != nil {
+		return d, err
+	}
+	if s.SIPTimeZone != "" {
+		tz.SIP = s.SIPTimeZone
+	}
+	d.TimeZone = tz
 	if _, country, ok := strings.Cut(s.Locale, "_"); ok {
 		d.NetworkLocale = country
 	}
@@ -293,6 +301,10 @@ func isJavaLoad(load string) bool {
 	}
 	return false
 }
+
+// CheckSIPValue refuses a value that cannot be written into a
+// 7940/7960 SIP text config (see sipSafe), for the config's checks.
+func CheckSIPValue(s string) error { return sipSafe(s) }
 
 // sipSafe refuses what would break a `name: "value"` line (§3.1): a quote
 // ends the value, CR/LF end the line, NUL ends the phone's string.

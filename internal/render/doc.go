@@ -39,10 +39,11 @@
 //	                for SIP devices (SEP<MAC>.cnf.xml of a SIP phone of any
 //	                model) the SIP proxy alone, on sipPort.
 //	.SIPProxy       .Host ("" = none) and .SIPPort (default 5060)
-//	.TimeZone       .Raw, .Cisco (XML <timeZone>), .SIP (time_zone),
-//	                .DateTemplate, .Known, .DST (.Offset, .StartMonth,
-//	                .StartWeekOfMonth, .StartDayOfWeek, .StartTime, and
-//	                .Stop...; .Offset "" = no daylight saving)
+//	.TimeZone       .Raw, .Cisco (XML <timeZone>), .SIP (time_zone, ""
+//	                = none), .Offset (minutes), .DateTemplate, .Known,
+//	                .HasDST, .DST (.Offset, .StartMonth, .StartWeekOfMonth,
+//	                .StartDayOfWeek, .StartTime, and .Stop...; .Offset "" =
+//	                no rule to write: none, or one phoneboot does not model)
 //	.NTPServers     as given
 //	.UserLocale     Site.Locale; .NetworkLocale its part after the first "_"
 //	.DialRules      .Match, .Timeout, .Rewrite; one MATCH="*" rule if none given
@@ -70,12 +71,15 @@
 //
 // # Time zones
 //
-// Site.TimeZone may be an IANA name or a Cisco name; a table
-// (timezone.go) translates the common ones into the XML <timeZone> name,
-// the 7940/7960 SIP time_zone abbreviation and its dst_* rule. Names not in
-// the table pass through unchanged to both, and no dst_* lines are
-// written. The SIP abbreviations are (uncertain): the list of values the
-// SIP firmware accepts was not found.
+// Site.TimeZone is an IANA name or a Cisco name of the table in
+// timezones.tsv, in any case: Cisco's own list of <timeZone> names
+// (usecallmanager.nz, with five wrong offsets corrected; the file says
+// why), each with its offset, daylight-saving rule, 7940/7960 SIP
+// time_zone value and the IANA names that translate to it (checked
+// against the time zone database by the tests). Any other name is an
+// error that suggests names the table has: nothing unknown reaches a
+// phone. The SIP values are (uncertain): the list the SIP firmware
+// accepts was not found; Site.SIPTimeZone overrides them.
 //
 // # Checks
 //

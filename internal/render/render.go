@@ -38,13 +38,17 @@ type Site struct {
 	CallManagers []Host // SCCP call control, first 5 used, priority order
 	SIPProxy     Host   // SIP registrar/proxy (Host "" = none)
 	// TimeZone as the admin wrote it: IANA ("Europe/Vienna") or a Cisco
-	// name ("W. Europe Standard/Daylight Time"). See TimeZone.
-	TimeZone   string
-	NTPServers []string
-	Locale     string     // user locale directory, e.g. "English_United_States"; "" = none
-	DialPlan   []DialRule // empty: one rule MATCH="*" Timeout="5"
-	Rings      []Ring
-	Sync       string // syncinfo.xml SYNC value; "" = "1"
+	// name ("W. Europe Standard/Daylight Time"), one of timezones.tsv;
+	// "" = none. See LookupTimeZone.
+	TimeZone string
+	// SIPTimeZone overrides the table's time_zone value for the 7940/7960
+	// SIP configs (the values their firmware takes are uncertain).
+	SIPTimeZone string
+	NTPServers  []string
+	Locale      string     // user locale directory, e.g. "English_United_States"; "" = none
+	DialPlan    []DialRule // empty: one rule MATCH="*" Timeout="5"
+	Rings       []Ring
+	Sync        string // syncinfo.xml SYNC value; "" = "1"
 }
 
 // Line is one line button.

@@ -356,7 +356,7 @@ func TestXMLEscaping(t *testing.T) {
 		s := testSite()
 		s.CallManagers = []Host{{Host: h}}
 		s.SIPProxy = Host{Host: h}
-		s.TimeZone = h
+		s.SIPTimeZone = h
 		s.NTPServers = []string{h}
 		s.Locale = h + "_" + h
 		s.DialPlan = []DialRule{{Match: h, Rewrite: h}}
@@ -502,19 +502,62 @@ func TestSIPDefaultMinimal(t *testing.T) {
 func TestTimeZones(t *testing.T) {
 	cases := []struct{ in, cisco, sip, date string }{
 		{"Europe/Vienna", "W. Europe Standard/Daylight Time", "CET", "D/M/Y"},
+		{"europe/vienna", "W. Europe Standard/Daylight Time", "CET", "D/M/Y"},
 		{"W. Europe Standard/Daylight Time", "W. Europe Standard/Daylight Time", "CET", "D/M/Y"},
 		{"America/New_York", "Eastern Standard/Daylight Time", "EST", "M/D/YA"},
 		{"Asia/Tokyo", "Tokyo Standard Time", "JST", "D/M/Y"},
-		{"Mars/Olympus_Mons", "Mars/Olympus_Mons", "Mars/Olympus_Mons", "M/D/YA"},
+		{"Europe/Athens", "E. Europe Standard/Daylight Time", "EET", "D/M/Y"},
+		{"Australia/Sydney", "AUS Eastern Standard/Daylight Time", "", "D/M/Y"},
+		{"", "", "", "M/D/YA"},
 	}
 	for _, c := range cases {
-		tz := lookupZone(c.in)
+		tz, err := LookupTimeZone(c.in)
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
 		if tz.Cisco != c.cisco || tz.SIP != c.sip || tz.DateTemplate != c.date {
 			t.Errorf("%s: got %q %q %q, want %q %q %q", c.in, tz.Cisco, tz.SIP, tz.DateTemplate, c.cisco, c.sip, c.date)
 		}
 	}
-	if lookupZone("Asia/Tokyo").DST.Offset != "" || lookupZone("Europe/Vienna").DST.Offset == "" {
+	tokyo, _ := LookupTimeZone("Asia/Tokyo")
+	vienna, _ := LookupTimeZone("Europe/Vienna")
+	if tokyo.DST.Offset != "" || tokyo.HasDST || vienna.DST.Offset == "" || !vienna.HasDST {
 		t.Error("DST rules wrong way round")
+	}
+	// A zone with daylight saving phoneboot does not model gets no rule.
+	if il, _ := LookupTimeZone("Jerusalem Standard/Daylight Time"); il.DST.Offset != "" || !il.HasDST {
+		t.Errorf("Jerusalem: %+v", il)
+	}
+
+	// Unknown names are errors that suggest what the table has.
+	for in, want := range map[string][]string{
+		"Europe/Vienn":                     {`unknown time zone "Europe/Vienn"`, `did you mean "Europe/Vienna"`},
+		"W. Europe Standard Time":          {`"W. Europe Standard/Daylight Time"`},
+		"Mars/Olympus_Mons":                {`unknown time zone "Mars/Olympus_Mons"`, "docs/config.md"},
+		"Asia/Kathmandu":                   {"UTC+05:45 with no daylight saving", "does not translate it"},
+		"Europe/Chisinau":                  {"UTC+02:00 with daylight saving", `"E. Europe Standard/Daylight Time"`},
+		"Central European Standard/Daylig": {`"Central Europe Standard/Daylight Time"`},
+	} {
+		_, err := LookupTimeZone(in)
+		if err == nil {
+			t.Errorf("%s accepted", in)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", in, err, w)
+			}
+		}
+	}
+	// Rendering refuses an unknown zone rather than pass it through.
+	if _, err := load(t, "").SIPDefault(Site{TimeZone: "Mars/Olympus"}, ""); err == nil || !strings.Contains(err.Error(), "unknown time zone") {
+		t.Errorf("SIPDefault with an unknown zone: %v", err)
+	}
+	// site.sip_time_zone overrides the SIP value, not the XML name.
+	b, err := load(t, "").SIPDefault(Site{TimeZone: "Australia/Sydney", SIPTimeZone: "EAST"}, "")
+	if err != nil || !bytes.Contains(b, []byte(`time_zone: "EAST"`)) || !bytes.Contains(b, []byte(`dst_start_month: "Oct"`)) {
+		t.Errorf("sip_time_zone: %v\n%s", err, b)
 	}
 }
 
@@ -692,7 +735,7 @@ func FuzzDeviceConfig(f *testing.F) {
 		p.Label = label
 		p.Lines = []Line{{Extension: ext, Name: name, AuthUser: name, Password: label}}
 		s := testSite()
-		s.TimeZone = name
+		s.Locale = name
 		b, err := tp.DeviceConfig(s, p)
 		if err != nil {
 			if b != nil {

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+	_ "time/tzdata" // the same zone database wherever the tests run
 	"unicode/utf8"
 
 	"phoneboot/internal/phone"
@@ -799,13 +801,27 @@ func TestSourcesSIPTextConfigs(t *testing.T) {
 		})
 	}
 
-	// Without proxy, NTP or a known zone the file still has only lines
-	// of the known forms.
-	b, err = tp.SIPDefault(Site{TimeZone: "Mars/Olympus"}, "")
+	// Without proxy, NTP, a SIP time_zone value or a daylight-saving
+	// rule phoneboot models, the file still has only lines of the known
+	// forms, and no dst_* lines at all: dst_auto_adjust "0" would switch
+	// off the phone's own rule.
+	b, err = tp.SIPDefault(Site{TimeZone: "Jerusalem Standard/Daylight Time"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sipFile(t, b, 6)
+	if kv := sipFile(t, b, 6); kv["time_zone"] != "" || strings.Contains(string(b), "dst_") {
+		t.Errorf("Jerusalem: time_zone %q, dst_* lines:\n%s", kv["time_zone"], b)
+	}
+	// UTC+2 Europe: the EU changes at 01:00 UTC, 03:00 local standard
+	// time and 04:00 local daylight time (Directive 2000/84/EC).
+	b, err = tp.SIPDefault(Site{TimeZone: "Europe/Athens"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := sipFile(t, b, 6)
+	if kv["time_zone"] != "EET" || kv["dst_start_time"] != "03/00" || kv["dst_stop_time"] != "04/00" {
+		t.Errorf("Athens: time_zone %q, dst %q to %q", kv["time_zone"], kv["dst_start_time"], kv["dst_stop_time"])
+	}
 }
 
 // The observed boot of a 7960 on SIP 8.12 (ref §1.2.1 [S9]): after
@@ -994,4 +1010,155 @@ func TestSourcesUnknownModelSIPMembers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// s4Zones is the timeZone list of usecallmanager.nz sepmac-cnf-xml.html
+// ([S4] @7d160c3) as it stands, name and minutes from UTC.
+var s4Zones = []struct {
+	name   string
+	offset int
+}{
+	{"Dateline Standard Time", -720}, {"Samoa Standard Time", -660}, {"Hawaiian Standard Time", -600},
+	{"Alaskan Standard/Daylight Time", -540}, {"Pacific Standard/Daylight Time", -480},
+	{"Mountain Standard/Daylight Time", -420}, {"US Mountain Standard Time", -420},
+	{"Central Standard/Daylight Time", -360}, {"Mexico Standard/Daylight Time", -360},
+	{"Canada Central Standard Time", -360}, {"SA Pacific Standard Time", -300},
+	{"Eastern Standard/Daylight Time", -300}, {"US Eastern Standard Time", -300},
+	{"Atlantic Standard/Daylight Time", -240}, {"SA Western Standard Time", -240},
+	{"Pacific SA Standard Time", -240}, {"Newfoundland Standard/Daylight Time", -210},
+	{"E. South America Standard/Daylight Time", -180}, {"SA Eastern Standard Time", -180},
+	{"Pacific SA Daylight Time", -180}, {"Mid-Atlantic Standard/Daylight Time", -120},
+	{"Azores Standard/Daylight Time", -60}, {"GMT Standard/Daylight Time", 0}, {"Greenwich Standard Time", 0},
+	{"W. Europe Standard/Daylight Time", 60}, {"GTB Standard/Daylight Time", 60},
+	{"Egypt Standard/Daylight Time", 60}, {"E. Europe Standard/Daylight Time", 60},
+	{"Romance Standard/Daylight Time", 120}, {"Central Europe Standard/Daylight Time", 120},
+	{"South Africa Standard Time", 120}, {"Jerusalem Standard/Daylight Time", 120},
+	{"Saudi Arabia Standard Time", 180}, {"Russian Standard/Daylight Time", 180},
+	{"Iran Standard/Daylight Time", 210}, {"Caucasus Standard/Daylight Time", 240},
+	{"Arabian Standard Time", 240}, {"Afghanistan Standard Time", 270}, {"West Asia Standard Time", 300},
+	{"Ekaterinburg Standard Time", 300}, {"India Standard Time", 330}, {"Central Asia Standard Time", 360},
+	{"SE Asia Standard Time", 420}, {"China Standard/Daylight Time", 480}, {"Taipei Standard Time", 480},
+	{"Tokyo Standard Time", 540}, {"Cen. Australia Standard/Daylight Time", 570},
+	{"AUS Central Standard Time", 570}, {"E. Australia Standard Time", 600},
+	{"AUS Eastern Standard/Daylight Time", 600}, {"West Pacific Standard Time", 600},
+	{"Tasmania Standard/Daylight Time", 600}, {"Central Pacific Standard Time", 660},
+	{"Fiji Standard Time", 720}, {"New Zealand Standard/Daylight Time", 720},
+}
+
+// s4Wrong are the rows whose [S4] offset is wrong, with the right one:
+// Windows' own definitions of these CallManager names (CLDR
+// windowsZones.xml), Wazo's plugins (Europe/Athens -> E. Europe,
+// Europe/Paris -> Central Europe) and phones in Germany and Poland that
+// ran on "Central Europe Standard/Daylight Time" (mkirbst, buba0) agree
+// (timezones.tsv says more).
+var s4Wrong = map[string]int{
+	"GTB Standard/Daylight Time": 120, "Egypt Standard/Daylight Time": 120, "E. Europe Standard/Daylight Time": 120,
+	"Romance Standard/Daylight Time": 60, "Central Europe Standard/Daylight Time": 60,
+}
+
+// The time-zone table has [S4]'s names, no others, each once, with [S4]'s
+// offsets but for the five corrected ones; every name the working configs
+// used is in it ("W. Europe Standard/Daylight Time" chan-sccp §2.3 [S2],
+// "Central Europe Standard/Daylight Time" mkirbst and buba0, "Eastern
+// Standard/Daylight Time" chan-sccp's 797x template).
+func TestSourcesTimeZoneNames(t *testing.T) {
+	var names []string
+	for _, z := range s4Zones {
+		names = append(names, z.name)
+		tz, err := LookupTimeZone(z.name)
+		if err != nil {
+			t.Errorf("%s: %v", z.name, err)
+			continue
+		}
+		want := z.offset
+		if right, ok := s4Wrong[z.name]; ok {
+			want = right
+		}
+		if tz.Offset != want || tz.Cisco != z.name {
+			t.Errorf("%s: offset %d, name %q; want %d", z.name, tz.Offset, tz.Cisco, want)
+		}
+	}
+	got := TimeZoneNames()
+	slices.Sort(got)
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		t.Errorf("table names %q\nwant [S4]'s %q", got, names)
+	}
+}
+
+// Every IANA name of the table has, in the Go time zone database, the
+// standard offset of its Cisco zone, daylight saving exactly when the
+// zone has it, and for the rules phoneboot writes into dst_* the very
+// instants of this year's changes.
+func TestTimeZoneTableAgainstTZData(t *testing.T) {
+	year := time.Now().Year()
+	for _, z := range zones {
+		for _, name := range z.iana {
+			loc, err := time.LoadLocation(name)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			std, dst := offsets(loc)
+			if std != z.offset || dst != (z.dst != "none") {
+				t.Errorf("%s: UTC%s, daylight saving %v; its row %q says UTC%s, rule %s", name, formatOffset(std), dst, z.cisco, formatOffset(z.offset), z.dst)
+				continue
+			}
+			if !dst {
+				continue
+			}
+			got := changes(loc, year)
+			want := ruleChanges(z.dst, z.offset, year)
+			if !slices.EqualFunc(got, want, time.Time.Equal) {
+				t.Errorf("%s changes at %v; rule %s says %v", name, got, z.dst, want)
+			}
+		}
+	}
+}
+
+// changes lists the instants of year at which loc's offset changes.
+func changes(loc *time.Location, year int) []time.Time {
+	var out []time.Time
+	t := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, prev := t.In(loc).Zone()
+	for end := t.AddDate(1, 0, 0); t.Before(end); t = t.Add(15 * time.Minute) {
+		if _, off := t.In(loc).Zone(); off != prev {
+			out = append(out, t)
+			prev = off
+		}
+	}
+	return out
+}
+
+// ruleChanges are the instants, in year order, at which rule changes the
+// clock of a zone of standard offset std (minutes), per timezones.tsv.
+func ruleChanges(rule string, std, year int) []time.Time {
+	off := time.Duration(std) * time.Minute
+	nth := func(month time.Month, n int) time.Time { // n-th Sunday; 0 = last
+		if n == 0 {
+			d := time.Date(year, month+1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
+			for d.Weekday() != time.Sunday {
+				d = d.AddDate(0, 0, -1)
+			}
+			return d
+		}
+		d := time.Date(year, month, 1, 0, 0, 0, 0, time.UTC)
+		for d.Weekday() != time.Sunday {
+			d = d.AddDate(0, 0, 1)
+		}
+		return d.AddDate(0, 0, 7*(n-1))
+	}
+	// Local standard 02:00 is 02:00 - std in UTC.
+	at2 := func(d time.Time) time.Time { return d.Add(2*time.Hour - off) }
+	switch rule {
+	case "us":
+		return []time.Time{at2(nth(time.March, 2)), at2(nth(time.November, 1)).Add(-time.Hour)} // 02:00 daylight time
+	case "eu":
+		return []time.Time{nth(time.March, 0).Add(time.Hour), nth(time.October, 0).Add(time.Hour)}
+	case "au":
+		return []time.Time{at2(nth(time.April, 1)), at2(nth(time.October, 1))}
+	case "nz":
+		return []time.Time{at2(nth(time.April, 1)), at2(nth(time.September, 0))}
+	}
+	return nil
 }
