@@ -103,6 +103,9 @@ func (c *Config) buildSite(r *rawSite, fail failFunc) {
 		if d.Timeout < 0 {
 			fail(pos.at("site.dial_plan", i, "timeout"), "site.dial_plan: timeout %d must be 0 or more seconds", d.Timeout)
 		}
+		if err := render.CheckRewrite(d.Rewrite); err != nil {
+			fail(pos.at("site.dial_plan", i, "rewrite"), "site.dial_plan: %v", err)
+		}
 		s.DialPlan = append(s.DialPlan, DialRule{Match: d.Match, Timeout: time.Duration(d.Timeout) * time.Second, Rewrite: d.Rewrite})
 	}
 	for i, g := range r.Rings {

@@ -183,3 +183,17 @@ func TestTimeZoneChecked(t *testing.T) {
 		t.Errorf("quote in sip_time_zone: %v", err)
 	}
 }
+
+// A dial rule's rewrite is in the dial template's syntax: %0 for the
+// whole number, never %s.
+func TestDialRewriteChecked(t *testing.T) {
+	ok := "[[site.dial_plan]]\nmatch = \"0.\"\nrewrite = \"9%0\"\n"
+	if _, err := Parse("d.toml", []byte(ok)); err != nil {
+		t.Fatal(err)
+	}
+	bad := "[[site.dial_plan]]\nmatch = \"1..\"\n\n[[site.dial_plan]]\nmatch = \"0.\"\ntimeout = 5\nrewrite = \"0%s\"\n"
+	_, err := Parse("d.toml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), `d.toml:7: site.dial_plan: rewrite "0%s": "%s" is not a dial-template token; use %0 for the whole number dialled`) {
+		t.Fatalf("error %v", err)
+	}
+}

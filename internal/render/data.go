@@ -122,6 +122,9 @@ func siteData(s Site, file string) (*Data, error) {
 		if r.Timeout < 0 {
 			return d, fmt.Errorf("dial rule %d: negative Timeout %d", i+1, r.Timeout)
 		}
+		if err := CheckRewrite(r.Rewrite); err != nil {
+			return d, fmt.Errorf("dial rule %d: %w", i+1, err)
+		}
 	}
 	if d.Sync == "" {
 		d.Sync = "1"
@@ -300,6 +303,37 @@ func isJavaLoad(load string) bool {
 		}
 	}
 	return false
+}
+
+// CheckRewrite checks a dial rule's rewrite against the dial template's
+// syntax (usecallmanager.nz dial-template.html, [S4]): digits replace
+// with themselves, each "." with the digit the corresponding "." of the
+// pattern matched, %0 is the whole match, %1 to %5 the groups of digits
+// matched, %% a literal % and %. a literal ".". "*", "#" and "+" are
+// taken as dialled characters (inference: [S4] lists only digits, but
+// "*" and "#" are keys the pattern matches and "+" a digit of E.164).
+// Anything else, %s above all, is an error: the phone would dial it
+// literally or not at all.
+func CheckRewrite(s string) error {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9', c == '.', c == '*', c == '#', c == '+':
+		case c == '%':
+			if i+1 < len(s) && (s[i+1] >= '0' && s[i+1] <= '5' || s[i+1] == '%' || s[i+1] == '.') {
+				i++
+				continue
+			}
+			tok := "%"
+			if i+1 < len(s) {
+				tok = s[i : i+2]
+			}
+			return fmt.Errorf("rewrite %q: %q is not a dial-template token; use %%0 for the whole number dialled, %%1 to %%5 for its groups of digits, %%%% for a %%", s, tok)
+		default:
+			return fmt.Errorf("rewrite %q: %q is neither a digit, ., *, #, + nor a %%0…%%5 token", s, string(c))
+		}
+	}
+	return nil
 }
 
 // CheckSIPValue refuses a value that cannot be written into a

@@ -27,7 +27,7 @@ type Host struct {
 type DialRule struct {
 	Match   string // MATCH pattern: digits, ".", "*", ","
 	Timeout int    // seconds to wait for more digits
-	Rewrite string // Rewrite attribute; "" = none
+	Rewrite string // Rewrite attribute: digits, ".", %0 to %5, %%, %. (CheckRewrite); "" = none
 }
 
 // Ring is one RINGLIST.DAT entry (§3.4).

@@ -46,7 +46,7 @@ func testSite() Site {
 		Locale:       "German_Germany",
 		DialPlan: []DialRule{
 			{Match: "1..", Timeout: 0},
-			{Match: "0.", Timeout: 5, Rewrite: "0%s"},
+			{Match: "0.", Timeout: 5, Rewrite: "9%0"},
 			{Match: "*", Timeout: 5},
 		},
 		Rings: []Ring{{"Piano 1", "Piano1.raw"}, {"Chirp", "Chirp1.raw"}},
@@ -359,7 +359,7 @@ func TestXMLEscaping(t *testing.T) {
 		s.SIPTimeZone = h
 		s.NTPServers = []string{h}
 		s.Locale = h + "_" + h
-		s.DialPlan = []DialRule{{Match: h, Rewrite: h}}
+		s.DialPlan = []DialRule{{Match: h, Rewrite: "%0"}}
 		s.Sync = h
 		lines := []Line{{Extension: h, Name: h, AuthUser: h, Password: h}}
 		var outs [][]byte
@@ -496,6 +496,28 @@ func TestSIPDefaultMinimal(t *testing.T) {
 		if !bytes.Contains(got, []byte(want)) {
 			t.Errorf("no %s in:\n%s", want, got)
 		}
+	}
+}
+
+func TestRewriteTokens(t *testing.T) {
+	for _, ok := range []string{"", "%0", "9%0", "0043%1%2", "..%%%.", "*67#", "+43%0"} {
+		if err := CheckRewrite(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for bad, want := range map[string]string{
+		"0%s":   `"%s" is not a dial-template token; use %0 for the whole number dialled`,
+		"%6":    `"%6" is not a dial-template token`,
+		"9%":    `"%" is not a dial-template token`,
+		"sip:1": `"s" is neither a digit`,
+	} {
+		if err := CheckRewrite(bad); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", bad, err, want)
+		}
+	}
+	_, err := load(t, "").DialPlan(Site{DialPlan: []DialRule{{Match: "0.", Rewrite: "0%s"}}})
+	if err == nil || !strings.Contains(err.Error(), "dialplan.xml: dial rule 1: rewrite") {
+		t.Errorf("DialPlan with %%s: %v", err)
 	}
 }
 

@@ -898,9 +898,16 @@ func TestSourcesDialPlanRingsSync(t *testing.T) {
 	if len(tmpls) != len(s.DialPlan) {
 		t.Errorf("%d TEMPLATEs, want %d", len(tmpls), len(s.DialPlan))
 	}
+	// A rewrite is digits, "." and the tokens %0 (the whole match), %1
+	// to %5 (groups), %% and %. ([S4] dial-template.html); "*", "#" and
+	// "+" are phoneboot's inference. No %s: the phone has no such token.
+	rewrite := regexp.MustCompile(`^([0-9.*#+]|%[0-5%.])*$`)
 	for i, e := range tmpls {
 		if len(e.kids) > 0 || e.attrs["MATCH"] != s.DialPlan[min(i, len(s.DialPlan)-1)].Match {
 			t.Errorf("TEMPLATE %d: %v", i, e.attrs)
+		}
+		if rw, ok := e.attrs["Rewrite"]; ok && (rw == "" || !rewrite.MatchString(rw)) {
+			t.Errorf("TEMPLATE %d: Rewrite %q is not in the dial template's syntax", i, rw)
 		}
 		if _, err := strconv.Atoi(e.attrs["Timeout"]); err != nil {
 			t.Errorf("TEMPLATE %d: Timeout %q is no number of seconds", i, e.attrs["Timeout"])
