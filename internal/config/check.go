@@ -109,8 +109,16 @@ func (c *Config) buildSite(r *rawSite, fail failFunc) {
 		s.DialPlan = append(s.DialPlan, DialRule{Match: d.Match, Timeout: time.Duration(d.Timeout) * time.Second, Rewrite: d.Rewrite})
 	}
 	for i, g := range r.Rings {
-		if g.Name == "" || g.File == "" {
-			fail(pos.header("site.ring", i), "site.ring: a ring needs name and file (e.g. name = \"Piano\", file = \"Piano1.raw\")")
+		at := pos.header("site.ring", i)
+		switch {
+		case g.Name == "" || g.File == "":
+			fail(at, "site.ring: a ring needs name and file (e.g. name = \"Piano\", file = \"Piano1.raw\")")
+		case i == render.MaxRings:
+			fail(at, "site.ring: %d rings; phones list at most %d (Ringlist.xml, cisco-79xx.md §1.3)", len(r.Rings), render.MaxRings)
+		default:
+			if err := render.CheckRing(render.Ring(g)); err != nil {
+				fail(pos.at("site.ring", i, ringKey(err)), "site.ring %q: %v", g.Name, err)
+			}
 		}
 		s.Rings = append(s.Rings, Ring(g))
 	}
@@ -299,6 +307,14 @@ func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
 			fail(pos.at("phone", i, "label"), "phone %s: label %q is %d characters; a %s on SIP shows at most 11", mac, r.Label, len([]rune(r.Label)), m.Name)
 		}
 	}
+}
+
+// ringKey is the key a ring's problem is about, for its line.
+func ringKey(err error) string {
+	if strings.Contains(err.Error(), "file") {
+		return "file"
+	}
+	return "name"
 }
 
 func protocol(s string) (string, error) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -195,5 +196,30 @@ func TestDialRewriteChecked(t *testing.T) {
 	_, err := Parse("d.toml", []byte(bad))
 	if err == nil || !strings.Contains(err.Error(), `d.toml:7: site.dial_plan: rewrite "0%s": "%s" is not a dial-template token; use %0 for the whole number dialled`) {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// Rings: what Ringlist.xml takes (at most 50, names and files of at most
+// 25 characters, .raw files), each problem at its line.
+func TestRingsChecked(t *testing.T) {
+	text := "[[site.ring]]\nname = \"Piano 1\"\nfile = \"Piano1.raw\"\n" +
+		"[[site.ring]]\nname = \"A very long ring tone name\"\nfile = \"Long.raw\"\n" +
+		"[[site.ring]]\nname = \"Wave\"\nfile = \"wave.wav\"\n"
+	_, err := Parse("r.toml", []byte(text))
+	for _, w := range []string{
+		`r.toml:5: site.ring "A very long ring tone name": name "A very long ring tone name" is 26 characters; phones show at most 25`,
+		`r.toml:9: site.ring "Wave": file "wave.wav" is not a .raw file`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v lacks %q", err, w)
+		}
+	}
+	var b strings.Builder
+	for i := range 51 {
+		fmt.Fprintf(&b, "[[site.ring]]\nname = \"R%d\"\nfile = \"r%d.raw\"\n", i, i)
+	}
+	_, err = Parse("r.toml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "r.toml:151: site.ring: 51 rings; phones list at most 50") {
+		t.Errorf("51 rings: %v", err)
 	}
 }

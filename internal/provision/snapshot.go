@@ -149,15 +149,18 @@ func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	}
 	if len(site.Rings) == 0 {
 		// No rings configured: offer the .raw files an admin dropped in
-		// the root (cisco-79xx.md §3.4).
+		// the root (cisco-79xx.md §3.4), as many as the lists take (the
+		// first 50 by name, names the phones can show: Ringlist.xml,
+		// §1.3).
 		var raws []string
 		for _, n := range root {
-			if strings.HasSuffix(strings.ToLower(n), ".raw") {
+			r := render.Ring{Name: strings.TrimSuffix(n, filepath.Ext(n)), File: n}
+			if strings.HasSuffix(strings.ToLower(n), ".raw") && render.CheckRing(r) == nil {
 				raws = append(raws, n)
 			}
 		}
 		sort.Strings(raws)
-		for _, n := range raws {
+		for _, n := range raws[:min(len(raws), render.MaxRings)] {
 			site.Rings = append(site.Rings, render.Ring{Name: strings.TrimSuffix(n, filepath.Ext(n)), File: n})
 		}
 	}
@@ -328,8 +331,14 @@ func (s *snapshot) renderShared() error {
 		return err
 	}
 	if len(s.site.Rings) > 0 {
+		// The same rings for the 7940/7960 on SIP (RINGLIST.DAT, §3.4)
+		// and for SCCP and Java phones (Ringlist.xml, §1.3).
 		b, err = s.tmpl.RingList(s.site)
 		if err := add("RINGLIST.DAT", b, err); err != nil {
+			return err
+		}
+		b, err = s.tmpl.RingListXML(s.site)
+		if err := add("Ringlist.xml", b, err); err != nil {
 			return err
 		}
 	}

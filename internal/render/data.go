@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -389,19 +390,47 @@ func checkSIPPhone(d *Data) error {
 	return checkSIP(f)
 }
 
-// checkRings refuses entries that would break RINGLIST.DAT's
-// "name<TAB>file" lines (§3.4).
+// Ring list limits of Ringlist.xml (usecallmanager.nz ring-tones.html,
+// [S4]): "A maximum of 50 <Ring> entries", DisplayName and FileName "must
+// not be longer than 25 characters". RINGLIST.DAT is written from the same
+// list, so they hold for it too (its own limits are not known).
+const (
+	MaxRings       = 50
+	MaxRingName    = 25
+	MaxRingFile    = 25
+	ringFileSuffix = ".raw"
+)
+
+// checkRings refuses what Ringlist.xml does not take and entries that
+// would break RINGLIST.DAT's "name<TAB>file" lines (§3.4).
 func checkRings(rings []Ring) error {
+	if len(rings) > MaxRings {
+		return fmt.Errorf("%d rings; phones take at most %d", len(rings), MaxRings)
+	}
 	for i, r := range rings {
-		if r.Name == "" || r.File == "" {
-			return fmt.Errorf("ring %d: name and file are both needed", i+1)
+		if err := CheckRing(r); err != nil {
+			return fmt.Errorf("ring %d: %w", i+1, err)
 		}
-		if strings.ContainsAny(r.Name, "\t\r\n\x00") {
-			return fmt.Errorf("ring %d: name contains a tab, line break or NUL", i+1)
-		}
-		if strings.ContainsAny(r.File, " \t\r\n\x00") {
-			return fmt.Errorf("ring %d: file name %q contains white space or NUL", i+1, r.File)
-		}
+	}
+	return nil
+}
+
+// CheckRing checks one ring list entry, for render and the config's
+// checks.
+func CheckRing(r Ring) error {
+	switch {
+	case r.Name == "" || r.File == "":
+		return errors.New("name and file are both needed")
+	case strings.ContainsAny(r.Name, "\t\r\n\x00"):
+		return errors.New("name contains a tab, line break or NUL")
+	case strings.ContainsAny(r.File, " \t\r\n\x00/\\"):
+		return fmt.Errorf("file name %q contains white space, a slash or NUL", r.File)
+	case utf8.RuneCountInString(r.Name) > MaxRingName:
+		return fmt.Errorf("name %q is %d characters; phones show at most %d", r.Name, utf8.RuneCountInString(r.Name), MaxRingName)
+	case utf8.RuneCountInString(r.File) > MaxRingFile:
+		return fmt.Errorf("file name %q is %d characters; phones take at most %d", r.File, utf8.RuneCountInString(r.File), MaxRingFile)
+	case !strings.HasSuffix(strings.ToLower(r.File), ringFileSuffix):
+		return fmt.Errorf("file %q is not a .raw file (8 kHz u-law, what 79xx phones play)", r.File)
 	}
 	return nil
 }

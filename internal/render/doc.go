@@ -1,6 +1,6 @@
 // Package render writes the generated files Cisco 79xx phones fetch:
 // SEP<MAC>.cnf.xml, XMLDefault.cnf.xml, SIPDefault.cnf, SIP<MAC>.cnf,
-// dialplan.xml, RINGLIST.DAT, syncinfo.xml and OS79XX.TXT
+// dialplan.xml, RINGLIST.DAT, Ringlist.xml, syncinfo.xml and OS79XX.TXT
 // (docs/cisco-79xx.md §2, §3). It does no I/O besides reading templates.
 //
 // # Templates
@@ -17,6 +17,7 @@
 //	sip.cnf.tmpl         SIP<MAC>.cnf
 //	dialplan.xml.tmpl    dialplan.xml
 //	ringlist.dat.tmpl    RINGLIST.DAT
+//	ringlist.xml.tmpl    Ringlist.xml
 //	syncinfo.xml.tmpl    syncinfo.xml
 //
 // Start from the built-in file (internal/render/templates/) rather than
@@ -87,5 +88,8 @@
 // broken file: SIP values with quotes or line breaks, a phone_label over
 // 11 characters, processNodeName over 50, more lines than the model has
 // buttons, a model that does not run the protocol, a sync value over 32
-// characters, ring entries that break the "name<TAB>file" lines.
+// characters, ring entries that break the "name<TAB>file" lines or that
+// Ringlist.xml does not take (over 50, names or files over 25 characters,
+// not .raw), a time zone not in the table, a dial rule rewrite outside the
+// dial template's tokens.
 package render

@@ -30,7 +30,8 @@ type DialRule struct {
 	Rewrite string // Rewrite attribute: digits, ".", %0 to %5, %%, %. (CheckRewrite); "" = none
 }
 
-// Ring is one RINGLIST.DAT entry (§3.4).
+// Ring is one entry of RINGLIST.DAT (§3.4) and Ringlist.xml (§1.3):
+// Name at most 25 characters, File a .raw file of at most 25 (CheckRing).
 type Ring struct{ Name, File string }
 
 // Site is what every phone shares.
@@ -73,10 +74,11 @@ const (
 	tmplSIP        = "sip.cnf.tmpl"
 	tmplDialPlan   = "dialplan.xml.tmpl"
 	tmplRingList   = "ringlist.dat.tmpl"
+	tmplRingXML    = "ringlist.xml.tmpl"
 	tmplSyncInfo   = "syncinfo.xml.tmpl"
 )
 
-var names = []string{tmplDefault, tmplDevice, tmplDialPlan, tmplRingList, tmplSIP, tmplSIPDefault, tmplSyncInfo}
+var names = []string{tmplDefault, tmplDevice, tmplDialPlan, tmplRingList, tmplRingXML, tmplSIP, tmplSIPDefault, tmplSyncInfo}
 
 //go:embed templates/*.tmpl
 var embedded embed.FS
@@ -187,6 +189,9 @@ func (t *Templates) check() error {
 		return err
 	}
 	if _, err := t.RingList(s); err != nil {
+		return err
+	}
+	if _, err := t.RingListXML(s); err != nil {
 		return err
 	}
 	_, err := t.SyncInfo(s, "P0S3-8-12-00")
@@ -301,6 +306,20 @@ func (t *Templates) RingList(s Site) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", d.File, err)
 	}
 	return t.exec(tmplRingList, d, s)
+}
+
+// RingListXML renders Ringlist.xml (cisco-79xx.md §1.3 [S4]), the ring
+// list of SCCP and Java phones, from the same rings as RINGLIST.DAT. No
+// rings renders an empty list; the caller may answer "file not found".
+func (t *Templates) RingListXML(s Site) ([]byte, error) {
+	d, err := siteData(s, "Ringlist.xml")
+	if err == nil {
+		err = checkRings(s.Rings)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.File, err)
+	}
+	return t.exec(tmplRingXML, d, s)
 }
 
 // SyncInfo renders syncinfo.xml (§3.5); imageVersion "" is the wildcard "*".

@@ -120,6 +120,7 @@ func TestGolden(t *testing.T) {
 		{"XMLDefault.cnf.xml", func() ([]byte, error) { return tp.DefaultConfig(s, loads) }},
 		{"dialplan.xml", func() ([]byte, error) { return tp.DialPlan(s) }},
 		{"RINGLIST.DAT", func() ([]byte, error) { return tp.RingList(s) }},
+		{"Ringlist.xml", func() ([]byte, error) { return tp.RingListXML(s) }},
 		{"syncinfo.xml", func() ([]byte, error) { return tp.SyncInfo(s, "P0S3-8-12-00") }},
 		{"OS79XX.TXT", func() ([]byte, error) { return OS79XX("P003-8-12-00 \r\n"), nil }},
 	}
@@ -596,10 +597,27 @@ func TestRingList(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Errorf("no rings: %q, %v", got, err)
 	}
-	for _, r := range []Ring{{"a\nb", "x.raw"}, {"a", "x y.raw"}, {"", "x.raw"}, {"a\tb", "x.raw"}} {
+	for _, r := range []Ring{
+		{"a\nb", "x.raw"}, {"a", "x y.raw"}, {"", "x.raw"}, {"a\tb", "x.raw"},
+		{strings.Repeat("n", 26), "x.raw"}, {"a", strings.Repeat("f", 22) + ".raw"}, {"a", "x.wav"}, {"a", "sub/x.raw"},
+	} {
 		if _, err := tp.RingList(Site{Rings: []Ring{r}}); err == nil {
 			t.Errorf("ring %q accepted", r)
 		}
+		if _, err := tp.RingListXML(Site{Rings: []Ring{r}}); err == nil {
+			t.Errorf("Ringlist.xml: ring %q accepted", r)
+		}
+	}
+	// 25 characters each are fine, counted as characters.
+	if _, err := tp.RingListXML(Site{Rings: []Ring{{strings.Repeat("ü", 25), strings.Repeat("f", 21) + ".raw"}}}); err != nil {
+		t.Error(err)
+	}
+	many := make([]Ring, 51)
+	for i := range many {
+		many[i] = Ring{fmt.Sprint("R", i), fmt.Sprint("r", i, ".raw")}
+	}
+	if _, err := tp.RingListXML(Site{Rings: many}); err == nil || !strings.Contains(err.Error(), "at most 50") {
+		t.Errorf("51 rings: %v", err)
 	}
 }
 
@@ -638,7 +656,7 @@ func TestOS79XX(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	n := Names()
-	if !slices.IsSorted(n) || len(n) != 7 {
+	if !slices.IsSorted(n) || len(n) != 8 {
 		t.Fatalf("Names() = %v", n)
 	}
 	for _, name := range n {

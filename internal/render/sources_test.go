@@ -1169,3 +1169,35 @@ func ruleChanges(rule string, std, year int) []time.Time {
 	}
 	return nil
 }
+
+// Ringlist.xml, the ring list of SCCP and Java phones (ref §1.3 [S4]
+// ring-tones.html; Provisioner's sip79x1G/ringlist.xml and buba0's
+// files/ringlist.xml, both read by 79x1 phones): <CiscoIPPhoneRingList>
+// with at most 50 <Ring>, each a DisplayName and a FileName of at most 25
+// characters, the FileName a .raw file. The same rings as RINGLIST.DAT.
+func TestSourcesRingListXML(t *testing.T) {
+	tp := load(t, "")
+	s := testSite()
+	b, err := tp.RingListXML(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := parseTree(t, b)
+	if doc.name != "CiscoIPPhoneRingList" {
+		t.Fatalf("root <%s>, want <CiscoIPPhoneRingList>", doc.name)
+	}
+	checkPaths(t, doc, pathSet("CiscoIPPhoneRingList", "Ring", "Ring/DisplayName", "Ring/FileName"))
+	rings := doc.must(t, "Ring")
+	if len(rings) != len(s.Rings) || len(rings) > 50 {
+		t.Fatalf("%d rings, want %d (at most 50)", len(rings), len(s.Rings))
+	}
+	for i, r := range rings {
+		name, file := r.textOf(t, "DisplayName"), r.textOf(t, "FileName")
+		if name != s.Rings[i].Name || file != s.Rings[i].File {
+			t.Errorf("ring %d: %q %q, want %q %q", i, name, file, s.Rings[i].Name, s.Rings[i].File)
+		}
+		if utf8.RuneCountInString(name) > 25 || utf8.RuneCountInString(file) > 25 || !strings.HasSuffix(file, ".raw") {
+			t.Errorf("ring %d: %q %q: names of at most 25 characters and a .raw file", i, name, file)
+		}
+	}
+}
