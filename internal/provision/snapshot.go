@@ -141,6 +141,13 @@ func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	if !st.SIPProxy.IsZero() {
 		site.SIPProxy = hostOf(st.SIPProxy)
 	}
+	// The inventory's own settings of each phone, beyond what view()
+	// puts in render.Phone; being listed makes render blank what a
+	// phone's previous owner may have left in its flash.
+	site.Phones = map[phone.MAC]render.PhoneSettings{}
+	for _, p := range cfg.Phones {
+		site.Phones[p.MAC] = render.PhoneSettings{}
+	}
 	for _, r := range st.DialPlan {
 		site.DialPlan = append(site.DialPlan, render.DialRule{Match: r.Match, Timeout: int(r.Timeout / time.Second), Rewrite: r.Rewrite})
 	}

@@ -49,6 +49,11 @@ type Data struct {
 	Load  string
 	Label string
 	Lines []LineData
+	// Blank: the phone is in the inventory (Site.Phones), so what its
+	// files do not use is blanked; Unused are its line buttons without a
+	// line, up to the model's line count (SIP<MAC>.cnf).
+	Blank  bool
+	Unused []int
 	// VersionStamp is a hash of the template and of everything the file
 	// is made from: it changes exactly when the file does.
 	VersionStamp string
@@ -214,6 +219,7 @@ func phoneData(s Site, p Phone, file string) (*Data, error) {
 		}
 		d.Lines = append(d.Lines, ld)
 	}
+	_, d.Blank = s.Phones[p.MAC]
 	return d, nil
 }
 
@@ -380,7 +386,7 @@ func checkSIPPhone(d *Data) error {
 	if n := utf8.RuneCountInString(d.Label); n > maxLabel {
 		return fmt.Errorf("phone_label is %d characters; the 7940/7960 take at most %d", n, maxLabel)
 	}
-	f := []sipField{{"image_version", d.ImageVersion}, {"phone_label", d.Label}}
+	f := []sipField{{"image_version", d.ImageVersion}, {"phone_label", d.Label}, {"proxy1_address", d.SIPProxy.Host}}
 	for _, l := range d.Lines {
 		k := fmt.Sprintf("line%d_", l.Button)
 		f = append(f, sipField{k + "name", l.Extension}, sipField{k + "shortname", l.Label},

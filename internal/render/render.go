@@ -50,7 +50,17 @@ type Site struct {
 	DialPlan    []DialRule // empty: one rule MATCH="*" Timeout="5"
 	Rings       []Ring
 	Sync        string // syncinfo.xml SYNC value; "" = "1"
+
+	// Phones are the inventory's own settings of each phone that Phone
+	// does not carry, by MAC. A phone listed here is one phoneboot
+	// provisions fully: its SIP<MAC>.cnf blanks every setting it does not
+	// use (a phone keeps in flash what a file does not mention); phones
+	// outside it keep what they have.
+	Phones map[phone.MAC]PhoneSettings
 }
+
+// PhoneSettings are one inventory phone's settings beyond Phone.
+type PhoneSettings struct{}
 
 // Line is one line button.
 type Line struct{ Extension, Name, AuthUser, Password string }
@@ -277,6 +287,17 @@ func (t *Templates) SIPConfig(s Site, p Phone) ([]byte, error) {
 		err = fmt.Errorf("SIP<MAC>.cnf is for the 7940/7960; a %s takes its SIP settings from SEP<MAC>.cnf.xml", p.Model.Name)
 	default:
 		d.ImageVersion = p.Load
+		if d.Blank {
+			// Lines 1-6 on a 7960, 1-2 on a 7940 (§3.2); a phone whose
+			// model is not known yet may be either: up to 6.
+			n := p.Model.LineKeys
+			if n == 0 {
+				n = 6
+			}
+			for b := len(d.Lines) + 1; b <= n; b++ {
+				d.Unused = append(d.Unused, b)
+			}
+		}
 		err = checkSIPPhone(d)
 	}
 	if err != nil {

@@ -49,8 +49,9 @@ func testSite() Site {
 			{Match: "0.", Timeout: 5, Rewrite: "9%0"},
 			{Match: "*", Timeout: 5},
 		},
-		Rings: []Ring{{"Piano 1", "Piano1.raw"}, {"Chirp", "Chirp1.raw"}},
-		Sync:  "2",
+		Rings:  []Ring{{"Piano 1", "Piano1.raw"}, {"Chirp", "Chirp1.raw"}},
+		Sync:   "2",
+		Phones: map[phone.MAC]PhoneSettings{testMAC: {}},
 	}
 }
 

@@ -785,13 +785,16 @@ func TestSourcesSIPTextConfigs(t *testing.T) {
 				t.Errorf("phone_label %q", got)
 			}
 			// Each line registers with lineN_name, lineN_authname and
-			// lineN_password (§3.2 [S9][S6][S39]).
+			// lineN_password (§3.2 [S9][S6][S39]) at its own proxy,
+			// proxyN_address and proxyN_port (mkirbst's SIP….cnf,
+			// Provisioner's SIP$mac.cnf: line N uses proxy N).
 			for i, l := range lines {
 				n := strconv.Itoa(i + 1)
 				for key, want := range map[string]string{
 					"line" + n + "_name": l.Extension, "line" + n + "_authname": l.Extension,
 					"line" + n + "_password": l.Password, "line" + n + "_shortname": l.Name,
 					"line" + n + "_displayname": l.Name,
+					"proxy" + n + "_address":    "192.0.2.20", "proxy" + n + "_port": "5060",
 				} {
 					if got := kv[key]; got != want {
 						t.Errorf("%s = %q, want %q", key, got, want)
@@ -799,6 +802,56 @@ func TestSourcesSIPTextConfigs(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// Phones keep in flash what a file does not mention (Cisco SIP IP
+	// Phone admin guide: it "stores those parameters that differ in
+	// Flash"; real-configs.md). For a phone of the inventory with one
+	// line, SIP<MAC>.cnf blanks the other lines up to the model's count
+	// (§3.2: "UNPROVISIONED" for unused lines), their proxies (mkirbst's
+	// SIPDefault.cnf: proxy2..6_address ""), the outbound, backup and
+	// emergency proxies (Provisioner: outbound_proxy "", proxy_backup "",
+	// proxy_emergency "") and NAT (Provisioner: nat_enable "0",
+	// nat_address ""); a phone outside the inventory keeps its own.
+	for _, c := range []struct {
+		model string
+		lines int
+	}{{"7960", 6}, {"7940", 2}} {
+		p := Phone{MAC: testMAC, Model: model(t, c.model), Protocol: "SIP", Load: "P0S3-8-12-00", Lines: testLines()[:1]}
+		b, err := tp.SIPConfig(testSite(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kv := sipFile(t, b, c.lines)
+		for n := 2; n <= c.lines; n++ {
+			k := strconv.Itoa(n)
+			for key, want := range map[string]string{
+				"line" + k + "_name": "UNPROVISIONED", "line" + k + "_password": "UNPROVISIONED",
+				"line" + k + "_authname": "", "line" + k + "_shortname": "", "line" + k + "_displayname": "",
+				"proxy" + k + "_address": "",
+			} {
+				if got, ok := kv[key]; !ok || got != want {
+					t.Errorf("%s, line %d unused: %s = %q (present %v), want %q", c.model, n, key, got, ok, want)
+				}
+			}
+		}
+		for _, key := range []string{"outbound_proxy", "proxy_backup", "proxy_emergency", "nat_address"} {
+			if got, ok := kv[key]; !ok || got != "" {
+				t.Errorf("%s: %s = %q (present %v), want it blank", c.model, key, got, ok)
+			}
+		}
+		if kv["nat_enable"] != "0" {
+			t.Errorf("%s: nat_enable %q, want 0", c.model, kv["nat_enable"])
+		}
+		s := testSite()
+		s.Phones = nil
+		b, err = tp.SIPConfig(s, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kv := sipFile(t, b, c.lines); len(kv) != 8 { // image_version and line 1 with its proxy
+			t.Errorf("%s outside the inventory: %d keys, want only its own:\n%s", c.model, len(kv), b)
+		}
 	}
 
 	// Without proxy, NTP, a SIP time_zone value or a daylight-saving
