@@ -5,8 +5,10 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"phoneboot/internal/phone"
 	"phoneboot/internal/render"
@@ -68,6 +70,27 @@ func (c *Config) buildSite(r *rawSite, fail failFunc) {
 		fail(line("sip_time_zone"), "site.sip_time_zone %v", err)
 	}
 	s.SIPTimeZone = r.SIPTimeZone
+	if r.SIPTransport != "" {
+		if t, err := transport(r.SIPTransport); err != nil {
+			fail(line("sip_transport"), "site.sip_transport: %v", err)
+		} else {
+			s.SIPTransport = t
+		}
+	}
+	if r.MediaPorts != "" {
+		if pr, err := ParsePortRange(r.MediaPorts); err != nil {
+			fail(line("media_ports"), "site.media_ports: %v", err)
+		} else {
+			s.MediaPorts = pr
+		}
+	}
+	if r.JavaSIPPasswordMax != nil {
+		if *r.JavaSIPPasswordMax < 0 {
+			fail(line("java_sip_password_max"), "site.java_sip_password_max: %d: write a length, or 0 for no limit", *r.JavaSIPPasswordMax)
+		} else {
+			s.JavaSIPPasswordMax = *r.JavaSIPPasswordMax
+		}
+	}
 
 	// Keys in line order, so that of two naming one model the second is
 	// the one reported.
@@ -260,6 +283,11 @@ func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
 		if p.Protocol, err = protocol(r.Protocol); err != nil {
 			fail(pos.at("phone", i, "protocol"), "phone %s: %v", mac, err)
 		}
+		if r.SIPTransport != "" {
+			if p.SIPTransport, err = transport(r.SIPTransport); err != nil {
+				fail(pos.at("phone", i, "sip_transport"), "phone %s: sip_transport %v", mac, err)
+			}
+		}
 		proto := p.Protocol
 		if proto == "" {
 			proto = siteProto
@@ -306,6 +334,19 @@ func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
 		if m.Family == phone.FamilyClassic && proto == "SIP" && len([]rune(r.Label)) > 11 {
 			fail(pos.at("phone", i, "label"), "phone %s: label %q is %d characters; a %s on SIP shows at most 11", mac, r.Label, len([]rune(r.Label)), m.Name)
 		}
+		javaSIP := m.Family == phone.FamilyJava && proto == "SIP"
+		if r.SIPTransport != "" && !javaSIP {
+			fail(pos.at("phone", i, "sip_transport"), "phone %s: sip_transport is for 79x1 and later phones on SIP; a %s on %s does not take it from phoneboot", mac, m.Name, orWord(proto, "SCCP"))
+		}
+		// cisco-79xx.md §1.6 [S22]: the Java phones' SIP firmware takes
+		// passwords of at most 8 characters; a longer one never registers.
+		if limit := c.Site.JavaSIPPasswordMax; javaSIP && limit > 0 {
+			for j, l := range r.Lines {
+				if n := utf8.RuneCountInString(l.Password); n > limit {
+					fail(pos.at("phone.line", lineBase+j, "password"), "phone %s: line %d (%s): password is %d characters; the SIP firmware of a %s takes at most %d, so with a longer one the line never registers (cisco-79xx.md §1.6); shorten it (site.java_sip_password_max sets the limit)", mac, j+1, l.Extension, n, m.Name, limit)
+				}
+			}
+		}
 	}
 }
 
@@ -315,6 +356,38 @@ func ringKey(err error) string {
 		return "file"
 	}
 	return "name"
+}
+
+// transport reads a SIP transport: TCP or UDP, any case.
+func transport(s string) (string, error) {
+	switch u := strings.ToUpper(strings.TrimSpace(s)); u {
+	case "TCP", "UDP":
+		return u, nil
+	case "TLS":
+		return "", fmt.Errorf("%q: phoneboot serves no trust list, so phones cannot use TLS; use TCP or UDP", s)
+	}
+	return "", fmt.Errorf("%q: use TCP or UDP", s)
+}
+
+// ParsePortRange reads "START-STOP", ports from 1 to 65535, START below STOP.
+func ParsePortRange(s string) (PortRange, error) {
+	a, b, ok := strings.Cut(s, "-")
+	x, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	y, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	switch {
+	case !ok || err1 != nil || err2 != nil || x == 0 || y == 0:
+		return PortRange{}, fmt.Errorf("%q: write it like \"16384-32766\"", s)
+	case x >= y:
+		return PortRange{}, fmt.Errorf("%q: the first port must be below the second", s)
+	}
+	return PortRange{Start: uint16(x), Stop: uint16(y)}, nil
+}
+
+func orWord(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func protocol(s string) (string, error) {

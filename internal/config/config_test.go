@@ -223,3 +223,65 @@ func TestRingsChecked(t *testing.T) {
 		t.Errorf("51 rings: %v", err)
 	}
 }
+
+// 79x1 and later on SIP: a password over the firmware's limit (8, cisco-
+// 79xx.md §1.6) is an error at its line that says why; transport and
+// media ports are checked; the limit is a setting.
+func TestJavaSIPChecks(t *testing.T) {
+	text := `[site]
+protocol = "SIP"
+sip_transport = "udp"
+media_ports = "10000-20000"
+
+[[phone]]
+mac = "00:13:7F:38:B3:DE"
+model = "7961"
+sip_transport = "tcp"
+
+  [[phone.line]]
+  extension = "201"
+  password = "12345678"
+
+  [[phone.line]]
+  extension = "202"
+  password = "123456789"
+
+[[phone]]
+mac = "00:13:7F:38:B3:DF"
+model = "7960"
+  [[phone.line]]
+  extension = "203"
+  password = "a-long-password-is-fine-on-a-7960"
+`
+	_, err := Parse("j.toml", []byte(text))
+	want := `j.toml:17: phone 00:13:7f:38:b3:de: line 2 (202): password is 9 characters; the SIP firmware of a 7961 takes at most 8, so with a longer one the line never registers (cisco-79xx.md §1.6)`
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 1 || !strings.HasPrefix(es[0].Error(), want) {
+		t.Fatalf("error %v, want only %q", err, want)
+	}
+	c, err := Parse("j.toml", []byte(strings.Replace(text, `password = "123456789"`, `password = "12345678"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Site.SIPTransport != "UDP" || c.Phones[0].SIPTransport != "TCP" || c.Site.MediaPorts != (PortRange{10000, 20000}) {
+		t.Errorf("site %+v, phone %+v", c.Site, c.Phones[0])
+	}
+	if c, err := Parse("j.toml", []byte("[site]\njava_sip_password_max = 0\n"+text[len("[site]\n"):])); err != nil || c.Site.JavaSIPPasswordMax != 0 {
+		t.Errorf("no limit: %v", err)
+	}
+	d := Default("x.toml")
+	if d.Site.SIPTransport != "TCP" || d.Site.MediaPorts.String() != "16384-32766" || d.Site.JavaSIPPasswordMax != 8 {
+		t.Errorf("defaults %+v", d.Site)
+	}
+	for in, w := range map[string]string{
+		"[site]\nsip_transport = \"sctp\"\n":                                             `b.toml:2: site.sip_transport: "sctp": use TCP or UDP`,
+		"[site]\nsip_transport = \"tls\"\n":                                              "b.toml:2: site.sip_transport: \"tls\": phoneboot serves no trust list",
+		"[site]\nmedia_ports = \"20000\"\n":                                              `b.toml:2: site.media_ports: "20000": write it like "16384-32766"`,
+		"[site]\nmedia_ports = \"2-1\"\n":                                                `b.toml:2: site.media_ports: "2-1": the first port must be below the second`,
+		"[[phone]]\nmac = \"00137F38B3DE\"\nmodel = \"7960\"\nsip_transport = \"udp\"\n": "b.toml:4: phone 00:13:7f:38:b3:de: sip_transport is for 79x1 and later phones on SIP; a 7960 on SCCP",
+	} {
+		if _, err := Parse("b.toml", []byte(in)); err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%q: error %v, want %q", in, err, w)
+		}
+	}
+}

@@ -30,6 +30,10 @@ type rawSite struct {
 	Rings        []rawRing         `toml:"ring"`
 	Sync         string            `toml:"sync"`
 	TFTPViaDHCP  bool              `toml:"tftp_via_dhcp"`
+	SIPTransport string            `toml:"sip_transport"`
+	MediaPorts   string            `toml:"media_ports"`
+	// JavaSIPPasswordMax: nil when not in the file.
+	JavaSIPPasswordMax *int `toml:"java_sip_password_max"`
 }
 
 type rawDialRule struct {
@@ -44,14 +48,15 @@ type rawRing struct {
 }
 
 type rawPhone struct {
-	MAC         string    `toml:"mac"`
-	Model       string    `toml:"model"`
-	Protocol    string    `toml:"protocol"`
-	Label       string    `toml:"label"`
-	Load        string    `toml:"load"`
-	RunningLoad string    `toml:"running_load"`
-	IP          string    `toml:"ip"`
-	Lines       []rawLine `toml:"line"`
+	MAC          string    `toml:"mac"`
+	Model        string    `toml:"model"`
+	Protocol     string    `toml:"protocol"`
+	Label        string    `toml:"label"`
+	Load         string    `toml:"load"`
+	RunningLoad  string    `toml:"running_load"`
+	IP           string    `toml:"ip"`
+	SIPTransport string    `toml:"sip_transport"`
+	Lines        []rawLine `toml:"line"`
 }
 
 type rawLine struct {

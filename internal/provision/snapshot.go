@@ -134,7 +134,10 @@ func listRoot(dir string) (map[string]string, error) {
 // siteOf turns the config's site table into what templates use.
 func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	st := cfg.Site
-	site := render.Site{TimeZone: st.TimeZone, SIPTimeZone: st.SIPTimeZone, NTPServers: st.NTPServers, Locale: st.Locale, Sync: st.Sync}
+	site := render.Site{
+		TimeZone: st.TimeZone, SIPTimeZone: st.SIPTimeZone, NTPServers: st.NTPServers, Locale: st.Locale, Sync: st.Sync,
+		SIPTransport: st.SIPTransport, MediaStart: int(st.MediaPorts.Start), MediaStop: int(st.MediaPorts.Stop),
+	}
 	for _, cm := range st.CallManagers {
 		site.CallManagers = append(site.CallManagers, hostOf(cm))
 	}
@@ -146,7 +149,7 @@ func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	// phone's previous owner may have left in its flash.
 	site.Phones = map[phone.MAC]render.PhoneSettings{}
 	for _, p := range cfg.Phones {
-		site.Phones[p.MAC] = render.PhoneSettings{}
+		site.Phones[p.MAC] = render.PhoneSettings{SIPTransport: p.SIPTransport}
 	}
 	for _, r := range st.DialPlan {
 		site.DialPlan = append(site.DialPlan, render.DialRule{Match: r.Match, Timeout: int(r.Timeout / time.Second), Rewrite: r.Rewrite})

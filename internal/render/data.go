@@ -49,6 +49,13 @@ type Data struct {
 	Load  string
 	Label string
 	Lines []LineData
+	// Transport is "TCP" or "UDP" and TransportCode its
+	// <transportLayerProtocol> (1 TCP, 2 UDP, §2.1), for Java phones on
+	// SIP.
+	Transport     string
+	TransportCode int
+	// MediaStart and MediaStop are the RTP port range of SIP phones.
+	MediaStart, MediaStop int
 	// Blank: the phone is in the inventory (Site.Phones), so what its
 	// files do not use is blanked; Unused are its line buttons without a
 	// line, up to the model's line count (SIP<MAC>.cnf).
@@ -135,6 +142,10 @@ func siteData(s Site, file string) (*Data, error) {
 	if d.Sync == "" {
 		d.Sync = "1"
 	}
+	d.MediaStart, d.MediaStop = orDefault(s.MediaStart, 16384), orDefault(s.MediaStop, 32766)
+	if d.MediaStart < 1 || d.MediaStop > 65535 || d.MediaStart >= d.MediaStop {
+		return d, fmt.Errorf("media ports %d-%d: want a range of ports from 1 to 65535", d.MediaStart, d.MediaStop)
+	}
 	if utf8.RuneCountInString(d.Sync) > maxSync {
 		return d, fmt.Errorf("sync value is %d characters; phones take at most %d", utf8.RuneCountInString(d.Sync), maxSync)
 	}
@@ -219,7 +230,20 @@ func phoneData(s Site, p Phone, file string) (*Data, error) {
 		}
 		d.Lines = append(d.Lines, ld)
 	}
-	_, d.Blank = s.Phones[p.MAC]
+	var set PhoneSettings
+	set, d.Blank = s.Phones[p.MAC]
+	d.Transport = strings.ToUpper(set.SIPTransport)
+	if d.Transport == "" {
+		d.Transport = strings.ToUpper(s.SIPTransport)
+	}
+	switch d.Transport {
+	case "", "TCP":
+		d.Transport, d.TransportCode = "TCP", 1
+	case "UDP":
+		d.TransportCode = 2
+	default:
+		return d, fmt.Errorf("SIP transport %q: want TCP or UDP", d.Transport)
+	}
 	return d, nil
 }
 

@@ -57,10 +57,20 @@ type Site struct {
 	// use (a phone keeps in flash what a file does not mention); phones
 	// outside it keep what they have.
 	Phones map[phone.MAC]PhoneSettings
+
+	// SIPTransport is how Java phones on SIP reach the proxy, "TCP" or
+	// "UDP" (<transportLayerProtocol> 1 or 2, §2.1); "" = TCP, which
+	// usecallmanager.nz advises (§1.6).
+	SIPTransport string
+	// MediaStart and MediaStop are the RTP ports of SIP phones; 0 = the
+	// default 16384-32766 ([S4], mkirbst).
+	MediaStart, MediaStop int
 }
 
 // PhoneSettings are one inventory phone's settings beyond Phone.
-type PhoneSettings struct{}
+type PhoneSettings struct {
+	SIPTransport string // "" = Site.SIPTransport
+}
 
 // Line is one line button.
 type Line struct{ Extension, Name, AuthUser, Password string }

@@ -158,8 +158,46 @@ var devicePaths = pathSet("device",
 	"sipProfile",
 	"sipProfile/sipProxies",
 	"sipProfile/sipProxies/registerWithProxy",
+	// The children of sipProxies, sipCallFeatures and sipStack are those
+	// of mkirbst's configs_cisco7961/SEP….cnf.xml (a 7961 that
+	// registered), which [S4] and buba0's 79x1 file also have.
+	"sipProfile/sipProxies/backupProxy",
+	"sipProfile/sipProxies/backupProxyPort",
+	"sipProfile/sipProxies/emergencyProxy",
+	"sipProfile/sipProxies/emergencyProxyPort",
+	"sipProfile/sipProxies/outboundProxy",
+	"sipProfile/sipProxies/outboundProxyPort",
 	"sipProfile/sipCallFeatures",
+	"sipProfile/sipCallFeatures/cnfJoinEnabled",
+	"sipProfile/sipCallFeatures/callForwardURI",
+	"sipProfile/sipCallFeatures/callPickupURI",
+	"sipProfile/sipCallFeatures/callPickupListURI",
+	"sipProfile/sipCallFeatures/callPickupGroupURI",
+	"sipProfile/sipCallFeatures/meetMeServiceURI",
+	"sipProfile/sipCallFeatures/abbreviatedDialURI",
+	"sipProfile/sipCallFeatures/rfc2543Hold",
+	"sipProfile/sipCallFeatures/callHoldRingback",
+	"sipProfile/sipCallFeatures/localCfwdEnable",
+	"sipProfile/sipCallFeatures/semiAttendedTransfer",
+	"sipProfile/sipCallFeatures/anonymousCallBlock",
+	"sipProfile/sipCallFeatures/callerIdBlocking",
+	"sipProfile/sipCallFeatures/dndControl",
+	"sipProfile/sipCallFeatures/remoteCcEnable",
 	"sipProfile/sipStack",
+	"sipProfile/sipStack/sipInviteRetx",
+	"sipProfile/sipStack/sipRetx",
+	"sipProfile/sipStack/timerInviteExpires",
+	"sipProfile/sipStack/timerRegisterExpires",
+	"sipProfile/sipStack/timerRegisterDelta",
+	"sipProfile/sipStack/timerKeepAliveExpires",
+	"sipProfile/sipStack/timerSubscribeExpires",
+	"sipProfile/sipStack/timerSubscribeDelta",
+	"sipProfile/sipStack/timerT1",
+	"sipProfile/sipStack/timerT2",
+	"sipProfile/sipStack/maxRedirects",
+	"sipProfile/sipStack/remotePartyID",
+	"sipProfile/sipStack/userInfo",
+	"sipProfile/natAddress",
 	"sipProfile/preferredCodec",
 	"sipProfile/dtmfOutofBand",
 	"sipProfile/natEnabled",
@@ -496,10 +534,62 @@ func TestSourcesJavaSIPDevice(t *testing.T) {
 	if got := doc.textOf(t, "deviceSecurityMode"); got != "1" {
 		t.Errorf("deviceSecurityMode %q, want 1 (§1.6)", got)
 	}
+	// What the configs real 79x1 phones ran on carry besides whizzy's
+	// minimum ([S4], mkirbst's 7961, buba0's 79x1 file): the SIP stack's
+	// timers, the call features, the phone's own SIP port, the media port
+	// range, the common profile.
+	for _, path := range []string{"sipProfile/sipStack", "sipProfile/sipCallFeatures", "commonProfile"} {
+		if e := doc.must(t, path); len(e) == 1 && len(e[0].kids) == 0 {
+			t.Errorf("<%s> is empty", path)
+		}
+	}
+	// The registrar is the member (USECALLMANAGER); every other proxy
+	// is blank, as in mkirbst's file, so none is left from before.
+	for _, p := range []string{"backupProxy", "emergencyProxy", "outboundProxy"} {
+		if got := doc.textOf(t, "sipProfile/sipProxies/"+p); got != "" {
+			t.Errorf("%s %q, want it blank", p, got)
+		}
+	}
+	port := func(path string) int {
+		n, err := strconv.Atoi(doc.textOf(t, path))
+		if err != nil || n < 1 || n > 65535 {
+			t.Errorf("<%s> is no port", path)
+		}
+		return n
+	}
+	// 5060 in [S4] and mkirbst; 16384-32766 in both.
+	if got := port("sipProfile/voipControlPort"); got != 5060 {
+		t.Errorf("voipControlPort %d, want 5060", got)
+	}
+	if start, stop := port("sipProfile/startMediaPort"), port("sipProfile/stopMediaPort"); start != 16384 || stop != 32766 {
+		t.Errorf("media ports %d-%d, want 16384-32766", start, stop)
+	}
 	// 1 TCP, 2 UDP, 3 TLS (§2.1 [S4][S22]); the 4 of other templates is
-	// undocumented (uncertain), so it does not count.
-	if got := doc.textOf(t, "transportLayerProtocol"); !slices.Contains([]string{"1", "2", "3"}, got) {
-		t.Errorf("transportLayerProtocol %q, want 1, 2 or 3", got)
+	// undocumented (uncertain), so it does not count. TCP by default:
+	// [S4] "Only use 1 (TCP) or 3 (TLS), as the phone causes SIP
+	// retransmit errors when using UDP" (§1.6).
+	if got := doc.textOf(t, "transportLayerProtocol"); got != "1" {
+		t.Errorf("transportLayerProtocol %q, want 1 (TCP)", got)
+	}
+	// UDP, for the site or the one phone; a configured media range.
+	for _, c := range []struct {
+		site, phone, want string
+	}{{"UDP", "", "2"}, {"UDP", "TCP", "1"}, {"", "udp", "2"}} {
+		s := testSite()
+		s.SIPTransport = c.site
+		s.Phones = map[phone.MAC]PhoneSettings{testMAC: {SIPTransport: c.phone}}
+		s.MediaStart, s.MediaStop = 10000, 20000
+		b, err := tp.DeviceConfig(s, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := parseTree(t, b)
+		if got := d.textOf(t, "transportLayerProtocol"); got != c.want {
+			t.Errorf("site %q, phone %q: transportLayerProtocol %q, want %s", c.site, c.phone, got, c.want)
+		}
+		if d.textOf(t, "sipProfile/startMediaPort") != "10000" || d.textOf(t, "sipProfile/stopMediaPort") != "20000" {
+			t.Error("media ports not the configured 10000-20000")
+		}
 	}
 	if doc.textOf(t, "versionStamp") == "" {
 		t.Error("empty versionStamp")
