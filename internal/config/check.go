@@ -70,6 +70,38 @@ func (c *Config) buildSite(r *rawSite, fail failFunc) {
 		fail(line("sip_time_zone"), "site.sip_time_zone %v", err)
 	}
 	s.SIPTimeZone = r.SIPTimeZone
+	s.NetworkLocale, s.LocaleLangCode, s.LocaleVersion = r.NetworkLocale, r.LocaleLangCode, r.LocaleVersion
+	switch cs := strings.ToLower(r.LocaleCharset); cs {
+	case "", "iso-8859-1", "utf-8":
+		s.LocaleCharset = cs
+	default:
+		fail(line("locale_charset"), "site.locale_charset %q: phones take iso-8859-1 or utf-8 (usecallmanager.nz)", r.LocaleCharset)
+	}
+	for _, u := range []struct {
+		key string
+		v   *int
+		to  *int
+	}{{"locale_uid", r.LocaleUID, &s.LocaleUID}, {"network_locale_uid", r.NetworkLocaleUID, &s.NetworkLocaleUID}} {
+		switch {
+		case u.v == nil:
+		case *u.v < 1:
+			fail(line(u.key), "site.%s: %d: a uid is 1 or more", u.key, *u.v)
+		default:
+			*u.to = *u.v
+		}
+	}
+	// The details describe a locale block: without one they would say
+	// nothing, which is most likely a forgotten locale.
+	if r.Locale == "" && r.NetworkLocale == "" {
+		for key, set := range map[string]bool{
+			"locale_lang_code": r.LocaleLangCode != "", "locale_version": r.LocaleVersion != "",
+			"locale_charset": r.LocaleCharset != "", "locale_uid": r.LocaleUID != nil, "network_locale_uid": r.NetworkLocaleUID != nil,
+		} {
+			if set {
+				fail(line(key), "site.%s without site.locale: no phone gets a locale block (set locale, e.g. \"English_United_States\")", key)
+			}
+		}
+	}
 	if r.SIPTransport != "" {
 		if t, err := transport(r.SIPTransport); err != nil {
 			fail(line("sip_transport"), "site.sip_transport: %v", err)

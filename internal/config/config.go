@@ -65,6 +65,18 @@ type Site struct {
 	NTPServers  []string
 	// Locale is the user locale directory name, e.g. English_United_States.
 	Locale string
+	// NetworkLocale is the network (tones) locale directory; "" = the
+	// part of Locale after its first "_".
+	NetworkLocale string
+	// LocaleLangCode, LocaleVersion, LocaleCharset, LocaleUID and
+	// NetworkLocaleUID are the <userLocale>/<networkLocaleInfo> details
+	// (cisco-79xx.md §2.1; the sources show one locale only, so each is a
+	// setting); ""/0 = render's default (chan-sccp's values).
+	LocaleLangCode   string
+	LocaleVersion    string
+	LocaleCharset    string // "iso-8859-1" or "utf-8"
+	LocaleUID        int
+	NetworkLocaleUID int
 	// Loads is the target load per model, keyed by the model's canonical
 	// name (phone.Model.Name): "7961" for a key written 7961, 7961G or
 	// CP-7961G.

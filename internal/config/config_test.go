@@ -285,3 +285,24 @@ model = "7960"
 		}
 	}
 }
+
+// The locale blocks' details: settings with their checks.
+func TestLocaleInfo(t *testing.T) {
+	c, err := Parse("l.toml", []byte("[site]\nlocale = \"English_United_Kingdom\"\nnetwork_locale = \"United_Kingdom\"\nlocale_lang_code = \"en_GB\"\nlocale_version = \"9.3.1.1(1)\"\nlocale_charset = \"UTF-8\"\nlocale_uid = 2\nnetwork_locale_uid = 65\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Site
+	if s.NetworkLocale != "United_Kingdom" || s.LocaleLangCode != "en_GB" || s.LocaleVersion != "9.3.1.1(1)" || s.LocaleCharset != "utf-8" || s.LocaleUID != 2 || s.NetworkLocaleUID != 65 {
+		t.Errorf("site %+v", s)
+	}
+	for in, w := range map[string]string{
+		"[site]\nlocale = \"x_y\"\nlocale_charset = \"latin1\"\n": `l.toml:3: site.locale_charset "latin1": phones take iso-8859-1 or utf-8`,
+		"[site]\nlocale = \"x_y\"\nlocale_uid = 0\n":              "l.toml:3: site.locale_uid: 0: a uid is 1 or more",
+		"[site]\nlocale_version = \"1\"\n":                        "l.toml:2: site.locale_version without site.locale",
+	} {
+		if _, err := Parse("l.toml", []byte(in)); err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%q: error %v, want %q", in, err, w)
+		}
+	}
+}

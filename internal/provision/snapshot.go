@@ -137,6 +137,10 @@ func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	site := render.Site{
 		TimeZone: st.TimeZone, SIPTimeZone: st.SIPTimeZone, NTPServers: st.NTPServers, Locale: st.Locale, Sync: st.Sync,
 		SIPTransport: st.SIPTransport, MediaStart: int(st.MediaPorts.Start), MediaStop: int(st.MediaPorts.Stop),
+		LocaleInfo: render.LocaleInfo{
+			Network: st.NetworkLocale, LangCode: st.LocaleLangCode, Version: st.LocaleVersion,
+			Charset: st.LocaleCharset, UID: st.LocaleUID, NetworkUID: st.NetworkLocaleUID,
+		},
 	}
 	for _, cm := range st.CallManagers {
 		site.CallManagers = append(site.CallManagers, hostOf(cm))

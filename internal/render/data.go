@@ -28,10 +28,14 @@ type Data struct {
 	TimeZone      TimeZone
 	NTPServers    []string
 	UserLocale    string // Site.Locale: "English_United_States"
-	NetworkLocale string // its country part: "United_States"
-	DialRules     []DialRule
-	Rings         []Ring
-	Sync          string // Site.Sync, "1" when empty
+	NetworkLocale string // LocaleInfo.Network, else its country part: "United_States"
+	// Locale details (LocaleInfo with the defaults applied); WinCharSet
+	// is set for per-phone files, by family.
+	LangCode, LocaleVersion, WinCharSet string
+	LocaleUID, NetworkLocaleUID         int
+	DialRules                           []DialRule
+	Rings                               []Ring
+	Sync                                string // Site.Sync, "1" when empty
 	// ImageVersion is image_version of the SIP files (SIPDefault.cnf:
 	// the argument; SIP<MAC>.cnf: Phone.Load) and VERSION of
 	// syncinfo.xml ("*" = any); "" = none.
@@ -108,6 +112,23 @@ const (
 	maxSync = 32
 )
 
+// defaultLocaleVersion is the <version> of chan-sccp's locale blocks [S2].
+const defaultLocaleVersion = "7.1.0.1(1)"
+
+// langCodes is the <langCode> of Cisco's locale directory names, in the
+// form of [S2]'s English_United_States "en_US" (language and country,
+// ISO 639-1 and 3166-1): the common ones; others get it from
+// site.locale_lang_code or an empty element, as [S4] has.
+var langCodes = map[string]string{
+	"english_united_states": "en_US", "english_united_kingdom": "en_GB", "german_germany": "de_DE",
+	"german_austria": "de_AT", "german_switzerland": "de_CH", "french_france": "fr_FR", "french_canada": "fr_CA",
+	"french_switzerland": "fr_CH", "italian_italy": "it_IT", "spanish_spain": "es_ES", "dutch_netherlands": "nl_NL",
+	"portuguese_portugal": "pt_PT", "portuguese_brazil": "pt_BR", "danish_denmark": "da_DK", "swedish_sweden": "sv_SE",
+	"norwegian_norway": "no_NO", "finnish_finland": "fi_FI", "polish_poland": "pl_PL", "czech_czech_republic": "cs_CZ",
+	"hungarian_hungary": "hu_HU", "russian_russian_federation": "ru_RU", "japanese_japan": "ja_JP",
+	"chinese_china": "zh_CN",
+}
+
 // siteData fills the site-wide fields.
 func siteData(s Site, file string) (*Data, error) {
 	d := &Data{
@@ -124,6 +145,24 @@ func siteData(s Site, file string) (*Data, error) {
 	d.TimeZone = tz
 	if _, country, ok := strings.Cut(s.Locale, "_"); ok {
 		d.NetworkLocale = country
+	}
+	li := s.LocaleInfo
+	if li.Network != "" {
+		d.NetworkLocale = li.Network
+	}
+	d.LangCode = li.LangCode
+	if d.LangCode == "" {
+		d.LangCode = langCodes[strings.ToLower(s.Locale)]
+	}
+	d.LocaleVersion = li.Version
+	if d.LocaleVersion == "" {
+		d.LocaleVersion = defaultLocaleVersion
+	}
+	d.LocaleUID, d.NetworkLocaleUID = orDefault(li.UID, 1), orDefault(li.NetworkUID, 64)
+	switch d.WinCharSet = strings.ToLower(li.Charset); d.WinCharSet {
+	case "", "iso-8859-1", "utf-8":
+	default:
+		return d, fmt.Errorf("locale charset %q: want iso-8859-1 or utf-8", li.Charset)
 	}
 	if len(d.DialRules) == 0 {
 		d.DialRules = []DialRule{{Match: "*", Timeout: 5}}
@@ -200,6 +239,14 @@ func phoneData(s Site, p Phone, file string) (*Data, error) {
 		return d, err
 	}
 	d.Phone, d.DeviceName, d.MAC = p, p.MAC.DeviceName(), p.MAC.Hex()
+	if d.WinCharSet == "" {
+		// [S2]'s 7940/7960 template has iso-8859-1, [S4]'s (for the
+		// Java phones) utf-8.
+		d.WinCharSet = "utf-8"
+		if p.Model.Family == phone.FamilyClassic {
+			d.WinCharSet = "iso-8859-1"
+		}
+	}
 	d.Model, d.Load, d.Label = p.Model.Name, p.Load, p.Label
 	d.Protocol = strings.ToUpper(p.Protocol)
 	if d.Protocol != "SCCP" && d.Protocol != "SIP" {

@@ -46,10 +46,13 @@ type Site struct {
 	// SIP configs (the values their firmware takes are uncertain).
 	SIPTimeZone string
 	NTPServers  []string
-	Locale      string     // user locale directory, e.g. "English_United_States"; "" = none
-	DialPlan    []DialRule // empty: one rule MATCH="*" Timeout="5"
-	Rings       []Ring
-	Sync        string // syncinfo.xml SYNC value; "" = "1"
+	Locale      string // user locale directory, e.g. "English_United_States"; "" = none
+	// Locale details for <userLocale> and <networkLocaleInfo> (§2.1):
+	// each "" or 0 means the default (LocaleInfo's doc says which).
+	LocaleInfo LocaleInfo
+	DialPlan   []DialRule // empty: one rule MATCH="*" Timeout="5"
+	Rings      []Ring
+	Sync       string // syncinfo.xml SYNC value; "" = "1"
 
 	// Phones are the inventory's own settings of each phone that Phone
 	// does not carry, by MAC. A phone listed here is one phoneboot
@@ -70,6 +73,30 @@ type Site struct {
 // PhoneSettings are one inventory phone's settings beyond Phone.
 type PhoneSettings struct {
 	SIPTransport string // "" = Site.SIPTransport
+}
+
+// LocaleInfo is what <userLocale> and <networkLocaleInfo> carry besides
+// the directory name (chan-sccp's SCCP templates [S2], usecallmanager.nz
+// [S4]). The values are (uncertain): the sources show English_United_States
+// / United_States only, so each is a setting with the sources' value as
+// default.
+type LocaleInfo struct {
+	// Network is <networkLocale>, the tones directory; "" = the part of
+	// Site.Locale after its first "_" ("German_Germany" -> "Germany").
+	Network string
+	// LangCode is <langCode>; "" = from the locale name by a small
+	// table ("German_Germany" -> "de_DE", as [S2]'s "en_US"), else empty
+	// as in [S4].
+	LangCode string
+	// Version is <version> of both: the phone downloads a locale again
+	// only when it changes (§2.1); "" = [S2]'s "7.1.0.1(1)".
+	Version string
+	// Charset is <winCharSet>, "iso-8859-1" or "utf-8" ([S4]); "" =
+	// iso-8859-1 for the 7940/7960 ([S2]'s 7940/7960 template), utf-8 for
+	// the Java phones ([S4]).
+	Charset string
+	// UID and NetworkUID are the <uid> of each; 0 = [S2]'s 1 and 64.
+	UID, NetworkUID int
 }
 
 // Line is one line button.

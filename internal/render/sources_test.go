@@ -462,6 +462,18 @@ func checkSCCPDevice(t *testing.T, doc *elem, load string) {
 	if got := doc.textOf(t, "networkLocaleInfo/name"); got != "Germany" {
 		t.Errorf("networkLocaleInfo name %q, want Germany", got)
 	}
+	// The rest of the blocks as chan-sccp's templates [S2] and [S4] have
+	// them: userLocale uid, langCode, version and winCharSet
+	// (iso-8859-1 or utf-8, [S4]); networkLocaleInfo uid and version.
+	for _, path := range []string{"userLocale/uid", "userLocale/version", "networkLocaleInfo/uid", "networkLocaleInfo/version"} {
+		if doc.textOf(t, path) == "" {
+			t.Errorf("empty <%s>", path)
+		}
+	}
+	doc.must(t, "userLocale/langCode")
+	if got := doc.textOf(t, "userLocale/winCharSet"); got != "iso-8859-1" && got != "utf-8" {
+		t.Errorf("winCharSet %q, want iso-8859-1 or utf-8 ([S4])", got)
+	}
 	if doc.textOf(t, "versionStamp") == "" {
 		t.Error("empty versionStamp (§2.1: the change marker)")
 	}
@@ -1342,5 +1354,57 @@ func TestSourcesRingListXML(t *testing.T) {
 		if utf8.RuneCountInString(name) > 25 || utf8.RuneCountInString(file) > 25 || !strings.HasSuffix(file, ".raw") {
 			t.Errorf("ring %d: %q %q: names of at most 25 characters and a .raw file", i, name, file)
 		}
+	}
+}
+
+// chan-sccp's 7940/7960 SCCP template [S2], the only full locale blocks
+// in the sources: English_United_States, uid 1, langCode en_US, version
+// 7.1.0.1(1), winCharSet iso-8859-1; United_States, uid 64, the same
+// version. phoneboot's defaults are those values; each is a setting.
+func TestSourcesLocaleBlocks(t *testing.T) {
+	tp := load(t, "")
+	s := testSite()
+	s.Locale = "English_United_States"
+	b, err := tp.DeviceConfig(s, Phone{MAC: testMAC, Model: model(t, "7960"), Protocol: "SCCP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := parseTree(t, b)
+	for path, want := range map[string]string{
+		"userLocale/name": "English_United_States", "userLocale/uid": "1", "userLocale/langCode": "en_US",
+		"userLocale/version": "7.1.0.1(1)", "userLocale/winCharSet": "iso-8859-1",
+		"networkLocale": "United_States", "networkLocaleInfo/name": "United_States",
+		"networkLocaleInfo/uid": "64", "networkLocaleInfo/version": "7.1.0.1(1)",
+	} {
+		if got := doc.textOf(t, path); got != want {
+			t.Errorf("<%s>%s</…>, want %q as in [S2]", path, got, want)
+		}
+	}
+	// [S4] (SIP on the Java phones): utf-8.
+	b, err = tp.DeviceConfig(s, Phone{MAC: testMAC, Model: model(t, "7961"), Protocol: "SIP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parseTree(t, b).textOf(t, "userLocale/winCharSet"); got != "utf-8" {
+		t.Errorf("79x1 winCharSet %q, want utf-8 ([S4])", got)
+	}
+	// Every value is a setting.
+	s.LocaleInfo = LocaleInfo{Network: "New_Zealand", LangCode: "en_NZ", Version: "10.0.0.1(1)", Charset: "utf-8", UID: 3, NetworkUID: 7}
+	b, err = tp.DeviceConfig(s, Phone{MAC: testMAC, Model: model(t, "7960"), Protocol: "SCCP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = parseTree(t, b)
+	for path, want := range map[string]string{
+		"userLocale/uid": "3", "userLocale/langCode": "en_NZ", "userLocale/version": "10.0.0.1(1)",
+		"userLocale/winCharSet": "utf-8", "networkLocale": "New_Zealand", "networkLocaleInfo/uid": "7",
+	} {
+		if got := doc.textOf(t, path); got != want {
+			t.Errorf("<%s>%s</…>, want %q", path, got, want)
+		}
+	}
+	s.LocaleInfo.Charset = "latin1"
+	if _, err := tp.DeviceConfig(s, Phone{MAC: testMAC, Protocol: "SCCP"}); err == nil {
+		t.Error("charset latin1 accepted")
 	}
 }
