@@ -348,6 +348,9 @@ func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
 		}
 		c.Phones = append(c.Phones, p)
 		if r.Model == "" {
+			if len(r.KEM) > 0 {
+				fail(pos.at("phone", i, "kem"), "phone %s: kem needs the phone's model (which phones take which modules depends on it)", mac)
+			}
 			continue
 		}
 		m, ok := phone.ModelByName(r.Model)
@@ -356,8 +359,17 @@ func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
 			continue
 		}
 		c.Phones[len(c.Phones)-1].Model = m
-		if m.LineKeys > 0 && len(r.Lines) > m.LineKeys {
-			fail(line, "phone %s: a %s has %d line buttons, %d lines are configured", mac, m.Name, m.LineKeys, len(r.Lines))
+		kems, ok := c.buildKEMs(r, i, m, proto, fail)
+		c.Phones[len(c.Phones)-1].KEMs = kems
+		buttons, on := m.LineKeys, ""
+		for _, k := range kems {
+			buttons += k.LineKeys
+		}
+		if len(kems) > 0 {
+			on = fmt.Sprintf(" with %s", kemList(kems))
+		}
+		if ok && m.LineKeys > 0 && len(r.Lines) > buttons {
+			fail(line, "phone %s: a %s%s has %d line buttons, %d lines are configured", mac, m.Name, on, buttons, len(r.Lines))
 		}
 		if proto != "" && !slices.Contains(m.Protocols, proto) {
 			fail(pos.at("phone", i, "protocol"), "phone %s: a %s cannot run %s (it runs %s)", mac, m.Name, proto, strings.Join(m.Protocols, ", "))
@@ -380,6 +392,65 @@ func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
 			}
 		}
 	}
+}
+
+// kemHosts are the phones that take key expansion modules, and which
+// (Cisco's data sheets of the 7914, 7915 and 7916: the 7914 on the 7960,
+// 7961, 7962, 7965, 7970, 7971 and 7975, the 7915 and 7916 on the 7962,
+// 7965 and 7975; up to two of one type. Not in docs/cisco-79xx.md:
+// inference from the vendor's product pages).
+var kemHosts = map[string][]string{
+	"7960": {"7914"}, "7961": {"7914"}, "7961G-GE": {"7914"}, "7970": {"7914"}, "7971": {"7914"},
+	"7962": {"7914", "7915", "7916"}, "7965": {"7914", "7915", "7916"}, "7975": {"7914", "7915", "7916"},
+}
+
+// maxKEMs is how many modules one phone takes (the data sheets: two).
+const maxKEMs = 2
+
+// buildKEMs checks a phone's kem list against its model m; ok is false
+// when the list is wrong (then the line count is not checked against it).
+func (c *Config) buildKEMs(r *rawPhone, i int, m phone.Model, proto string, fail failFunc) ([]phone.Model, bool) {
+	if len(r.KEM) == 0 {
+		return nil, true
+	}
+	at := c.pos.at("phone", i, "kem")
+	mac := c.Phones[len(c.Phones)-1].MAC
+	var kems []phone.Model
+	for _, name := range r.KEM {
+		k, found := phone.ModelByName(name)
+		if !found || k.Family != phone.FamilyKEM {
+			fail(at, "phone %s: kem %q is not a key expansion module (7914, 7915 or 7916)", mac, name)
+			return nil, false
+		}
+		kems = append(kems, k)
+	}
+	takes := kemHosts[m.Name]
+	switch {
+	case len(takes) == 0:
+		fail(at, "phone %s: a %s takes no key expansion module (those that do: 7960, 7961, 7962, 7965, 7970, 7971, 7975)", mac, m.Name)
+	case len(kems) > maxKEMs:
+		fail(at, "phone %s: %d modules; a %s takes at most %d", mac, len(kems), m.Name, maxKEMs)
+	case !slices.Contains(takes, kems[0].Name):
+		fail(at, "phone %s: a %s takes the %s, not the %s", mac, m.Name, strings.Join(takes, ", "), kems[0].Name)
+	case len(kems) == 2 && kems[1].Name != kems[0].Name:
+		fail(at, "phone %s: a phone's modules are all of one type; here %s", mac, kemList(kems))
+	case m.Family == phone.FamilyClassic && proto == "SIP":
+		// SIP<MAC>.cnf holds lines 1-6 (cisco-79xx.md §3.2): the SIP
+		// firmware of the 7960 has nothing for a module's buttons.
+		fail(at, "phone %s: a %s on SIP cannot use expansion modules: its SIP configuration has lines 1 to 6 only (cisco-79xx.md §3.2); run it on SCCP or drop kem", mac, m.Name)
+	default:
+		return kems, true
+	}
+	return nil, false
+}
+
+// kemList names modules as "7914 and 7914".
+func kemList(kems []phone.Model) string {
+	names := make([]string, len(kems))
+	for i, k := range kems {
+		names[i] = k.Name
+	}
+	return strings.Join(names, " and ")
 }
 
 // ringKey is the key a ring's problem is about, for its line.

@@ -150,7 +150,11 @@ type Phone struct {
 	// SIPTransport overrides Site.SIPTransport for this phone ("" = the
 	// site's).
 	SIPTransport string
-	Lines        []Line
+	// KEMs are the key expansion modules attached to the phone, in order
+	// (the first is next to the phone); lines beyond the phone's own
+	// buttons go to them.
+	KEMs  []phone.Model
+	Lines []Line
 }
 
 // Line is one line button.

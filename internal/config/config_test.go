@@ -306,3 +306,43 @@ func TestLocaleInfo(t *testing.T) {
 		}
 	}
 }
+
+// Key expansion modules: known modules on phones that take them, at most
+// two of one type; lines beyond the phone's buttons go to them, as many
+// as they have.
+func TestKEMs(t *testing.T) {
+	phone := func(model, proto, kem string, lines int) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "[[phone]]\nmac = \"00137F38B3DE\"\nmodel = %q\nprotocol = %q\nkem = %s\n", model, proto, kem)
+		for i := range lines {
+			fmt.Fprintf(&b, "  [[phone.line]]\n  extension = \"%d\"\n  password = \"pw\"\n", 200+i)
+		}
+		return b.String()
+	}
+	c, err := Parse("k.toml", []byte(phone("7961", "SCCP", `["7914", "7914"]`, 34)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := c.Phones[0].KEMs; len(k) != 2 || k[0].Name != "7914" {
+		t.Errorf("kems %+v", k)
+	}
+	if _, err := Parse("k.toml", []byte(phone("7965", "SIP", `["7916"]`, 30))); err != nil {
+		t.Error(err)
+	}
+	for _, c := range []struct{ text, want string }{
+		{phone("7961", "SCCP", `["7914", "7914"]`, 35), "k.toml:1: phone 00:13:7f:38:b3:de: a 7961 with 7914 and 7914 has 34 line buttons, 35 lines are configured"},
+		{phone("7961", "SCCP", `["7914"]`, 21), "a 7961 with 7914 has 20 line buttons, 21 lines are configured"},
+		{phone("7961", "SCCP", `["7961"]`, 1), `k.toml:5: phone 00:13:7f:38:b3:de: kem "7961" is not a key expansion module (7914, 7915 or 7916)`},
+		{phone("7941", "SCCP", `["7914"]`, 1), "k.toml:5: phone 00:13:7f:38:b3:de: a 7941 takes no key expansion module"},
+		{phone("7961", "SCCP", `["7915"]`, 1), "k.toml:5: phone 00:13:7f:38:b3:de: a 7961 takes the 7914, not the 7915"},
+		{phone("7965", "SCCP", `["7915", "7916"]`, 1), "k.toml:5: phone 00:13:7f:38:b3:de: a phone's modules are all of one type; here 7915 and 7916"},
+		{phone("7975", "SCCP", `["7914", "7914", "7914"]`, 1), "k.toml:5: phone 00:13:7f:38:b3:de: 3 modules; a 7975 takes at most 2"},
+		{phone("7960", "SIP", `["7914"]`, 1), "k.toml:5: phone 00:13:7f:38:b3:de: a 7960 on SIP cannot use expansion modules"},
+		{"[[phone]]\nmac = \"00137F38B3DE\"\nkem = [\"7914\"]\n", "k.toml:3: phone 00:13:7f:38:b3:de: kem needs the phone's model"},
+	} {
+		_, err := Parse("k.toml", []byte(c.text))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v\nwant %q", err, c.want)
+		}
+	}
+}

@@ -63,6 +63,7 @@ type rawPhone struct {
 	RunningLoad  string    `toml:"running_load"`
 	IP           string    `toml:"ip"`
 	SIPTransport string    `toml:"sip_transport"`
+	KEM          []string  `toml:"kem"`
 	Lines        []rawLine `toml:"line"`
 }
 

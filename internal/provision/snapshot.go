@@ -153,7 +153,22 @@ func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	// phone's previous owner may have left in its flash.
 	site.Phones = map[phone.MAC]render.PhoneSettings{}
 	for _, p := range cfg.Phones {
-		site.Phones[p.MAC] = render.PhoneSettings{SIPTransport: p.SIPTransport}
+		site.Phones[p.MAC] = render.PhoneSettings{SIPTransport: p.SIPTransport, KEMs: p.KEMs}
+	}
+	// A key expansion module's load (cisco-79xx.md §1.4: S00105000400.sbn,
+	// B015-1-0-4-2.SBN, no .loads file) is named only when its image is in
+	// the TFTP root: a phone is never sent after a file that is not there.
+	site.KEMLoads = map[string]string{}
+	for name, l := range st.Loads {
+		if l.Model.Family != phone.FamilyKEM || l.ID == "" {
+			continue
+		}
+		for _, ext := range []string{".sbn", ".bin", ".loads"} {
+			if _, ok := root[strings.ToLower(l.ID)+ext]; ok {
+				site.KEMLoads[name] = l.ID
+				break
+			}
+		}
 	}
 	for _, r := range st.DialPlan {
 		site.DialPlan = append(site.DialPlan, render.DialRule{Match: r.Match, Timeout: int(r.Timeout / time.Second), Rewrite: r.Rewrite})

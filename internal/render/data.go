@@ -60,6 +60,8 @@ type Data struct {
 	TransportCode int
 	// MediaStart and MediaStop are the RTP port range of SIP phones.
 	MediaStart, MediaStop int
+	// AddOns are the phone's key expansion modules (<addOnModules>).
+	AddOns []AddOn
 	// Blank: the phone is in the inventory (Site.Phones), so what its
 	// files do not use is blanked; Unused are its line buttons without a
 	// line, up to the model's line count (SIP<MAC>.cnf).
@@ -79,6 +81,16 @@ type Member struct {
 	Host     string // <processNodeName>
 	SCCPPort int    // <ethernetPhonePort>; 0 = leave out
 	SIPPort  int    // <sipPort>; 0 = leave out
+}
+
+// AddOn is one <addOnModule> (§2.1 [S4]).
+type AddOn struct {
+	Idx   int    // 1, 2: position, counting from the phone
+	Type  string // <deviceType>: "7914", "7915", "7916"
+	Lines int    // <deviceLine>: its line keys (14, 24, 24 [S4])
+	Load  string // <loadInformation>: "" = keep its own
+	// First and Last are the phone's line buttons on the module.
+	First, Last int
 }
 
 // LineData is one line with the defaults applied.
@@ -259,9 +271,29 @@ func phoneData(s Site, p Phone, file string) (*Data, error) {
 		if !slices.Contains(m.Protocols, d.Protocol) {
 			return d, fmt.Errorf("model %s does not run %s (it runs %s)", m.Name, d.Protocol, strings.Join(m.Protocols, ", "))
 		}
-		if m.LineKeys > 0 && len(p.Lines) > m.LineKeys {
-			return d, fmt.Errorf("model %s has %d line buttons, %d lines given", m.Name, m.LineKeys, len(p.Lines))
+	}
+	set, inInventory := s.Phones[p.MAC]
+	d.Blank = inInventory
+	buttons := p.Model.LineKeys
+	next := p.Model.LineKeys + 1
+	for i, k := range set.KEMs {
+		switch {
+		case k.Family != phone.FamilyKEM:
+			return d, fmt.Errorf("module %d: %s is not a key expansion module", i+1, k.Name)
+		case p.Model.Name == "" || p.Model.LineKeys == 0:
+			return d, fmt.Errorf("key expansion modules need the phone's model and its line buttons")
+		case p.Model.Family == phone.FamilyClassic && d.Protocol == "SIP":
+			return d, fmt.Errorf("a %s on SIP has lines 1 to 6 only (§3.2): no key expansion module", p.Model.Name)
 		}
+		buttons += k.LineKeys
+		d.AddOns = append(d.AddOns, AddOn{Idx: i + 1, Type: k.Name, Lines: k.LineKeys, Load: s.KEMLoads[k.Name], First: next, Last: next + k.LineKeys - 1})
+		next += k.LineKeys
+	}
+	if m := p.Model; m.LineKeys > 0 && len(p.Lines) > buttons {
+		if len(set.KEMs) > 0 {
+			return d, fmt.Errorf("model %s with %d expansion modules has %d line buttons, %d lines given", m.Name, len(set.KEMs), buttons, len(p.Lines))
+		}
+		return d, fmt.Errorf("model %s has %d line buttons, %d lines given", m.Name, m.LineKeys, len(p.Lines))
 	}
 	for i, l := range p.Lines {
 		if l.Extension == "" {
@@ -277,8 +309,6 @@ func phoneData(s Site, p Phone, file string) (*Data, error) {
 		}
 		d.Lines = append(d.Lines, ld)
 	}
-	var set PhoneSettings
-	set, d.Blank = s.Phones[p.MAC]
 	d.Transport = strings.ToUpper(set.SIPTransport)
 	if d.Transport == "" {
 		d.Transport = strings.ToUpper(s.SIPTransport)

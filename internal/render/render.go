@@ -68,11 +68,19 @@ type Site struct {
 	// MediaStart and MediaStop are the RTP ports of SIP phones; 0 = the
 	// default 16384-32766 ([S4], mkirbst).
 	MediaStart, MediaStop int
+	// KEMLoads is the load each key expansion module is to run, by model
+	// name ("7914": "S00105000400"); a module without one gets an empty
+	// <loadInformation> and keeps its own.
+	KEMLoads map[string]string
 }
 
 // PhoneSettings are one inventory phone's settings beyond Phone.
 type PhoneSettings struct {
 	SIPTransport string // "" = Site.SIPTransport
+	// KEMs are its key expansion modules (7914, 7915, 7916), the first
+	// next to the phone: <addOnModules> idx 1, 2 (§1.4, §2.1 [S4]). Lines
+	// beyond the phone's own buttons are theirs.
+	KEMs []phone.Model
 }
 
 // LocaleInfo is what <userLocale> and <networkLocaleInfo> carry besides

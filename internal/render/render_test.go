@@ -105,6 +105,19 @@ func TestGolden(t *testing.T) {
 	p7961sip := Phone{MAC: testMAC, Model: model(t, "7961"), Protocol: "SIP", Label: "Reception", Load: "SIP41.9-4-2SR3-1S", Lines: testLines()}
 	p7961sccp := Phone{MAC: testMAC, Model: model(t, "7961"), Protocol: "SCCP", Label: "Reception", Load: "SCCP41.9-4-2SR3-1S", Lines: testLines()}
 	unknown := Phone{MAC: testMAC, Protocol: "SIP"}
+	// A 7961 on SIP with a 7914: lines 7 and 8 are on the module; a 7962
+	// on SCCP with two 7915, whose load [site.loads] names.
+	kem := testSite()
+	kem.Phones = map[phone.MAC]PhoneSettings{testMAC: {KEMs: []phone.Model{model(t, "7914")}}}
+	kemLines := slices.Clone(testLines())
+	for i := 2; i < 8; i++ {
+		kemLines = append(kemLines, Line{Extension: fmt.Sprint(100 + i), Password: fmt.Sprint("pw", i)})
+	}
+	p7961kem := Phone{MAC: testMAC, Model: model(t, "7961"), Protocol: "SIP", Label: "Reception", Load: "SIP41.9-4-2SR3-1S", Lines: kemLines}
+	kem2 := testSite()
+	kem2.Phones = map[phone.MAC]PhoneSettings{testMAC: {KEMs: []phone.Model{model(t, "7915"), model(t, "7915")}}}
+	kem2.KEMLoads = map[string]string{"7915": "B015-1-0-4-2"}
+	p7962kem := Phone{MAC: testMAC, Model: model(t, "7962"), Protocol: "SCCP", Load: "SCCP42.9-4-2SR3-1S"}
 	loads := map[string]string{"7960": "P0S3-8-12-00", "7940": "P0S3-8-12-00", "7961": "SIP41.9-4-2SR3-1S", "7915": "B015-1-0-4-2"}
 
 	cases := []struct {
@@ -118,6 +131,8 @@ func TestGolden(t *testing.T) {
 		{"7961-sip/" + dev, func() ([]byte, error) { return tp.DeviceConfig(s, p7961sip) }},
 		{"7961-sccp/" + dev, func() ([]byte, error) { return tp.DeviceConfig(s, p7961sccp) }},
 		{"unknown/" + dev, func() ([]byte, error) { return tp.DeviceConfig(s, unknown) }},
+		{"7961-sip-kem/" + dev, func() ([]byte, error) { return tp.DeviceConfig(kem, p7961kem) }},
+		{"7962-sccp-kem/" + dev, func() ([]byte, error) { return tp.DeviceConfig(kem2, p7962kem) }},
 		{"XMLDefault.cnf.xml", func() ([]byte, error) { return tp.DefaultConfig(s, loads) }},
 		{"dialplan.xml", func() ([]byte, error) { return tp.DialPlan(s) }},
 		{"RINGLIST.DAT", func() ([]byte, error) { return tp.RingList(s) }},

@@ -1408,3 +1408,76 @@ func TestSourcesLocaleBlocks(t *testing.T) {
 		t.Error("charset latin1 accepted")
 	}
 }
+
+// Key expansion modules (ref §1.4, §2.1 [S4]): <addOnModules> with one
+// <addOnModule idx="1".."3"> each (position from the phone), deviceType
+// 7914, 7915 or 7916, deviceLine its line keys ([S4]: "14 Line Module",
+// "24 Line Module", "24 Line Module"), loadInformation "only required for
+// the 7914, 7915 and 7916" — always there, empty when no load is known.
+// The lines beyond the phone's own buttons are the modules' buttons.
+func TestSourcesAddOnModules(t *testing.T) {
+	tp := load(t, "")
+	lineKeys := map[string]string{"7914": "14", "7915": "24", "7916": "24"}
+	for _, c := range []struct {
+		phone, proto string
+		kems         []string
+		lines        int
+	}{{"7961", "SIP", []string{"7914"}, 20}, {"7965", "SCCP", []string{"7916", "7916"}, 0}, {"7960", "SCCP", []string{"7914", "7914"}, 0}} {
+		t.Run(c.phone, func(t *testing.T) {
+			s := testSite()
+			var kems []phone.Model
+			for _, k := range c.kems {
+				kems = append(kems, model(t, k))
+			}
+			s.Phones = map[phone.MAC]PhoneSettings{testMAC: {KEMs: kems}}
+			s.KEMLoads = map[string]string{"7914": "S00105000400"}
+			var lines []Line
+			for i := range c.lines {
+				lines = append(lines, Line{Extension: strconv.Itoa(200 + i), Password: "pw"})
+			}
+			b, err := tp.DeviceConfig(s, Phone{MAC: testMAC, Model: model(t, c.phone), Protocol: c.proto, Lines: lines})
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := parseTree(t, b)
+			checkPaths(t, doc, devicePaths)
+			mods := doc.must(t, "addOnModules/addOnModule")
+			if len(mods) != len(c.kems) || len(mods) > 3 {
+				t.Fatalf("%d modules, want %d", len(mods), len(c.kems))
+			}
+			for i, m := range mods {
+				typ := m.textOf(t, "deviceType")
+				if m.attrs["idx"] != strconv.Itoa(i+1) || typ != c.kems[i] || m.textOf(t, "deviceLine") != lineKeys[typ] {
+					t.Errorf("module %d: idx %q, %s with %s lines", i, m.attrs["idx"], typ, m.textOf(t, "deviceLine"))
+				}
+				want := ""
+				if typ == "7914" {
+					want = "S00105000400"
+				}
+				if got := m.find("loadInformation"); len(got) != 1 || got[0].text != want {
+					t.Errorf("module %d: loadInformation %v, want %q", i, got, want)
+				}
+			}
+			if c.proto == "SIP" {
+				sl := doc.must(t, "sipProfile/sipLines/line")
+				if len(sl) != c.lines || sl[len(sl)-1].attrs["button"] != strconv.Itoa(c.lines) {
+					t.Errorf("%d SIP lines, the last on button %q; want %d", len(sl), sl[len(sl)-1].attrs["button"], c.lines)
+				}
+			}
+		})
+	}
+	// Lines beyond phone and modules, and a 7960 on SIP (lines 1-6
+	// only, §3.2), are refused.
+	s := testSite()
+	s.Phones = map[phone.MAC]PhoneSettings{testMAC: {KEMs: []phone.Model{model(t, "7914")}}}
+	many := make([]Line, 21)
+	for i := range many {
+		many[i] = Line{Extension: strconv.Itoa(i + 1)}
+	}
+	if _, err := tp.DeviceConfig(s, Phone{MAC: testMAC, Model: model(t, "7961"), Protocol: "SCCP", Lines: many}); err == nil || !strings.Contains(err.Error(), "20 line buttons, 21 lines") {
+		t.Errorf("21 lines on a 7961 with a 7914: %v", err)
+	}
+	if _, err := tp.SIPConfig(s, Phone{MAC: testMAC, Model: model(t, "7960"), Protocol: "SIP"}); err == nil || !strings.Contains(err.Error(), "no key expansion module") {
+		t.Errorf("7960 on SIP with a 7914: %v", err)
+	}
+}
