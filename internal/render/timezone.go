@@ -182,7 +182,9 @@ func suggestZones(name string) string {
 		return strings.Compare(a.name, b.name)
 	})
 	for _, c := range cands {
-		if len(near) == 3 {
+		// The best ones only: a name one letter off is what was meant,
+		// not the one three letters off.
+		if len(near) == 3 || c.d > cands[0].d+1 {
 			break
 		}
 		near = append(near, strconv.Quote(c.name))
