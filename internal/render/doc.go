@@ -46,7 +46,14 @@
 //	                .StartDayOfWeek, .StartTime, and .Stop...; .Offset "" =
 //	                no rule to write: none, or one phoneboot does not model)
 //	.NTPServers     as given
-//	.UserLocale     Site.Locale; .NetworkLocale its part after the first "_"
+//	.UserLocale     Site.Locale; .NetworkLocale LocaleInfo.Network, else
+//	                its part after the first "_"
+//	.LangCode, .LocaleVersion, .LocaleUID, .NetworkLocaleUID
+//	                the locale blocks' details (Site.LocaleInfo with its
+//	                defaults: from the name, "7.1.0.1(1)", 1, 64);
+//	                .WinCharSet is "iso-8859-1" or "utf-8" (per-phone files:
+//	                by family when not set)
+//	.MediaStart, .MediaStop  RTP ports of SIP phones (16384, 32766)
 //	.DialRules      .Match, .Timeout, .Rewrite; one MATCH="*" rule if none given
 //	.Rings          .Name, .File
 //	.Sync           Site.Sync, "1" when empty
@@ -66,6 +73,14 @@
 //	.Lines          .Button (from 1), .Extension, .Name, .Label and
 //	                .DisplayName (Name, else Extension), .AuthName
 //	                (AuthUser, else Extension), .Password
+//	.AddOns         key expansion modules: .Idx (1, 2), .Type ("7914"),
+//	                .Lines (its line keys), .Load ("" = keep its own),
+//	                .First, .Last (the phone's line buttons on it)
+//	.Transport      "TCP" or "UDP"; .TransportCode 1 or 2
+//	                (<transportLayerProtocol>)
+//	.Blank          the phone is in the inventory: blank what it does not
+//	                use; .Unused its line buttons without a line, up to
+//	                the model's count (SIP<MAC>.cnf)
 //
 // XMLDefault.cnf.xml also has .LoadInfos: .Code, .Model ("Cisco 7960"),
 // .Load, one per device-type code, sorted by code.
