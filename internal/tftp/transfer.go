@@ -349,10 +349,12 @@ func (t *transfer) sendWindow(now time.Time) {
 			buf = buf[:off+headerLen+int(n)]
 			PutDataHeader(buf[off:], t.blockNumber(t.next))
 			if m, err := t.f.ReadAt(buf[off+headerLen:], (t.next-1)*t.bs); int64(m) < n {
-				if err == nil {
-					err = io.ErrUnexpectedEOF
+				// In words, never the system call's text.
+				why := fmt.Sprintf("the file could not be read at block %d", t.next)
+				if err == nil || errors.Is(err, io.EOF) {
+					why = fmt.Sprintf("the file ended before block %d: it was made shorter while being sent", t.next)
 				}
-				t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), fmt.Sprintf("the file could not be read at block %d", t.next))
+				t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), why)
 				return
 			}
 			t.next++
