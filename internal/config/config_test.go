@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -343,6 +344,25 @@ func TestKEMs(t *testing.T) {
 		_, err := Parse("k.toml", []byte(c.text))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v\nwant %q", err, c.want)
+		}
+	}
+}
+
+// Every TOML example of docs/config.md is a config phoneboot takes, so a
+// newcomer can paste any of them.
+func TestDocExamplesParse(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```toml\n")[1:]
+	if len(blocks) < 5 {
+		t.Fatalf("%d TOML examples in docs/config.md", len(blocks))
+	}
+	for i, b := range blocks {
+		text, _, _ := strings.Cut(b, "```")
+		if _, err := Parse(fmt.Sprintf("docs/config.md example %d", i+1), []byte(text)); err != nil {
+			t.Errorf("%v\n%s", err, text)
 		}
 	}
 }
