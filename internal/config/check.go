@@ -5,10 +5,13 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"phoneboot/internal/phone"
+	"phoneboot/internal/render"
 )
 
 // build checks the file's values, turns them into c's typed fields (c
@@ -57,6 +60,69 @@ func (c *Config) buildSite(r *rawSite, fail failFunc) {
 		s.SIPProxy = h
 	}
 	s.TimeZone, s.NTPServers, s.Locale, s.Sync, s.TFTPViaDHCP = r.TimeZone, r.NTPServers, r.Locale, r.Sync, r.TFTPViaDHCP
+	// Time zones: names of render's table only (timezones.tsv, checked
+	// against Cisco's list and the time zone database); a name it does
+	// not have is passed to no phone.
+	if _, err := render.LookupTimeZone(r.TimeZone); err != nil {
+		fail(line("time_zone"), "site.time_zone: %v", err)
+	}
+	if err := render.CheckSIPValue(r.SIPTimeZone); err != nil {
+		fail(line("sip_time_zone"), "site.sip_time_zone %v", err)
+	}
+	s.SIPTimeZone = r.SIPTimeZone
+	s.NetworkLocale, s.LocaleLangCode, s.LocaleVersion = r.NetworkLocale, r.LocaleLangCode, r.LocaleVersion
+	switch cs := strings.ToLower(r.LocaleCharset); cs {
+	case "", "iso-8859-1", "utf-8":
+		s.LocaleCharset = cs
+	default:
+		fail(line("locale_charset"), "site.locale_charset %q: phones take iso-8859-1 or utf-8 (usecallmanager.nz)", r.LocaleCharset)
+	}
+	for _, u := range []struct {
+		key string
+		v   *int
+		to  *int
+	}{{"locale_uid", r.LocaleUID, &s.LocaleUID}, {"network_locale_uid", r.NetworkLocaleUID, &s.NetworkLocaleUID}} {
+		switch {
+		case u.v == nil:
+		case *u.v < 1:
+			fail(line(u.key), "site.%s: %d: a uid is 1 or more", u.key, *u.v)
+		default:
+			*u.to = *u.v
+		}
+	}
+	// The details describe a locale block: without one they would say
+	// nothing, which is most likely a forgotten locale.
+	if r.Locale == "" && r.NetworkLocale == "" {
+		for key, set := range map[string]bool{
+			"locale_lang_code": r.LocaleLangCode != "", "locale_version": r.LocaleVersion != "",
+			"locale_charset": r.LocaleCharset != "", "locale_uid": r.LocaleUID != nil, "network_locale_uid": r.NetworkLocaleUID != nil,
+		} {
+			if set {
+				fail(line(key), "site.%s without site.locale: no phone gets a locale block (set locale, e.g. \"English_United_States\")", key)
+			}
+		}
+	}
+	if r.SIPTransport != "" {
+		if t, err := transport(r.SIPTransport); err != nil {
+			fail(line("sip_transport"), "site.sip_transport: %v", err)
+		} else {
+			s.SIPTransport = t
+		}
+	}
+	if r.MediaPorts != "" {
+		if pr, err := ParsePortRange(r.MediaPorts); err != nil {
+			fail(line("media_ports"), "site.media_ports: %v", err)
+		} else {
+			s.MediaPorts = pr
+		}
+	}
+	if r.JavaSIPPasswordMax != nil {
+		if *r.JavaSIPPasswordMax < 0 {
+			fail(line("java_sip_password_max"), "site.java_sip_password_max: %d: write a length, or 0 for no limit", *r.JavaSIPPasswordMax)
+		} else {
+			s.JavaSIPPasswordMax = *r.JavaSIPPasswordMax
+		}
+	}
 
 	// Keys in line order, so that of two naming one model the second is
 	// the one reported.
@@ -92,11 +158,22 @@ func (c *Config) buildSite(r *rawSite, fail failFunc) {
 		if d.Timeout < 0 {
 			fail(pos.at("site.dial_plan", i, "timeout"), "site.dial_plan: timeout %d must be 0 or more seconds", d.Timeout)
 		}
+		if err := render.CheckRewrite(d.Rewrite); err != nil {
+			fail(pos.at("site.dial_plan", i, "rewrite"), "site.dial_plan: %v", err)
+		}
 		s.DialPlan = append(s.DialPlan, DialRule{Match: d.Match, Timeout: time.Duration(d.Timeout) * time.Second, Rewrite: d.Rewrite})
 	}
 	for i, g := range r.Rings {
-		if g.Name == "" || g.File == "" {
-			fail(pos.header("site.ring", i), "site.ring: a ring needs name and file (e.g. name = \"Piano\", file = \"Piano1.raw\")")
+		at := pos.header("site.ring", i)
+		switch {
+		case g.Name == "" || g.File == "":
+			fail(at, "site.ring: a ring needs name and file (e.g. name = \"Piano\", file = \"Piano1.raw\")")
+		case i == render.MaxRings:
+			fail(at, "site.ring: %d rings; phones list at most %d (Ringlist.xml, cisco-79xx.md §1.3)", len(r.Rings), render.MaxRings)
+		default:
+			if err := render.CheckRing(render.Ring(g)); err != nil {
+				fail(pos.at("site.ring", i, ringKey(err)), "site.ring %q: %v", g.Name, err)
+			}
 		}
 		s.Rings = append(s.Rings, Ring(g))
 	}
@@ -238,6 +315,11 @@ func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
 		if p.Protocol, err = protocol(r.Protocol); err != nil {
 			fail(pos.at("phone", i, "protocol"), "phone %s: %v", mac, err)
 		}
+		if r.SIPTransport != "" {
+			if p.SIPTransport, err = transport(r.SIPTransport); err != nil {
+				fail(pos.at("phone", i, "sip_transport"), "phone %s: sip_transport %v", mac, err)
+			}
+		}
 		proto := p.Protocol
 		if proto == "" {
 			proto = siteProto
@@ -266,6 +348,9 @@ func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
 		}
 		c.Phones = append(c.Phones, p)
 		if r.Model == "" {
+			if len(r.KEM) > 0 {
+				fail(pos.at("phone", i, "kem"), "phone %s: kem needs the phone's model (which phones take which modules depends on it)", mac)
+			}
 			continue
 		}
 		m, ok := phone.ModelByName(r.Model)
@@ -274,8 +359,17 @@ func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
 			continue
 		}
 		c.Phones[len(c.Phones)-1].Model = m
-		if m.LineKeys > 0 && len(r.Lines) > m.LineKeys {
-			fail(line, "phone %s: a %s has %d line buttons, %d lines are configured", mac, m.Name, m.LineKeys, len(r.Lines))
+		kems, ok := c.buildKEMs(r, i, m, proto, fail)
+		c.Phones[len(c.Phones)-1].KEMs = kems
+		buttons, on := m.LineKeys, ""
+		for _, k := range kems {
+			buttons += k.LineKeys
+		}
+		if len(kems) > 0 {
+			on = fmt.Sprintf(" with %s", kemList(kems))
+		}
+		if ok && m.LineKeys > 0 && len(r.Lines) > buttons {
+			fail(line, "phone %s: a %s%s has %d line buttons, %d lines are configured", mac, m.Name, on, buttons, len(r.Lines))
 		}
 		if proto != "" && !slices.Contains(m.Protocols, proto) {
 			fail(pos.at("phone", i, "protocol"), "phone %s: a %s cannot run %s (it runs %s)", mac, m.Name, proto, strings.Join(m.Protocols, ", "))
@@ -284,7 +378,119 @@ func (c *Config) buildPhones(raws []rawPhone, siteProto string, fail failFunc) {
 		if m.Family == phone.FamilyClassic && proto == "SIP" && len([]rune(r.Label)) > 11 {
 			fail(pos.at("phone", i, "label"), "phone %s: label %q is %d characters; a %s on SIP shows at most 11", mac, r.Label, len([]rune(r.Label)), m.Name)
 		}
+		javaSIP := m.Family == phone.FamilyJava && proto == "SIP"
+		if r.SIPTransport != "" && !javaSIP {
+			fail(pos.at("phone", i, "sip_transport"), "phone %s: sip_transport is for 79x1 and later phones on SIP; a %s on %s does not take it from phoneboot", mac, m.Name, orWord(proto, "SCCP"))
+		}
+		// cisco-79xx.md §1.6 [S22]: the Java phones' SIP firmware takes
+		// passwords of at most 8 characters; a longer one never registers.
+		if limit := c.Site.JavaSIPPasswordMax; javaSIP && limit > 0 {
+			for j, l := range r.Lines {
+				if n := utf8.RuneCountInString(l.Password); n > limit {
+					fail(pos.at("phone.line", lineBase+j, "password"), "phone %s: line %d (%s): password is %d characters; the SIP firmware of a %s takes at most %d, so with a longer one the line never registers (cisco-79xx.md §1.6); shorten it (site.java_sip_password_max sets the limit)", mac, j+1, l.Extension, n, m.Name, limit)
+				}
+			}
+		}
 	}
+}
+
+// kemHosts are the phones that take key expansion modules, and which
+// (Cisco's data sheets of the 7914, 7915 and 7916: the 7914 on the 7960,
+// 7961, 7962, 7965, 7970, 7971 and 7975, the 7915 and 7916 on the 7962,
+// 7965 and 7975; up to two of one type. Not in docs/cisco-79xx.md:
+// inference from the vendor's product pages).
+var kemHosts = map[string][]string{
+	"7960": {"7914"}, "7961": {"7914"}, "7961G-GE": {"7914"}, "7970": {"7914"}, "7971": {"7914"},
+	"7962": {"7914", "7915", "7916"}, "7965": {"7914", "7915", "7916"}, "7975": {"7914", "7915", "7916"},
+}
+
+// maxKEMs is how many modules one phone takes (the data sheets: two).
+const maxKEMs = 2
+
+// buildKEMs checks a phone's kem list against its model m; ok is false
+// when the list is wrong (then the line count is not checked against it).
+func (c *Config) buildKEMs(r *rawPhone, i int, m phone.Model, proto string, fail failFunc) ([]phone.Model, bool) {
+	if len(r.KEM) == 0 {
+		return nil, true
+	}
+	at := c.pos.at("phone", i, "kem")
+	mac := c.Phones[len(c.Phones)-1].MAC
+	var kems []phone.Model
+	for _, name := range r.KEM {
+		k, found := phone.ModelByName(name)
+		if !found || k.Family != phone.FamilyKEM {
+			fail(at, "phone %s: kem %q is not a key expansion module (7914, 7915 or 7916)", mac, name)
+			return nil, false
+		}
+		kems = append(kems, k)
+	}
+	takes := kemHosts[m.Name]
+	switch {
+	case len(takes) == 0:
+		fail(at, "phone %s: a %s takes no key expansion module (those that do: 7960, 7961, 7962, 7965, 7970, 7971, 7975)", mac, m.Name)
+	case len(kems) > maxKEMs:
+		fail(at, "phone %s: %d modules; a %s takes at most %d", mac, len(kems), m.Name, maxKEMs)
+	case !slices.Contains(takes, kems[0].Name):
+		fail(at, "phone %s: a %s takes the %s, not the %s", mac, m.Name, strings.Join(takes, ", "), kems[0].Name)
+	case len(kems) == 2 && kems[1].Name != kems[0].Name:
+		fail(at, "phone %s: a phone's modules are all of one type; here %s", mac, kemList(kems))
+	case m.Family == phone.FamilyClassic && proto == "SIP":
+		// SIP<MAC>.cnf holds lines 1-6 (cisco-79xx.md §3.2): the SIP
+		// firmware of the 7960 has nothing for a module's buttons.
+		fail(at, "phone %s: a %s on SIP cannot use expansion modules: its SIP configuration has lines 1 to 6 only (cisco-79xx.md §3.2); run it on SCCP or drop kem", mac, m.Name)
+	default:
+		return kems, true
+	}
+	return nil, false
+}
+
+// kemList names modules as "7914 and 7914".
+func kemList(kems []phone.Model) string {
+	names := make([]string, len(kems))
+	for i, k := range kems {
+		names[i] = k.Name
+	}
+	return strings.Join(names, " and ")
+}
+
+// ringKey is the key a ring's problem is about, for its line.
+func ringKey(err error) string {
+	if strings.Contains(err.Error(), "file") {
+		return "file"
+	}
+	return "name"
+}
+
+// transport reads a SIP transport: TCP or UDP, any case.
+func transport(s string) (string, error) {
+	switch u := strings.ToUpper(strings.TrimSpace(s)); u {
+	case "TCP", "UDP":
+		return u, nil
+	case "TLS":
+		return "", fmt.Errorf("%q: phoneboot serves no trust list, so phones cannot use TLS; use TCP or UDP", s)
+	}
+	return "", fmt.Errorf("%q: use TCP or UDP", s)
+}
+
+// ParsePortRange reads "START-STOP", ports from 1 to 65535, START below STOP.
+func ParsePortRange(s string) (PortRange, error) {
+	a, b, ok := strings.Cut(s, "-")
+	x, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	y, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	switch {
+	case !ok || err1 != nil || err2 != nil || x == 0 || y == 0:
+		return PortRange{}, fmt.Errorf("%q: write it like \"16384-32766\"", s)
+	case x >= y:
+		return PortRange{}, fmt.Errorf("%q: the first port must be below the second", s)
+	}
+	return PortRange{Start: uint16(x), Stop: uint16(y)}, nil
+}
+
+func orWord(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func protocol(s string) (string, error) {

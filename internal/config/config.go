@@ -54,11 +54,29 @@ type Site struct {
 	// CallManagers are SCCP call-control hosts.
 	CallManagers []Host
 	// SIPProxy is the SIP registrar/proxy (Name "": none).
-	SIPProxy   Host
-	TimeZone   string
-	NTPServers []string
+	SIPProxy Host
+	// TimeZone is an IANA or Cisco time zone name of render's table
+	// (checked; "" = none).
+	TimeZone string
+	// SIPTimeZone overrides the time_zone value the table gives the
+	// 7940/7960 SIP configs (the values that firmware takes are
+	// uncertain, cisco-79xx.md §3.2).
+	SIPTimeZone string
+	NTPServers  []string
 	// Locale is the user locale directory name, e.g. English_United_States.
 	Locale string
+	// NetworkLocale is the network (tones) locale directory; "" = the
+	// part of Locale after its first "_".
+	NetworkLocale string
+	// LocaleLangCode, LocaleVersion, LocaleCharset, LocaleUID and
+	// NetworkLocaleUID are the <userLocale>/<networkLocaleInfo> details
+	// (cisco-79xx.md §2.1; the sources show one locale only, so each is a
+	// setting); ""/0 = render's default (chan-sccp's values).
+	LocaleLangCode   string
+	LocaleVersion    string
+	LocaleCharset    string // "iso-8859-1" or "utf-8"
+	LocaleUID        int
+	NetworkLocaleUID int
 	// Loads is the target load per model, keyed by the model's canonical
 	// name (phone.Model.Name): "7961" for a key written 7961, 7961G or
 	// CP-7961G.
@@ -75,7 +93,25 @@ type Site struct {
 	// upgraded has lost its manual TFTP setting and finds phoneboot only
 	// so ("Protocol Application Invalid", cisco-79xx.md §1.6).
 	TFTPViaDHCP bool
+	// SIPTransport is how Java phones (79x1 and later) on SIP reach the
+	// proxy: "TCP" or "UDP" (default TCP: usecallmanager.nz advises it,
+	// UDP "causes SIP retransmit errors"; cisco-79xx.md §1.6).
+	SIPTransport string
+	// MediaPorts is the RTP port range SIP phones use (SEP<MAC>.cnf.xml
+	// startMediaPort/stopMediaPort, SIPDefault.cnf start_media_port/
+	// end_media_port); default 16384-32766, as in [S4] and mkirbst's file.
+	MediaPorts PortRange
+	// JavaSIPPasswordMax is the longest SIP password a Java phone's SIP
+	// firmware takes (reported 8, cisco-79xx.md §1.6 [S22]; usecallmanager
+	// says 30: uncertain, hence a setting); 0: no limit.
+	JavaSIPPasswordMax int
 }
+
+// PortRange is a range of UDP ports, both ends included.
+type PortRange struct{ Start, Stop uint16 }
+
+// String is the range as written: "16384-32766".
+func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.Start, r.Stop) }
 
 // Load is a site.loads entry: the target load of one model.
 type Load struct {
@@ -110,7 +146,14 @@ type Phone struct {
 	RunningLoad string
 	// IP is the address phoneboot's DHCP server reserves for the phone
 	// (the zero Addr: none).
-	IP    netip.Addr
+	IP netip.Addr
+	// SIPTransport overrides Site.SIPTransport for this phone ("" = the
+	// site's).
+	SIPTransport string
+	// KEMs are the key expansion modules attached to the phone, in order
+	// (the first is next to the phone); lines beyond the phone's own
+	// buttons go to them.
+	KEMs  []phone.Model
 	Lines []Line
 }
 
@@ -175,14 +218,29 @@ const (
 	DefaultConfigLoopRequests = 4
 	DefaultLoopWindow         = 2 * time.Minute
 	DefaultQuietAfter         = 5 * time.Minute
+	// DefaultSIPTransport: usecallmanager.nz advises TCP for Java phones
+	// on SIP (UDP "causes SIP retransmit errors"), and FreePBX users
+	// needed it (cisco-79xx.md §1.6 [S4][S5]); working UDP configs exist
+	// too (§2.3 [S22], mkirbst), so it is a setting.
+	DefaultSIPTransport = "TCP"
+	// DefaultJavaSIPPasswordMax: "79x1 SIP passwords max 8 chars"
+	// (cisco-79xx.md §1.6 [S22]).
+	DefaultJavaSIPPasswordMax = 8
 )
+
+// DefaultMediaPorts is the RTP range of usecallmanager.nz's and mkirbst's
+// files (16384-32766, the phones' own default).
+var DefaultMediaPorts = PortRange{Start: 16384, Stop: 32766}
 
 // Default is the configuration without a config file: every phone gets
 // the defaults for its model. file is the file that was not there.
 func Default(file string) *Config {
 	return &Config{
 		File: file,
-		Site: Site{Protocol: DefaultProtocol, Loads: map[string]Load{}},
+		Site: Site{
+			Protocol: DefaultProtocol, Loads: map[string]Load{}, SIPTransport: DefaultSIPTransport,
+			MediaPorts: DefaultMediaPorts, JavaSIPPasswordMax: DefaultJavaSIPPasswordMax,
+		},
 		Provision: Provision{
 			CTLLoopRequests:    DefaultCTLLoopRequests,
 			ConfigLoopRequests: DefaultConfigLoopRequests,

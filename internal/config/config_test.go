@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -153,5 +155,214 @@ func TestDHCPClasses(t *testing.T) {
 	_, err = Parse("d.toml", []byte("[[dhcp.class]]\nmodel = \"7999\"\n"))
 	if err == nil || !strings.Contains(err.Error(), `d.toml:1: dhcp.class: unknown model "7999"`) {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// Time zones: a name of render's table, in any case; anything else is an
+// error with its line and the names it may have meant.
+func TestTimeZoneChecked(t *testing.T) {
+	for _, tz := range []string{"Europe/Vienna", "W. Europe Standard/Daylight Time", "america/new_york", ""} {
+		if _, err := Parse("t.toml", []byte("[site]\ntime_zone = \""+tz+"\"\n")); err != nil {
+			t.Errorf("%q: %v", tz, err)
+		}
+	}
+	for tz, want := range map[string]string{
+		"Europe/Vienn":    `t.toml:3: site.time_zone: unknown time zone "Europe/Vienn" (did you mean "Europe/Vienna"`,
+		"CET":             `t.toml:3: site.time_zone: unknown time zone "CET"`,
+		"Asia/Kathmandu":  `t.toml:3: site.time_zone: unknown time zone "Asia/Kathmandu"`,
+		"Europe/Chisinau": `"E. Europe Standard/Daylight Time"`,
+	} {
+		_, err := Parse("t.toml", []byte("[site]\nprotocol = \"SIP\"\ntime_zone = \""+tz+"\"\n"))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", tz, err, want)
+		}
+	}
+	c, err := Parse("t.toml", []byte("[site]\ntime_zone = \"Australia/Sydney\"\nsip_time_zone = \"EAST\"\n"))
+	if err != nil || c.Site.SIPTimeZone != "EAST" {
+		t.Fatalf("sip_time_zone: %v", err)
+	}
+	if _, err := Parse("t.toml", []byte("[site]\nsip_time_zone = \"CE\\\"T\"\n")); err == nil || !strings.Contains(err.Error(), "t.toml:2: site.sip_time_zone contains a double quote") {
+		t.Errorf("quote in sip_time_zone: %v", err)
+	}
+}
+
+// A dial rule's rewrite is in the dial template's syntax: %0 for the
+// whole number, never %s.
+func TestDialRewriteChecked(t *testing.T) {
+	ok := "[[site.dial_plan]]\nmatch = \"0.\"\nrewrite = \"9%0\"\n"
+	if _, err := Parse("d.toml", []byte(ok)); err != nil {
+		t.Fatal(err)
+	}
+	bad := "[[site.dial_plan]]\nmatch = \"1..\"\n\n[[site.dial_plan]]\nmatch = \"0.\"\ntimeout = 5\nrewrite = \"0%s\"\n"
+	_, err := Parse("d.toml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), `d.toml:7: site.dial_plan: rewrite "0%s": "%s" is not a dial-template token; use %0 for the whole number dialled`) {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// Rings: what Ringlist.xml takes (at most 50, names and files of at most
+// 25 characters, .raw files), each problem at its line.
+func TestRingsChecked(t *testing.T) {
+	text := "[[site.ring]]\nname = \"Piano 1\"\nfile = \"Piano1.raw\"\n" +
+		"[[site.ring]]\nname = \"A very long ring tone name\"\nfile = \"Long.raw\"\n" +
+		"[[site.ring]]\nname = \"Wave\"\nfile = \"wave.wav\"\n"
+	_, err := Parse("r.toml", []byte(text))
+	for _, w := range []string{
+		`r.toml:5: site.ring "A very long ring tone name": name "A very long ring tone name" is 26 characters; phones show at most 25`,
+		`r.toml:9: site.ring "Wave": file "wave.wav" is not a .raw file`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v lacks %q", err, w)
+		}
+	}
+	var b strings.Builder
+	for i := range 51 {
+		fmt.Fprintf(&b, "[[site.ring]]\nname = \"R%d\"\nfile = \"r%d.raw\"\n", i, i)
+	}
+	_, err = Parse("r.toml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "r.toml:151: site.ring: 51 rings; phones list at most 50") {
+		t.Errorf("51 rings: %v", err)
+	}
+}
+
+// 79x1 and later on SIP: a password over the firmware's limit (8, cisco-
+// 79xx.md §1.6) is an error at its line that says why; transport and
+// media ports are checked; the limit is a setting.
+func TestJavaSIPChecks(t *testing.T) {
+	text := `[site]
+protocol = "SIP"
+sip_transport = "udp"
+media_ports = "10000-20000"
+
+[[phone]]
+mac = "00:13:7F:38:B3:DE"
+model = "7961"
+sip_transport = "tcp"
+
+  [[phone.line]]
+  extension = "201"
+  password = "12345678"
+
+  [[phone.line]]
+  extension = "202"
+  password = "123456789"
+
+[[phone]]
+mac = "00:13:7F:38:B3:DF"
+model = "7960"
+  [[phone.line]]
+  extension = "203"
+  password = "a-long-password-is-fine-on-a-7960"
+`
+	_, err := Parse("j.toml", []byte(text))
+	want := `j.toml:17: phone 00:13:7f:38:b3:de: line 2 (202): password is 9 characters; the SIP firmware of a 7961 takes at most 8, so with a longer one the line never registers (cisco-79xx.md §1.6)`
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 1 || !strings.HasPrefix(es[0].Error(), want) {
+		t.Fatalf("error %v, want only %q", err, want)
+	}
+	c, err := Parse("j.toml", []byte(strings.Replace(text, `password = "123456789"`, `password = "12345678"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Site.SIPTransport != "UDP" || c.Phones[0].SIPTransport != "TCP" || c.Site.MediaPorts != (PortRange{10000, 20000}) {
+		t.Errorf("site %+v, phone %+v", c.Site, c.Phones[0])
+	}
+	if c, err := Parse("j.toml", []byte("[site]\njava_sip_password_max = 0\n"+text[len("[site]\n"):])); err != nil || c.Site.JavaSIPPasswordMax != 0 {
+		t.Errorf("no limit: %v", err)
+	}
+	d := Default("x.toml")
+	if d.Site.SIPTransport != "TCP" || d.Site.MediaPorts.String() != "16384-32766" || d.Site.JavaSIPPasswordMax != 8 {
+		t.Errorf("defaults %+v", d.Site)
+	}
+	for in, w := range map[string]string{
+		"[site]\nsip_transport = \"sctp\"\n":                                             `b.toml:2: site.sip_transport: "sctp": use TCP or UDP`,
+		"[site]\nsip_transport = \"tls\"\n":                                              "b.toml:2: site.sip_transport: \"tls\": phoneboot serves no trust list",
+		"[site]\nmedia_ports = \"20000\"\n":                                              `b.toml:2: site.media_ports: "20000": write it like "16384-32766"`,
+		"[site]\nmedia_ports = \"2-1\"\n":                                                `b.toml:2: site.media_ports: "2-1": the first port must be below the second`,
+		"[[phone]]\nmac = \"00137F38B3DE\"\nmodel = \"7960\"\nsip_transport = \"udp\"\n": "b.toml:4: phone 00:13:7f:38:b3:de: sip_transport is for 79x1 and later phones on SIP; a 7960 on SCCP",
+	} {
+		if _, err := Parse("b.toml", []byte(in)); err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%q: error %v, want %q", in, err, w)
+		}
+	}
+}
+
+// The locale blocks' details: settings with their checks.
+func TestLocaleInfo(t *testing.T) {
+	c, err := Parse("l.toml", []byte("[site]\nlocale = \"English_United_Kingdom\"\nnetwork_locale = \"United_Kingdom\"\nlocale_lang_code = \"en_GB\"\nlocale_version = \"9.3.1.1(1)\"\nlocale_charset = \"UTF-8\"\nlocale_uid = 2\nnetwork_locale_uid = 65\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Site
+	if s.NetworkLocale != "United_Kingdom" || s.LocaleLangCode != "en_GB" || s.LocaleVersion != "9.3.1.1(1)" || s.LocaleCharset != "utf-8" || s.LocaleUID != 2 || s.NetworkLocaleUID != 65 {
+		t.Errorf("site %+v", s)
+	}
+	for in, w := range map[string]string{
+		"[site]\nlocale = \"x_y\"\nlocale_charset = \"latin1\"\n": `l.toml:3: site.locale_charset "latin1": phones take iso-8859-1 or utf-8`,
+		"[site]\nlocale = \"x_y\"\nlocale_uid = 0\n":              "l.toml:3: site.locale_uid: 0: a uid is 1 or more",
+		"[site]\nlocale_version = \"1\"\n":                        "l.toml:2: site.locale_version without site.locale",
+	} {
+		if _, err := Parse("l.toml", []byte(in)); err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%q: error %v, want %q", in, err, w)
+		}
+	}
+}
+
+// Key expansion modules: known modules on phones that take them, at most
+// two of one type; lines beyond the phone's buttons go to them, as many
+// as they have.
+func TestKEMs(t *testing.T) {
+	phone := func(model, proto, kem string, lines int) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "[[phone]]\nmac = \"00137F38B3DE\"\nmodel = %q\nprotocol = %q\nkem = %s\n", model, proto, kem)
+		for i := range lines {
+			fmt.Fprintf(&b, "  [[phone.line]]\n  extension = \"%d\"\n  password = \"pw\"\n", 200+i)
+		}
+		return b.String()
+	}
+	c, err := Parse("k.toml", []byte(phone("7961", "SCCP", `["7914", "7914"]`, 34)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := c.Phones[0].KEMs; len(k) != 2 || k[0].Name != "7914" {
+		t.Errorf("kems %+v", k)
+	}
+	if _, err := Parse("k.toml", []byte(phone("7965", "SIP", `["7916"]`, 30))); err != nil {
+		t.Error(err)
+	}
+	for _, c := range []struct{ text, want string }{
+		{phone("7961", "SCCP", `["7914", "7914"]`, 35), "k.toml:1: phone 00:13:7f:38:b3:de: a 7961 with 7914 and 7914 has 34 line buttons, 35 lines are configured"},
+		{phone("7961", "SCCP", `["7914"]`, 21), "a 7961 with 7914 has 20 line buttons, 21 lines are configured"},
+		{phone("7961", "SCCP", `["7961"]`, 1), `k.toml:5: phone 00:13:7f:38:b3:de: kem "7961" is not a key expansion module (7914, 7915 or 7916)`},
+		{phone("7941", "SCCP", `["7914"]`, 1), "k.toml:5: phone 00:13:7f:38:b3:de: a 7941 takes no key expansion module"},
+		{phone("7961", "SCCP", `["7915"]`, 1), "k.toml:5: phone 00:13:7f:38:b3:de: a 7961 takes the 7914, not the 7915"},
+		{phone("7965", "SCCP", `["7915", "7916"]`, 1), "k.toml:5: phone 00:13:7f:38:b3:de: a phone's modules are all of one type; here 7915 and 7916"},
+		{phone("7975", "SCCP", `["7914", "7914", "7914"]`, 1), "k.toml:5: phone 00:13:7f:38:b3:de: 3 modules; a 7975 takes at most 2"},
+		{phone("7960", "SIP", `["7914"]`, 1), "k.toml:5: phone 00:13:7f:38:b3:de: a 7960 on SIP cannot use expansion modules"},
+		{"[[phone]]\nmac = \"00137F38B3DE\"\nkem = [\"7914\"]\n", "k.toml:3: phone 00:13:7f:38:b3:de: kem needs the phone's model"},
+	} {
+		_, err := Parse("k.toml", []byte(c.text))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v\nwant %q", err, c.want)
+		}
+	}
+}
+
+// Every TOML example of docs/config.md is a config phoneboot takes, so a
+// newcomer can paste any of them.
+func TestDocExamplesParse(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```toml\n")[1:]
+	if len(blocks) < 5 {
+		t.Fatalf("%d TOML examples in docs/config.md", len(blocks))
+	}
+	for i, b := range blocks {
+		text, _, _ := strings.Cut(b, "```")
+		if _, err := Parse(fmt.Sprintf("docs/config.md example %d", i+1), []byte(text)); err != nil {
+			t.Errorf("%v\n%s", err, text)
+		}
 	}
 }

@@ -18,17 +18,29 @@ type rawConfig struct {
 }
 
 type rawSite struct {
-	Protocol     string            `toml:"protocol"`
-	CallManagers []string          `toml:"call_managers"`
-	SIPProxy     string            `toml:"sip_proxy"`
-	TimeZone     string            `toml:"time_zone"`
-	NTPServers   []string          `toml:"ntp_servers"`
-	Locale       string            `toml:"locale"`
-	Loads        map[string]string `toml:"loads"`
-	DialPlan     []rawDialRule     `toml:"dial_plan"`
-	Rings        []rawRing         `toml:"ring"`
-	Sync         string            `toml:"sync"`
-	TFTPViaDHCP  bool              `toml:"tftp_via_dhcp"`
+	Protocol     string   `toml:"protocol"`
+	CallManagers []string `toml:"call_managers"`
+	SIPProxy     string   `toml:"sip_proxy"`
+	TimeZone     string   `toml:"time_zone"`
+	SIPTimeZone  string   `toml:"sip_time_zone"`
+	NTPServers   []string `toml:"ntp_servers"`
+	Locale       string   `toml:"locale"`
+	// The locale blocks' details (render.LocaleInfo); "" or nil: default.
+	NetworkLocale    string            `toml:"network_locale"`
+	LocaleLangCode   string            `toml:"locale_lang_code"`
+	LocaleVersion    string            `toml:"locale_version"`
+	LocaleCharset    string            `toml:"locale_charset"`
+	LocaleUID        *int              `toml:"locale_uid"`
+	NetworkLocaleUID *int              `toml:"network_locale_uid"`
+	Loads            map[string]string `toml:"loads"`
+	DialPlan         []rawDialRule     `toml:"dial_plan"`
+	Rings            []rawRing         `toml:"ring"`
+	Sync             string            `toml:"sync"`
+	TFTPViaDHCP      bool              `toml:"tftp_via_dhcp"`
+	SIPTransport     string            `toml:"sip_transport"`
+	MediaPorts       string            `toml:"media_ports"`
+	// JavaSIPPasswordMax: nil when not in the file.
+	JavaSIPPasswordMax *int `toml:"java_sip_password_max"`
 }
 
 type rawDialRule struct {
@@ -43,14 +55,16 @@ type rawRing struct {
 }
 
 type rawPhone struct {
-	MAC         string    `toml:"mac"`
-	Model       string    `toml:"model"`
-	Protocol    string    `toml:"protocol"`
-	Label       string    `toml:"label"`
-	Load        string    `toml:"load"`
-	RunningLoad string    `toml:"running_load"`
-	IP          string    `toml:"ip"`
-	Lines       []rawLine `toml:"line"`
+	MAC          string    `toml:"mac"`
+	Model        string    `toml:"model"`
+	Protocol     string    `toml:"protocol"`
+	Label        string    `toml:"label"`
+	Load         string    `toml:"load"`
+	RunningLoad  string    `toml:"running_load"`
+	IP           string    `toml:"ip"`
+	SIPTransport string    `toml:"sip_transport"`
+	KEM          []string  `toml:"kem"`
+	Lines        []rawLine `toml:"line"`
 }
 
 type rawLine struct {

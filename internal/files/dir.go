@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -61,29 +62,57 @@ func OpenDir(dir string, cacheBytes int64) (*Dir, error) {
 func (d *Dir) Close() error { return d.root.Close() }
 
 // Open opens name, a path relative to the directory with '/' separators.
+// Every refusal is an *Error that says in words what is wrong ("RINGLIST.DAT
+// is not in the TFTP root"), never the system call's text: it reaches the
+// phone's screen, the event and the log as it is.
 func (d *Dir) Open(_ context.Context, name string) (File, error) {
-	f, name, err := d.open(name)
+	f, found, err := d.open(name)
 	if err != nil {
-		return nil, err
+		return nil, openError(name, err)
 	}
+	name = found
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, Internalf("%s is in the TFTP root but could not be read", name)
 	}
 	if st.IsDir() {
 		f.Close()
-		return nil, NotFoundf("%s is a directory", name)
+		return nil, NotFoundf("%s is a directory in the TFTP root, not a file", name)
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, Deniedf("%s is not a regular file", name)
+		return nil, Deniedf("%s in the TFTP root is not a regular file", name)
 	}
 	if data, ok := d.shared(name, st, f); ok {
 		f.Close()
 		return data, nil
 	}
 	return &diskFile{File: f, size: st.Size()}, nil
+}
+
+// openError says in words why name could not be opened.
+func openError(name string, err error) *Error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		// ENOTDIR: a part of the path is a file ("Piano1.raw/x").
+		return NotFoundf("%s is not in the TFTP root", name)
+	case errors.Is(err, fs.ErrPermission):
+		return Deniedf("%s is in the TFTP root but phoneboot may not read it (file permissions)", name)
+	case errors.Is(err, syscall.ELOOP):
+		return Deniedf("%s in the TFTP root is a symbolic link that loops", name)
+	case isEscape(err):
+		return Deniedf("%s points outside the TFTP root, which phoneboot never serves", name)
+	}
+	return Internalf("%s could not be opened in the TFTP root", name)
+}
+
+// isEscape reports an os.Root refusal of a path that leaves the root (a
+// symbolic link pointing out, ".."): the os package has no exported
+// error for it, only its text.
+func isEscape(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes")
 }
 
 // open finds name exactly or, failing that, ignoring case.

@@ -145,12 +145,41 @@ func listRoot(dir string) (map[string]string, error) {
 // siteOf turns the config's site table into what templates use.
 func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	st := cfg.Site
-	site := render.Site{TimeZone: st.TimeZone, NTPServers: st.NTPServers, Locale: st.Locale, Sync: st.Sync}
+	site := render.Site{
+		TimeZone: st.TimeZone, SIPTimeZone: st.SIPTimeZone, NTPServers: st.NTPServers, Locale: st.Locale, Sync: st.Sync,
+		SIPTransport: st.SIPTransport, MediaStart: int(st.MediaPorts.Start), MediaStop: int(st.MediaPorts.Stop),
+		LocaleInfo: render.LocaleInfo{
+			Network: st.NetworkLocale, LangCode: st.LocaleLangCode, Version: st.LocaleVersion,
+			Charset: st.LocaleCharset, UID: st.LocaleUID, NetworkUID: st.NetworkLocaleUID,
+		},
+	}
 	for _, cm := range st.CallManagers {
 		site.CallManagers = append(site.CallManagers, hostOf(cm))
 	}
 	if !st.SIPProxy.IsZero() {
 		site.SIPProxy = hostOf(st.SIPProxy)
+	}
+	// The inventory's own settings of each phone, beyond what view()
+	// puts in render.Phone; being listed makes render blank what a
+	// phone's previous owner may have left in its flash.
+	site.Phones = map[phone.MAC]render.PhoneSettings{}
+	for _, p := range cfg.Phones {
+		site.Phones[p.MAC] = render.PhoneSettings{SIPTransport: p.SIPTransport, KEMs: p.KEMs}
+	}
+	// A key expansion module's load (cisco-79xx.md §1.4: S00105000400.sbn,
+	// B015-1-0-4-2.SBN, no .loads file) is named only when its image is in
+	// the TFTP root: a phone is never sent after a file that is not there.
+	site.KEMLoads = map[string]string{}
+	for name, l := range st.Loads {
+		if l.Model.Family != phone.FamilyKEM || l.ID == "" {
+			continue
+		}
+		for _, ext := range []string{".sbn", ".bin", ".loads"} {
+			if _, ok := root[strings.ToLower(l.ID)+ext]; ok {
+				site.KEMLoads[name] = l.ID
+				break
+			}
+		}
 	}
 	for _, r := range st.DialPlan {
 		site.DialPlan = append(site.DialPlan, render.DialRule{Match: r.Match, Timeout: int(r.Timeout / time.Second), Rewrite: r.Rewrite})
@@ -160,15 +189,18 @@ func siteOf(cfg *config.Config, root map[string]string) render.Site {
 	}
 	if len(site.Rings) == 0 {
 		// No rings configured: offer the .raw files an admin dropped in
-		// the root (cisco-79xx.md §3.4).
+		// the root (cisco-79xx.md §3.4), as many as the lists take (the
+		// first 50 by name, names the phones can show: Ringlist.xml,
+		// §1.3).
 		var raws []string
 		for _, n := range root {
-			if strings.HasSuffix(strings.ToLower(n), ".raw") {
+			r := render.Ring{Name: strings.TrimSuffix(n, filepath.Ext(n)), File: n}
+			if strings.HasSuffix(strings.ToLower(n), ".raw") && render.CheckRing(r) == nil {
 				raws = append(raws, n)
 			}
 		}
 		sort.Strings(raws)
-		for _, n := range raws {
+		for _, n := range raws[:min(len(raws), render.MaxRings)] {
 			site.Rings = append(site.Rings, render.Ring{Name: strings.TrimSuffix(n, filepath.Ext(n)), File: n})
 		}
 	}
@@ -372,8 +404,14 @@ func (s *snapshot) renderShared(site render.Site) (map[string]files.Bytes, error
 		return nil, err
 	}
 	if len(site.Rings) > 0 {
+		// The same rings for the 7940/7960 on SIP (RINGLIST.DAT, §3.4)
+		// and for SCCP and Java phones (Ringlist.xml, §1.3).
 		b, err = s.tmpl.RingList(site)
 		if err := add("RINGLIST.DAT", b, err); err != nil {
+			return nil, err
+		}
+		b, err = s.tmpl.RingListXML(site)
+		if err := add("Ringlist.xml", b, err); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,6 @@
 // Package render writes the generated files Cisco 79xx phones fetch:
 // SEP<MAC>.cnf.xml, XMLDefault.cnf.xml, SIPDefault.cnf, SIP<MAC>.cnf,
-// dialplan.xml, RINGLIST.DAT, syncinfo.xml and OS79XX.TXT
+// dialplan.xml, RINGLIST.DAT, Ringlist.xml, syncinfo.xml and OS79XX.TXT
 // (docs/cisco-79xx.md §2, §3). It does no I/O besides reading templates.
 //
 // # Templates
@@ -17,6 +17,7 @@
 //	sip.cnf.tmpl         SIP<MAC>.cnf
 //	dialplan.xml.tmpl    dialplan.xml
 //	ringlist.dat.tmpl    RINGLIST.DAT
+//	ringlist.xml.tmpl    Ringlist.xml
 //	syncinfo.xml.tmpl    syncinfo.xml
 //
 // Start from the built-in file (internal/render/templates/) rather than
@@ -36,14 +37,23 @@
 //	.CallManagers   callManagerGroup members: .Priority (0..4), .Host,
 //	                .SCCPPort (0 = leave out), .SIPPort (0 = leave out).
 //	                Site.CallManagers, or the SIP proxy when there are none;
-//	                for java-sip devices, the SIP proxy alone.
+//	                for SIP devices (SEP<MAC>.cnf.xml of a SIP phone of any
+//	                model) the SIP proxy alone, on sipPort.
 //	.SIPProxy       .Host ("" = none) and .SIPPort (default 5060)
-//	.TimeZone       .Raw, .Cisco (XML <timeZone>), .SIP (time_zone),
-//	                .DateTemplate, .Known, .DST (.Offset, .StartMonth,
-//	                .StartWeekOfMonth, .StartDayOfWeek, .StartTime, and
-//	                .Stop...; .Offset "" = no daylight saving)
+//	.TimeZone       .Raw, .Cisco (XML <timeZone>), .SIP (time_zone, ""
+//	                = none), .Offset (minutes), .DateTemplate, .Known,
+//	                .HasDST, .DST (.Offset, .StartMonth, .StartWeekOfMonth,
+//	                .StartDayOfWeek, .StartTime, and .Stop...; .Offset "" =
+//	                no rule to write: none, or one phoneboot does not model)
 //	.NTPServers     as given
-//	.UserLocale     Site.Locale; .NetworkLocale its part after the first "_"
+//	.UserLocale     Site.Locale; .NetworkLocale LocaleInfo.Network, else
+//	                its part after the first "_"
+//	.LangCode, .LocaleVersion, .LocaleUID, .NetworkLocaleUID
+//	                the locale blocks' details (Site.LocaleInfo with its
+//	                defaults: from the name, "7.1.0.1(1)", 1, 64);
+//	                .WinCharSet is "iso-8859-1" or "utf-8" (per-phone files:
+//	                by family when not set)
+//	.MediaStart, .MediaStop  RTP ports of SIP phones (16384, 32766)
 //	.DialRules      .Match, .Timeout, .Rewrite; one MATCH="*" rule if none given
 //	.Rings          .Name, .File
 //	.Sync           Site.Sync, "1" when empty
@@ -63,18 +73,29 @@
 //	.Lines          .Button (from 1), .Extension, .Name, .Label and
 //	                .DisplayName (Name, else Extension), .AuthName
 //	                (AuthUser, else Extension), .Password
+//	.AddOns         key expansion modules: .Idx (1, 2), .Type ("7914"),
+//	                .Lines (its line keys), .Load ("" = keep its own),
+//	                .First, .Last (the phone's line buttons on it)
+//	.Transport      "TCP" or "UDP"; .TransportCode 1 or 2
+//	                (<transportLayerProtocol>)
+//	.Blank          the phone is in the inventory: blank what it does not
+//	                use; .Unused its line buttons without a line, up to
+//	                the model's count (SIP<MAC>.cnf)
 //
 // XMLDefault.cnf.xml also has .LoadInfos: .Code, .Model ("Cisco 7960"),
 // .Load, one per device-type code, sorted by code.
 //
 // # Time zones
 //
-// Site.TimeZone may be an IANA name or a Cisco name; a table
-// (timezone.go) translates the common ones into the XML <timeZone> name,
-// the 7940/7960 SIP time_zone abbreviation and its dst_* rule. Names not in
-// the table pass through unchanged to both, and no dst_* lines are
-// written. The SIP abbreviations are (uncertain): the list of values the
-// SIP firmware accepts was not found.
+// Site.TimeZone is an IANA name or a Cisco name of the table in
+// timezones.tsv, in any case: Cisco's own list of <timeZone> names
+// (usecallmanager.nz, with five wrong offsets corrected; the file says
+// why), each with its offset, daylight-saving rule, 7940/7960 SIP
+// time_zone value and the IANA names that translate to it (checked
+// against the time zone database by the tests). Any other name is an
+// error that suggests names the table has: nothing unknown reaches a
+// phone. The SIP values are (uncertain): the list the SIP firmware
+// accepts was not found; Site.SIPTimeZone overrides them.
 //
 // # Checks
 //
@@ -82,5 +103,8 @@
 // broken file: SIP values with quotes or line breaks, a phone_label over
 // 11 characters, processNodeName over 50, more lines than the model has
 // buttons, a model that does not run the protocol, a sync value over 32
-// characters, ring entries that break the "name<TAB>file" lines.
+// characters, ring entries that break the "name<TAB>file" lines or that
+// Ringlist.xml does not take (over 50, names or files over 25 characters,
+// not .raw), a time zone not in the table, a dial rule rewrite outside the
+// dial template's tokens.
 package render

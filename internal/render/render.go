@@ -27,10 +27,11 @@ type Host struct {
 type DialRule struct {
 	Match   string // MATCH pattern: digits, ".", "*", ","
 	Timeout int    // seconds to wait for more digits
-	Rewrite string // Rewrite attribute; "" = none
+	Rewrite string // Rewrite attribute: digits, ".", %0 to %5, %%, %. (CheckRewrite); "" = none
 }
 
-// Ring is one RINGLIST.DAT entry (§3.4).
+// Ring is one entry of RINGLIST.DAT (§3.4) and Ringlist.xml (§1.3):
+// Name at most 25 characters, File a .raw file of at most 25 (CheckRing).
 type Ring struct{ Name, File string }
 
 // Site is what every phone shares.
@@ -38,13 +39,72 @@ type Site struct {
 	CallManagers []Host // SCCP call control, first 5 used, priority order
 	SIPProxy     Host   // SIP registrar/proxy (Host "" = none)
 	// TimeZone as the admin wrote it: IANA ("Europe/Vienna") or a Cisco
-	// name ("W. Europe Standard/Daylight Time"). See TimeZone.
-	TimeZone   string
-	NTPServers []string
-	Locale     string     // user locale directory, e.g. "English_United_States"; "" = none
+	// name ("W. Europe Standard/Daylight Time"), one of timezones.tsv;
+	// "" = none. See LookupTimeZone.
+	TimeZone string
+	// SIPTimeZone overrides the table's time_zone value for the 7940/7960
+	// SIP configs (the values their firmware takes are uncertain).
+	SIPTimeZone string
+	NTPServers  []string
+	Locale      string // user locale directory, e.g. "English_United_States"; "" = none
+	// Locale details for <userLocale> and <networkLocaleInfo> (§2.1):
+	// each "" or 0 means the default (LocaleInfo's doc says which).
+	LocaleInfo LocaleInfo
 	DialPlan   []DialRule // empty: one rule MATCH="*" Timeout="5"
 	Rings      []Ring
 	Sync       string // syncinfo.xml SYNC value; "" = "1"
+
+	// Phones are the inventory's own settings of each phone that Phone
+	// does not carry, by MAC. A phone listed here is one phoneboot
+	// provisions fully: its SIP<MAC>.cnf blanks every setting it does not
+	// use (a phone keeps in flash what a file does not mention); phones
+	// outside it keep what they have.
+	Phones map[phone.MAC]PhoneSettings
+
+	// SIPTransport is how Java phones on SIP reach the proxy, "TCP" or
+	// "UDP" (<transportLayerProtocol> 1 or 2, §2.1); "" = TCP, which
+	// usecallmanager.nz advises (§1.6).
+	SIPTransport string
+	// MediaStart and MediaStop are the RTP ports of SIP phones; 0 = the
+	// default 16384-32766 ([S4], mkirbst).
+	MediaStart, MediaStop int
+	// KEMLoads is the load each key expansion module is to run, by model
+	// name ("7914": "S00105000400"); a module without one gets an empty
+	// <loadInformation> and keeps its own.
+	KEMLoads map[string]string
+}
+
+// PhoneSettings are one inventory phone's settings beyond Phone.
+type PhoneSettings struct {
+	SIPTransport string // "" = Site.SIPTransport
+	// KEMs are its key expansion modules (7914, 7915, 7916), the first
+	// next to the phone: <addOnModules> idx 1, 2 (§1.4, §2.1 [S4]). Lines
+	// beyond the phone's own buttons are theirs.
+	KEMs []phone.Model
+}
+
+// LocaleInfo is what <userLocale> and <networkLocaleInfo> carry besides
+// the directory name (chan-sccp's SCCP templates [S2], usecallmanager.nz
+// [S4]). The values are (uncertain): the sources show English_United_States
+// / United_States only, so each is a setting with the sources' value as
+// default.
+type LocaleInfo struct {
+	// Network is <networkLocale>, the tones directory; "" = the part of
+	// Site.Locale after its first "_" ("German_Germany" -> "Germany").
+	Network string
+	// LangCode is <langCode>; "" = from the locale name by a small
+	// table ("German_Germany" -> "de_DE", as [S2]'s "en_US"), else empty
+	// as in [S4].
+	LangCode string
+	// Version is <version> of both: the phone downloads a locale again
+	// only when it changes (§2.1); "" = [S2]'s "7.1.0.1(1)".
+	Version string
+	// Charset is <winCharSet>, "iso-8859-1" or "utf-8" ([S4]); "" =
+	// iso-8859-1 for the 7940/7960 ([S2]'s 7940/7960 template), utf-8 for
+	// the Java phones ([S4]).
+	Charset string
+	// UID and NetworkUID are the <uid> of each; 0 = [S2]'s 1 and 64.
+	UID, NetworkUID int
 }
 
 // Line is one line button.
@@ -69,10 +129,11 @@ const (
 	tmplSIP        = "sip.cnf.tmpl"
 	tmplDialPlan   = "dialplan.xml.tmpl"
 	tmplRingList   = "ringlist.dat.tmpl"
+	tmplRingXML    = "ringlist.xml.tmpl"
 	tmplSyncInfo   = "syncinfo.xml.tmpl"
 )
 
-var names = []string{tmplDefault, tmplDevice, tmplDialPlan, tmplRingList, tmplSIP, tmplSIPDefault, tmplSyncInfo}
+var names = []string{tmplDefault, tmplDevice, tmplDialPlan, tmplRingList, tmplRingXML, tmplSIP, tmplSIPDefault, tmplSyncInfo}
 
 //go:embed templates/*.tmpl
 var embedded embed.FS
@@ -185,6 +246,9 @@ func (t *Templates) check() error {
 	if _, err := t.RingList(s); err != nil {
 		return err
 	}
+	if _, err := t.RingListXML(s); err != nil {
+		return err
+	}
 	_, err := t.SyncInfo(s, "P0S3-8-12-00")
 	return err
 }
@@ -268,6 +332,17 @@ func (t *Templates) SIPConfig(s Site, p Phone) ([]byte, error) {
 		err = fmt.Errorf("SIP<MAC>.cnf is for the 7940/7960; a %s takes its SIP settings from SEP<MAC>.cnf.xml", p.Model.Name)
 	default:
 		d.ImageVersion = p.Load
+		if d.Blank {
+			// Lines 1-6 on a 7960, 1-2 on a 7940 (§3.2); a phone whose
+			// model is not known yet may be either: up to 6.
+			n := p.Model.LineKeys
+			if n == 0 {
+				n = 6
+			}
+			for b := len(d.Lines) + 1; b <= n; b++ {
+				d.Unused = append(d.Unused, b)
+			}
+		}
 		err = checkSIPPhone(d)
 	}
 	if err != nil {
@@ -297,6 +372,20 @@ func (t *Templates) RingList(s Site) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", d.File, err)
 	}
 	return t.exec(tmplRingList, d, s)
+}
+
+// RingListXML renders Ringlist.xml (cisco-79xx.md §1.3 [S4]), the ring
+// list of SCCP and Java phones, from the same rings as RINGLIST.DAT. No
+// rings renders an empty list; the caller may answer "file not found".
+func (t *Templates) RingListXML(s Site) ([]byte, error) {
+	d, err := siteData(s, "Ringlist.xml")
+	if err == nil {
+		err = checkRings(s.Rings)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.File, err)
+	}
+	return t.exec(tmplRingXML, d, s)
 }
 
 // SyncInfo renders syncinfo.xml (§3.5); imageVersion "" is the wildcard "*".

@@ -46,11 +46,12 @@ func testSite() Site {
 		Locale:       "German_Germany",
 		DialPlan: []DialRule{
 			{Match: "1..", Timeout: 0},
-			{Match: "0.", Timeout: 5, Rewrite: "0%s"},
+			{Match: "0.", Timeout: 5, Rewrite: "9%0"},
 			{Match: "*", Timeout: 5},
 		},
-		Rings: []Ring{{"Piano 1", "Piano1.raw"}, {"Chirp", "Chirp1.raw"}},
-		Sync:  "2",
+		Rings:  []Ring{{"Piano 1", "Piano1.raw"}, {"Chirp", "Chirp1.raw"}},
+		Sync:   "2",
+		Phones: map[phone.MAC]PhoneSettings{testMAC: {}},
 	}
 }
 
@@ -104,6 +105,19 @@ func TestGolden(t *testing.T) {
 	p7961sip := Phone{MAC: testMAC, Model: model(t, "7961"), Protocol: "SIP", Label: "Reception", Load: "SIP41.9-4-2SR3-1S", Lines: testLines()}
 	p7961sccp := Phone{MAC: testMAC, Model: model(t, "7961"), Protocol: "SCCP", Label: "Reception", Load: "SCCP41.9-4-2SR3-1S", Lines: testLines()}
 	unknown := Phone{MAC: testMAC, Protocol: "SIP"}
+	// A 7961 on SIP with a 7914: lines 7 and 8 are on the module; a 7962
+	// on SCCP with two 7915, whose load [site.loads] names.
+	kem := testSite()
+	kem.Phones = map[phone.MAC]PhoneSettings{testMAC: {KEMs: []phone.Model{model(t, "7914")}}}
+	kemLines := slices.Clone(testLines())
+	for i := 2; i < 8; i++ {
+		kemLines = append(kemLines, Line{Extension: fmt.Sprint(100 + i), Password: fmt.Sprint("pw", i)})
+	}
+	p7961kem := Phone{MAC: testMAC, Model: model(t, "7961"), Protocol: "SIP", Label: "Reception", Load: "SIP41.9-4-2SR3-1S", Lines: kemLines}
+	kem2 := testSite()
+	kem2.Phones = map[phone.MAC]PhoneSettings{testMAC: {KEMs: []phone.Model{model(t, "7915"), model(t, "7915")}}}
+	kem2.KEMLoads = map[string]string{"7915": "B015-1-0-4-2"}
+	p7962kem := Phone{MAC: testMAC, Model: model(t, "7962"), Protocol: "SCCP", Load: "SCCP42.9-4-2SR3-1S"}
 	loads := map[string]string{"7960": "P0S3-8-12-00", "7940": "P0S3-8-12-00", "7961": "SIP41.9-4-2SR3-1S", "7915": "B015-1-0-4-2"}
 
 	cases := []struct {
@@ -117,9 +131,12 @@ func TestGolden(t *testing.T) {
 		{"7961-sip/" + dev, func() ([]byte, error) { return tp.DeviceConfig(s, p7961sip) }},
 		{"7961-sccp/" + dev, func() ([]byte, error) { return tp.DeviceConfig(s, p7961sccp) }},
 		{"unknown/" + dev, func() ([]byte, error) { return tp.DeviceConfig(s, unknown) }},
+		{"7961-sip-kem/" + dev, func() ([]byte, error) { return tp.DeviceConfig(kem, p7961kem) }},
+		{"7962-sccp-kem/" + dev, func() ([]byte, error) { return tp.DeviceConfig(kem2, p7962kem) }},
 		{"XMLDefault.cnf.xml", func() ([]byte, error) { return tp.DefaultConfig(s, loads) }},
 		{"dialplan.xml", func() ([]byte, error) { return tp.DialPlan(s) }},
 		{"RINGLIST.DAT", func() ([]byte, error) { return tp.RingList(s) }},
+		{"Ringlist.xml", func() ([]byte, error) { return tp.RingListXML(s) }},
 		{"syncinfo.xml", func() ([]byte, error) { return tp.SyncInfo(s, "P0S3-8-12-00") }},
 		{"OS79XX.TXT", func() ([]byte, error) { return OS79XX("P003-8-12-00 \r\n"), nil }},
 	}
@@ -356,10 +373,10 @@ func TestXMLEscaping(t *testing.T) {
 		s := testSite()
 		s.CallManagers = []Host{{Host: h}}
 		s.SIPProxy = Host{Host: h}
-		s.TimeZone = h
+		s.SIPTimeZone = h
 		s.NTPServers = []string{h}
 		s.Locale = h + "_" + h
-		s.DialPlan = []DialRule{{Match: h, Rewrite: h}}
+		s.DialPlan = []DialRule{{Match: h, Rewrite: "%0"}}
 		s.Sync = h
 		lines := []Line{{Extension: h, Name: h, AuthUser: h, Password: h}}
 		var outs [][]byte
@@ -499,22 +516,87 @@ func TestSIPDefaultMinimal(t *testing.T) {
 	}
 }
 
+func TestRewriteTokens(t *testing.T) {
+	for _, ok := range []string{"", "%0", "9%0", "0043%1%2", "..%%%.", "*67#", "+43%0"} {
+		if err := CheckRewrite(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for bad, want := range map[string]string{
+		"0%s":   `"%s" is not a dial-template token; use %0 for the whole number dialled`,
+		"%6":    `"%6" is not a dial-template token`,
+		"9%":    `"%" is not a dial-template token`,
+		"sip:1": `"s" is neither a digit`,
+	} {
+		if err := CheckRewrite(bad); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", bad, err, want)
+		}
+	}
+	_, err := load(t, "").DialPlan(Site{DialPlan: []DialRule{{Match: "0.", Rewrite: "0%s"}}})
+	if err == nil || !strings.Contains(err.Error(), "dialplan.xml: dial rule 1: rewrite") {
+		t.Errorf("DialPlan with %%s: %v", err)
+	}
+}
+
 func TestTimeZones(t *testing.T) {
 	cases := []struct{ in, cisco, sip, date string }{
 		{"Europe/Vienna", "W. Europe Standard/Daylight Time", "CET", "D/M/Y"},
+		{"europe/vienna", "W. Europe Standard/Daylight Time", "CET", "D/M/Y"},
 		{"W. Europe Standard/Daylight Time", "W. Europe Standard/Daylight Time", "CET", "D/M/Y"},
 		{"America/New_York", "Eastern Standard/Daylight Time", "EST", "M/D/YA"},
 		{"Asia/Tokyo", "Tokyo Standard Time", "JST", "D/M/Y"},
-		{"Mars/Olympus_Mons", "Mars/Olympus_Mons", "Mars/Olympus_Mons", "M/D/YA"},
+		{"Europe/Athens", "E. Europe Standard/Daylight Time", "EET", "D/M/Y"},
+		{"Australia/Sydney", "AUS Eastern Standard/Daylight Time", "", "D/M/Y"},
+		{"", "", "", "M/D/YA"},
 	}
 	for _, c := range cases {
-		tz := lookupZone(c.in)
+		tz, err := LookupTimeZone(c.in)
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
 		if tz.Cisco != c.cisco || tz.SIP != c.sip || tz.DateTemplate != c.date {
 			t.Errorf("%s: got %q %q %q, want %q %q %q", c.in, tz.Cisco, tz.SIP, tz.DateTemplate, c.cisco, c.sip, c.date)
 		}
 	}
-	if lookupZone("Asia/Tokyo").DST.Offset != "" || lookupZone("Europe/Vienna").DST.Offset == "" {
+	tokyo, _ := LookupTimeZone("Asia/Tokyo")
+	vienna, _ := LookupTimeZone("Europe/Vienna")
+	if tokyo.DST.Offset != "" || tokyo.HasDST || vienna.DST.Offset == "" || !vienna.HasDST {
 		t.Error("DST rules wrong way round")
+	}
+	// A zone with daylight saving phoneboot does not model gets no rule.
+	if il, _ := LookupTimeZone("Jerusalem Standard/Daylight Time"); il.DST.Offset != "" || !il.HasDST {
+		t.Errorf("Jerusalem: %+v", il)
+	}
+
+	// Unknown names are errors that suggest what the table has.
+	for in, want := range map[string][]string{
+		"Europe/Vienn":                     {`unknown time zone "Europe/Vienn"`, `did you mean "Europe/Vienna"`},
+		"W. Europe Standard Time":          {`"W. Europe Standard/Daylight Time"`},
+		"Mars/Olympus_Mons":                {`unknown time zone "Mars/Olympus_Mons"`, "docs/config.md"},
+		"Asia/Kathmandu":                   {"UTC+05:45 with no daylight saving", "does not translate it"},
+		"Europe/Chisinau":                  {"UTC+02:00 with daylight saving", `"E. Europe Standard/Daylight Time"`},
+		"Central European Standard/Daylig": {`"Central Europe Standard/Daylight Time"`},
+	} {
+		_, err := LookupTimeZone(in)
+		if err == nil {
+			t.Errorf("%s accepted", in)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", in, err, w)
+			}
+		}
+	}
+	// Rendering refuses an unknown zone rather than pass it through.
+	if _, err := load(t, "").SIPDefault(Site{TimeZone: "Mars/Olympus"}, ""); err == nil || !strings.Contains(err.Error(), "unknown time zone") {
+		t.Errorf("SIPDefault with an unknown zone: %v", err)
+	}
+	// site.sip_time_zone overrides the SIP value, not the XML name.
+	b, err := load(t, "").SIPDefault(Site{TimeZone: "Australia/Sydney", SIPTimeZone: "EAST"}, "")
+	if err != nil || !bytes.Contains(b, []byte(`time_zone: "EAST"`)) || !bytes.Contains(b, []byte(`dst_start_month: "Oct"`)) {
+		t.Errorf("sip_time_zone: %v\n%s", err, b)
 	}
 }
 
@@ -531,10 +613,27 @@ func TestRingList(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Errorf("no rings: %q, %v", got, err)
 	}
-	for _, r := range []Ring{{"a\nb", "x.raw"}, {"a", "x y.raw"}, {"", "x.raw"}, {"a\tb", "x.raw"}} {
+	for _, r := range []Ring{
+		{"a\nb", "x.raw"}, {"a", "x y.raw"}, {"", "x.raw"}, {"a\tb", "x.raw"},
+		{strings.Repeat("n", 26), "x.raw"}, {"a", strings.Repeat("f", 22) + ".raw"}, {"a", "x.wav"}, {"a", "sub/x.raw"},
+	} {
 		if _, err := tp.RingList(Site{Rings: []Ring{r}}); err == nil {
 			t.Errorf("ring %q accepted", r)
 		}
+		if _, err := tp.RingListXML(Site{Rings: []Ring{r}}); err == nil {
+			t.Errorf("Ringlist.xml: ring %q accepted", r)
+		}
+	}
+	// 25 characters each are fine, counted as characters.
+	if _, err := tp.RingListXML(Site{Rings: []Ring{{strings.Repeat("ü", 25), strings.Repeat("f", 21) + ".raw"}}}); err != nil {
+		t.Error(err)
+	}
+	many := make([]Ring, 51)
+	for i := range many {
+		many[i] = Ring{fmt.Sprint("R", i), fmt.Sprint("r", i, ".raw")}
+	}
+	if _, err := tp.RingListXML(Site{Rings: many}); err == nil || !strings.Contains(err.Error(), "at most 50") {
+		t.Errorf("51 rings: %v", err)
 	}
 }
 
@@ -573,7 +672,7 @@ func TestOS79XX(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	n := Names()
-	if !slices.IsSorted(n) || len(n) != 7 {
+	if !slices.IsSorted(n) || len(n) != 8 {
 		t.Fatalf("Names() = %v", n)
 	}
 	for _, name := range n {
@@ -692,7 +791,7 @@ func FuzzDeviceConfig(f *testing.F) {
 		p.Label = label
 		p.Lines = []Line{{Extension: ext, Name: name, AuthUser: name, Password: label}}
 		s := testSite()
-		s.TimeZone = name
+		s.Locale = name
 		b, err := tp.DeviceConfig(s, p)
 		if err != nil {
 			if b != nil {

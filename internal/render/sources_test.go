@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+	_ "time/tzdata" // the same zone database wherever the tests run
 	"unicode/utf8"
 
 	"phoneboot/internal/phone"
@@ -156,8 +158,46 @@ var devicePaths = pathSet("device",
 	"sipProfile",
 	"sipProfile/sipProxies",
 	"sipProfile/sipProxies/registerWithProxy",
+	// The children of sipProxies, sipCallFeatures and sipStack are those
+	// of mkirbst's configs_cisco7961/SEP….cnf.xml (a 7961 that
+	// registered), which [S4] and buba0's 79x1 file also have.
+	"sipProfile/sipProxies/backupProxy",
+	"sipProfile/sipProxies/backupProxyPort",
+	"sipProfile/sipProxies/emergencyProxy",
+	"sipProfile/sipProxies/emergencyProxyPort",
+	"sipProfile/sipProxies/outboundProxy",
+	"sipProfile/sipProxies/outboundProxyPort",
 	"sipProfile/sipCallFeatures",
+	"sipProfile/sipCallFeatures/cnfJoinEnabled",
+	"sipProfile/sipCallFeatures/callForwardURI",
+	"sipProfile/sipCallFeatures/callPickupURI",
+	"sipProfile/sipCallFeatures/callPickupListURI",
+	"sipProfile/sipCallFeatures/callPickupGroupURI",
+	"sipProfile/sipCallFeatures/meetMeServiceURI",
+	"sipProfile/sipCallFeatures/abbreviatedDialURI",
+	"sipProfile/sipCallFeatures/rfc2543Hold",
+	"sipProfile/sipCallFeatures/callHoldRingback",
+	"sipProfile/sipCallFeatures/localCfwdEnable",
+	"sipProfile/sipCallFeatures/semiAttendedTransfer",
+	"sipProfile/sipCallFeatures/anonymousCallBlock",
+	"sipProfile/sipCallFeatures/callerIdBlocking",
+	"sipProfile/sipCallFeatures/dndControl",
+	"sipProfile/sipCallFeatures/remoteCcEnable",
 	"sipProfile/sipStack",
+	"sipProfile/sipStack/sipInviteRetx",
+	"sipProfile/sipStack/sipRetx",
+	"sipProfile/sipStack/timerInviteExpires",
+	"sipProfile/sipStack/timerRegisterExpires",
+	"sipProfile/sipStack/timerRegisterDelta",
+	"sipProfile/sipStack/timerKeepAliveExpires",
+	"sipProfile/sipStack/timerSubscribeExpires",
+	"sipProfile/sipStack/timerSubscribeDelta",
+	"sipProfile/sipStack/timerT1",
+	"sipProfile/sipStack/timerT2",
+	"sipProfile/sipStack/maxRedirects",
+	"sipProfile/sipStack/remotePartyID",
+	"sipProfile/sipStack/userInfo",
+	"sipProfile/natAddress",
 	"sipProfile/preferredCodec",
 	"sipProfile/dtmfOutofBand",
 	"sipProfile/natEnabled",
@@ -422,6 +462,18 @@ func checkSCCPDevice(t *testing.T, doc *elem, load string) {
 	if got := doc.textOf(t, "networkLocaleInfo/name"); got != "Germany" {
 		t.Errorf("networkLocaleInfo name %q, want Germany", got)
 	}
+	// The rest of the blocks as chan-sccp's templates [S2] and [S4] have
+	// them: userLocale uid, langCode, version and winCharSet
+	// (iso-8859-1 or utf-8, [S4]); networkLocaleInfo uid and version.
+	for _, path := range []string{"userLocale/uid", "userLocale/version", "networkLocaleInfo/uid", "networkLocaleInfo/version"} {
+		if doc.textOf(t, path) == "" {
+			t.Errorf("empty <%s>", path)
+		}
+	}
+	doc.must(t, "userLocale/langCode")
+	if got := doc.textOf(t, "userLocale/winCharSet"); got != "iso-8859-1" && got != "utf-8" {
+		t.Errorf("winCharSet %q, want iso-8859-1 or utf-8 ([S4])", got)
+	}
 	if doc.textOf(t, "versionStamp") == "" {
 		t.Error("empty versionStamp (§2.1: the change marker)")
 	}
@@ -494,10 +546,62 @@ func TestSourcesJavaSIPDevice(t *testing.T) {
 	if got := doc.textOf(t, "deviceSecurityMode"); got != "1" {
 		t.Errorf("deviceSecurityMode %q, want 1 (§1.6)", got)
 	}
+	// What the configs real 79x1 phones ran on carry besides whizzy's
+	// minimum ([S4], mkirbst's 7961, buba0's 79x1 file): the SIP stack's
+	// timers, the call features, the phone's own SIP port, the media port
+	// range, the common profile.
+	for _, path := range []string{"sipProfile/sipStack", "sipProfile/sipCallFeatures", "commonProfile"} {
+		if e := doc.must(t, path); len(e) == 1 && len(e[0].kids) == 0 {
+			t.Errorf("<%s> is empty", path)
+		}
+	}
+	// The registrar is the member (USECALLMANAGER); every other proxy
+	// is blank, as in mkirbst's file, so none is left from before.
+	for _, p := range []string{"backupProxy", "emergencyProxy", "outboundProxy"} {
+		if got := doc.textOf(t, "sipProfile/sipProxies/"+p); got != "" {
+			t.Errorf("%s %q, want it blank", p, got)
+		}
+	}
+	port := func(path string) int {
+		n, err := strconv.Atoi(doc.textOf(t, path))
+		if err != nil || n < 1 || n > 65535 {
+			t.Errorf("<%s> is no port", path)
+		}
+		return n
+	}
+	// 5060 in [S4] and mkirbst; 16384-32766 in both.
+	if got := port("sipProfile/voipControlPort"); got != 5060 {
+		t.Errorf("voipControlPort %d, want 5060", got)
+	}
+	if start, stop := port("sipProfile/startMediaPort"), port("sipProfile/stopMediaPort"); start != 16384 || stop != 32766 {
+		t.Errorf("media ports %d-%d, want 16384-32766", start, stop)
+	}
 	// 1 TCP, 2 UDP, 3 TLS (§2.1 [S4][S22]); the 4 of other templates is
-	// undocumented (uncertain), so it does not count.
-	if got := doc.textOf(t, "transportLayerProtocol"); !slices.Contains([]string{"1", "2", "3"}, got) {
-		t.Errorf("transportLayerProtocol %q, want 1, 2 or 3", got)
+	// undocumented (uncertain), so it does not count. TCP by default:
+	// [S4] "Only use 1 (TCP) or 3 (TLS), as the phone causes SIP
+	// retransmit errors when using UDP" (§1.6).
+	if got := doc.textOf(t, "transportLayerProtocol"); got != "1" {
+		t.Errorf("transportLayerProtocol %q, want 1 (TCP)", got)
+	}
+	// UDP, for the site or the one phone; a configured media range.
+	for _, c := range []struct {
+		site, phone, want string
+	}{{"UDP", "", "2"}, {"UDP", "TCP", "1"}, {"", "udp", "2"}} {
+		s := testSite()
+		s.SIPTransport = c.site
+		s.Phones = map[phone.MAC]PhoneSettings{testMAC: {SIPTransport: c.phone}}
+		s.MediaStart, s.MediaStop = 10000, 20000
+		b, err := tp.DeviceConfig(s, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := parseTree(t, b)
+		if got := d.textOf(t, "transportLayerProtocol"); got != c.want {
+			t.Errorf("site %q, phone %q: transportLayerProtocol %q, want %s", c.site, c.phone, got, c.want)
+		}
+		if d.textOf(t, "sipProfile/startMediaPort") != "10000" || d.textOf(t, "sipProfile/stopMediaPort") != "20000" {
+			t.Error("media ports not the configured 10000-20000")
+		}
 	}
 	if doc.textOf(t, "versionStamp") == "" {
 		t.Error("empty versionStamp")
@@ -783,13 +887,16 @@ func TestSourcesSIPTextConfigs(t *testing.T) {
 				t.Errorf("phone_label %q", got)
 			}
 			// Each line registers with lineN_name, lineN_authname and
-			// lineN_password (§3.2 [S9][S6][S39]).
+			// lineN_password (§3.2 [S9][S6][S39]) at its own proxy,
+			// proxyN_address and proxyN_port (mkirbst's SIP….cnf,
+			// Provisioner's SIP$mac.cnf: line N uses proxy N).
 			for i, l := range lines {
 				n := strconv.Itoa(i + 1)
 				for key, want := range map[string]string{
 					"line" + n + "_name": l.Extension, "line" + n + "_authname": l.Extension,
 					"line" + n + "_password": l.Password, "line" + n + "_shortname": l.Name,
 					"line" + n + "_displayname": l.Name,
+					"proxy" + n + "_address":    "192.0.2.20", "proxy" + n + "_port": "5060",
 				} {
 					if got := kv[key]; got != want {
 						t.Errorf("%s = %q, want %q", key, got, want)
@@ -799,13 +906,77 @@ func TestSourcesSIPTextConfigs(t *testing.T) {
 		})
 	}
 
-	// Without proxy, NTP or a known zone the file still has only lines
-	// of the known forms.
-	b, err = tp.SIPDefault(Site{TimeZone: "Mars/Olympus"}, "")
+	// Phones keep in flash what a file does not mention (Cisco SIP IP
+	// Phone admin guide: it "stores those parameters that differ in
+	// Flash"; real-configs.md). For a phone of the inventory with one
+	// line, SIP<MAC>.cnf blanks the other lines up to the model's count
+	// (§3.2: "UNPROVISIONED" for unused lines), their proxies (mkirbst's
+	// SIPDefault.cnf: proxy2..6_address ""), the outbound, backup and
+	// emergency proxies (Provisioner: outbound_proxy "", proxy_backup "",
+	// proxy_emergency "") and NAT (Provisioner: nat_enable "0",
+	// nat_address ""); a phone outside the inventory keeps its own.
+	for _, c := range []struct {
+		model string
+		lines int
+	}{{"7960", 6}, {"7940", 2}} {
+		p := Phone{MAC: testMAC, Model: model(t, c.model), Protocol: "SIP", Load: "P0S3-8-12-00", Lines: testLines()[:1]}
+		b, err := tp.SIPConfig(testSite(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kv := sipFile(t, b, c.lines)
+		for n := 2; n <= c.lines; n++ {
+			k := strconv.Itoa(n)
+			for key, want := range map[string]string{
+				"line" + k + "_name": "UNPROVISIONED", "line" + k + "_password": "UNPROVISIONED",
+				"line" + k + "_authname": "", "line" + k + "_shortname": "", "line" + k + "_displayname": "",
+				"proxy" + k + "_address": "",
+			} {
+				if got, ok := kv[key]; !ok || got != want {
+					t.Errorf("%s, line %d unused: %s = %q (present %v), want %q", c.model, n, key, got, ok, want)
+				}
+			}
+		}
+		for _, key := range []string{"outbound_proxy", "proxy_backup", "proxy_emergency", "nat_address"} {
+			if got, ok := kv[key]; !ok || got != "" {
+				t.Errorf("%s: %s = %q (present %v), want it blank", c.model, key, got, ok)
+			}
+		}
+		if kv["nat_enable"] != "0" {
+			t.Errorf("%s: nat_enable %q, want 0", c.model, kv["nat_enable"])
+		}
+		s := testSite()
+		s.Phones = nil
+		b, err = tp.SIPConfig(s, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kv := sipFile(t, b, c.lines); len(kv) != 8 { // image_version and line 1 with its proxy
+			t.Errorf("%s outside the inventory: %d keys, want only its own:\n%s", c.model, len(kv), b)
+		}
+	}
+
+	// Without proxy, NTP, a SIP time_zone value or a daylight-saving
+	// rule phoneboot models, the file still has only lines of the known
+	// forms, and no dst_* lines at all: dst_auto_adjust "0" would switch
+	// off the phone's own rule.
+	b, err = tp.SIPDefault(Site{TimeZone: "Jerusalem Standard/Daylight Time"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sipFile(t, b, 6)
+	if kv := sipFile(t, b, 6); kv["time_zone"] != "" || strings.Contains(string(b), "dst_") {
+		t.Errorf("Jerusalem: time_zone %q, dst_* lines:\n%s", kv["time_zone"], b)
+	}
+	// UTC+2 Europe: the EU changes at 01:00 UTC, 03:00 local standard
+	// time and 04:00 local daylight time (Directive 2000/84/EC).
+	b, err = tp.SIPDefault(Site{TimeZone: "Europe/Athens"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := sipFile(t, b, 6)
+	if kv["time_zone"] != "EET" || kv["dst_start_time"] != "03/00" || kv["dst_stop_time"] != "04/00" {
+		t.Errorf("Athens: time_zone %q, dst %q to %q", kv["time_zone"], kv["dst_start_time"], kv["dst_stop_time"])
+	}
 }
 
 // The observed boot of a 7960 on SIP 8.12 (ref §1.2.1 [S9]): after
@@ -882,9 +1053,16 @@ func TestSourcesDialPlanRingsSync(t *testing.T) {
 	if len(tmpls) != len(s.DialPlan) {
 		t.Errorf("%d TEMPLATEs, want %d", len(tmpls), len(s.DialPlan))
 	}
+	// A rewrite is digits, "." and the tokens %0 (the whole match), %1
+	// to %5 (groups), %% and %. ([S4] dial-template.html); "*", "#" and
+	// "+" are phoneboot's inference. No %s: the phone has no such token.
+	rewrite := regexp.MustCompile(`^([0-9.*#+]|%[0-5%.])*$`)
 	for i, e := range tmpls {
 		if len(e.kids) > 0 || e.attrs["MATCH"] != s.DialPlan[min(i, len(s.DialPlan)-1)].Match {
 			t.Errorf("TEMPLATE %d: %v", i, e.attrs)
+		}
+		if rw, ok := e.attrs["Rewrite"]; ok && (rw == "" || !rewrite.MatchString(rw)) {
+			t.Errorf("TEMPLATE %d: Rewrite %q is not in the dial template's syntax", i, rw)
 		}
 		if _, err := strconv.Atoi(e.attrs["Timeout"]); err != nil {
 			t.Errorf("TEMPLATE %d: Timeout %q is no number of seconds", i, e.attrs["Timeout"])
@@ -952,4 +1130,354 @@ func cutLastBlank(s string) (string, string, bool) {
 		return "", "", false
 	}
 	return strings.TrimRight(s[:i], "\t "), s[i+1:], true
+}
+
+// A phone whose model is not known yet, on SIP: SIP devices register over
+// SIP, so its members are the SIP proxy on sipPort (§2.1: "SCCP uses
+// ethernetPhonePort, SIP uses sipPort"), not SCCP call managers.
+func TestSourcesUnknownModelSIPMembers(t *testing.T) {
+	tp := load(t, "")
+	for _, c := range []struct {
+		name string
+		site func(*Site)
+		want []string // processNodeName of each member
+	}{
+		{"proxy", nil, []string{"192.0.2.20"}},
+		{"no proxy", func(s *Site) { s.SIPProxy = Host{} }, []string{"192.0.2.10", "pbx2.example.net"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := testSite()
+			if c.site != nil {
+				c.site(&s)
+			}
+			b, err := tp.DeviceConfig(s, Phone{MAC: testMAC, Protocol: "SIP"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := parseTree(t, b)
+			checkPaths(t, doc, devicePaths)
+			if got := doc.textOf(t, "deviceProtocol"); got != "SIP" {
+				t.Errorf("deviceProtocol %q", got)
+			}
+			members := checkMembers(t, doc.must(t, "devicePool/callManagerGroup")[0], "sipPort")
+			var nodes []string
+			for _, m := range members {
+				nodes = append(nodes, m.textOf(t, "callManager/processNodeName"))
+				if len(m.find("callManager/ports/ethernetPhonePort")) > 0 {
+					t.Error("a SIP device's member has an SCCP ethernetPhonePort")
+				}
+			}
+			if !slices.Equal(nodes, c.want) {
+				t.Errorf("members %q, want %q", nodes, c.want)
+			}
+		})
+	}
+}
+
+// s4Zones is the timeZone list of usecallmanager.nz sepmac-cnf-xml.html
+// ([S4] @7d160c3) as it stands, name and minutes from UTC.
+var s4Zones = []struct {
+	name   string
+	offset int
+}{
+	{"Dateline Standard Time", -720}, {"Samoa Standard Time", -660}, {"Hawaiian Standard Time", -600},
+	{"Alaskan Standard/Daylight Time", -540}, {"Pacific Standard/Daylight Time", -480},
+	{"Mountain Standard/Daylight Time", -420}, {"US Mountain Standard Time", -420},
+	{"Central Standard/Daylight Time", -360}, {"Mexico Standard/Daylight Time", -360},
+	{"Canada Central Standard Time", -360}, {"SA Pacific Standard Time", -300},
+	{"Eastern Standard/Daylight Time", -300}, {"US Eastern Standard Time", -300},
+	{"Atlantic Standard/Daylight Time", -240}, {"SA Western Standard Time", -240},
+	{"Pacific SA Standard Time", -240}, {"Newfoundland Standard/Daylight Time", -210},
+	{"E. South America Standard/Daylight Time", -180}, {"SA Eastern Standard Time", -180},
+	{"Pacific SA Daylight Time", -180}, {"Mid-Atlantic Standard/Daylight Time", -120},
+	{"Azores Standard/Daylight Time", -60}, {"GMT Standard/Daylight Time", 0}, {"Greenwich Standard Time", 0},
+	{"W. Europe Standard/Daylight Time", 60}, {"GTB Standard/Daylight Time", 60},
+	{"Egypt Standard/Daylight Time", 60}, {"E. Europe Standard/Daylight Time", 60},
+	{"Romance Standard/Daylight Time", 120}, {"Central Europe Standard/Daylight Time", 120},
+	{"South Africa Standard Time", 120}, {"Jerusalem Standard/Daylight Time", 120},
+	{"Saudi Arabia Standard Time", 180}, {"Russian Standard/Daylight Time", 180},
+	{"Iran Standard/Daylight Time", 210}, {"Caucasus Standard/Daylight Time", 240},
+	{"Arabian Standard Time", 240}, {"Afghanistan Standard Time", 270}, {"West Asia Standard Time", 300},
+	{"Ekaterinburg Standard Time", 300}, {"India Standard Time", 330}, {"Central Asia Standard Time", 360},
+	{"SE Asia Standard Time", 420}, {"China Standard/Daylight Time", 480}, {"Taipei Standard Time", 480},
+	{"Tokyo Standard Time", 540}, {"Cen. Australia Standard/Daylight Time", 570},
+	{"AUS Central Standard Time", 570}, {"E. Australia Standard Time", 600},
+	{"AUS Eastern Standard/Daylight Time", 600}, {"West Pacific Standard Time", 600},
+	{"Tasmania Standard/Daylight Time", 600}, {"Central Pacific Standard Time", 660},
+	{"Fiji Standard Time", 720}, {"New Zealand Standard/Daylight Time", 720},
+}
+
+// s4Wrong are the rows whose [S4] offset is wrong, with the right one:
+// Windows' own definitions of these CallManager names (CLDR
+// windowsZones.xml), Wazo's plugins (Europe/Athens -> E. Europe,
+// Europe/Paris -> Central Europe) and phones in Germany and Poland that
+// ran on "Central Europe Standard/Daylight Time" (mkirbst, buba0) agree
+// (timezones.tsv says more).
+var s4Wrong = map[string]int{
+	"GTB Standard/Daylight Time": 120, "Egypt Standard/Daylight Time": 120, "E. Europe Standard/Daylight Time": 120,
+	"Romance Standard/Daylight Time": 60, "Central Europe Standard/Daylight Time": 60,
+}
+
+// The time-zone table has [S4]'s names, no others, each once, with [S4]'s
+// offsets but for the five corrected ones; every name the working configs
+// used is in it ("W. Europe Standard/Daylight Time" chan-sccp §2.3 [S2],
+// "Central Europe Standard/Daylight Time" mkirbst and buba0, "Eastern
+// Standard/Daylight Time" chan-sccp's 797x template).
+func TestSourcesTimeZoneNames(t *testing.T) {
+	var names []string
+	for _, z := range s4Zones {
+		names = append(names, z.name)
+		tz, err := LookupTimeZone(z.name)
+		if err != nil {
+			t.Errorf("%s: %v", z.name, err)
+			continue
+		}
+		want := z.offset
+		if right, ok := s4Wrong[z.name]; ok {
+			want = right
+		}
+		if tz.Offset != want || tz.Cisco != z.name {
+			t.Errorf("%s: offset %d, name %q; want %d", z.name, tz.Offset, tz.Cisco, want)
+		}
+	}
+	got := TimeZoneNames()
+	slices.Sort(got)
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		t.Errorf("table names %q\nwant [S4]'s %q", got, names)
+	}
+}
+
+// Every IANA name of the table has, in the Go time zone database, the
+// standard offset of its Cisco zone, daylight saving exactly when the
+// zone has it, and for the rules phoneboot writes into dst_* the very
+// instants of this year's changes.
+func TestTimeZoneTableAgainstTZData(t *testing.T) {
+	year := time.Now().Year()
+	for _, z := range zones {
+		for _, name := range z.iana {
+			loc, err := time.LoadLocation(name)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			std, dst := offsets(loc)
+			if std != z.offset || dst != (z.dst != "none") {
+				t.Errorf("%s: UTC%s, daylight saving %v; its row %q says UTC%s, rule %s", name, formatOffset(std), dst, z.cisco, formatOffset(z.offset), z.dst)
+				continue
+			}
+			if !dst {
+				continue
+			}
+			got := changes(loc, year)
+			want := ruleChanges(z.dst, z.offset, year)
+			if !slices.EqualFunc(got, want, time.Time.Equal) {
+				t.Errorf("%s changes at %v; rule %s says %v", name, got, z.dst, want)
+			}
+		}
+	}
+}
+
+// changes lists the instants of year at which loc's offset changes.
+func changes(loc *time.Location, year int) []time.Time {
+	var out []time.Time
+	t := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, prev := t.In(loc).Zone()
+	for end := t.AddDate(1, 0, 0); t.Before(end); t = t.Add(15 * time.Minute) {
+		if _, off := t.In(loc).Zone(); off != prev {
+			out = append(out, t)
+			prev = off
+		}
+	}
+	return out
+}
+
+// ruleChanges are the instants, in year order, at which rule changes the
+// clock of a zone of standard offset std (minutes), per timezones.tsv.
+func ruleChanges(rule string, std, year int) []time.Time {
+	off := time.Duration(std) * time.Minute
+	nth := func(month time.Month, n int) time.Time { // n-th Sunday; 0 = last
+		if n == 0 {
+			d := time.Date(year, month+1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -1)
+			for d.Weekday() != time.Sunday {
+				d = d.AddDate(0, 0, -1)
+			}
+			return d
+		}
+		d := time.Date(year, month, 1, 0, 0, 0, 0, time.UTC)
+		for d.Weekday() != time.Sunday {
+			d = d.AddDate(0, 0, 1)
+		}
+		return d.AddDate(0, 0, 7*(n-1))
+	}
+	// Local standard 02:00 is 02:00 - std in UTC.
+	at2 := func(d time.Time) time.Time { return d.Add(2*time.Hour - off) }
+	switch rule {
+	case "us":
+		return []time.Time{at2(nth(time.March, 2)), at2(nth(time.November, 1)).Add(-time.Hour)} // 02:00 daylight time
+	case "eu":
+		return []time.Time{nth(time.March, 0).Add(time.Hour), nth(time.October, 0).Add(time.Hour)}
+	case "au":
+		return []time.Time{at2(nth(time.April, 1)), at2(nth(time.October, 1))}
+	case "nz":
+		return []time.Time{at2(nth(time.April, 1)), at2(nth(time.September, 0))}
+	}
+	return nil
+}
+
+// Ringlist.xml, the ring list of SCCP and Java phones (ref §1.3 [S4]
+// ring-tones.html; Provisioner's sip79x1G/ringlist.xml and buba0's
+// files/ringlist.xml, both read by 79x1 phones): <CiscoIPPhoneRingList>
+// with at most 50 <Ring>, each a DisplayName and a FileName of at most 25
+// characters, the FileName a .raw file. The same rings as RINGLIST.DAT.
+func TestSourcesRingListXML(t *testing.T) {
+	tp := load(t, "")
+	s := testSite()
+	b, err := tp.RingListXML(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := parseTree(t, b)
+	if doc.name != "CiscoIPPhoneRingList" {
+		t.Fatalf("root <%s>, want <CiscoIPPhoneRingList>", doc.name)
+	}
+	checkPaths(t, doc, pathSet("CiscoIPPhoneRingList", "Ring", "Ring/DisplayName", "Ring/FileName"))
+	rings := doc.must(t, "Ring")
+	if len(rings) != len(s.Rings) || len(rings) > 50 {
+		t.Fatalf("%d rings, want %d (at most 50)", len(rings), len(s.Rings))
+	}
+	for i, r := range rings {
+		name, file := r.textOf(t, "DisplayName"), r.textOf(t, "FileName")
+		if name != s.Rings[i].Name || file != s.Rings[i].File {
+			t.Errorf("ring %d: %q %q, want %q %q", i, name, file, s.Rings[i].Name, s.Rings[i].File)
+		}
+		if utf8.RuneCountInString(name) > 25 || utf8.RuneCountInString(file) > 25 || !strings.HasSuffix(file, ".raw") {
+			t.Errorf("ring %d: %q %q: names of at most 25 characters and a .raw file", i, name, file)
+		}
+	}
+}
+
+// chan-sccp's 7940/7960 SCCP template [S2], the only full locale blocks
+// in the sources: English_United_States, uid 1, langCode en_US, version
+// 7.1.0.1(1), winCharSet iso-8859-1; United_States, uid 64, the same
+// version. phoneboot's defaults are those values; each is a setting.
+func TestSourcesLocaleBlocks(t *testing.T) {
+	tp := load(t, "")
+	s := testSite()
+	s.Locale = "English_United_States"
+	b, err := tp.DeviceConfig(s, Phone{MAC: testMAC, Model: model(t, "7960"), Protocol: "SCCP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := parseTree(t, b)
+	for path, want := range map[string]string{
+		"userLocale/name": "English_United_States", "userLocale/uid": "1", "userLocale/langCode": "en_US",
+		"userLocale/version": "7.1.0.1(1)", "userLocale/winCharSet": "iso-8859-1",
+		"networkLocale": "United_States", "networkLocaleInfo/name": "United_States",
+		"networkLocaleInfo/uid": "64", "networkLocaleInfo/version": "7.1.0.1(1)",
+	} {
+		if got := doc.textOf(t, path); got != want {
+			t.Errorf("<%s>%s</…>, want %q as in [S2]", path, got, want)
+		}
+	}
+	// [S4] (SIP on the Java phones): utf-8.
+	b, err = tp.DeviceConfig(s, Phone{MAC: testMAC, Model: model(t, "7961"), Protocol: "SIP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parseTree(t, b).textOf(t, "userLocale/winCharSet"); got != "utf-8" {
+		t.Errorf("79x1 winCharSet %q, want utf-8 ([S4])", got)
+	}
+	// Every value is a setting.
+	s.LocaleInfo = LocaleInfo{Network: "New_Zealand", LangCode: "en_NZ", Version: "10.0.0.1(1)", Charset: "utf-8", UID: 3, NetworkUID: 7}
+	b, err = tp.DeviceConfig(s, Phone{MAC: testMAC, Model: model(t, "7960"), Protocol: "SCCP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = parseTree(t, b)
+	for path, want := range map[string]string{
+		"userLocale/uid": "3", "userLocale/langCode": "en_NZ", "userLocale/version": "10.0.0.1(1)",
+		"userLocale/winCharSet": "utf-8", "networkLocale": "New_Zealand", "networkLocaleInfo/uid": "7",
+	} {
+		if got := doc.textOf(t, path); got != want {
+			t.Errorf("<%s>%s</…>, want %q", path, got, want)
+		}
+	}
+	s.LocaleInfo.Charset = "latin1"
+	if _, err := tp.DeviceConfig(s, Phone{MAC: testMAC, Protocol: "SCCP"}); err == nil {
+		t.Error("charset latin1 accepted")
+	}
+}
+
+// Key expansion modules (ref §1.4, §2.1 [S4]): <addOnModules> with one
+// <addOnModule idx="1".."3"> each (position from the phone), deviceType
+// 7914, 7915 or 7916, deviceLine its line keys ([S4]: "14 Line Module",
+// "24 Line Module", "24 Line Module"), loadInformation "only required for
+// the 7914, 7915 and 7916" — always there, empty when no load is known.
+// The lines beyond the phone's own buttons are the modules' buttons.
+func TestSourcesAddOnModules(t *testing.T) {
+	tp := load(t, "")
+	lineKeys := map[string]string{"7914": "14", "7915": "24", "7916": "24"}
+	for _, c := range []struct {
+		phone, proto string
+		kems         []string
+		lines        int
+	}{{"7961", "SIP", []string{"7914"}, 20}, {"7965", "SCCP", []string{"7916", "7916"}, 0}, {"7960", "SCCP", []string{"7914", "7914"}, 0}} {
+		t.Run(c.phone, func(t *testing.T) {
+			s := testSite()
+			var kems []phone.Model
+			for _, k := range c.kems {
+				kems = append(kems, model(t, k))
+			}
+			s.Phones = map[phone.MAC]PhoneSettings{testMAC: {KEMs: kems}}
+			s.KEMLoads = map[string]string{"7914": "S00105000400"}
+			var lines []Line
+			for i := range c.lines {
+				lines = append(lines, Line{Extension: strconv.Itoa(200 + i), Password: "pw"})
+			}
+			b, err := tp.DeviceConfig(s, Phone{MAC: testMAC, Model: model(t, c.phone), Protocol: c.proto, Lines: lines})
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := parseTree(t, b)
+			checkPaths(t, doc, devicePaths)
+			mods := doc.must(t, "addOnModules/addOnModule")
+			if len(mods) != len(c.kems) || len(mods) > 3 {
+				t.Fatalf("%d modules, want %d", len(mods), len(c.kems))
+			}
+			for i, m := range mods {
+				typ := m.textOf(t, "deviceType")
+				if m.attrs["idx"] != strconv.Itoa(i+1) || typ != c.kems[i] || m.textOf(t, "deviceLine") != lineKeys[typ] {
+					t.Errorf("module %d: idx %q, %s with %s lines", i, m.attrs["idx"], typ, m.textOf(t, "deviceLine"))
+				}
+				want := ""
+				if typ == "7914" {
+					want = "S00105000400"
+				}
+				if got := m.find("loadInformation"); len(got) != 1 || got[0].text != want {
+					t.Errorf("module %d: loadInformation %v, want %q", i, got, want)
+				}
+			}
+			if c.proto == "SIP" {
+				sl := doc.must(t, "sipProfile/sipLines/line")
+				if len(sl) != c.lines || sl[len(sl)-1].attrs["button"] != strconv.Itoa(c.lines) {
+					t.Errorf("%d SIP lines, the last on button %q; want %d", len(sl), sl[len(sl)-1].attrs["button"], c.lines)
+				}
+			}
+		})
+	}
+	// Lines beyond phone and modules, and a 7960 on SIP (lines 1-6
+	// only, §3.2), are refused.
+	s := testSite()
+	s.Phones = map[phone.MAC]PhoneSettings{testMAC: {KEMs: []phone.Model{model(t, "7914")}}}
+	many := make([]Line, 21)
+	for i := range many {
+		many[i] = Line{Extension: strconv.Itoa(i + 1)}
+	}
+	if _, err := tp.DeviceConfig(s, Phone{MAC: testMAC, Model: model(t, "7961"), Protocol: "SCCP", Lines: many}); err == nil || !strings.Contains(err.Error(), "20 line buttons, 21 lines") {
+		t.Errorf("21 lines on a 7961 with a 7914: %v", err)
+	}
+	if _, err := tp.SIPConfig(s, Phone{MAC: testMAC, Model: model(t, "7960"), Protocol: "SIP"}); err == nil || !strings.Contains(err.Error(), "no key expansion module") {
+		t.Errorf("7960 on SIP with a 7914: %v", err)
+	}
 }

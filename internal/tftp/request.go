@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"phoneboot/internal/files"
@@ -100,6 +101,30 @@ func asError(err error) *Error {
 		return &Error{Code: ErrUndefined, Message: "server shutting down"}
 	}
 	return &Error{Code: ErrAccessViolation, Message: "access denied"}
+}
+
+// resolverDetail is what the event and the log say of a resolver's
+// refusal. A files.Error or an *Error is already in words and is said as
+// the client is told it; so are the errors asError maps by kind (a file
+// that does not exist, a permission): their text is a system call's
+// ("openat RINGLIST.DAT: no such file or directory") and never goes out.
+// Anything else is a resolver that failed in a way it did not describe,
+// a bug: its text is kept for whoever reads the log.
+func resolverDetail(err error, told *Error) string {
+	var te *Error
+	var fe *files.Error
+	switch {
+	case errors.As(err, &te), errors.As(err, &fe),
+		errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return told.Message
+	}
+	var pe *fs.PathError
+	var errno syscall.Errno
+	if errors.As(err, &pe) || errors.As(err, &errno) {
+		return told.Message + " (the file could not be opened)"
+	}
+	return told.Message + " (the resolver failed: " + err.Error() + ")"
 }
 
 // MaxNameLen is the longest file name accepted. Cisco phones ask for names

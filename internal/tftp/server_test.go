@@ -730,3 +730,43 @@ func TestNetasciiBlockEnds(t *testing.T) {
 		t.Errorf("download event = %+v, want ok and %d bytes on the wire", ev, len(text)+3)
 	}
 }
+
+// What a phone is told and what the event says of a refused read are
+// words, never a system call's text: the TFTP root's "RINGLIST.DAT is not
+// in the TFTP root" reaches both as it is, and a resolver that returns a
+// raw os error is told and logged in words too.
+func TestRefusalsInWords(t *testing.T) {
+	addr, log := startServer(t, &tftp.Server{}, map[string][]byte{"f": []byte("x")})
+	c := newRawClient(t, "127.0.0.2", addr)
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "RINGLIST.DAT", tftp.ModeOctet))
+	code, msg, err := tftp.ParseErrorPacket(c.mustRecv())
+	want := "RINGLIST.DAT is not in the TFTP root"
+	if err != nil || code != tftp.ErrFileNotFound || msg != want {
+		t.Errorf("ERROR %d %q (%v), want %d %q", code, msg, err, tftp.ErrFileNotFound, want)
+	}
+	if ev := log.wait(t); ev.Outcome != tftp.OutcomeNotFound || ev.Error != want {
+		t.Errorf("event %q %q, want not-found %q", ev.Outcome, ev.Error, want)
+	}
+
+	// A resolver that hands back what os.Open said.
+	raw := func(_ context.Context, req *tftp.Request) (tftp.File, error) {
+		_, err := os.Open(filepath.Join(t.TempDir(), req.Path))
+		return nil, err
+	}
+	addr, log = startServer(t, &tftp.Server{Resolver: tftp.ResolverFunc(raw)}, nil)
+	c = newRawClient(t, "127.0.0.3", addr)
+	c.request(tftp.AppendRequest(nil, tftp.OpRRQ, "dialplan.xml", tftp.ModeOctet))
+	code, msg, err = tftp.ParseErrorPacket(c.mustRecv())
+	if err != nil || code != tftp.ErrFileNotFound || msg != "file not found" {
+		t.Errorf("ERROR %d %q (%v), want file not found", code, msg, err)
+	}
+	ev := log.wait(t)
+	for _, s := range []string{ev.Error, msg} {
+		if strings.Contains(s, "open ") || strings.Contains(s, "no such file") || strings.Contains(s, "/") {
+			t.Errorf("%q holds system call text", s)
+		}
+	}
+	if ev.Error != "file not found" {
+		t.Errorf("event error %q, want \"file not found\"", ev.Error)
+	}
+}

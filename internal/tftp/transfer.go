@@ -186,14 +186,14 @@ func (t *transfer) setupRead(req *Request, pkt Packet) {
 		if e.Code == ErrFileNotFound {
 			outcome = OutcomeNotFound
 		}
-		t.fail(outcome, e, err.Error())
+		t.fail(outcome, e, resolverDetail(err, e))
 		return
 	}
 	t.f = f
 	if req.Mode == ModeNetascii {
 		nf, err := toNetascii(f)
 		if err != nil {
-			t.fail(OutcomeFailed, asError(err), err.Error())
+			t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), "the file could not be read to convert it to netascii")
 			return
 		}
 		f.Close()
@@ -349,10 +349,12 @@ func (t *transfer) sendWindow(now time.Time) {
 			buf = buf[:off+headerLen+int(n)]
 			PutDataHeader(buf[off:], t.blockNumber(t.next))
 			if m, err := t.f.ReadAt(buf[off+headerLen:], (t.next-1)*t.bs); int64(m) < n {
-				if err == nil {
-					err = io.ErrUnexpectedEOF
+				// In words, never the system call's text.
+				why := fmt.Sprintf("the file could not be read at block %d", t.next)
+				if err == nil || errors.Is(err, io.EOF) {
+					why = fmt.Sprintf("the file ended before block %d: it was made shorter while being sent", t.next)
 				}
-				t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), "read: "+err.Error())
+				t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), why)
 				return
 			}
 			t.next++
