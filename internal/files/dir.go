@@ -202,3 +202,23 @@ type diskFile struct {
 }
 
 func (f *diskFile) Size() int64 { return f.size }
+
+// Why says in words why a file or directory could not be read, for
+// messages that name it: "TFTP root /srv/tftp: " + Why(err).
+func Why(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "it does not exist"
+	case errors.Is(err, fs.ErrPermission):
+		return "phoneboot may not read it (file permissions)"
+	case errors.Is(err, syscall.ENOTDIR):
+		return "it is not a directory"
+	case errors.Is(err, syscall.EISDIR):
+		return "it is a directory"
+	case errors.Is(err, syscall.ELOOP):
+		return "it is a symbolic link that loops"
+	case errors.Is(err, syscall.EIO):
+		return "the disk returned an input/output error"
+	}
+	return "it cannot be read"
+}

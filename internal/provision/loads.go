@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"phoneboot/internal/files"
 	"phoneboot/internal/firmware"
 	"phoneboot/internal/phone"
 )
@@ -57,7 +58,7 @@ func indexLoads(fw Firmware, root map[string]string, rootDir string) loadIndex {
 		}
 		data, err := os.ReadFile(filepath.Join(rootDir, name))
 		if err != nil {
-			ix.missing[id] = []string{name + " (unreadable: " + err.Error() + ")"}
+			ix.missing[id] = []string{name + " (unreadable: " + files.Why(err) + ")"}
 			continue
 		}
 		l, err := firmware.ParseLoads(data)

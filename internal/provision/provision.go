@@ -170,6 +170,13 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 		return p.osImage(s, n, mac, ip, known)
 	case phone.KindTermDefault:
 		return p.termFile(s, n, req.Name)
+	case phone.KindRingList:
+		// The admin's own list would have won above (override); the
+		// generated ones are among the shared files.
+		if lower == "distinctiveringlist.xml" {
+			return nil, files.NotFoundf("file not found (phoneboot makes no distinctive ring list; put one in the TFTP root)")
+		}
+		return nil, files.NotFoundf("file not found (no ring tones: no [[site.ring]] entries and no .raw files in the TFTP root)")
 	}
 	if p.opts.Firmware != nil {
 		f, ok, err := p.opts.Firmware.Open(req.Name)

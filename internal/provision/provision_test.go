@@ -455,3 +455,69 @@ func TestRunningLoadFromTransfers(t *testing.T) {
 		t.Fatalf("running without noted requests = %q", got)
 	}
 }
+
+func TestRingLists(t *testing.T) {
+	f := newFixture(t, inventory)
+	// No rings configured and no .raw files: the refusal says so, for
+	// both spellings of the list.
+	for _, name := range []string{"RINGLIST.DAT", "Ringlist.xml"} {
+		if _, err := f.get("127.0.0.2", name); err == nil || err.Code != files.NotFound || !strings.Contains(err.Msg, "no ring tones") {
+			t.Errorf("%s with no rings: %v", name, err)
+		}
+	}
+	if _, err := f.get("127.0.0.2", "DistinctiveRingList.xml"); err == nil || !strings.Contains(err.Msg, "distinctive") {
+		t.Errorf("DistinctiveRingList.xml: %v", err)
+	}
+	// A .raw dropped in the root is offered; the admin's distinctive
+	// list is served as it is.
+	fwtest.Write(t, f.root, "Piano1.raw", fwtest.Random("Piano1.raw", 16))
+	fwtest.Write(t, f.root, "DistinctiveRingList.xml", []byte("<CiscoIPPhoneRingList/>"))
+	f.update(inventory)
+	if got := f.mustGet("127.0.0.2", "Ringlist.xml"); !strings.Contains(got, "Piano1.raw") {
+		t.Errorf("Ringlist.xml does not offer the root's .raw file:\n%s", got)
+	}
+	if got := f.mustGet("127.0.0.2", "RINGLIST.DAT"); !strings.Contains(got, "Piano1.raw") {
+		t.Errorf("RINGLIST.DAT:\n%s", got)
+	}
+	if got := f.mustGet("127.0.0.2", "distinctiveringlist.xml"); got != "<CiscoIPPhoneRingList/>" {
+		t.Errorf("admin's distinctive ring list: %q", got)
+	}
+}
+
+func TestKEMLoadFromTheRoot(t *testing.T) {
+	cfg := strings.Replace(inventory, "[site.loads]\n", "[site.loads]\n7914 = \"S00105000400\"\n", 1) +
+		"\n[[phone]]\nmac = \"00137F38B3E0\"\nmodel = \"7960\"\nprotocol = \"SCCP\"\nkem = [\"7914\"]\n"
+	f := newFixture(t, "")
+	problemFor := func(problems []Problem) string {
+		for _, p := range problems {
+			if strings.Contains(p.Msg, "site.loads.7914") {
+				return p.String()
+			}
+		}
+		return ""
+	}
+	if got := problemFor(f.update(cfg)); !strings.Contains(got, "S00105000400.sbn is not in the TFTP root") {
+		t.Errorf("a missing module image: %q", got)
+	}
+	if got := f.mustGet("127.0.0.5", "SEP00137F38B3E0.cnf.xml"); strings.Contains(got, "S00105000400") {
+		t.Errorf("a module load not in the root was named:\n%s", got)
+	}
+	// Dropped in the root (no .loads file: modules have none): no problem
+	// and the config names it.
+	fwtest.Write(t, f.root, "S00105000400.sbn", fwtest.Random("S00105000400.sbn", 16))
+	if got := problemFor(f.update(cfg)); got != "" {
+		t.Errorf("module image in the root is still a problem: %q", got)
+	}
+	if got := f.mustGet("127.0.0.5", "SEP00137F38B3E0.cnf.xml"); !strings.Contains(got, "<loadInformation>S00105000400</loadInformation>") {
+		t.Errorf("module load not named:\n%s", got)
+	}
+}
+
+func TestRootErrorsInWords(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tftp")
+	fwtest.Write(t, filepath.Dir(file), "tftp", []byte("x"))
+	_, err := listRoot(file)
+	if err == nil || err.Error() != "TFTP root "+file+": it is not a directory" {
+		t.Errorf("root that is a file: %v", err)
+	}
+}

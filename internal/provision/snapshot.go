@@ -128,12 +128,12 @@ func listRoot(dir string) (map[string]string, error) {
 		return map[string]string{}, nil // serve creates it; check may run first
 	}
 	if err != nil {
-		return nil, fmt.Errorf("TFTP root: %w", err)
+		return nil, fmt.Errorf("TFTP root %s: %s", dir, files.Why(err))
 	}
 	defer f.Close()
 	names, err := f.Readdirnames(maxRootEntries)
 	if err != nil && len(names) == 0 && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("TFTP root: %w", err)
+		return nil, fmt.Errorf("TFTP root %s: %s", dir, files.Why(err))
 	}
 	root := make(map[string]string, len(names))
 	for _, n := range names {
@@ -223,6 +223,14 @@ func (s *snapshot) checkLoads(running func(phone.MAC) string) {
 	for _, name := range models {
 		id, line := s.cfg.Site.Loads[name].ID, s.cfg.SiteLoadLine(name)
 		m := s.cfg.Site.Loads[name].Model
+		if m.Family == phone.FamilyKEM {
+			// A module's image has no .loads file and no upgrade path:
+			// it counts when it is in the root (siteOf).
+			if _, ok := s.site.KEMLoads[name]; !ok {
+				s.problem(s.cfg.File, line, "site.loads.%s: %s.sbn is not in the TFTP root; phones with a %s get no module load until it is", name, id, name)
+			}
+			continue
+		}
 		if _, ok := s.loads.get(id); !ok {
 			s.problem(s.cfg.File, line, "site.loads.%s: load %s is %s; phones keep their running load until it is", name, id, s.loads.why(id))
 			continue
