@@ -116,7 +116,7 @@ func printTable(w io.Writer, rows []fleet.Row) {
 			finding = r.Findings[0].Symptom
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\n", r.MAC, dash(r.Model), dash(r.IP),
-			dash(r.Load), dash(r.Target), state, finding, ago(r.LastSeen), source, r.Label)
+			dash(r.Load), dash(r.Target), state, finding, fleet.Ago(time.Now(), r.LastSeen), source, r.Label)
 	}
 	tw.Flush()
 }
@@ -208,7 +208,7 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 		}{v.Row, v.Events})
 	}
 	fmt.Fprintf(stdout, "%s  %s  model %s  protocol %s  ip %s\n", mac.DeviceName(), row.Source, dash(row.Model), dash(row.Protocol), dash(row.IP))
-	fmt.Fprintf(stdout, "load %s → target %s   last seen %s\n", dash(row.Load), dash(row.Target), ago(row.LastSeen))
+	fmt.Fprintf(stdout, "load %s → target %s   last seen %s\n", dash(row.Load), dash(row.Target), fleet.Ago(time.Now(), row.LastSeen))
 	fmt.Fprintf(stdout, "state: %s", row.State)
 	if row.Detail != "" {
 		fmt.Fprintf(stdout, " (%s)", row.Detail)
@@ -339,21 +339,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// ago says how long ago t was, for tables.
-func ago(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := time.Since(t).Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	}
-	return t.Local().Format("2006-01-02")
 }

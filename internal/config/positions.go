@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"phoneboot/internal/suggest"
 )
 
 // keysOf lists the keys each table takes, for "did you mean": the toml
@@ -41,7 +43,7 @@ func unknownKey(k toml.Key) string {
 	msg := fmt.Sprintf("unknown key %q", k.String())
 	best, bestDist := "", 3
 	for _, cand := range keysOf[table] {
-		if d := distance(last, cand); d < bestDist {
+		if d := suggest.Distance(last, cand); d < bestDist {
 			best, bestDist = cand, d
 		}
 	}
@@ -52,27 +54,6 @@ func unknownKey(k toml.Key) string {
 		return msg + " (known here: " + strings.Join(known, ", ") + ")"
 	}
 	return msg
-}
-
-// distance is the Levenshtein distance of two short keys.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // positions maps table entries and keys to line numbers. The TOML library

@@ -227,3 +227,21 @@ func Settings(cfg *config.Config) track.Settings {
 	return track.Settings{QuietAfter: cfg.Track.QuietAfter, CTLLoopRequests: p.CTLLoopRequests,
 		ConfigLoopRequests: p.ConfigLoopRequests, LoopGap: p.LoopWindow}
 }
+
+// Ago says how long before now t was, as tables show it: "12s ago",
+// "5m ago", "3h ago", then the date; "never" for no time.
+func Ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return t.Local().Format("2006-01-02")
+}

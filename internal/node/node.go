@@ -208,19 +208,12 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 // the firmware catalog of data, judged from where each phone's upgrade
 // stands in the store (when there is one).
 func Check(ctx context.Context, data string, cfg *config.Config) ([]provision.Problem, error) {
-	catalog, err := firmware.OpenCatalog(filepath.Join(data, "firmware"))
+	o, err := OpenOffline(ctx, data, cfg)
 	if err != nil {
 		return nil, err
 	}
-	saved, err := storedPhones(ctx, data)
-	if err != nil {
-		return nil, err
-	}
-	running := map[phone.MAC]string{}
-	for _, p := range saved {
-		running[p.MAC] = p.Running
-	}
-	return provision.Check(cfg, filepath.Join(data, "tftp"), filepath.Join(data, "templates"), catalog, running)
+	defer o.Close()
+	return o.Problems, nil
 }
 
 // savedPhones is what the store kept of each phone: its running load and

@@ -97,16 +97,6 @@ func (p *Provisioner) Update(cfg *config.Config) ([]Problem, error) {
 	return s.problems, nil
 }
 
-// Check builds what Update would serve without serving it: for
-// `phoneboot check`. running is the load each phone was last seen running.
-func Check(cfg *config.Config, root, templates string, fw Firmware, running map[phone.MAC]string) ([]Problem, error) {
-	s, err := build(cfg, root, templates, fw, func(mac phone.MAC) string { return running[mac] })
-	if err != nil {
-		return nil, err
-	}
-	return s.problems, nil
-}
-
 // Book is what provision knows of each phone.
 func (p *Provisioner) Book() *phonestate.Book { return p.book }
 

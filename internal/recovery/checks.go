@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/event"
@@ -298,7 +297,7 @@ func (c *checker) lastSeen() (Check, error) {
 	if err != nil {
 		return ch, err
 	}
-	ch.Found = fmt.Sprintf("%s at %s, on %s: %s", ago(c.o.now(), v.LastSeen), dash(v.IP), orUnknown(v.Load), describe(v.Row))
+	ch.Found = fmt.Sprintf("%s at %s, on %s: %s", fleet.Ago(c.o.now(), v.LastSeen), dash(v.IP), orUnknown(v.Load), describe(v.Row))
 	if len(v.Findings) > 0 && v.State != "stuck" {
 		ch.Found += "; " + v.Findings[0].Symptom
 	}
@@ -316,20 +315,6 @@ func describe(r fleet.Row) string {
 		return r.Detail
 	}
 	return r.State + ": " + r.Detail
-}
-
-// ago says when t was, from now.
-func ago(now, t time.Time) string {
-	d := now.Sub(t).Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	}
-	return t.Local().Format("2006-01-02")
 }
 
 func joinAddrs(as []netip.Addr) string {

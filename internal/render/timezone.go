@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"phoneboot/internal/suggest"
 )
 
 // TimeZone is Site.TimeZone in the spellings the two config dialects need.
@@ -164,7 +166,7 @@ func suggestZones(name string) string {
 	lower := strings.ToLower(name)
 	for k, i := range byName {
 		// Whole names, and the start of long ones (a name cut short).
-		d := min(distance(lower, k), distance(lower, k[:min(len(k), len(lower))])+1)
+		d := min(suggest.Distance(lower, k), suggest.Distance(lower, k[:min(len(k), len(lower))])+1)
 		if d <= max(2, len(lower)/4) {
 			spelled := zones[i].cisco
 			for _, n := range zones[i].iana {
@@ -231,25 +233,4 @@ func formatOffset(minutes int) string {
 		sign, minutes = "-", -minutes
 	}
 	return fmt.Sprintf("%s%02d:%02d", sign, minutes/60, minutes%60)
-}
-
-// distance is the Levenshtein distance of two short strings.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
