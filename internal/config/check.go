@@ -27,6 +27,7 @@ func (c *Config) build(r *rawConfig) Errors {
 		c.Track.QuietAfter = time.Duration(*d)
 	}
 	c.buildDHCP(&r.DHCP, fail)
+	c.buildSecurity(&r.Security, fail)
 	// The protocol as the file says it ("" when it does not): a phone
 	// whose model cannot run the default is no mistake in the file.
 	siteProto, _ := protocol(r.Site.Protocol)
@@ -35,6 +36,26 @@ func (c *Config) build(r *rawConfig) Errors {
 }
 
 type failFunc func(line int, format string, args ...any)
+
+func (c *Config) buildSecurity(r *rawSecurity, fail failFunc) {
+	s := &c.Security
+	switch r.PhoneFiles {
+	case "":
+	case PhoneFilesOwn, PhoneFilesAnyone:
+		s.PhoneFiles = r.PhoneFiles
+	default:
+		fail(c.pos.at("security", 0, "phone_files"), "security.phone_files: %q: want %q (a phone's files go only to its own address) or %q", r.PhoneFiles, PhoneFilesOwn, PhoneFilesAnyone)
+	}
+	if r.FirstSightHold != nil {
+		s.FirstSightHold = time.Duration(*r.FirstSightHold)
+	}
+	if r.FirstSight != nil && !*r.FirstSight {
+		if r.FirstSightHold != nil {
+			fail(c.pos.at("security", 0, "first_sight_hold"), "security.first_sight_hold: set, but first_sight = false turns first-sight binding off")
+		}
+		s.FirstSightHold = 0
+	}
+}
 
 func (c *Config) buildSite(r *rawSite, fail failFunc) {
 	pos, s := c.pos, &c.Site

@@ -38,6 +38,7 @@ type Config struct {
 	Provision Provision
 	DHCP      DHCP
 	Track     Track
+	Security  Security
 
 	File   string // the file it was read from (or would have been)
 	Exists bool   // whether File was read; false: Default
@@ -211,6 +212,26 @@ type Track struct {
 	QuietAfter time.Duration
 }
 
+// Security says who may have a phone's files and change what phoneboot
+// knows of it (docs/security.md).
+type Security struct {
+	// PhoneFiles is who gets a phone's own files (SEP<MAC>.cnf.xml,
+	// SIP<MAC>.cnf: they carry its SIP passwords): PhoneFilesOwn, only
+	// the address that is the phone's, or PhoneFilesAnyone.
+	PhoneFiles string
+	// FirstSightHold is how long the first address that named a phone
+	// (one not reserved in the inventory, nor leased by phoneboot's DHCP
+	// server) stays its own after its last request; 0: no first-sight
+	// binding, any address may speak for such a phone.
+	FirstSightHold time.Duration
+}
+
+// Who gets a phone's own files.
+const (
+	PhoneFilesOwn    = "own-address"
+	PhoneFilesAnyone = "anyone"
+)
+
 // Defaults: what a setting is when phoneboot.toml does not give it.
 const (
 	DefaultProtocol           = "SCCP" // what phones run from the factory
@@ -218,6 +239,10 @@ const (
 	DefaultConfigLoopRequests = 4
 	DefaultLoopWindow         = 2 * time.Minute
 	DefaultQuietAfter         = 5 * time.Minute
+	// DefaultFirstSightHold: longer than a boot with a firmware download,
+	// shorter than a phone is usually away before it comes back at
+	// another address.
+	DefaultFirstSightHold = time.Hour
 	// DefaultSIPTransport: usecallmanager.nz advises TCP for Java phones
 	// on SIP (UDP "causes SIP retransmit errors"), and FreePBX users
 	// needed it (cisco-79xx.md §1.6 [S4][S5]); working UDP configs exist
@@ -247,6 +272,7 @@ func Default(file string) *Config {
 			LoopWindow:         DefaultLoopWindow,
 		},
 		Track:    Track{QuietAfter: DefaultQuietAfter},
+		Security: Security{PhoneFiles: PhoneFilesOwn, FirstSightHold: DefaultFirstSightHold},
 		loadLine: map[string]int{},
 	}
 }

@@ -15,6 +15,7 @@ type rawConfig struct {
 	Provision rawProvision `toml:"provision"`
 	DHCP      rawDHCP      `toml:"dhcp"`
 	Track     rawTrack     `toml:"track"`
+	Security  rawSecurity  `toml:"security"`
 }
 
 type rawSite struct {
@@ -104,6 +105,12 @@ type rawDHCPClass struct {
 
 type rawTrack struct {
 	QuietAfter *duration `toml:"quiet_after"`
+}
+
+type rawSecurity struct {
+	PhoneFiles     string    `toml:"phone_files"`
+	FirstSight     *bool     `toml:"first_sight"`
+	FirstSightHold *duration `toml:"first_sight_hold"`
 }
 
 // duration is a TOML string such as "90s" or "2m"; it must be positive.

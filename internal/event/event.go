@@ -51,6 +51,11 @@ const (
 	// UpgradeBlocked: the phone gets no new load: the path needs one the
 	// catalog lacks (Facts.Missing) or the target is refused (Facts.Rule).
 	UpgradeBlocked Kind = "upgrade-blocked"
+	// Foreign: a request named the phone from an address that is not the
+	// phone's (the event's IP); nothing of the phone changed. Facts.Bound
+	// and Binding say whose address is whose, Other when the sender's
+	// address is another phone's.
+	Foreign Kind = "foreign"
 )
 
 // Kinds of DHCP events: the message received or sent.
@@ -134,12 +139,19 @@ type Facts struct {
 	Model string `json:"model,omitempty"`
 	// Retransmits is how many packets the server sent again.
 	Retransmits int `json:"retransmits,omitempty"`
+	// Bound is the address that is the phone's (or, with Other, the
+	// sender's, which is Other's), Binding how it became so ("inventory
+	// ip", "DHCP lease", "first sight").
+	Bound   netip.Addr `json:"bound,omitzero"`
+	Binding string     `json:"binding,omitempty"`
+	Other   phone.MAC  `json:"other,omitzero"`
 }
 
 // IsZero reports whether no fact is set.
 func (f Facts) IsZero() bool {
 	return f.Running == "" && f.From == "" && !f.Assumed && f.Next == "" && f.Target == "" && len(f.Path) == 0 &&
-		f.Missing == "" && f.Rule == "" && f.Remedy == "" && f.Count == 0 && f.Model == "" && f.Retransmits == 0
+		f.Missing == "" && f.Rule == "" && f.Remedy == "" && f.Count == 0 && f.Model == "" && f.Retransmits == 0 &&
+		!f.Bound.IsValid() && f.Binding == "" && f.Other == (phone.MAC{})
 }
 
 // Remedy is what provision serves a phone looping on its trust list.

@@ -74,7 +74,7 @@ func (n *node) dhcpEvent(ev dhcp.Event) {
 		return
 	}
 	if ev.Type == event.DHCPAck && ev.IP.IsValid() {
-		n.book.Bind(ev.MAC, ev.IP)
+		n.book.Lease(ev.MAC, ev.IP)
 	}
 	var model string
 	if m, ok := phone.ModelByName(ev.Model); ok {

@@ -55,6 +55,8 @@ type Phone struct {
 	Asked []Asked
 	// Plan is the last upgrade step or block reported for the phone.
 	Plan event.Event
+
+	heard time.Time // its last request from IP, for the first-sight hold
 }
 
 // Asked is one request of a phone and, once it ended, whether the whole
@@ -96,6 +98,13 @@ type Book struct {
 	byIP   map[netip.Addr]phone.MAC
 	// pending is what requests from addresses of no known phone showed.
 	pending map[netip.Addr]*early
+	// fixed are the addresses reserved or leased to phones, kept apart
+	// from the phones so that forgetting a phone never frees its address
+	// (identity.go); hold is how long a first-sight address stays a
+	// phone's after its last request.
+	fixed   map[phone.MAC]fixed
+	fixedAt map[netip.Addr]phone.MAC
+	hold    time.Duration
 }
 
 // DefaultSize bounds a Book made with New(0).
@@ -106,7 +115,8 @@ func New(size int) *Book {
 	if size <= 0 {
 		size = DefaultSize
 	}
-	return &Book{max: size, phones: map[phone.MAC]*list.Element{}, byIP: map[netip.Addr]phone.MAC{}, pending: map[netip.Addr]*early{}}
+	return &Book{max: size, phones: map[phone.MAC]*list.Element{}, byIP: map[netip.Addr]phone.MAC{}, pending: map[netip.Addr]*early{},
+		fixed: map[phone.MAC]fixed{}, fixedAt: map[netip.Addr]phone.MAC{}, hold: DefaultHold}
 }
 
 // Restore fills in what the store kept of each phone.
@@ -117,15 +127,6 @@ func (b *Book) Restore(saved []Saved) {
 		p := b.get(s.MAC)
 		p.Model, p.Running = s.Model, s.Running
 	}
-}
-
-// Bind records that ip is mac's address (a DHCP lease, a request naming
-// the phone), so that requests without a MAC in their name (OS79XX.TXT,
-// firmware) and syslog lines from ip are the phone's.
-func (b *Book) Bind(mac phone.MAC, ip netip.Addr) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.bind(b.get(mac), ip)
 }
 
 func (b *Book) bind(p *Phone, ip netip.Addr) {
@@ -139,31 +140,48 @@ func (b *Book) bind(p *Phone, ip netip.Addr) {
 	b.byIP[ip] = p.MAC
 }
 
-// At is the phone last seen at ip.
+// At is the phone whose address ip is: the one it is reserved or leased
+// to, else the one last seen there.
 func (b *Book) At(ip netip.Addr) (phone.MAC, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.at(ip)
+}
+
+func (b *Book) at(ip netip.Addr) (phone.MAC, bool) {
+	if mac, ok := b.fixedAt[ip]; ok {
+		return mac, true
+	}
 	mac, ok := b.byIP[ip]
 	return mac, ok
 }
 
-// Attribute says which phone a request for name from ip is from: the one
-// its name names (ip becomes that phone's address), else the one last
-// seen at ip. An old 7940/7960 begins its boot with OS79XX.TXT, before any
-// file that names it: what that showed is kept by address and given to
-// the phone its next request names.
-func (b *Book) Attribute(n phone.Name, ip netip.Addr) (phone.MAC, bool) {
+// Attribute says which phone a request for name from ip is from, at
+// now. A name with a MAC is that phone's when ip is its address or may
+// become it (see Verdict); a name without one is the phone at ip. An old
+// 7940/7960 begins its boot with OS79XX.TXT, before any file that names
+// it: what that showed is kept by address and given to the phone its next
+// request names.
+func (b *Book) Attribute(n phone.Name, ip netip.Addr, now time.Time) Attribution {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !n.HasMAC {
-		mac, ok := b.byIP[ip]
+		mac, ok := b.at(ip)
 		if !ok {
 			b.early(ip, n)
+			return Attribution{}
 		}
-		return mac, ok
+		if e, ok := b.phones[mac]; ok && e.Value.(*Phone).IP == ip {
+			e.Value.(*Phone).heard = now // a download keeps its hold
+		}
+		return Attribution{MAC: mac, Verdict: Own}
+	}
+	if a, foreign := b.foreign(n.MAC, ip, now); foreign {
+		return a
 	}
 	p := b.get(n.MAC)
 	b.bind(p, ip)
+	p.heard = now
 	if e, ok := b.pending[ip]; ok {
 		delete(b.pending, ip)
 		if e.boot != phone.BootUnseen {
@@ -174,7 +192,7 @@ func (b *Book) Attribute(n phone.Name, ip netip.Addr) (phone.MAC, bool) {
 		}
 		p.Asked = append(e.asked, p.Asked...)
 	}
-	return n.MAC, true
+	return Attribution{MAC: n.MAC, Verdict: Own}
 }
 
 // early is what requests from an address showed before a file named the

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	"phoneboot/internal/phone"
 )
+
+var now = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 
 func mac(t *testing.T, s string) phone.MAC {
 	t.Helper()
@@ -22,11 +25,12 @@ func mac(t *testing.T, s string) phone.MAC {
 func TestBookBounded(t *testing.T) {
 	b := New(3)
 	ip := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}) }
+	name := func(i int) phone.Name { return phone.ParseName(fmt.Sprintf("SEP00137F0000%02X.cnf.xml", i)) }
 	for i := range 3 {
-		b.Bind(mac(t, fmt.Sprintf("00:13:7f:00:00:%02x", i)), ip(i))
+		b.Attribute(name(i), ip(i), now)
 	}
 	Update(b, mac(t, "00:13:7f:00:00:00"), func(p *Phone) int { p.Running = "P0S3-8-12-00"; return 0 }) // touched: kept
-	b.Bind(mac(t, "00:13:7f:00:00:09"), ip(9))
+	b.Attribute(name(9), ip(9), now)
 	if b.Len() != 3 {
 		t.Fatalf("%d phones, want 3", b.Len())
 	}
@@ -47,25 +51,25 @@ func TestBookBounded(t *testing.T) {
 func TestAttribute(t *testing.T) {
 	b := New(0)
 	ip := netip.MustParseAddr("10.0.0.7")
-	if _, ok := b.Attribute(phone.ParseName("OS79XX.TXT"), ip); ok {
+	if a := b.Attribute(phone.ParseName("OS79XX.TXT"), ip, now); a.Verdict != Unknown {
 		t.Fatal("an unknown address was attributed")
 	}
-	b.Attribute(phone.ParseName("SIPDefault.cnf"), ip)
+	b.Attribute(phone.ParseName("SIPDefault.cnf"), ip, now)
 	if boot, proto := b.Early(ip); boot != phone.BootOS79XX || proto != "SIP" {
 		t.Errorf("early = %v %q", boot, proto)
 	}
 	b.Unattributed(ip, Asked{Name: "OS79XX.TXT", Done: true})
 	b.Unattributed(ip, Asked{Name: "SIPDefault.cnf", Done: true, OK: true})
 	m := mac(t, "00:13:7F:38:B3:DE")
-	if got, ok := b.Attribute(phone.ParseName("SIP00137F38B3DE.cnf"), ip); !ok || got != m {
-		t.Fatalf("SIP<MAC>.cnf: %v %v", got, ok)
+	if a := b.Attribute(phone.ParseName("SIP00137F38B3DE.cnf"), ip, now); a.Verdict != Own || a.MAC != m {
+		t.Fatalf("SIP<MAC>.cnf: %+v", a)
 	}
 	p, _ := b.Get(m)
 	if p.Boot != phone.BootOS79XX || p.Protocol != "SIP" || len(p.Asked) != 2 || p.Asked[1].Name != "SIPDefault.cnf" {
 		t.Errorf("the phone did not get what its address showed: %+v", p)
 	}
-	if got, ok := b.Attribute(phone.ParseName("P0S3-05-3-00.bin"), ip); !ok || got != m {
-		t.Errorf("firmware from the address: %v %v", got, ok)
+	if a := b.Attribute(phone.ParseName("P0S3-05-3-00.bin"), ip, now); a.Verdict != Own || a.MAC != m {
+		t.Errorf("firmware from the address: %+v", a)
 	}
 	if boot, _ := b.Early(ip); boot != phone.BootUnseen {
 		t.Error("the early record outlived the binding")
@@ -73,7 +77,7 @@ func TestAttribute(t *testing.T) {
 	// Bounded: a flood of addresses and of transfers keeps at most so many.
 	for i := range maxPending + 10 {
 		a := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
-		b.Attribute(phone.ParseName("OS79XX.TXT"), a)
+		b.Attribute(phone.ParseName("OS79XX.TXT"), a, now)
 		for range maxEarly + 5 {
 			b.Unattributed(a, Asked{Name: "x", Done: true})
 		}
@@ -87,5 +91,82 @@ func TestAttribute(t *testing.T) {
 		if len(e.asked) > maxEarly {
 			t.Fatalf("%d early transfers for one address", len(e.asked))
 		}
+	}
+}
+
+// TestIdentity: a request naming a phone from an address that is not the
+// phone's changes nothing of it, whichever way the address became the
+// phone's; the first-sight hold ends after the phone's last request.
+func TestIdentity(t *testing.T) {
+	b := New(0)
+	a, evil := netip.MustParseAddr("10.0.0.7"), netip.MustParseAddr("10.0.0.66")
+	victim := mac(t, "00:13:7F:38:B3:DE")
+	sep := phone.ParseName("SEP00137F38B3DE.cnf.xml")
+
+	// First sight: the phone's own address claims it; another is foreign.
+	if got := b.Attribute(sep, a, now); got.Verdict != Own {
+		t.Fatalf("first sight: %+v", got)
+	}
+	got := b.Attribute(sep, evil, now.Add(time.Minute))
+	if got.Verdict != Foreign || got.Bound != a || got.By != BindSight {
+		t.Fatalf("foreign: %+v", got)
+	}
+	if p, _ := b.Get(victim); p.IP != a {
+		t.Errorf("a foreign request moved the phone to %v", p.IP)
+	}
+	// MAC-less requests from the foreign address are not the phone's.
+	if got := b.Attribute(phone.ParseName("P0S3-8-12-00.loads"), evil, now); got.Verdict != Unknown {
+		t.Errorf(".loads from the foreign address: %+v", got)
+	}
+	// The hold runs from the phone's last request, firmware included.
+	b.Attribute(phone.ParseName("P0S3-8-12-00.loads"), a, now.Add(50*time.Minute))
+	if got := b.Attribute(sep, evil, now.Add(100*time.Minute)); got.Verdict != Foreign {
+		t.Errorf("within the hold of the last request: %+v", got)
+	}
+	if got := b.Attribute(sep, evil, now.Add(50*time.Minute+DefaultHold)); got.Verdict != Own {
+		t.Errorf("after the hold: %+v", got)
+	}
+
+	// An address that is one phone's may not claim another.
+	other := phone.ParseName("SEP00137F38B3DF.cnf.xml")
+	got = b.Attribute(other, evil, now.Add(50*time.Minute+DefaultHold))
+	if got.Verdict != Foreign || got.Other != victim {
+		t.Errorf("an address claiming a second phone: %+v", got)
+	}
+
+	// A lease beats first sight, a reservation beats a lease.
+	b.Lease(victim, a)
+	if got := b.Attribute(sep, evil, now.Add(10*DefaultHold)); got.Verdict != Foreign || got.By != BindLease {
+		t.Errorf("leased: %+v", got)
+	}
+	res := netip.MustParseAddr("10.0.0.50")
+	b.Reserve(map[phone.MAC]netip.Addr{victim: res})
+	b.Lease(victim, a) // a lease for a reserved phone changes nothing
+	if got := b.Attribute(sep, a, now); got.Verdict != Foreign || got.Bound != res || got.By != BindReserved {
+		t.Errorf("reserved: %+v", got)
+	}
+	if m, ok := b.At(res); !ok || m != victim {
+		t.Errorf("At(reserved) = %v %v", m, ok)
+	}
+	// Forgetting the phone (a full book) keeps its reservation.
+	small := New(1)
+	small.Reserve(map[phone.MAC]netip.Addr{victim: res})
+	small.Attribute(other, a, now)
+	if got := small.Attribute(sep, evil, now); got.Verdict != Foreign {
+		t.Errorf("a forgotten phone lost its reservation: %+v", got)
+	}
+	// A reservation dropped from the inventory frees the phone.
+	b.Reserve(nil)
+	if _, by := b.Binding(victim, now.Add(10*DefaultHold)); by == BindReserved {
+		t.Error("reservation kept after it left the inventory")
+	}
+
+	// Hold 0: plain TFTP, any address may take a phone not reserved or
+	// leased.
+	z := New(0)
+	z.SetHold(0)
+	z.Attribute(sep, a, now)
+	if got := z.Attribute(sep, evil, now); got.Verdict != Own {
+		t.Errorf("hold 0: %+v", got)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"context"
 
 	"phoneboot/internal/event"
-	"phoneboot/internal/phone"
+	"phoneboot/internal/phonestate"
 	"phoneboot/internal/provision"
 	"phoneboot/internal/tftp"
 )
@@ -38,15 +38,11 @@ func (s *Service) Transferred(ev tftp.Event) {
 		name = ev.File // refused before it reached provision
 	}
 	req := provision.Request{Name: name, Client: ev.Remote, Local: ev.Local, Transport: event.TFTP}
-	s.Prov.Transferred(req, ev.Outcome == tftp.OutcomeOK)
-	if s.Record == nil {
-		return
+	att := s.Prov.Transferred(req, ev.Outcome == tftp.OutcomeOK)
+	if s.Record == nil || att.Verdict != phonestate.Own {
+		return // a foreign request is in the phone's timeline as provision's event.Foreign
 	}
-	mac, ok := s.Prov.Book().Attribute(phone.ParseName(name), ev.Remote.Addr())
-	if !ok {
-		return
-	}
-	s.Record(event.Event{Time: ev.Start, MAC: mac, IP: ev.Remote.Addr(), Source: event.TFTP, Kind: event.Request,
+	s.Record(event.Event{Time: ev.Start, MAC: att.MAC, IP: ev.Remote.Addr(), Source: event.TFTP, Kind: event.Request,
 		File: ev.File, Outcome: Outcome(ev.Outcome), Bytes: ev.Bytes, Duration: ev.Duration, Detail: ev.Error,
 		Facts: event.Facts{Retransmits: ev.Retransmits}})
 }

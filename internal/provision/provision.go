@@ -22,6 +22,7 @@ import (
 	"phoneboot/internal/files"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/phonestate"
+	"phoneboot/internal/ratelimit"
 	"phoneboot/internal/render"
 	"phoneboot/internal/upgrade"
 )
@@ -60,6 +61,7 @@ type Provisioner struct {
 	book       *phonestate.Book
 	snap       atomic.Pointer[snapshot]
 	settleWait time.Duration
+	foreigners *ratelimit.Keyed[foreignKey] // the foreign requests worth an event
 }
 
 // maxRendered bounds the configs kept rendered for phones outside the
@@ -77,7 +79,7 @@ func New(opts Options) (*Provisioner, error) {
 	if opts.Book == nil {
 		opts.Book = phonestate.New(0)
 	}
-	p := &Provisioner{opts: opts, book: opts.Book, settleWait: settleWait}
+	p := &Provisioner{opts: opts, book: opts.Book, settleWait: settleWait, foreigners: newForeigners()}
 	if _, err := p.Update(config.Default("")); err != nil {
 		return nil, err
 	}
@@ -94,6 +96,14 @@ func (p *Provisioner) Update(cfg *config.Config) ([]Problem, error) {
 		return nil, err
 	}
 	p.snap.Store(s)
+	reserved := map[phone.MAC]netip.Addr{}
+	for _, ph := range cfg.Phones {
+		if ph.IP.IsValid() {
+			reserved[ph.MAC] = ph.IP
+		}
+	}
+	p.book.Reserve(reserved)
+	p.book.SetHold(cfg.Security.FirstSightHold)
 	return s.problems, nil
 }
 
@@ -112,7 +122,11 @@ func (p *Provisioner) Open(ctx context.Context, req Request) (files.File, error)
 	lower := strings.ToLower(req.Name)
 	n := phone.ParseName(req.Name)
 	ip := req.Client.Addr()
-	mac, known := p.book.Attribute(n, ip)
+	att := p.book.Attribute(n, ip, p.opts.Now())
+	if att.Verdict == phonestate.Foreign {
+		return p.foreign(ctx, s, n, req, att)
+	}
+	mac, known := att.MAC, att.Verdict == phonestate.Own
 	var d decision
 	if known {
 		p.settle(mac)

@@ -521,3 +521,101 @@ func TestRootErrorsInWords(t *testing.T) {
 		t.Errorf("root that is a file: %v", err)
 	}
 }
+
+// TestForeignRequests: a request naming a phone from an address that is
+// not the phone's gets none of its secrets and changes nothing of it; an
+// event on the phone says who asked (issue 12, findings 1 and 2).
+func TestForeignRequests(t *testing.T) {
+	f := newFixture(t, inventory)
+	victim := f.mustMAC("00:13:7F:38:B3:DE")
+	// The 7960 boots from its own address: first sight binds it.
+	f.get("127.0.0.2", "CTLSEP00137F38B3DE.tlv")
+	f.mustGet("127.0.0.2", "SEP00137F38B3DE.cnf.xml")
+	if sip := f.mustGet("127.0.0.2", "SIP00137F38B3DE.cnf"); !strings.Contains(sip, "s3cret") {
+		t.Fatalf("own SIP file: %s", sip)
+	}
+	before, _ := f.p.book.Get(victim)
+	evs := len(f.events)
+
+	// Another host asks for its files: not found, no password.
+	for _, name := range []string{"SIP00137F38B3DE.cnf", "SEP00137F38B3DE.cnf.xml", "sip00137f38b3de.CNF"} {
+		got, err := f.get("127.0.0.66", name)
+		if err == nil || err.Code != files.NotFound || strings.Contains(got, "s3cret") || !strings.Contains(err.Msg, "own address") {
+			t.Errorf("%s from another host: %q %v", name, got, err)
+		}
+	}
+	// It claims the phone's load list and the load after it: the phone's
+	// running load, address and counters stay as they were.
+	f.get("127.0.0.66", "CTLSEP00137F38B3DE.tlv")
+	f.get("127.0.0.66", "P0S3-8-12-00.loads")
+	f.get("127.0.0.66", "P0S3-8-12-00.sb2")
+	f.get("127.0.0.66", "SIPDefault.cnf")
+	after, _ := f.p.book.Get(victim)
+	if after.Running != before.Running || after.IP != before.IP || after.Streak != before.Streak || after.Last != before.Last {
+		t.Errorf("a foreign host changed the phone: before %+v\nafter %+v", before, after)
+	}
+	if mac, ok := f.p.book.At(netip.MustParseAddr("127.0.0.66")); ok {
+		t.Errorf("the foreign address became phone %v", mac)
+	}
+	f.mu.Lock()
+	var foreign []event.Event
+	for _, ev := range f.events[evs:] {
+		if ev.MAC == victim && ev.Kind != event.Foreign {
+			t.Errorf("a foreign request made a %s event on the phone: %+v", ev.Kind, ev)
+		}
+		if ev.Kind == event.Foreign {
+			foreign = append(foreign, ev)
+		}
+	}
+	f.mu.Unlock()
+	// Three at once, then one a minute for each sender.
+	if len(foreign) != 3 {
+		t.Fatalf("%d foreign events, want 3 (the burst)", len(foreign))
+	}
+	ev := foreign[0]
+	if ev.MAC != victim || ev.IP.String() != "127.0.0.66" || ev.Facts.Bound.String() != "127.0.0.2" || ev.Facts.Binding != "first sight" ||
+		ev.Outcome != event.NotFound || !strings.Contains(ev.Detail, "from 127.0.0.66 over tftp, which is not this phone: its address is 127.0.0.2 (first sight)") {
+		t.Errorf("foreign event: %+v", ev)
+	}
+	// The phone itself still gets its files.
+	if sip := f.mustGet("127.0.0.2", "SIP00137F38B3DE.cnf"); !strings.Contains(sip, "s3cret") {
+		t.Error("the phone lost its own file")
+	}
+
+	// An address that is one phone's may not speak for another.
+	f.mustGet("127.0.0.4", "SEP001E4A93748B.cnf.xml") // the 7961 at .4
+	if _, err := f.get("127.0.0.4", "SIP00137F38B3DE.cnf"); err == nil {
+		t.Error("the 7961's address got the 7960's SIP file")
+	}
+
+	// phone_files = "anyone": the file is served, the phone unchanged.
+	f.update(inventory + "\n[security]\nphone_files = \"anyone\"\n")
+	if got, err := f.get("127.0.0.67", "SIP00137F38B3DE.cnf"); err != nil || !strings.Contains(got, "s3cret") {
+		t.Errorf("phone_files = anyone: %q %v", got, err)
+	}
+	if p, _ := f.p.book.Get(victim); p.IP.String() != "127.0.0.2" {
+		t.Errorf("phone moved to %v", p.IP)
+	}
+}
+
+// TestReservedAddress: the inventory's ip is the phone's before it ever
+// asked; a lease or another address cannot take it.
+func TestReservedAddress(t *testing.T) {
+	cfg := strings.Replace(inventory, "label = \"Reception\"\n", "label = \"Reception\"\nip = \"127.0.0.20\"\n", 1)
+	f := newFixture(t, cfg)
+	if _, err := f.get("127.0.0.2", "SIP00137F38B3DE.cnf"); err == nil {
+		t.Error("a reserved phone's file went to another address")
+	}
+	if sip := f.mustGet("127.0.0.20", "SIP00137F38B3DE.cnf"); !strings.Contains(sip, "s3cret") {
+		t.Error("the reserved address did not get the file")
+	}
+	// Removing the reservation frees the phone (first sight: .20 had it).
+	f.update(inventory)
+	if _, err := f.get("127.0.0.2", "SIP00137F38B3DE.cnf"); err == nil {
+		t.Error("first sight at .20 should hold the phone for the hold")
+	}
+	f.tick(2 * time.Hour)
+	if _, err := f.get("127.0.0.2", "SIP00137F38B3DE.cnf"); err != nil {
+		t.Errorf("after the hold: %v", err)
+	}
+}

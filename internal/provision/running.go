@@ -27,16 +27,21 @@ import (
 // learns from the transfers in the order the phone asked for them (Open
 // noted it): a phone asks for its next file once the last one arrived, but
 // the report of that one can come after the next request.
-func (p *Provisioner) Transferred(req Request, ok bool) {
+//
+// It returns whose request it was: a foreign one teaches nothing.
+func (p *Provisioner) Transferred(req Request, ok bool) phonestate.Attribution {
 	n := phone.ParseName(req.Name)
 	ended := phonestate.Asked{Client: req.Client, Name: req.Name, Done: true, OK: ok}
-	mac, known := p.book.Attribute(n, req.Client.Addr())
-	if !known {
+	att := p.book.Attribute(n, req.Client.Addr(), p.opts.Now())
+	switch att.Verdict {
+	case phonestate.Foreign:
+		return att
+	case phonestate.Unknown:
 		// Kept for the phone a later request from the address names.
 		p.book.Unattributed(req.Client.Addr(), ended)
-		return
+		return att
 	}
-	p.drain(mac, req.Client.Addr(), func(st *phonestate.Phone) bool {
+	p.drain(att.MAC, req.Client.Addr(), func(st *phonestate.Phone) bool {
 		i := slices.IndexFunc(st.Asked, func(a phonestate.Asked) bool {
 			return !a.Done && a.Client == req.Client && a.Name == req.Name
 		})
@@ -46,6 +51,7 @@ func (p *Provisioner) Transferred(req Request, ok bool) {
 		st.Asked[i].Done, st.Asked[i].OK = true, ok
 		return true
 	}, ended)
+	return att
 }
 
 // drain learns from the phone's ended requests at the head of its queue,

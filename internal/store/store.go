@@ -154,6 +154,11 @@ ON CONFLICT (mac) DO UPDATE SET
 		AND (phones.seen_model IS NULL OR excluded.last_seen_ms >= phones.last_seen_ms)
 		THEN excluded.seen_model ELSE phones.seen_model END`
 
+// ensurePhone makes the row an event references, changing nothing of a
+// row that is there: for events that are not the phone's doing
+// (event.Foreign: another address named it).
+const ensurePhone = `INSERT INTO phones (mac, source) VALUES ($1, $2) ON CONFLICT (mac) DO NOTHING`
+
 const insertEvent = `
 INSERT INTO events (time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
@@ -177,6 +182,10 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 	if err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
+	ens, err := tx.PrepareContext(ctx, ensurePhone)
+	if err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
 	ins, err := tx.PrepareContext(ctx, insertEvent)
 	if err != nil {
 		return fmt.Errorf("record: %w", err)
@@ -194,9 +203,16 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 			if ev.IsRequest() && ev.File != "" {
 				file = sql.Null[string]{V: ev.File, Valid: true}
 			}
-			// The phone row first: the event references it.
-			if _, err := obs.ExecContext(ctx, mac.V, SourceAuto, addrText(ev.IP), ms, file,
-				nullText(ev.Facts.Running), nullText(ev.Facts.Model)); err != nil {
+			// The phone row first: the event references it. An event
+			// that is not the phone's doing leaves the row as it is.
+			var err error
+			if ev.Kind == event.Foreign {
+				_, err = ens.ExecContext(ctx, mac.V, SourceAuto)
+			} else {
+				_, err = obs.ExecContext(ctx, mac.V, SourceAuto, addrText(ev.IP), ms, file,
+					nullText(ev.Facts.Running), nullText(ev.Facts.Model))
+			}
+			if err != nil {
 				return fmt.Errorf("record %s: %w", ev.MAC, err)
 			}
 		}

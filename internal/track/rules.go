@@ -289,7 +289,10 @@ func ForeignTFTP(tl Timeline) []Finding {
 	var others []string
 	var at time.Time
 	var from netip.Addr
-	for _, r := range requests(recent(all)) {
+	// A request naming another phone is that phone's event.Foreign (its
+	// address is another) or, when it had no address yet, a request of it.
+	named := func(ev event.Event) bool { return ev.IsRequest() || ev.Is(event.Provision, event.Foreign) }
+	for _, r := range requestsWhere(recent(all), named) {
 		if r.n.HasMAC && r.n.MAC != mac {
 			if !slices.Contains(others, r.name) {
 				others = append(others, r.name)
@@ -314,6 +317,41 @@ func ForeignTFTP(tl Timeline) []Finding {
 		f.Do = "on the phone, look at Settings → Network Configuration → TFTP Server 1 / Alternate TFTP and turn the alternate server off, or " + factoryReset
 	default:
 		return nil
+	}
+	return []Finding{f}
+}
+
+// Impostor: requests naming this phone came from an address that is not
+// its own (event.Foreign); they changed nothing of it, and its own files
+// went only to its address.
+func Impostor(tl Timeline) []Finding {
+	var last event.Event
+	var from []string
+	served := false
+	for _, ev := range recent(tl.Events) {
+		if ev.Is(event.Provision, event.Foreign) {
+			last, served = ev, served || ev.Outcome == event.OK
+			if a := ev.IP.String(); !slices.Contains(from, a) {
+				from = append(from, a)
+			}
+		}
+	}
+	if len(from) == 0 {
+		return nil
+	}
+	if len(from) > 3 {
+		from = append(from[:3], "…")
+	}
+	f := Finding{Rule: "impostor", Severity: SevWarning, At: last.Time, Source: "docs/security.md",
+		Symptom: fmt.Sprintf("requests naming this phone came from %s, not from its address %s (%s)", strings.Join(from, ", "), last.Facts.Bound, last.Facts.Binding),
+		Cause:   "another device asks for this phone's files: a PC with a TFTP client, a phone whose device name was set by hand, or this phone at a new address while its old one is still held (first sight holds an address for an hour after the phone's last request)",
+		Did:     "answered as for a phone phoneboot does not know, kept this phone's passwords from it and changed nothing of this phone",
+		Do:      "find the device at that address; if it is this phone at a new address, reserve the address in the inventory (ip = …) or let phoneboot's DHCP server lease it"}
+	if served {
+		f.Did = "served this phone's files to it (security.phone_files = \"anyone\") but changed nothing of this phone"
+	}
+	if last.Facts.Other != (phone.MAC{}) {
+		f.Symptom = fmt.Sprintf("requests naming this phone came from %s, the address of phone %s", strings.Join(from, ", "), last.Facts.Other)
 	}
 	return []Finding{f}
 }

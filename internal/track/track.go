@@ -130,7 +130,7 @@ type Rule func(tl Timeline) []Finding
 func Rules() []Rule {
 	return []Rule{
 		CTLLoop, ConfigLoop, MissingFile, MissingTermFile, DownloadRestarts,
-		OldSIPOS79XX, ForeignTFTP, QuietMidUpgrade, UpgradeBlocked,
+		OldSIPOS79XX, ForeignTFTP, Impostor, QuietMidUpgrade, UpgradeBlocked,
 		DHCPDiscoverLoop, DHCPNoTFTP, DHCPDecline,
 	}
 }
@@ -411,10 +411,13 @@ type req struct {
 }
 
 // requests are the file requests among evs.
-func requests(evs []event.Event) []req {
+func requests(evs []event.Event) []req { return requestsWhere(evs, event.Event.IsRequest) }
+
+// requestsWhere are the events keep keeps, as requests.
+func requestsWhere(evs []event.Event, keep func(event.Event) bool) []req {
 	var out []req
 	for _, ev := range evs {
-		if !ev.IsRequest() {
+		if !keep(ev) {
 			continue
 		}
 		name := strings.TrimLeft(strings.ReplaceAll(ev.File, `\`, "/"), "/")

@@ -137,11 +137,11 @@ func newLab(t *testing.T, contents map[string][]byte, cfgText string, tune func(
 		// they arrive (their reports come in any order).
 		book := phonestate.New(0)
 		resolver = tftp.ResolverFunc(func(ctx context.Context, req *tftp.Request) (tftp.File, error) {
-			book.Attribute(phone.ParseName(req.Path), req.Remote.Addr())
+			book.Attribute(phone.ParseName(req.Path), req.Remote.Addr(), time.Now())
 			return dir.Open(ctx, req.Path)
 		})
 		onEvent = func(ev tftp.Event) {
-			mac, _ := book.Attribute(phone.ParseName(ev.File), ev.Remote.Addr())
+			mac := book.Attribute(phone.ParseName(ev.File), ev.Remote.Addr(), time.Now()).MAC
 			l.add(event.Event{Time: ev.Start, MAC: mac, IP: ev.Remote.Addr(), Source: event.TFTP, Kind: event.Request,
 				File: ev.File, Outcome: phonetftp.Outcome(ev.Outcome), Bytes: ev.Bytes, Duration: ev.Duration, Detail: ev.Error})
 		}

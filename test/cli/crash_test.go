@@ -14,13 +14,18 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"phoneboot/internal/firmware/fwtest"
 	"phoneboot/internal/tftp/tftptest"
 )
 
 // TestKillDuringBootStorm: kill -9 while phones boot loses at most the
 // events of the last second and never corrupts the database.
 func TestKillDuringBootStorm(t *testing.T) {
-	p, port, data := serve(t, "--tftp-rate", "0") // one source address for all
+	// One source address for all: plain TFTP's rules (no first-sight
+	// binding), so that each new MAC's config is served to it.
+	data := filepath.Join(t.TempDir(), "data")
+	fwtest.Write(t, data, "phoneboot.toml", []byte("[security]\nfirst_sight = false\n"))
+	p, port, _ := serveData(t, data, "--tftp-rate", "0")
 	client := tftptest.Client{Server: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), Timeout: 200 * time.Millisecond, Retries: 2}
 	type done struct {
 		name string

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"phoneboot/internal/firmware/fwtest"
+	"phoneboot/internal/phone"
 	"phoneboot/internal/testutil"
 )
 
@@ -91,7 +93,12 @@ kem = ["7914"]
 	get := func(name string) string {
 		t.Helper()
 		out := filepath.Join(t.TempDir(), "got")
-		if err := curl(t, curlBin, port, name, out); err != nil {
+		// Each phone's own files from its own address (docs/security.md).
+		from := netip.MustParseAddr("127.0.0.1")
+		if n := phone.ParseName(name); n.HasMAC {
+			from = netip.AddrFrom4([4]byte{127, 0, 0, n.MAC[5]})
+		}
+		if err := curlFrom(t, curlBin, from, port, name, out); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		b, _ := os.ReadFile(out)

@@ -338,12 +338,19 @@ func freePort(t *testing.T, host string) int {
 	return 0
 }
 
-// curl fetches a file over TFTP with a 60s limit.
+// curl fetches a file over TFTP from 127.0.0.1 with a 60s limit.
 func curl(t *testing.T, bin string, port int, name, out string) error {
+	t.Helper()
+	return curlFrom(t, bin, netip.MustParseAddr("127.0.0.1"), port, name, out)
+}
+
+// curlFrom is curl from the source address from, as the phone there: a
+// phone's own files go only to its address.
+func curlFrom(t *testing.T, bin string, from netip.Addr, port int, name, out string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-sS", "-o", out, fmt.Sprintf("tftp://127.0.0.1:%d/%s", port, name))
+	cmd := exec.CommandContext(ctx, bin, "-sS", "--interface", from.String(), "-o", out, fmt.Sprintf("tftp://127.0.0.1:%d/%s", port, name))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("curl: %v: %s", err, b)
 	}

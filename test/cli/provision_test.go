@@ -132,22 +132,35 @@ func TestPhonesReachTheirTargets(t *testing.T) {
 	}
 
 	// Every generated file a phone got, fetched by real clients: the same
-	// bytes.
+	// bytes. A phone's own files (its passwords) go only to its address:
+	// curl asks from there, and tftp-hpa, from 127.0.0.1, is refused.
 	dir := t.TempDir()
-	compared := 0
-	for _, r := range reports {
+	compared, refused := 0, 0
+	for i, r := range reports {
+		at := netip.MustParseAddr("127.0.0.2")
+		for range i {
+			at = at.Next() // sim.Run's addresses: one each, counting up
+		}
 		for name, got := range r.Configs {
 			clean, err := tftp.CleanName(name)
-			if k := phone.ParseName(clean).Kind; err != nil || k == phone.KindCTL || k == phone.KindLoadList {
+			n := phone.ParseName(clean)
+			if k := n.Kind; err != nil || k == phone.KindCTL || k == phone.KindLoadList {
 				continue // trust lists depend on the loop breaker's state
 			}
 			hpa := filepath.Join(dir, "hpa-"+clean)
 			out, err := exec.Command(tftpBin, "-m", "binary", "127.0.0.1", strconv.Itoa(port), "-c", "get", clean, hpa).CombinedOutput()
-			if b, _ := os.ReadFile(hpa); err != nil || !bytes.Equal(b, got) {
+			b, _ := os.ReadFile(hpa)
+			switch {
+			case n.HasMAC:
+				if len(b) > 0 || !strings.Contains(string(out), "own address") {
+					t.Errorf("tftp-hpa from 127.0.0.1 got %s, phone %s's own file: %d bytes, %s", clean, r.MAC, len(b), out)
+				}
+				refused++
+			case err != nil || !bytes.Equal(b, got):
 				t.Errorf("tftp-hpa %s: %v %s: %d bytes, the phone got %d", clean, err, out, len(b), len(got))
 			}
 			viaCurl := filepath.Join(dir, "curl-"+clean)
-			if err := curl(t, curlBin, port, clean, viaCurl); err != nil {
+			if err := curlFrom(t, curlBin, at, port, clean, viaCurl); err != nil {
 				t.Error(err)
 			}
 			if b, _ := os.ReadFile(viaCurl); !bytes.Equal(b, got) {
@@ -156,8 +169,8 @@ func TestPhonesReachTheirTargets(t *testing.T) {
 			compared++
 		}
 	}
-	if compared < 8 {
-		t.Errorf("only %d generated files compared", compared)
+	if compared < 8 || refused < 4 {
+		t.Errorf("only %d generated files compared, %d own files refused to another address", compared, refused)
 	}
 
 	// The inventory as the CLI shows it, and the loop breaker in the CTL
