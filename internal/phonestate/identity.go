@@ -49,8 +49,8 @@ type Verdict uint8
 
 const (
 	Unknown Verdict = iota // no phone is known at the address
-	Own                         // the phone's own request
-	Foreign                     // it names a phone whose address is another
+	Own                    // the phone's own request
+	Foreign                // it names a phone whose address is another
 )
 
 // Attribution is whose a request is. For a Foreign one, MAC is the phone
