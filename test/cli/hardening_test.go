@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,4 +117,45 @@ func procStatus(t *testing.T, p *proc, field string) int64 {
 	}
 	t.Fatalf("/proc status has no %s", field)
 	return 0
+}
+
+// TestFIFOInRoot (issue 12, finding 10): a FIFO in the TFTP root, one
+// served by name and one that the reload reads (a .loads file), neither
+// hangs the start, a read request, nor the shutdown: the request is
+// refused at once in words, and SIGTERM ends phoneboot promptly. Opening a
+// FIFO blocks until someone writes to it, and the shutdown waited for
+// that transfer for ever.
+func TestFIFOInRoot(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	root := filepath.Join(data, "tftp")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"logo.bmp", "P0S3-08-12-00.loads"} {
+		if err := syscall.Mkfifo(filepath.Join(root, name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, port, _ := serveData(t, data)
+	client := tftptest.Client{Server: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), Timeout: time.Second, Retries: 1}
+	for _, name := range []string{"logo.bmp", "LOGO.BMP"} {
+		start := time.Now()
+		_, err := client.Get(context.Background(), name, io.Discard)
+		var te *tftptest.Error
+		want := "logo.bmp in the TFTP root is not a regular file (a FIFO)"
+		if !errors.As(err, &te) || te.Code != tftp.ErrAccessViolation || te.Message != want {
+			t.Errorf("RRQ %s: %v, want error 2 %q", name, err, want)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("RRQ %s answered after %v, want at once", name, d)
+		}
+	}
+	stop := time.Now()
+	p.signal(t, syscall.SIGTERM)
+	if code := p.exit(t, 10*time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+	if d := p.exited.Sub(stop); d > 3*time.Second {
+		t.Errorf("SIGTERM took %v to stop phoneboot, want under 3s", d)
+	}
 }
