@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -157,5 +158,58 @@ func TestFIFOInRoot(t *testing.T) {
 	}
 	if d := p.exited.Sub(stop); d > 3*time.Second {
 		t.Errorf("SIGTERM took %v to stop phoneboot, want under 3s", d)
+	}
+}
+
+// TestRequestLogBounded (issue 12, finding 11): what phoneboot logs of a
+// request is bounded whatever the request holds: a 60 KB name is cut at
+// 256 bytes, 32,000 empty options make 16 notes and a count of the rest
+// (one 65 KB request made a log line of 655 KB).
+func TestRequestLogBounded(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(filepath.Join(data, "tftp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "tftp", "small.txt"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, port, _ := serveData(t, data)
+	server := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+	manyOptions := append(tftp.AppendRequest(nil, tftp.OpRRQ, "small.txt", tftp.ModeOctet), make([]byte, 2*32000)...)
+	for _, c := range []struct {
+		what, marker string
+		req          []byte
+	}{
+		{"a 60 KB name", "…[60000 bytes]", tftp.AppendRequest(nil, tftp.OpRRQ, strings.Repeat("A", 60000), tftp.ModeOctet)},
+		{"32,000 empty options", "… and 31984 more options dropped or changed, not listed", manyOptions},
+	} {
+		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.WriteToUDPAddrPort(c.req, server); err != nil {
+			t.Fatal(err)
+		}
+		// Finish the transfer if there is one: ACK its only block.
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, 1024)
+		n, from, err := conn.ReadFromUDPAddrPort(b)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", c.what, err)
+		}
+		if blk, _, err := tftp.ParseData(b[:n]); err == nil {
+			conn.WriteToUDPAddrPort(tftp.AppendAck(nil, blk), from)
+		}
+		client := "client=" + conn.LocalAddr().String() + " "
+		p.waitLog(t, client, 10*time.Second)
+		for line := range strings.SplitSeq(p.stderr.String(), "\n") {
+			if !strings.Contains(line, client) {
+				continue
+			}
+			if len(line) > 2048 || !strings.Contains(line, c.marker) {
+				t.Errorf("%s: log line of %d bytes, want at most 2048 with %q: %.600s", c.what, len(line), c.marker, line)
+			}
+		}
 	}
 }
