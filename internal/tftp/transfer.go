@@ -487,6 +487,11 @@ func (t *transfer) handleWrite(b []byte, now time.Time) {
 		return
 	}
 	if _, err := t.up.Write(payload); err != nil {
+		var te *Error
+		if errors.As(err, &te) { // a refusal in words: the upload folder is full
+			t.fail(OutcomeFailed, te, "")
+			return
+		}
 		t.fail(OutcomeFailed, Errorf(ErrDiskFull, "cannot store the file"), "write: "+err.Error())
 		return
 	}

@@ -213,3 +213,89 @@ func TestRequestLogBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadDirRefused (issue 12, finding 8): serve refuses an upload
+// directory that is, is inside or contains (also through a symbolic
+// link) a folder phoneboot serves or reads, with a reason in words and
+// before it listens: any host may upload, and a SEP<MAC>.cnf.xml uploaded
+// into the TFTP root would be served in place of the generated one.
+func TestUploadDirRefused(t *testing.T) {
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	for _, d := range []string{"tftp/sub", "firmware", "templates"} {
+		if err := os.MkdirAll(filepath.Join(data, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(filepath.Join(data, "tftp"), link); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ dir, want string }{
+		{filepath.Join(data, "tftp"), "is inside the TFTP root"},
+		{filepath.Join(data, "tftp", "sub"), "is inside the TFTP root"},
+		{link, "is inside the TFTP root"},
+		{filepath.Join(data, "firmware"), "is inside the firmware catalog"},
+		{filepath.Join(data, "templates"), "is inside the templates folder"},
+		{data, "contains the TFTP root"},
+		{base, "contains the TFTP root"},
+	} {
+		code, _, stderr := runQuick(t, "serve", "--data", data, "--upload-dir", c.dir, "--tftp-addr", "127.0.0.1:0", "--syslog-addr", "")
+		if code == 0 || !strings.Contains(stderr, "--upload-dir "+c.dir+" "+c.want) || !strings.Contains(stderr, "any host may upload") {
+			t.Errorf("--upload-dir %s: exit %d, stderr %q; want an error saying it %s", c.dir, code, stderr, c.want)
+		}
+		if strings.Contains(stderr, "tftp listening") {
+			t.Errorf("--upload-dir %s: phoneboot listened before refusing it", c.dir)
+		}
+	}
+}
+
+// TestUploadDirTotal (issue 12, finding 8): --upload-max-total-mb caps
+// what the upload directory holds; an upload that would pass it is
+// refused with ERROR 3 and leaves nothing, and once the admin frees room
+// uploads are taken again.
+func TestUploadDirTotal(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	uploads := filepath.Join(data, "uploads")
+	if err := os.MkdirAll(uploads, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := serveData(t, data, "--upload-dir", uploads, "--upload-max-total-mb", "1")
+	client := tftptest.Client{Server: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), Blksize: 1428, Timeout: time.Second}
+	put := func(name string) error {
+		b := lineEnds(700<<10, 1)
+		_, err := client.Put(context.Background(), name, bytes.NewReader(b), int64(len(b)))
+		return err
+	}
+	if err := put("first.bin"); err != nil {
+		t.Fatalf("first upload: %v", err)
+	}
+	var te *tftptest.Error
+	if err := put("second.bin"); !errors.As(err, &te) || te.Code != tftp.ErrDiskFull || te.Message != "the upload folder is full (limit 1 MiB)" {
+		t.Fatalf("upload past the total: %v, want error 3 \"the upload folder is full (limit 1 MiB)\"", err)
+	}
+	// The refused upload's temporary file goes right after the ERROR.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		names, _ := filepath.Glob(filepath.Join(uploads, "*"))
+		if len(names) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upload folder holds %q, want first.bin only", names)
+		}
+	}
+	// The admin makes room: the folder is counted again (at most once a
+	// second), and the upload is taken.
+	if err := os.Remove(filepath.Join(uploads, "first.bin")); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err = put("third.bin"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("upload after room was made: %v", err)
+	}
+}
