@@ -207,6 +207,7 @@ func TestRequestLogBounded(t *testing.T) {
 			if !strings.Contains(line, client) {
 				continue
 			}
+			t.Logf("%s: log line of %d bytes", c.what, len(line))
 			if len(line) > 2048 || !strings.Contains(line, c.marker) {
 				t.Errorf("%s: log line of %d bytes, want at most 2048 with %q: %.600s", c.what, len(line), c.marker, line)
 			}
