@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"phoneboot/internal/testutil"
 )
 
 // The seed corpus lives in testdata/fuzz/<target>/: every bad input from
@@ -73,7 +75,7 @@ func FuzzNetascii(f *testing.F) {
 			split = -split
 		}
 		wire := encode(t, in, 1+split%700, 1+split/700%9, uint64(split))
-		if want := reference(in); !bytes.Equal(wire, want) {
+		if want := testutil.Netascii(in); !bytes.Equal(wire, want) {
 			t.Fatalf("netascii of %q is %q, want %q", in, wire, want)
 		}
 		var got bytes.Buffer

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"phoneboot/internal/files"
+	"phoneboot/internal/testutil"
 )
 
 // decodeBlocks feeds wire to a netasciiUpload in writes of bs bytes, as
@@ -91,7 +92,7 @@ func TestNetasciiStreamed(t *testing.T) {
 	}
 	in = append(in, strings.Repeat("x", 3*netasciiChunk)...) // a chunk with no line end
 	in = append(in, '\r')
-	want := reference(in)
+	want := testutil.Netascii(in)
 	for _, c := range []struct{ bs, window int }{{512, 1}, {8, 1}, {1428, 16}, {65464, 64}, {4096, 1}, {4095, 3}, {4097, 7}} {
 		if got := encode(t, in, c.bs, c.window, 3); !bytes.Equal(got, want) {
 			t.Fatalf("blksize %d windowsize %d: %s", c.bs, c.window, diff(got, want))
@@ -119,11 +120,6 @@ func TestNetasciiShortFile(t *testing.T) {
 	if n, err := netasciiSize(files.Bytes("a\r\n")); n != 5 || err != nil {
 		t.Errorf("netasciiSize = %d, %v; want 5", n, err)
 	}
-}
-
-// reference is RFC 764 conversion done the obvious way.
-func reference(in []byte) []byte {
-	return []byte(strings.NewReplacer("\n", "\r\n", "\r", "\r\x00").Replace(string(in)))
 }
 
 // encode reads in as netascii the way a transfer sends it: windows of

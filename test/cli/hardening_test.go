@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"phoneboot/internal/testutil"
 	"phoneboot/internal/tftp"
 	"phoneboot/internal/tftp/tftptest"
 )
@@ -31,14 +31,14 @@ import (
 func TestNetasciiMemory(t *testing.T) {
 	const readers, limitMB = 20, 50
 	data := filepath.Join(t.TempDir(), "data")
-	text := lineEnds(16<<20, 7)
+	text := testutil.Text(16<<20, 7)
 	if err := os.MkdirAll(filepath.Join(data, "tftp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(data, "tftp", "big.txt"), text, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	wire := []byte(strings.NewReplacer("\n", "\r\n", "\r", "\r\x00").Replace(string(text))) // RFC 764
+	wire := testutil.Netascii(text)
 	want := sha256.Sum256(wire)
 	text = nil
 
@@ -76,27 +76,6 @@ func TestNetasciiMemory(t *testing.T) {
 	if rise := peak - before; rise >= limitMB<<20 {
 		t.Errorf("peak RSS rose by %d MB during %d netascii reads of a 16 MiB file, want under %d MB", rise>>20, readers, limitMB)
 	}
-}
-
-// lineEnds returns n reproducible bytes of text lines of up to 80
-// characters, ended by LF, CR LF or a bare CR.
-func lineEnds(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 0))
-	b := make([]byte, 0, n)
-	for len(b) < n {
-		for range r.IntN(80) {
-			b = append(b, byte(' '+r.IntN(95)))
-		}
-		switch r.IntN(4) {
-		case 0:
-			b = append(b, '\r', '\n')
-		case 1:
-			b = append(b, '\r')
-		default:
-			b = append(b, '\n')
-		}
-	}
-	return b[:n]
 }
 
 // procStatus returns a memory field of /proc/PID/status ("VmRSS",
@@ -188,18 +167,14 @@ func TestRequestLogBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		if _, err := conn.WriteToUDPAddrPort(c.req, server); err != nil {
-			t.Fatal(err)
-		}
+		send(t, conn, server, c.req)
 		// Finish the transfer if there is one: ACK its only block.
-		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		b := make([]byte, 1024)
-		n, from, err := conn.ReadFromUDPAddrPort(b)
+		b, from, err := recv(conn, 5*time.Second)
 		if err != nil {
 			t.Fatalf("%s: no answer: %v", c.what, err)
 		}
-		if blk, _, err := tftp.ParseData(b[:n]); err == nil {
-			conn.WriteToUDPAddrPort(tftp.AppendAck(nil, blk), from)
+		if blk, _, err := tftp.ParseData(b); err == nil {
+			send(t, conn, from, tftp.AppendAck(nil, blk))
 		}
 		client := "client=" + conn.LocalAddr().String() + " "
 		p.waitLog(t, client, 10*time.Second)
@@ -264,7 +239,7 @@ func TestUploadDirTotal(t *testing.T) {
 	_, port, _ := serveData(t, data, "--upload-dir", uploads, "--upload-max-total-mb", "1")
 	client := tftptest.Client{Server: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), Blksize: 1428, Timeout: time.Second}
 	put := func(name string) error {
-		b := lineEnds(700<<10, 1)
+		b := testutil.Text(700<<10, 1)
 		_, err := client.Put(context.Background(), name, bytes.NewReader(b), int64(len(b)))
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"phoneboot/internal/files"
+	"phoneboot/internal/testutil"
 	"phoneboot/internal/tftp"
 	"phoneboot/internal/tftp/tftptest"
 )
@@ -88,7 +89,7 @@ func setupAndRun(m *testing.M) (int, error) {
 		bigFile:   random(40<<20, 5),
 		textFile:  []byte(textContent),
 		blockEnds: []byte(blockEndsText),
-		linesFile: lines(2<<20, 6),
+		linesFile: testutil.Text(2<<20, 6),
 		cnfFile:   []byte("<device><loadInformation>Term71.default</loadInformation></device>\n"),
 		loadsFile: []byte("firmware load file\n"),
 	}
@@ -114,20 +115,6 @@ func random(n int, seed byte) []byte {
 	b := make([]byte, n)
 	rand.NewChaCha8(key).Read(b)
 	return b
-}
-
-// lines returns n reproducible bytes of text: lines of up to 80
-// characters ended by LF, CR LF or a bare CR.
-func lines(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 0))
-	b := make([]byte, 0, n+2)
-	for len(b) < n {
-		for range r.IntN(80) {
-			b = append(b, byte(' '+r.IntN(95)))
-		}
-		b = append(b, [][]byte{{'\n'}, {'\r', '\n'}, {'\r'}}[r.IntN(3)]...)
-	}
-	return b[:n]
 }
 
 // server is an in-process phoneboot TFTP server on loopback.
