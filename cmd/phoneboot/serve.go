@@ -32,6 +32,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cacheMB      = fs.Int64("tftp-cache-mb", 512, "memory for file contents shared by all transfers, in MiB (0: read from disk every time)")
 		uploadDir    = fs.String("upload-dir", "", "accept TFTP uploads (write requests) into this `directory`; off when empty")
 		uploadMaxMB  = fs.Int64("upload-max-mb", 64, "largest upload accepted, in MiB")
+		uploadTotal  = fs.Int64("upload-max-total-mb", 1024, "most MiB the upload directory may hold, its files and the uploads in progress (0: no limit)")
 		dhcpIface    = fs.String("dhcp-iface", "", "serve DHCP (with option 150 = this machine) on this `interface` only; off when empty (or set [dhcp] in the config)")
 		dhcpRange    = fs.String("dhcp-range", "", "DHCP pool `FROM-TO`, e.g. 10.0.0.100-10.0.0.199")
 		syslogAddr   = fs.String("syslog-addr", ":514", "receive phones' syslog on this UDP `address` (\"\": off); if it cannot be opened, serve warns and goes on")
@@ -72,7 +73,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Retries:       *retries,
 			RolloverToOne: *rollover == 1,
 		},
-		TFTPAddr: *addr, CacheBytes: *cacheMB << 20, UploadDir: *uploadDir,
+		TFTPAddr: *addr, CacheBytes: *cacheMB << 20, UploadDir: *uploadDir, UploadMaxTotal: *uploadTotal << 20,
 		DHCPIface: *dhcpIface, DHCPRange: *dhcpRange, SyslogAddr: *syslogAddr,
 		RecordTransfers: *record, KeepAge: *keepAge, KeepCount: *keepCount,
 		ReloadEvery: *reload, Grace: *grace, Logger: log,

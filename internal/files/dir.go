@@ -82,7 +82,7 @@ func (d *Dir) Open(_ context.Context, name string) (File, error) {
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, Deniedf("%s in the TFTP root is not a regular file", name)
+		return nil, Deniedf("%s in the TFTP root is not a regular file (%s)", name, kind(st.Mode()))
 	}
 	if data, ok := d.shared(name, st, f); ok {
 		f.Close()
@@ -101,6 +101,9 @@ func openError(name string, err error) *Error {
 		return Deniedf("%s is in the TFTP root but phoneboot may not read it (file permissions)", name)
 	case errors.Is(err, syscall.ELOOP):
 		return Deniedf("%s in the TFTP root is a symbolic link that loops", name)
+	case errors.Is(err, syscall.ENXIO):
+		// What open(2) says of a socket, or of a device without a driver.
+		return Deniedf("%s in the TFTP root is not a regular file (a socket or a device)", name)
 	case isEscape(err):
 		return Deniedf("%s points outside the TFTP root, which phoneboot never serves", name)
 	}
@@ -115,9 +118,24 @@ func isEscape(err error) bool {
 	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes")
 }
 
+// kind names what a file that is not regular is, for people.
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
 // open finds name exactly or, failing that, ignoring case.
 func (d *Dir) open(name string) (*os.File, string, error) {
-	f, err := d.root.Open(name)
+	f, err := openNonBlocking(d.root, name)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return f, name, err
 	}
@@ -125,14 +143,23 @@ func (d *Dir) open(name string) (*os.File, string, error) {
 	if ferr != nil {
 		return nil, "", err // report the exact name's error
 	}
-	f, err = d.root.Open(folded)
+	f, err = openNonBlocking(d.root, folded)
 	return f, folded, err
+}
+
+// openNonBlocking opens name for reading without waiting: opening a FIFO
+// blocks until someone writes to it, and a device may block too, which
+// would hang the transfer and the shutdown that waits for it. The caller
+// refuses what fstat says is not a regular file or a directory before
+// reading; on those O_NONBLOCK changes nothing.
+func openNonBlocking(r *os.Root, name string) (*os.File, error) {
+	return r.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
 
 func (d *Dir) lookupFold(name string) (string, error) {
 	dir := "."
 	for part := range strings.SplitSeq(name, "/") {
-		df, err := d.root.Open(dir)
+		df, err := openNonBlocking(d.root, dir)
 		if err != nil {
 			return "", err
 		}
@@ -203,6 +230,31 @@ type diskFile struct {
 
 func (f *diskFile) Size() int64 { return f.size }
 
+// ReadRegular reads the file at path, which must be a regular file: a
+// FIFO or a device is refused (NotRegularError) without waiting on it.
+func ReadRegular(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &NotRegularError{Kind: kind(st.Mode())}
+	}
+	return io.ReadAll(f)
+}
+
+// NotRegularError is a file that is not a regular file.
+type NotRegularError struct {
+	Kind string // "a FIFO", "a device", …
+}
+
+func (e *NotRegularError) Error() string { return "not a regular file (" + e.Kind + ")" }
+
 // Why says in words why a file or directory could not be read, for
 // messages that name it: "TFTP root /srv/tftp: " + Why(err).
 func Why(err error) string {
@@ -219,6 +271,10 @@ func Why(err error) string {
 		return "it is a symbolic link that loops"
 	case errors.Is(err, syscall.EIO):
 		return "the disk returned an input/output error"
+	}
+	var nr *NotRegularError
+	if errors.As(err, &nr) {
+		return "it is " + nr.Error()
 	}
 	return "it cannot be read"
 }

@@ -38,7 +38,10 @@ type Options struct {
 	TFTP       *tftp.Server
 	TFTPAddr   string
 	CacheBytes int64  // memory for shared file contents
-	UploadDir  string // "": uploads refused
+	UploadDir  string // "": uploads refused; never inside what is served (see openUploads)
+	// UploadMaxTotal caps the bytes in UploadDir, its files and the
+	// uploads in progress (0: no cap).
+	UploadMaxTotal int64
 
 	DHCPIface, DHCPRange string // override [dhcp]; DHCP is off without an interface
 	SyslogAddr           string // "": off
@@ -105,9 +108,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	srv.Resolver, srv.OnEvent, srv.Logger = svc, svc.Transferred, n.log
 	if o.UploadDir != "" {
-		up, err := tftp.OpenUploadDir(o.UploadDir)
+		up, err := n.openUploads()
 		if err != nil {
-			return fmt.Errorf("--upload-dir: %w", err)
+			return err
 		}
 		defer up.Close()
 		srv.Receiver = up
@@ -176,7 +179,7 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 	}
 	n.db = db
 	n.events = store.NewWriter(db, 65536, 250*time.Millisecond, n.log)
-	if n.catalog, err = firmware.OpenCatalog(filepath.Join(n.opts.Data, "firmware")); err != nil {
+	if n.catalog, err = firmware.OpenCatalog(n.firmwareDir()); err != nil {
 		return nil, fmt.Errorf("firmware catalog: %w", err)
 	}
 	saved, err := savedPhones(ctx, db)
@@ -236,6 +239,8 @@ func savedPhones(ctx context.Context, db *store.Store) ([]phonestate.Saved, erro
 func (n *node) record(ev event.Event) { n.events.Add(ev) }
 
 func (n *node) templates() string { return filepath.Join(n.opts.Data, "templates") }
+
+func (n *node) firmwareDir() string { return filepath.Join(n.opts.Data, "firmware") }
 
 // close flushes the events and closes the store; every service has
 // stopped by then.

@@ -97,7 +97,7 @@ func (n *node) fingerprint() string {
 	stat(n.cfgFile)
 	stat(n.root) // a file added or removed at the top changes its time
 	stat(n.templates())
-	stat(filepath.Join(n.opts.Data, "firmware")) // an import or rm renames a load's folder
+	stat(n.firmwareDir()) // an import or rm renames a load's folder
 	if entries, err := os.ReadDir(n.templates()); err == nil {
 		for _, e := range entries {
 			stat(filepath.Join(n.templates(), e.Name()))

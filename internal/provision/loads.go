@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -56,7 +55,7 @@ func indexLoads(fw Firmware, root map[string]string, rootDir string) loadIndex {
 		if _, dup := ix.complete[id]; dup {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(rootDir, name))
+		data, err := files.ReadRegular(filepath.Join(rootDir, name)) // a FIFO must not hang the reload
 		if err != nil {
 			ix.missing[id] = []string{name + " (unreadable: " + files.Why(err) + ")"}
 			continue

@@ -48,8 +48,9 @@ type Params struct {
 	// answer. Empty means no OACK: the transfer is plain RFC 1350.
 	OACK []Option
 	// Notes say which requested options were dropped or changed and why, for
-	// the transfer's event.
-	Notes []string
+	// the transfer's event: at most MaxNotes, then one that counts the rest.
+	Notes   []string
+	unnoted int
 }
 
 // Negotiate applies RFC 2347 to a request. size is the file's size for an
@@ -57,8 +58,9 @@ type Params struct {
 // 2347 §"Negotiation Protocol"); options with an invalid value are dropped
 // and noted, never silently. The only refusal is a WRQ whose announced size
 // is over the upload limit (RFC 2349: error 3).
-func Negotiate(req Packet, size int64, lim Limits) (Params, error) {
-	p := Params{Blksize: DefaultBlksize, Windowsize: 1, Tsize: -1}
+func Negotiate(req Packet, size int64, lim Limits) (p Params, err error) {
+	p = Params{Blksize: DefaultBlksize, Windowsize: 1, Tsize: -1}
+	defer p.countUnnoted()
 	seen := make(map[string]bool, len(req.Options))
 	for i, o := range req.Options {
 		name := strings.ToLower(o.Name)
@@ -135,8 +137,23 @@ func (p *Params) accept(name, value string) {
 	p.OACK = append(p.OACK, Option{Name: name, Value: value})
 }
 
+// MaxNotes bounds the notes of one request: a 65 KB request of 21,000
+// empty options must not make 21,000 notes, nor a log line of 655 KB.
+const MaxNotes = 16
+
 func (p *Params) note(format string, args ...any) {
+	if len(p.Notes) >= MaxNotes {
+		p.unnoted++
+		return
+	}
 	p.Notes = append(p.Notes, fmt.Sprintf(format, args...))
+}
+
+// countUnnoted ends the notes with how many were left out.
+func (p *Params) countUnnoted() {
+	if p.unnoted > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("… and %d more options dropped or changed, not listed", p.unnoted))
+	}
 }
 
 // parseCount parses a non-negative decimal number. A digit string too long

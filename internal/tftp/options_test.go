@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -88,6 +89,44 @@ func TestParseCount(t *testing.T) {
 	for _, in := range []string{"", "-1", "1e3", " 12", "0x10", "12a"} {
 		if _, ok := parseCount(in); ok {
 			t.Errorf("parseCount(%q) accepted", in)
+		}
+	}
+}
+
+// TestNegotiateNotesBounded (issue 12, finding 11): 21,000 empty options
+// make MaxNotes notes and one that counts the rest, not 21,000; so does a
+// refused WRQ whose tsize comes after them.
+func TestNegotiateNotesBounded(t *testing.T) {
+	opts := make([]Option, 21000)
+	// 21,000 notes of empty options; the RRQ's tsize makes one more.
+	for op, more := range map[Opcode]int{OpRRQ: 21001 - MaxNotes, OpWRQ: 21000 - MaxNotes} {
+		req := Packet{Op: op, Filename: "f", Mode: ModeOctet, Options: append(opts, Option{"tsize", "5000"})}
+		p, err := Negotiate(req, 0, Limits{MaxUpload: 1000})
+		if (op == OpWRQ) != (err != nil) {
+			t.Errorf("%s: err = %v", op, err)
+		}
+		want := fmt.Sprintf("… and %d more options dropped or changed, not listed", more)
+		if len(p.Notes) != MaxNotes+1 || p.Notes[MaxNotes] != want {
+			t.Errorf("%s: %d notes, last %q; want %d, %q", op, len(p.Notes), p.Notes[len(p.Notes)-1], MaxNotes+1, want)
+		}
+	}
+}
+
+// TestClip: a logged name or error is cut on a character boundary and
+// says how long it was.
+func TestClip(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 8, "short"},
+		{"exactly8", 8, "exactly8"},
+		{"0123456789", 4, "0123…[10 bytes]"},
+		{"abé", 3, "ab…[4 bytes]"}, // é is 2 bytes: never half of it
+	} {
+		if got := clip(c.in, c.n); got != c.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
 		}
 	}
 }

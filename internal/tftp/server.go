@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -414,7 +415,7 @@ func (s *Server) emit(ev *Event) {
 		attrs := []slog.Attr{
 			slog.String("op", ev.Op.String()),
 			slog.String("client", ev.Remote.String()),
-			slog.String("file", ev.File),
+			slog.String("file", clip(ev.File, maxLoggedName)),
 			slog.String("outcome", string(ev.Outcome)),
 			slog.Int64("bytes", ev.Bytes),
 			slog.Duration("duration", ev.Duration),
@@ -426,7 +427,7 @@ func (s *Server) emit(ev *Event) {
 			attrs = append(attrs, slog.Int("retransmits", ev.Retransmits))
 		}
 		if ev.Error != "" {
-			attrs = append(attrs, slog.String("error", ev.Error))
+			attrs = append(attrs, slog.String("error", clip(ev.Error, maxLoggedError)))
 		}
 		if len(ev.Notes) > 0 {
 			attrs = append(attrs, slog.Any("notes", ev.Notes))
@@ -436,6 +437,27 @@ func (s *Server) emit(ev *Event) {
 	if s.OnEvent != nil {
 		s.OnEvent(*ev)
 	}
+}
+
+// What a log line holds of a request is bounded, whatever the client sent
+// (a name is up to 65 KB before it is refused): the notes are bounded by
+// Negotiate (MaxNotes of %.32q each), the name and the error here.
+const (
+	maxLoggedName  = 256
+	maxLoggedError = 512
+)
+
+// clip cuts s to at most n bytes, on a character boundary, and says how
+// long it was.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > n-utf8.UTFMax && cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("…[%d bytes]", len(s))
 }
 
 // Shutdown stops accepting requests and waits for running transfers to

@@ -190,22 +190,22 @@ func (t *transfer) setupRead(req *Request, pkt Packet) {
 		return
 	}
 	t.f = f
+	t.size = f.Size()
 	if req.Mode == ModeNetascii {
-		nf, err := toNetascii(f)
-		if err != nil {
-			t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), "the file could not be read to convert it to netascii")
+		if t.size, err = netasciiSize(f); err != nil {
+			t.fail(OutcomeFailed, Errorf(ErrUndefined, "server read error"), "the file could not be read to count its size in netascii")
 			return
 		}
-		f.Close()
-		t.f = nf
 	}
-	t.size = t.f.Size()
 	t.ev.Size = t.size
 	p, err := Negotiate(pkt, t.size, t.s.Limits)
 	t.ev.Notes = p.Notes
 	if err != nil {
 		t.fail(OutcomeDenied, asError(err), "")
 		return
+	}
+	if req.Mode == ModeNetascii {
+		t.f = newNetascii(f, t.size, p.Windowsize)
 	}
 	t.ev.Blksize, t.ev.Windowsize = p.Blksize, p.Windowsize
 	t.rtt = t.s.newRTT(p.Timeout)
@@ -487,6 +487,11 @@ func (t *transfer) handleWrite(b []byte, now time.Time) {
 		return
 	}
 	if _, err := t.up.Write(payload); err != nil {
+		var te *Error
+		if errors.As(err, &te) { // a refusal in words: the upload folder is full
+			t.fail(OutcomeFailed, te, "")
+			return
+		}
 		t.fail(OutcomeFailed, Errorf(ErrDiskFull, "cannot store the file"), "write: "+err.Error())
 		return
 	}

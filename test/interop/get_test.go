@@ -151,6 +151,22 @@ func TestNetasciiBlockEnds(t *testing.T) {
 	}
 }
 
+// TestNetasciiLarge: tftp-hpa in ascii mode fetches 2 MiB of text whose
+// LF, CR LF and bare CR the server converts while it sends (4096 blocks,
+// pairs split at block ends all along): the file arrives as it is on disk.
+func TestNetasciiLarge(t *testing.T) {
+	bin := testutil.Tool(t, "tftp")
+	s := startServer(t, serverOpts{})
+	local := filepath.Join(t.TempDir(), linesFile)
+	if out, err := run(t, bin, "-m", "ascii", s.host(), s.port(), "-c", "get", linesFile, local); err != nil {
+		t.Fatalf("tftp -m ascii: %v\n%s", err, out)
+	}
+	checkFile(t, local, linesFile)
+	if ev := s.event(t, linesFile); ev.Outcome != tftp.OutcomeOK || ev.Mode != tftp.ModeNetascii || ev.Size <= 2<<20 {
+		t.Errorf("event outcome %q mode %q size %d, want ok, netascii, more than 2 MiB on the wire", ev.Outcome, ev.Mode, ev.Size)
+	}
+}
+
 // netascii is the wire form of a text (RFC 764).
 func netascii(s string) string { return strings.NewReplacer("\n", "\r\n", "\r", "\r\x00").Replace(s) }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"phoneboot/internal/files"
+	"phoneboot/internal/testutil"
 	"phoneboot/internal/tftp"
 	"phoneboot/internal/tftp/tftptest"
 )
@@ -31,6 +32,7 @@ const (
 	bigFile   = "big.bin"      // 40 MiB: 81920 blocks of 512, past block 65535
 	textFile  = "text.txt"     // line ends for netascii
 	blockEnds = "splitcr.txt"  // netascii line ends split across blocks
+	linesFile = "lines.txt"    // 2 MiB of text with every kind of line end
 	cnfFile   = "SEP001122334455.cnf.xml"
 	loadsFile = "Firmware/Term71.default.loads"
 )
@@ -87,6 +89,7 @@ func setupAndRun(m *testing.M) (int, error) {
 		bigFile:   random(40<<20, 5),
 		textFile:  []byte(textContent),
 		blockEnds: []byte(blockEndsText),
+		linesFile: testutil.Text(2<<20, 6),
 		cnfFile:   []byte("<device><loadInformation>Term71.default</loadInformation></device>\n"),
 		loadsFile: []byte("firmware load file\n"),
 	}

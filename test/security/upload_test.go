@@ -2,8 +2,10 @@ package security
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,6 +136,75 @@ func TestUploadLargeBlksize(t *testing.T) {
 	}
 	if got, err := os.ReadFile(filepath.Join(f.upload, "large.bin")); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("large.bin: %d bytes (%v), want %d intact", len(got), err, len(data))
+	}
+	f.healthy(t)
+}
+
+// TestConcurrentUploadsOneName (issue 12, finding 8): uploads of one name
+// at the same time each write a temporary file of their own; when their
+// last blocks arrive together exactly one is stored, whole, and the
+// others get ERROR 6 and leave nothing: never a mix of two uploads, never
+// a stored file replaced.
+func TestConcurrentUploadsOneName(t *testing.T) {
+	f := start(t, setup{upload: true})
+	const n = 8
+	type upload struct {
+		p    *peer
+		tid  netip.AddrPort
+		data []byte
+	}
+	ups := make([]upload, n)
+	for i := range ups {
+		u := upload{p: newPeer(t, "127.0.0.1"), data: pseudoRandom(10*512+100+i, uint64(10+i))}
+		var b []byte
+		b, u.tid = u.p.ask(f.addr, tftp.AppendRequest(nil, tftp.OpWRQ, "same.bin", tftp.ModeOctet))
+		if ack, err := tftp.ParseAck(b); err != nil || ack != 0 {
+			t.Fatalf("upload %d: got %s, want ACK 0", i, describe(b))
+		}
+		for blk := 1; blk <= 10; blk++ {
+			u.p.send(u.tid, tftp.AppendData(nil, uint16(blk), u.data[(blk-1)*512:blk*512]))
+			if ack, err := tftp.ParseAck(u.p.expectFrom(u.tid, 5*time.Second)); err != nil || ack != uint16(blk) {
+				t.Fatalf("upload %d: want ACK %d", i, blk)
+			}
+		}
+		ups[i] = u
+	}
+	// Every upload is under way; their last blocks race to be stored.
+	replies := make([][]byte, n)
+	var wg sync.WaitGroup
+	for i, u := range ups {
+		wg.Go(func() {
+			u.p.send(u.tid, tftp.AppendData(nil, 11, u.data[10*512:]))
+			if b, from, ok := u.p.recv(5 * time.Second); ok && from == u.tid {
+				replies[i] = b
+			}
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, b := range replies {
+		if ack, err := tftp.ParseAck(b); err == nil && ack == 11 {
+			if winner >= 0 {
+				t.Errorf("uploads %d and %d were both stored", winner, i)
+			}
+			winner = i
+			continue
+		}
+		if code, msg, err := tftp.ParseErrorPacket(b); err != nil || code != tftp.ErrFileExists {
+			t.Errorf("upload %d: last block answered %s, want ACK 11 or ERROR 6 (%q)", i, describe(b), msg)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no upload was stored")
+	}
+	if got, err := os.ReadFile(filepath.Join(f.upload, "same.bin")); err != nil || !bytes.Equal(got, ups[winner].data) {
+		t.Errorf("same.bin: %d bytes (%v), want upload %d's %d bytes exactly", len(got), err, winner, len(ups[winner].data))
+	}
+	for _, u := range ups {
+		f.event(t, byPeer(u.p))
+	}
+	if names, _ := filepath.Glob(filepath.Join(f.upload, "*")); len(names) != 1 {
+		t.Errorf("upload folder holds %q, want same.bin only", names)
 	}
 	f.healthy(t)
 }

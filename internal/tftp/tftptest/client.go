@@ -48,6 +48,10 @@ type Client struct {
 	Seed int64
 	// RolloverToOne numbers blocks 65535, 1, 2… instead of 65535, 0, 1…
 	RolloverToOne bool
+	// Mode is the transfer mode asked for; "" means octet. In netascii
+	// mode the bytes are delivered as they travel (CR LF, CR NUL): the
+	// client does not convert them.
+	Mode tftp.Mode
 }
 
 // Stats describe one transfer.
@@ -258,6 +262,13 @@ func (s *session) recv(since time.Time) ([]byte, error) {
 }
 
 // blockNumber is the wire number of absolute block idx.
+func (c *Client) mode() tftp.Mode {
+	if c.Mode == "" {
+		return tftp.ModeOctet
+	}
+	return c.Mode
+}
+
 func (c *Client) blockNumber(idx int64) uint16 {
 	if c.RolloverToOne && idx > 0 {
 		return uint16((idx-1)%65535 + 1)
@@ -346,7 +357,7 @@ func (c *Client) Get(ctx context.Context, name string, w io.Writer) (Stats, erro
 	defer s.watch()()
 	s.stats = Stats{Blksize: tftp.DefaultBlksize, Windowsize: 1, Tsize: -1}
 	opts := c.options(0)
-	s.out = tftp.AppendRequest(s.out[:0], tftp.OpRRQ, name, tftp.ModeOctet, opts...)
+	s.out = tftp.AppendRequest(s.out[:0], tftp.OpRRQ, name, c.mode(), opts...)
 	err = s.get(w, start, len(opts) > 0)
 	if s.stats.Duration == 0 {
 		s.stats.Duration = time.Since(start)
@@ -512,7 +523,7 @@ func (c *Client) Put(ctx context.Context, name string, r io.Reader, size int64) 
 	pc := *c
 	pc.Windowsize = 0
 	opts := pc.options(size)
-	req := tftp.AppendRequest(nil, tftp.OpWRQ, name, tftp.ModeOctet, opts...)
+	req := tftp.AppendRequest(nil, tftp.OpWRQ, name, c.mode(), opts...)
 	err = s.put(&pc, r, req, len(opts) > 0)
 	s.stats.Duration = time.Since(start)
 	if err != nil && ctx.Err() != nil {
