@@ -414,6 +414,7 @@ const offerHold = 30 * time.Second
 
 func (s *Server) discover(m *msg, now time.Time, h *handled) {
 	ev := s.event(m, event.DHCPDiscover, now)
+	next := s.next
 	ip, how := s.choose(m, now)
 	if !ip.IsValid() {
 		s.poolFull(now, how, h)
@@ -422,6 +423,7 @@ func (s *Server) discover(m *msg, now time.Time, h *handled) {
 		return
 	}
 	if s.isNew(m.mac, now) && !s.admit(now, h) {
+		s.next = next // nothing offered: the scan did not move on
 		return
 	}
 	ev.Detail = "offering " + how
