@@ -43,7 +43,7 @@ func (s *Server) admit(now time.Time, h *handled) bool {
 	}
 	s.stats.throttled.Add(1)
 	if n, since, say := s.throttled.add(now); say {
-		h.note(slog.LevelWarn, fmt.Sprintf("dhcp: more new clients than the limit of %d a minute (bursts of %d): %s not answered since %s; clients with a lease or an offer are not affected",
+		h.note(slog.LevelWarn, fmt.Sprintf("dhcp: more new clients than the limit of %d a minute (bursts of %d): %s refused since %s; clients with a lease or an offer are not affected",
 			s.st.newPerMin, s.st.newBurst, plural(n, "client"), since.Format(time.TimeOnly)))
 	}
 	return false

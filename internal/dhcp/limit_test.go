@@ -101,7 +101,7 @@ func TestBareRequestFlood(t *testing.T) {
 	if ev := h.lastEvent(); !strings.HasSuffix(ev.Detail, "(asked for without DISCOVER: 1h on its first renewal)") {
 		t.Errorf("ack event %q", ev.Detail)
 	}
-	if got := strings.Count(logs.String(), "more new clients than the limit of 12 a minute (bursts of 48): 1 client not answered"); got != 1 {
+	if got := strings.Count(logs.String(), "more new clients than the limit of 12 a minute (bursts of 48): 1 client refused since"); got != 1 {
 		t.Errorf("%d throttle lines, want 1:\n%s", got, logs)
 	}
 
