@@ -261,6 +261,17 @@ func (c *Config) buildDHCP(r *rawDHCP, fail failFunc) {
 	if r.LeaseTime != nil {
 		d.LeaseTime = time.Duration(*r.LeaseTime)
 	}
+	count := func(key string, v *int) int {
+		if v == nil {
+			return 0
+		}
+		if *v < 1 || *v > 100000 {
+			fail(line(key), "dhcp.%s = %d: want 1 to 100000", key, *v)
+		}
+		return *v
+	}
+	d.NewLeasesPerMinute = count("new_leases_per_minute", r.NewLeasesPerMinute)
+	d.NewLeaseBurst = count("new_lease_burst", r.NewLeaseBurst)
 	for i, rc := range r.Classes {
 		at := c.pos.header("dhcp.class", i)
 		cl := DHCPClass{VendorClass: rc.VendorClass}

@@ -191,6 +191,10 @@ type DHCP struct {
 	NTP       []netip.Addr
 	TFTP      []netip.Addr // option 150; default: phoneboot's address on the interface
 	LeaseTime time.Duration
+	// NewLeasesPerMinute and NewLeaseBurst bound how fast clients the
+	// server knows nothing of take addresses (docs/security.md, "DHCP").
+	NewLeasesPerMinute int
+	NewLeaseBurst      int
 	// Classes are option sets for some phones: by model or vendor class.
 	Classes []DHCPClass
 }

@@ -92,6 +92,9 @@ type rawDHCP struct {
 	TFTP      []string       `toml:"tftp"`
 	LeaseTime *duration      `toml:"lease_time"`
 	Classes   []rawDHCPClass `toml:"class"`
+
+	NewLeasesPerMinute *int `toml:"new_leases_per_minute"`
+	NewLeaseBurst      *int `toml:"new_lease_burst"`
 }
 
 type rawDHCPClass struct {

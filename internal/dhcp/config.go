@@ -35,6 +35,19 @@ type Config struct {
 	// gets a reserved address.
 	Reservations map[phone.MAC]netip.Addr
 	DeclineHold  time.Duration // how long a declined address stays unused; default 10 min
+	// NewLeasesPerMinute and NewLeaseBurst bound how fast clients that
+	// hold nothing here take addresses (a token bucket: NewLeaseBurst at
+	// once, then NewLeasesPerMinute a minute), so that a host sending
+	// from rotating MACs cannot empty the pool at once. Renewals, clients
+	// with an offer or a lease, and reservations are never limited. 0
+	// means 12 a minute, bursts of 48.
+	NewLeasesPerMinute int
+	NewLeaseBurst      int
+	// UnconfirmedLease is the lease of a client that asks for an address
+	// it was neither offered nor leased (a REQUEST without DISCOVER); its
+	// first renewal gets the full lease time. 0 means 2 min; never more
+	// than the lease time.
+	UnconfirmedLease time.Duration
 	// Overrides change options for some clients, by model or vendor
 	// class; the first that matches wins.
 	Overrides []Override
@@ -89,9 +102,21 @@ type settings struct {
 	reservedBy  map[netip.Addr]phone.MAC
 	declineHold time.Duration
 	probe       time.Duration
+	newPerMin   int                 // new clients a minute, after a burst of
+	newBurst    int                 // this many
+	unconfirmed time.Duration       // the lease of a REQUEST without DISCOVER
 	excluded    map[netip.Addr]bool // never leased: network, broadcast, the server, the router
 	warnings    []string
 }
+
+// The new-lease limit's defaults: a switch full of new phones gets
+// addresses at once, and a pool of 249 addresses lasts at least
+// (249-48)/12 ≈ 16 minutes against a host that completes full exchanges
+// from rotating MACs (docs/security.md, "DHCP").
+const (
+	DefaultNewLeasesPerMinute = 12
+	DefaultNewLeaseBurst      = 48
+)
 
 // maxPool bounds the pool so that a scan for a free address stays cheap.
 const maxPool = 1 << 16
@@ -152,7 +177,8 @@ func (info ifaceInfo) describe() string {
 }
 
 func compile(cfg Config, info ifaceInfo) (*settings, error) {
-	st := &settings{iface: info.name, declineHold: cfg.DeclineHold, probe: cfg.Probe}
+	st := &settings{iface: info.name, declineHold: cfg.DeclineHold, probe: cfg.Probe,
+		newPerMin: cfg.NewLeasesPerMinute, newBurst: cfg.NewLeaseBurst, unconfirmed: cfg.UnconfirmedLease}
 	lo, hi := cfg.Range[0], cfg.Range[1]
 	if !lo.Is4() || !hi.Is4() {
 		return nil, fmt.Errorf("dhcp range %v-%v: want two IPv4 addresses", lo, hi)
@@ -213,6 +239,21 @@ func compile(cfg Config, info ifaceInfo) (*settings, error) {
 	}
 	if st.probe == 0 {
 		st.probe = 1500 * time.Millisecond
+	}
+	if st.newPerMin == 0 {
+		st.newPerMin = DefaultNewLeasesPerMinute
+	}
+	if st.newBurst == 0 {
+		st.newBurst = DefaultNewLeaseBurst
+	}
+	if st.newPerMin < 0 || st.newBurst < 0 {
+		return nil, fmt.Errorf("dhcp new leases: %d a minute in bursts of %d: want positive numbers", st.newPerMin, st.newBurst)
+	}
+	if st.unconfirmed == 0 {
+		st.unconfirmed = 2 * time.Minute
+	}
+	if st.unconfirmed < 10*time.Second {
+		return nil, fmt.Errorf("dhcp unconfirmed lease %v: want 10s or more", st.unconfirmed)
 	}
 	tftp := cfg.TFTP
 	if len(tftp) == 0 {

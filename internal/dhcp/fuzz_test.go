@@ -14,10 +14,11 @@ import (
 
 // FuzzHandle feeds random datagrams to the handler over an in-memory lease
 // table that already holds a lease, an offer, a declined address and a
-// reservation. Nothing panics; every reply parses and fits 576 bytes; no
+// reservation, with one token of the new-lease bucket left (so the first
+// new client is admitted and the second refused). Nothing panics; every reply parses and fits 576 bytes; no
 // address is held for two clients or outside the pool; the store agrees
 // with the table. Crashers land in testdata/fuzz/FuzzHandle.
-// Run: go test -fuzz=FuzzHandle -fuzztime=20s ./internal/dhcp
+// Run: go test -run '^$' -fuzz=FuzzHandle -fuzztime=60s ./internal/dhcp
 func FuzzHandle(f *testing.F) {
 	c := newClient(7)
 	c.vc = vc7960
@@ -33,6 +34,10 @@ func FuzzHandle(f *testing.F) {
 	f.Add(c.msg(dhcpv4.MessageTypeDiscover, giaddr("10.0.0.253"), func(m *dhcpv4.DHCPv4) { m.Options[82] = []byte{1, 1, 'x'} }))
 	f.Add(newClient(1).msg(dhcpv4.MessageTypeRequest, requested("10.0.0.51"), serverID("10.0.0.1")))
 	f.Add(newClient(0x99).msg(dhcpv4.MessageTypeDiscover))
+	f.Add(newClient(0x42).msg(dhcpv4.MessageTypeRequest, requested("10.0.0.53")))                  // bare REQUEST: short lease
+	f.Add(newClient(0x42).msg(dhcpv4.MessageTypeRequest, ciaddr("10.0.0.53"), bcastFlag))          // bare RENEWING
+	f.Add(newClient(0x42).msg(dhcpv4.MessageTypeInform, ciaddr("192.168.5.5")))                    // INFORM from outside
+	f.Add(newClient(0x42).msg(dhcpv4.MessageTypeInform, giaddr("10.0.0.253"), ciaddr("10.0.0.9"))) // relayed INFORM
 	f.Add([]byte{})
 	d := c.msg(dhcpv4.MessageTypeDiscover)
 	f.Add(d[:100])                                      // truncated
@@ -42,6 +47,7 @@ func FuzzHandle(f *testing.F) {
 			c.Range[1] = ip("10.0.0.53")
 			c.Reservations = map[phone.MAC]netip.Addr{newClient(0x99).mac: ip("10.0.0.20")}
 			c.Overrides = []Override{{Model: "7960", TFTP: []netip.Addr{ip("10.0.0.9"), ip("10.0.0.10")}}}
+			c.NewLeasesPerMinute, c.NewLeaseBurst = 1, 4
 		})
 		h.lease(newClient(1))                              // .50 leased
 		h.do(newClient(2).msg(dhcpv4.MessageTypeDiscover)) // .51 offered

@@ -172,10 +172,17 @@ type reply struct {
 
 var broadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
-// handled is what one message did: its events and an optional reply.
+// handled is what one message did: its events, log lines that are not
+// about one client, and an optional reply.
 type handled struct {
 	events []logged
+	notes  []note
 	reply  *reply
+}
+
+type note struct {
+	lvl  slog.Level
+	text string
 }
 
 type logged struct {
@@ -184,6 +191,8 @@ type logged struct {
 }
 
 func (h *handled) add(lvl slog.Level, ev Event) { h.events = append(h.events, logged{ev, lvl}) }
+
+func (h *handled) note(lvl slog.Level, text string) { h.notes = append(h.notes, note{lvl, text}) }
 
 // handle answers one datagram; it is safe for concurrent use. from is the
 // sender, used only for INFORM from a client that left ciaddr empty.
@@ -209,6 +218,9 @@ func (s *Server) handle(ctx context.Context, b []byte, from netip.AddrPort) *rep
 	}
 	s.dispatch(ctx, m, from, now, &h)
 	s.mu.Unlock()
+	for _, n := range h.notes {
+		s.log.Log(ctx, n.lvl, n.text)
+	}
 	for _, l := range h.events {
 		s.emit(l.ev, l.lvl)
 	}
@@ -402,11 +414,16 @@ const offerHold = 30 * time.Second
 
 func (s *Server) discover(m *msg, now time.Time, h *handled) {
 	ev := s.event(m, event.DHCPDiscover, now)
+	next := s.next
 	ip, how := s.choose(m, now)
 	if !ip.IsValid() {
-		s.stats.exhausted.Add(1)
+		s.poolFull(now, how, h)
 		ev.Detail = how
-		h.add(slog.LevelWarn, ev)
+		h.add(slog.LevelDebug, ev) // the line of poolFull is the warning
+		return
+	}
+	if s.isNew(m.mac, now) && !s.admit(now, h) {
+		s.next = next // nothing offered: the scan did not move on
 		return
 	}
 	ev.Detail = "offering " + how
@@ -482,8 +499,19 @@ func (s *Server) request(ctx context.Context, m *msg, now time.Time, h *handled)
 		s.nak(m, now, h, "NAK: "+s.heldBy(c, now))
 		return
 	}
+	if s.isNew(m.mac, now) && !s.admit(now, h) {
+		// Nothing of the message is recorded (see limit.go); a client
+		// rebooting with an address it does not hold here is sent back
+		// to DISCOVER, where it waits for a token like any new client.
+		h.events = nil
+		if state == "INIT-REBOOT" {
+			h.reply = s.nakReply(m, "NAK: too many new clients, try again later")
+		}
+		return
+	}
 	o := s.opts(m)
-	n := &entry{ip: ip, mac: m.mac, expires: now.Add(o.leaseTime), hostname: m.hostname, vclass: m.vclass}
+	lease, confirmed := s.leaseFor(m, ip, o, now)
+	n := &entry{ip: ip, mac: m.mac, expires: now.Add(lease), hostname: m.hostname, vclass: m.vclass}
 	if err := s.persist(ctx, n.lease()); err != nil {
 		ev := s.event(m, event.DHCPRequest, now)
 		ev.Detail = fmt.Sprintf("not acknowledged: the lease of %v could not be stored: %v", ip, err)
@@ -496,34 +524,65 @@ func (s *Server) request(ctx context.Context, m *msg, now time.Time, h *handled)
 	}
 	r := s.st.newReply(m, dhcpv4.MessageTypeAck)
 	r.YourIPAddr = ip.AsSlice()
-	sent := s.st.addOptions(r, o, codes(m), true)
+	lo := *o
+	lo.leaseTime = lease
+	sent := s.st.addOptions(r, &lo, codes(m), true)
 	s.stats.acks.Add(1)
 	out := s.event(m, event.DHCPAck, now)
 	out.IP = ip
-	out.Detail = fmt.Sprintf("leased %v for %s, options %s", ip, fmtDur(o.leaseTime), codeList(sent))
+	out.Detail = fmt.Sprintf("leased %v for %s, options %s", ip, fmtDur(lease), codeList(sent))
+	if !confirmed {
+		out.Detail += fmt.Sprintf(" (asked for without DISCOVER: %s on its first renewal)", fmtDur(o.leaseTime))
+	}
 	h.add(slog.LevelInfo, out)
 	h.reply = s.st.route(m, r, ip)
 }
 
 func (s *Server) nak(m *msg, now time.Time, h *handled, why string) {
+	ev := s.event(m, event.DHCPNak, now)
+	ev.IP = netip.Addr{}
+	ev.Detail = why
+	h.add(slog.LevelWarn, ev)
+	h.reply = s.nakReply(m, why)
+}
+
+// nakReply is a NAK saying why: broadcast, or to the relay.
+func (s *Server) nakReply(m *msg, why string) *reply {
 	r := s.st.newReply(m, dhcpv4.MessageTypeNak)
 	r.UpdateOption(dhcpv4.OptMessage(why))
 	if m.giaddr.IsValid() {
 		r.SetBroadcast() // the relay broadcasts it (RFC 2131 §4.3.2)
 	}
 	s.stats.naks.Add(1)
-	ev := s.event(m, event.DHCPNak, now)
-	ev.IP = netip.Addr{}
-	ev.Detail = why
-	h.add(slog.LevelWarn, ev)
 	to := netip.AddrPortFrom(broadcast, dhcpv4.ClientPort)
 	if m.giaddr.IsValid() {
 		to = netip.AddrPortFrom(m.giaddr, dhcpv4.ServerPort)
 	}
-	h.reply = &reply{b: r.ToBytes(), to: to}
+	return &reply{b: r.ToBytes(), to: to}
 }
 
+// inform answers a client that has an address of its own with options
+// only: nothing is offered, leased or recorded in the table. A client
+// outside the subnet is no client of this server: an answer would only
+// reflect traffic at whatever address it names.
 func (s *Server) inform(m *msg, from netip.AddrPort, now time.Time, h *handled) {
+	sender := from.Addr()
+	if !sender.Is4() || sender.IsUnspecified() {
+		sender = netip.Addr{}
+	}
+	client := m.ciaddr
+	if !client.IsValid() {
+		client = sender
+	}
+	outside := !client.IsValid() || !s.st.subnet.Contains(client)
+	if !m.giaddr.IsValid() && sender.IsValid() && !s.st.subnet.Contains(sender) {
+		outside = true // sent from elsewhere, naming an address here
+	}
+	if outside {
+		s.stats.ignored.Add(1)
+		h.note(slog.LevelDebug, fmt.Sprintf("dhcp: INFORM from %v (ciaddr %v, sent from %v) ignored: not a client of %v", m.mac, m.ciaddr, from, s.st.subnet))
+		return
+	}
 	ev := s.event(m, event.DHCPInform, now)
 	h.add(slog.LevelDebug, ev)
 	r := s.st.newReply(m, dhcpv4.MessageTypeAck)
@@ -532,16 +591,9 @@ func (s *Server) inform(m *msg, from netip.AddrPort, now time.Time, h *handled) 
 	out := s.event(m, event.DHCPAck, now)
 	out.Detail = fmt.Sprintf("answered INFORM, options %s", codeList(sent))
 	h.add(slog.LevelInfo, out)
-	var to netip.AddrPort
-	switch {
-	case m.giaddr.IsValid():
+	to := netip.AddrPortFrom(client, dhcpv4.ClientPort)
+	if m.giaddr.IsValid() {
 		to = netip.AddrPortFrom(m.giaddr, dhcpv4.ServerPort)
-	case m.ciaddr.IsValid():
-		to = netip.AddrPortFrom(m.ciaddr, dhcpv4.ClientPort)
-	case from.Addr().Is4() && !from.Addr().IsUnspecified():
-		to = netip.AddrPortFrom(from.Addr(), dhcpv4.ClientPort)
-	default:
-		to = netip.AddrPortFrom(broadcast, dhcpv4.ClientPort)
 	}
 	h.reply = &reply{b: r.ToBytes(), to: to}
 }

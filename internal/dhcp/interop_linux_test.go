@@ -10,14 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
-	"golang.org/x/sys/unix"
+	"golang.org/x/net/ipv4"
 
 	"phoneboot/internal/phone"
 	"phoneboot/internal/store"
@@ -238,52 +237,20 @@ type goClient struct {
 
 func (n *testNet) goClient(mac phone.MAC) *goClient {
 	n.t.Helper()
-	type result struct {
-		c   *conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		// A thread of its own moves into the namespace just long enough
-		// to open the socket, which stays there.
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: err}
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/var/run/netns/" + n.ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{err: err}
-			return
-		}
-		c, err := listen(n.cli, dhcpv4.ClientPort)
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread() // else the thread dies with the goroutine
-		}
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		n.t.Fatal(r.err)
-	}
-	n.t.Cleanup(r.c.close)
+	uc := n.net.ListenUDP(n.t, dhcpv4.ClientPort)
 	cl := &client{mac: mac, params: []uint8{1, 3, 150}}
-	return &goClient{c: r.c, cl: cl, srv: n.self}
+	return &goClient{c: &conn{c: uc, p: ipv4.NewPacketConn(uc), iface: n.cli}, cl: cl, srv: n.self}
+}
+
+// send sends b broadcast to the server port.
+func (g *goClient) send(b []byte) error {
+	_, err := g.c.c.WriteTo(b, &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ServerPort})
+	return err
 }
 
 // exchange sends b broadcast and returns the first reply to this client.
 func (g *goClient) exchange(b []byte) (*dhcpv4.DHCPv4, error) {
-	if _, err := g.c.c.WriteTo(b, &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ServerPort}); err != nil {
+	if err := g.send(b); err != nil {
 		return nil, err
 	}
 	buf := make([]byte, maxPacket)

@@ -13,7 +13,10 @@
 // A REQUEST for an address the server knows nothing against (INIT-REBOOT
 // or RENEWING after its database was lost) is acknowledged if the address
 // is in the pool and free: the server is authoritative for its network,
-// as dnsmasq with dhcp-authoritative. A wrong one is NAKed.
+// as dnsmasq with dhcp-authoritative. A wrong one is NAKed. Such a lease
+// is short (Config.UnconfirmedLease) until its first renewal, and clients
+// that hold nothing here get addresses at a bounded rate
+// (Config.NewLeasesPerMinute), so a flood of them cannot empty the pool.
 package dhcp
 
 import (
@@ -23,14 +26,16 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"phoneboot/internal/ratelimit"
-	"phoneboot/internal/udpnet"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
+	"phoneboot/internal/ratelimit"
+	"phoneboot/internal/udpnet"
 )
 
 // Event is one DHCP message received or sent. Incoming ones ("discover",
@@ -57,6 +62,7 @@ type Stats struct {
 	Discovers, Requests, Informs, Releases, Declines uint64
 	Offers, Acks, Naks                               uint64
 	Exhausted                                        uint64 // DISCOVERs not answered: no free address
+	Throttled                                        uint64 // new clients not answered (or NAKed): over the new-lease limit
 	StoreErrors                                      uint64 // leases the store refused (the client got no ACK)
 	SendErrors                                       uint64
 	// Now:
@@ -68,6 +74,7 @@ type counters struct {
 	received, malformed, ignored, rateLimited             atomic.Uint64
 	discovers, requests, informs, releases, declines      atomic.Uint64
 	offers, acks, naks, exhausted, storeErrors, sendError atomic.Uint64
+	throttled                                             atomic.Uint64
 }
 
 // Server is a DHCPv4 server. Run it once.
@@ -84,6 +91,10 @@ type Server struct {
 	swept  time.Time
 	loaded bool
 	limit  *ratelimit.Keyed[phone.MAC]
+	// newLeases is the token bucket of clients that hold nothing here;
+	// throttled and full turn refusals into a log line a minute.
+	newLeases       *rate.Limiter
+	throttled, full summary
 
 	wmu      sync.Mutex
 	warnings []string
@@ -126,9 +137,10 @@ func newServer(cfg Config, info ifaceInfo, leases Leases, log *slog.Logger, onEv
 	return &Server{
 		st: st, leases: leases, log: log, onEvent: onEvent, now: time.Now,
 		t: newTable(), limit: ratelimit.New[phone.MAC](macRate, macBurst, maxLimiters),
-		servers:  map[netip.Addr]bool{},
-		ready:    make(chan struct{}),
-		warnings: st.warnings,
+		newLeases: rate.NewLimiter(rate.Limit(float64(st.newPerMin)/60), st.newBurst),
+		servers:   map[netip.Addr]bool{},
+		ready:     make(chan struct{}),
+		warnings:  st.warnings,
 	}, nil
 }
 
@@ -173,7 +185,7 @@ func (s *Server) Stats() Stats {
 		Received: c.received.Load(), Malformed: c.malformed.Load(), Ignored: c.ignored.Load(), RateLimited: c.rateLimited.Load(),
 		Discovers: c.discovers.Load(), Requests: c.requests.Load(), Informs: c.informs.Load(),
 		Releases: c.releases.Load(), Declines: c.declines.Load(),
-		Offers: c.offers.Load(), Acks: c.acks.Load(), Naks: c.naks.Load(), Exhausted: c.exhausted.Load(),
+		Offers: c.offers.Load(), Acks: c.acks.Load(), Naks: c.naks.Load(), Exhausted: c.exhausted.Load(), Throttled: c.throttled.Load(),
 		StoreErrors: c.storeErrors.Load(), SendErrors: c.sendError.Load(),
 		Pool: poolSize(s.st.lo, s.st.hi),
 	}

@@ -34,6 +34,7 @@ func dhcpConfig(cfg *config.Config, iface, rng string) (dhcp.Config, bool, error
 	}
 	dc := dhcp.Config{Iface: d.Interface, Range: [2]netip.Addr{d.Pool.From, d.Pool.To}, Domain: d.Domain, LeaseTime: d.LeaseTime,
 		Subnet: d.Subnet, Router: d.Router, DNS: d.DNS, NTP: d.NTP, TFTP: d.TFTP,
+		NewLeasesPerMinute: d.NewLeasesPerMinute, NewLeaseBurst: d.NewLeaseBurst,
 		Reservations: map[phone.MAC]netip.Addr{}}
 	for _, cl := range d.Classes {
 		dc.Overrides = append(dc.Overrides, dhcp.Override{Model: cl.Model.Name, VendorClass: cl.VendorClass, Router: cl.Router,
