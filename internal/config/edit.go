@@ -362,11 +362,13 @@ func replace(target string, data []byte, old fs.FileInfo) error {
 	return nil
 }
 
-// ownerError: the new copy of a file cannot have the old one's owner.
+// ownerError: the new copy of a file cannot have the old one's owner
+// and group (user:group each).
 type ownerError struct{ old, us string }
 
 func (e *ownerError) Error() string {
-	return fmt.Sprintf("belongs to %s; phoneboot runs as %s and cannot give the edited file that owner: run it as root or as %s", e.old, e.us, e.old)
+	user, _, _ := strings.Cut(e.old, ":")
+	return fmt.Sprintf("belongs to %s; phoneboot runs as %s and cannot give the edited file that owner: run it as root or as %s", e.old, e.us, user)
 }
 
 // fsError is a file system failure in words, errors.Is-able.

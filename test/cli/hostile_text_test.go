@@ -109,3 +109,31 @@ func TestNetworkTextPrintsInert(t *testing.T) {
 		t.Errorf("JSON events lack the line as sent (%v) or the name (%v):\n%s", sawLine, sawName, js)
 	}
 }
+
+// TestJSONLogInert: with --log-json, a requested name with a bidi
+// override and a C1 control is logged as \u escapes, and decodes to the
+// name as sent.
+func TestJSONLogInert(t *testing.T) {
+	p, port, _ := serve(t, "--log-json", "--syslog-addr", "")
+	c := tftptest.Client{Server: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), Local: netip.MustParseAddr("127.0.0.8"),
+		Timeout: 500 * time.Millisecond, Retries: 4}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const name = "x\u202egnp\u0085.cnf"
+	c.Get(ctx, name, &bytes.Buffer{})
+	p.waitLog(t, `gnp\u0085.cnf`, 5*time.Second)
+	logged := false
+	for _, l := range nonEmptyLines(p.stderr.String()) {
+		if strings.ContainsAny(l, "\u202e\u0085") {
+			t.Errorf("raw control in the log: %q", l)
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Errorf("log line is not JSON: %v: %q", err, l)
+		}
+		logged = logged || rec["file"] == name
+	}
+	if !logged {
+		t.Errorf("no log line names the file as sent:\n%s", p.stderr)
+	}
+}
