@@ -9,6 +9,7 @@ import (
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/node"
+	"phoneboot/internal/printable"
 )
 
 // check validates the configuration, the templates and the loads the
@@ -24,7 +25,7 @@ func check(args []string, stdout io.Writer) error {
 	var ces config.Errors
 	if errors.As(err, &ces) {
 		for _, e := range ces {
-			fmt.Fprintln(stdout, e)
+			printable.Fprintln(stdout, e)
 		}
 		return fmt.Errorf("%s: %d %s", path, len(ces), plural(len(ces), "problem"))
 	}
@@ -33,17 +34,17 @@ func check(args []string, stdout io.Writer) error {
 	}
 	problems, err := node.Check(context.Background(), *data, c)
 	if err != nil {
-		fmt.Fprintln(stdout, err)
+		printable.Fprintln(stdout, err)
 		return fmt.Errorf("1 problem")
 	}
 	bad := 0
 	for _, p := range problems {
 		if p.Note {
-			fmt.Fprintln(stdout, "note:", p)
+			printable.Fprintln(stdout, "note:", p)
 			continue
 		}
 		bad++
-		fmt.Fprintln(stdout, p)
+		printable.Fprintln(stdout, p)
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d %s", bad, plural(bad, "problem"))

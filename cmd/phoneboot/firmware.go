@@ -12,6 +12,7 @@ import (
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/firmware"
+	"phoneboot/internal/printable"
 )
 
 const firmwareUsage = `Usage:
@@ -72,16 +73,16 @@ func firmwareImport(args []string, stdout io.Writer) error {
 		return fmt.Errorf("firmware import: %v; nothing imported", err)
 	}
 	for _, l := range r.Added {
-		fmt.Fprintf(stdout, "added   %s: %s, %s, %d %s, %s%s\n", l.ID, dash(l.Protocol), modelList(l.Models), len(l.Components),
+		printable.Fprintf(stdout, "added   %s: %s, %s, %d %s, %s%s\n", l.ID, dash(l.Protocol), modelList(l.Models), len(l.Components),
 			plural(len(l.Components), "component"), humanSize(l.Size()), termNote(l))
 	}
 	for _, id := range r.Skipped {
 		l, _ := c.Load(id)
-		fmt.Fprintf(stdout, "skipped %s: already in the catalog, identical (%d %s, %s)\n", id, len(l.Components),
+		printable.Fprintf(stdout, "skipped %s: already in the catalog, identical (%d %s, %s)\n", id, len(l.Components),
 			plural(len(l.Components), "component"), humanSize(l.Size()))
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintln(stdout, "note:", n)
+		printable.Fprintln(stdout, "note:", n)
 	}
 	return nil
 }
@@ -167,7 +168,7 @@ func firmwareList(ctx context.Context, args []string, stdout io.Writer) error {
 		return printJSON(stdout, rows)
 	}
 	for _, p := range c.Problems() {
-		fmt.Fprintln(stdout, "problem:", p)
+		printable.Fprintln(stdout, "problem:", p)
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(stdout, "no firmware yet: add a package with phoneboot firmware import FILE")
@@ -176,7 +177,7 @@ func firmwareList(ctx context.Context, args []string, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tPROTOCOL\tMODELS\tCOMPONENTS\tSIZE\tTERM FILES\tPHONES RUNNING\tTARGETED\tIMPORTED FROM")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.ID, dash(r.Protocol), dash(strings.Join(r.Models, ",")),
+		printable.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.ID, dash(r.Protocol), dash(strings.Join(r.Models, ",")),
 			len(r.Components), humanSize(r.Size), dash(termList(r.Load)), len(r.Running), len(r.Targeted), filepath.Base(r.Source))
 	}
 	return tw.Flush()

@@ -14,6 +14,7 @@ import (
 	"phoneboot/internal/event"
 	"phoneboot/internal/fleet"
 	"phoneboot/internal/phone"
+	"phoneboot/internal/printable"
 	"phoneboot/internal/recovery"
 	"phoneboot/internal/store"
 	"phoneboot/internal/track"
@@ -115,7 +116,7 @@ func printTable(w io.Writer, rows []fleet.Row) {
 		if len(r.Findings) > 0 {
 			finding = r.Findings[0].Symptom
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\n", r.MAC, dash(r.Model), dash(r.IP),
+		printable.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\n", r.MAC, dash(r.Model), dash(r.IP),
 			dash(r.Load), dash(r.Target), state, finding, fleet.Ago(time.Now(), r.LastSeen), source, r.Label)
 	}
 	tw.Flush()
@@ -207,25 +208,26 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 			Events []event.Event `json:"events"`
 		}{v.Row, v.Events})
 	}
-	fmt.Fprintf(stdout, "%s  %s  model %s  protocol %s  ip %s\n", mac.DeviceName(), row.Source, dash(row.Model), dash(row.Protocol), dash(row.IP))
-	fmt.Fprintf(stdout, "load %s → target %s   last seen %s\n", dash(row.Load), dash(row.Target), fleet.Ago(time.Now(), row.LastSeen))
-	fmt.Fprintf(stdout, "state: %s", row.State)
+	printable.Fprintf(stdout, "%s  %s  model %s  protocol %s  ip %s\n", mac.DeviceName(), row.Source, dash(row.Model), dash(row.Protocol), dash(row.IP))
+	printable.Fprintf(stdout, "load %s → target %s   last seen %s\n", dash(row.Load), dash(row.Target), fleet.Ago(time.Now(), row.LastSeen))
+	printable.Fprintf(stdout, "state: %s", row.State)
 	if row.Detail != "" {
-		fmt.Fprintf(stdout, " (%s)", row.Detail)
+		printable.Fprintf(stdout, " (%s)", row.Detail)
 	}
 	if row.Download != nil {
-		fmt.Fprintf(stdout, " %s", progressBar(row.Download))
+		printable.Fprintf(stdout, " %s", progressBar(row.Download))
 	}
 	fmt.Fprintln(stdout)
 	for _, f := range row.Findings {
-		fmt.Fprintf(stdout, "\n%s: %s\n  cause: %s\n", strings.ToUpper(f.Severity), f.Symptom, f.Cause)
+		printable.Fprintf(stdout, "\n%s: %s\n  cause: %s\n", strings.ToUpper(f.Severity), f.Symptom, f.Cause)
 		if f.Did != "" {
-			fmt.Fprintf(stdout, "  phoneboot did: %s\n", f.Did)
+			printable.Fprintf(stdout, "  phoneboot did: %s\n", f.Did)
 		}
 		if f.Do != "" {
-			fmt.Fprintf(stdout, "  do: %s\n%s", f.Do, recovery.SeeAlso(f, row.Model, mac))
+			printable.Fprintf(stdout, "  do: %s\n", f.Do)
+			fmt.Fprint(stdout, recovery.SeeAlso(f, row.Model, mac))
 		}
-		fmt.Fprintf(stdout, "  source: %s\n", f.Source)
+		printable.Fprintf(stdout, "  source: %s\n", f.Source)
 	}
 	fmt.Fprintln(stdout)
 	if len(events) == 0 {
@@ -238,7 +240,7 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 		if !ev.IsRequest() {
 			what = string(ev.Kind)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Source, what, ev.File, ev.Detail)
+		printable.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Source, what, ev.File, ev.Detail)
 	}
 	return tw.Flush()
 }
@@ -329,7 +331,7 @@ func (l *lineFlags) Set(s string) error {
 }
 
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(printable.JSON(w)) // inert on a terminal, same values
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }

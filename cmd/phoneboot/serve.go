@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"phoneboot/internal/node"
+	"phoneboot/internal/printable"
 	"phoneboot/internal/tftp"
 )
 
@@ -92,7 +93,7 @@ func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	if asJSON {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(printable.JSON(w), opts)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"phoneboot/internal/phone"
+	"phoneboot/internal/printable"
 	"phoneboot/internal/sim"
 )
 
@@ -68,7 +69,7 @@ func simulate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	o := sim.Options{Server: srv, Local: from, Retry: *retry, Timeout: *timeout}
 	if *verbose {
-		o.Log = func(s string) { fmt.Fprintln(stdout, s) }
+		o.Log = func(s string) { printable.Fprintln(stdout, s) }
 	}
 	reports := sim.Run(ctx, phones, o)
 	if *asJSON {
@@ -81,7 +82,7 @@ func simulate(ctx context.Context, args []string, stdout io.Writer) error {
 		if r.State != "up" {
 			stuck++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s → %s\t%s\t%d\t%d\t%s\n", r.MAC.DeviceName(), r.Model, dash(r.StartLoad), dash(r.Load), r.Protocol, r.Reboots, len(r.Requests), r.State)
+		printable.Fprintf(tw, "%s\t%s\t%s → %s\t%s\t%d\t%d\t%s\n", r.MAC.DeviceName(), r.Model, dash(r.StartLoad), dash(r.Load), r.Protocol, r.Reboots, len(r.Requests), r.State)
 	}
 	tw.Flush()
 	if stuck > 0 {

@@ -22,10 +22,13 @@ import (
 //     reading to renaming, so that concurrent edits never lose one;
 //   - writes only a result that passes Parse;
 //   - writes a temporary file in the same folder, syncs it, gives it the
-//     old file's mode and (where allowed) owner, 0600 for a new file (it
-//     holds SIP passwords), renames it over the old one and syncs the
-//     folder: a crash leaves the old file or the new one, never a mix;
-//   - edits the file a symlink points to, and keeps the symlink.
+//     old file's mode and owner (an edit that cannot keep the owner is
+//     refused), 0600 for a new file (it holds SIP passwords), renames it
+//     over the old one and syncs the folder: a crash leaves the old file
+//     or the new one, never a mix;
+//   - edits the file a symlink points to, and keeps the symlink;
+//   - writes values as TOML basic strings (tomlString).
+// Failures say what failed in words (fsError), never only a syscall's.
 
 // NewPhone is an inventory entry for AddPhone, as given on the command
 // line: Parse checks it with the rest of the file.
@@ -218,15 +221,16 @@ func edit(path string, create bool, change func(string) (string, error)) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(target); errors.Is(err, fs.ErrNotExist) {
+	st, err := os.Lstat(target)
+	if errors.Is(err, fs.ErrNotExist) {
 		if !create {
 			return &missingError{path}
 		}
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
+			return fsFailed(err, "cannot create the folder of %s", target)
 		}
 	}
-	unlock, err := lockEdits(target)
+	unlock, err := lockEdits(target, st)
 	if err != nil {
 		return err
 	}
@@ -243,13 +247,13 @@ func edit(path string, create bool, change func(string) (string, error)) error {
 		}
 		f.Close()
 		if err != nil {
-			return err
+			return fsFailed(err, "cannot read %s", target)
 		}
 	case errors.Is(err, fs.ErrNotExist) && create:
 	case errors.Is(err, fs.ErrNotExist):
 		return &missingError{path}
 	default:
-		return err
+		return fsFailed(err, "cannot read %s", target)
 	}
 	text, err := change(string(old))
 	if err != nil {
@@ -270,11 +274,11 @@ func resolveLinks(path string) (string, error) {
 			return path, nil
 		}
 		if err != nil {
-			return "", err
+			return "", fsFailed(err, "cannot look at %s", path)
 		}
 		link, err := os.Readlink(path)
 		if err != nil {
-			return "", err
+			return "", fsFailed(err, "cannot read the symlink %s", path)
 		}
 		if !filepath.IsAbs(link) {
 			link = filepath.Join(filepath.Dir(path), link)
@@ -286,19 +290,24 @@ func resolveLinks(path string) (string, error) {
 
 // lockEdits takes the edit lock of target, waiting up to lockWait for
 // another edit to finish. The lock file stays: removing it would let two
-// editors lock two different files.
-func lockEdits(target string) (unlock func(), err error) {
+// editors lock two different files. It is private (0600) and belongs to
+// target's owner (st, nil when there is no file yet), who may edit after
+// root did: only they and root can hold up edits with it.
+func lockEdits(target string, st fs.FileInfo) (unlock func(), err error) {
 	name := target + ".lock"
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE, 0o600) // flock needs no write access
 	if err != nil {
-		return nil, fmt.Errorf("lock for editing %s: %w", target, err)
+		return nil, fsFailed(err, "cannot open %s, the lock that keeps edits of %s apart (an edit creates it in the folder and needs to read it)", name, target)
+	}
+	if st != nil {
+		keepOwner(f, st) // best effort: the owner's own edits need only that it opens
 	}
 	deadline := time.Now().Add(lockWait)
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		ok, err := tryLock(f)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("lock for editing %s: %w", target, err)
+			return nil, fsFailed(err, "cannot lock %s for editing %s", name, target)
 		}
 		if ok {
 			return func() { f.Close() }, nil // closing releases the lock
@@ -317,14 +326,16 @@ func replace(target string, data []byte, old fs.FileInfo) error {
 	dir := filepath.Dir(target)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(target)+".*.tmp")
 	if err != nil {
-		return err
+		return fsFailed(err, "cannot write a new copy of %s in %s", target, dir)
 	}
 	mode := fs.FileMode(0o600)
 	if old != nil {
 		mode = old.Mode().Perm()
-		keepOwner(f, old)
+		err = keepOwner(f, old)
 	}
-	err = f.Chmod(mode)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
 	if err == nil {
 		_, err = f.Write(data)
 	}
@@ -339,10 +350,54 @@ func replace(target string, data []byte, old fs.FileInfo) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: %w; nothing written", target, err)
+		var oe *ownerError
+		if errors.As(err, &oe) {
+			return fmt.Errorf("%s %v; nothing written", target, err)
+		}
+		return fsFailed(err, "cannot write %s", target)
 	}
 	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("%s written, but syncing its folder failed: %w", target, err)
+		return fmt.Errorf("%s written, but syncing its folder failed (%s): after a power cut the edit may be lost", target, why(err))
 	}
 	return nil
+}
+
+// ownerError: the new copy of a file cannot have the old one's owner
+// and group (user:group each).
+type ownerError struct{ old, us string }
+
+func (e *ownerError) Error() string {
+	user, _, _ := strings.Cut(e.old, ":")
+	return fmt.Sprintf("belongs to %s; phoneboot runs as %s and cannot give the edited file that owner: run it as root or as %s", e.old, e.us, user)
+}
+
+// fsError is a file system failure in words, errors.Is-able.
+type fsError struct {
+	msg string
+	err error
+}
+
+func (e *fsError) Error() string { return e.msg }
+func (e *fsError) Unwrap() error { return e.err }
+
+// fsFailed is err after what, with the reason in words: "cannot write
+// /etc/phoneboot.toml (permission denied); nothing written".
+func fsFailed(err error, what string, args ...any) error {
+	return &fsError{fmt.Sprintf(what, args...) + " (" + why(err) + "); nothing written", err}
+}
+
+// why is err's reason without the operation and path of an
+// *fs.PathError (the sentence around it names the file).
+func why(err error) string {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	case errors.As(err, &pe):
+		return pe.Err.Error()
+	case errors.As(err, &le):
+		return le.Err.Error()
+	}
+	return err.Error()
 }

@@ -15,6 +15,6 @@ func tryLock(*os.File) (bool, error) {
 	return false, fmt.Errorf("editing phoneboot.toml is not supported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 }
 
-func keepOwner(*os.File, fs.FileInfo) {}
+func keepOwner(*os.File, fs.FileInfo) error { return nil }
 
 func syncDir(string) error { return nil }

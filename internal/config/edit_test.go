@@ -10,8 +10,10 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/BurntSushi/toml"
 
 	"phoneboot/internal/phone"
 )
@@ -225,25 +227,6 @@ func TestAddCreatesPrivateFile(t *testing.T) {
 	}
 }
 
-// TestEditKeepsOwner: as root, an edit keeps the file's owner and group.
-func TestEditKeepsOwner(t *testing.T) {
-	if runtime.GOOS == "windows" || os.Geteuid() != 0 {
-		t.Skip("needs root to give the file another owner")
-	}
-	path := filepath.Join(t.TempDir(), "phoneboot.toml")
-	os.WriteFile(path, []byte(edited), 0o600)
-	if err := os.Chown(path, 4321, 4322); err != nil {
-		t.Fatal(err)
-	}
-	if err := AddPhone(path, true, NewPhone{MAC: mac(t, "00137F0000AA"), Model: "7940", Protocol: "SCCP"}); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := os.Stat(path)
-	if s := st.Sys().(*syscall.Stat_t); s.Uid != 4321 || s.Gid != 4322 || st.Mode().Perm() != 0o600 {
-		t.Errorf("owner %d:%d mode %v, want 4321:4322 0600", s.Uid, s.Gid, st.Mode().Perm())
-	}
-}
-
 // TestEditThroughSymlink: the file a symlink points to is edited, and the
 // symlink stays one (as with a config kept under /etc, linked from the
 // data folder).
@@ -395,4 +378,35 @@ func TestParallelAddsKeepEveryPhone(t *testing.T) {
 		t.Errorf("mode %v", st.Mode().Perm())
 	}
 	noTempFiles(t, dir)
+}
+
+// FuzzTOMLString: whatever text a phone's label, line name or password
+// holds, tomlString writes one line that the TOML decoder reads back as
+// the same text, with UTF-8 as it is (é stays é, not \xe9 or \u00e9).
+// Corpus in testdata/fuzz/FuzzTOMLString.
+func FuzzTOMLString(f *testing.F) {
+	for _, s := range []string{"", "Café", `a "b" \ c`, "tab\tnl\ncr\r", "\x00\x1b[2J\x7f", "\u0085\u2028\u202e", "'''", `"""`, "#x ]]", "📞 日本語", `\u00e9`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return // AddPhone refuses these before quoting
+		}
+		q := tomlString(s)
+		if strings.ContainsAny(q, "\n\r") {
+			t.Fatalf("tomlString(%q) = %q spans lines", s, q)
+		}
+		for _, r := range s {
+			if r >= 0x80 && !strings.ContainsRune(q, r) {
+				t.Fatalf("tomlString(%q) = %q escapes %U", s, q, r)
+			}
+		}
+		var v struct{ V string }
+		if _, err := toml.Decode("v = "+q+" # comment\n", &v); err != nil {
+			t.Fatalf("tomlString(%q) = %s: %v", s, q, err)
+		}
+		if v.V != s {
+			t.Fatalf("tomlString(%q) = %s reads back as %q", s, q, v.V)
+		}
+	})
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/user"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,16 +31,38 @@ func tryLock(f *os.File) (bool, error) {
 	}
 }
 
-// keepOwner gives f old's owner and group, as far as allowed (root can,
-// others can at most pick one of their groups).
-func keepOwner(f *os.File, old fs.FileInfo) {
+// keepOwner gives f old's owner and group. Root can; another user only
+// when the owner is itself and the group one of its own. Otherwise the
+// edit is refused (*ownerError): renaming a copy owned by whoever ran
+// phones add over the file would hand them, or take from its owner, a
+// file with SIP passwords.
+func keepOwner(f *os.File, old fs.FileInfo) error {
 	st, ok := old.Sys().(*syscall.Stat_t)
-	if !ok || int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() {
-		return
+	if !ok {
+		return nil
 	}
-	if f.Chown(int(st.Uid), int(st.Gid)) != nil {
-		f.Chown(-1, int(st.Gid))
+	uid, gid := int(st.Uid), int(st.Gid)
+	if mine, err := f.Stat(); err == nil {
+		if s, ok := mine.Sys().(*syscall.Stat_t); ok && int(s.Uid) == uid && int(s.Gid) == gid {
+			return nil
+		}
 	}
+	if f.Chown(uid, gid) != nil {
+		return &ownerError{old: owner(uid, gid), us: owner(os.Geteuid(), os.Getegid())}
+	}
+	return nil
+}
+
+// owner is "user:group" by name where known, else by number.
+func owner(uid, gid int) string {
+	u, g := strconv.Itoa(uid), strconv.Itoa(gid)
+	if x, err := user.LookupId(u); err == nil {
+		u = x.Username
+	}
+	if x, err := user.LookupGroupId(g); err == nil {
+		g = x.Name
+	}
+	return u + ":" + g
 }
 
 // syncDir makes a rename in dir durable.

@@ -22,7 +22,9 @@ func tryLock(f *os.File) (bool, error) {
 	return false, err
 }
 
-func keepOwner(*os.File, fs.FileInfo) {}
+// keepOwner: a new file takes the folder's inherited ACL, as a file an
+// editor saves does.
+func keepOwner(*os.File, fs.FileInfo) error { return nil }
 
 // syncDir: Windows makes a rename durable by itself.
 func syncDir(string) error { return nil }

@@ -438,3 +438,13 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+// TestNetworkTextEscaped: a state or file name from the network in a
+// --watch line or a check prints escaped, on its own line (issue 12).
+func TestNetworkTextEscaped(t *testing.T) {
+	c := Change{Time: time.Now(), MAC: phone.MAC{0, 0x13, 0x7f, 0, 0, 1}, Text: "stuck: Registration failed\x1b[2J\r\n12:00:00  forged up to date", Do: "look\u202e"}
+	s := c.String() + checkText(Check{Item: "file\x1b]0;x\x07", Found: "a\nb", Status: Missing, Do: []string{"  cmd\x1b"}})
+	if strings.ContainsAny(s, "\x1b\r\x07\u202e") || strings.Contains(s, "\n12:00:00") || !strings.Contains(s, `failed\x1b[2J\x0d\x0a12:00:00`) {
+		t.Errorf("%q", s)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"phoneboot/internal/printable"
 )
 
 // Width is the terminal width the texts fit in.
@@ -75,7 +77,7 @@ func wrap(text, first, rest string) string {
 	var b strings.Builder
 	line, n := first, utf8.RuneCountInString(first)
 	empty := true
-	for _, w := range strings.Fields(text) {
+	for _, w := range strings.Fields(printable.String(text)) {
 		wn := utf8.RuneCountInString(w)
 		if !empty && n+1+wn > Width {
 			b.WriteString(line + "\n")
@@ -95,6 +97,7 @@ func wrap(text, first, rest string) string {
 // with a backslash, as a shell takes it.
 func verbatim(text, indent string) string {
 	var b strings.Builder
+	text = printable.String(text)
 	cont := indent + "    "
 	for range 8 { // bounded: commands are short
 		if utf8.RuneCountInString(indent+text) <= Width {
