@@ -240,7 +240,11 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 		if !ev.IsRequest() {
 			what = string(ev.Kind)
 		}
-		printable.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Source, what, ev.File, ev.Detail)
+		from := "-" // the client address of every event: a foreign one shows who asked
+		if ev.IP.IsValid() {
+			from = ev.IP.String()
+		}
+		printable.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Source, what, from, ev.File, ev.Detail)
 	}
 	return tw.Flush()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,10 @@ func TestForeignHostGetsNothing(t *testing.T) {
 	_, stdout, _ := runQuick(t, "phones", "show", "00:13:7F:00:01:01", "--data", data)
 	if !strings.Contains(stdout, "came from 127.0.0.66, not from its address 127.0.0.31 (first sight)") {
 		t.Errorf("phones show does not name the foreign host:\n%s", stdout)
+	}
+	// Every timeline line shows the client address.
+	if !regexp.MustCompile(`provision +foreign +127\.0\.0\.66 +SIP00137F000101\.cnf `).MatchString(stdout) ||
+		!regexp.MustCompile(`tftp +ok +127\.0\.0\.31 +SEP00137F000101\.cnf\.xml`).MatchString(stdout) {
+		t.Errorf("the timeline does not show each event's address:\n%s", stdout)
 	}
 }
