@@ -209,6 +209,9 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s  %s  model %s  protocol %s  ip %s\n", mac.DeviceName(), row.Source, dash(row.Model), dash(row.Protocol), dash(row.IP))
 	fmt.Fprintf(stdout, "load %s → target %s   last seen %s\n", dash(row.Load), dash(row.Target), fleet.Ago(time.Now(), row.LastSeen))
+	if row.Dropped != nil {
+		fmt.Fprintln(stdout, row.Dropped)
+	}
 	fmt.Fprintf(stdout, "state: %s", row.State)
 	if row.Detail != "" {
 		fmt.Fprintf(stdout, " (%s)", row.Detail)
