@@ -176,7 +176,7 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 	n.db = db
 	// The writer applies the retention: at start, hourly, and as soon as
 	// a limit is passed.
-	n.events = store.NewWriter(db, store.WriterOptions{Queue: 16384, FlushEvery: 250 * time.Millisecond,
+	n.events = store.NewWriter(db, store.WriterOptions{Queue: 8192, FlushEvery: 250 * time.Millisecond,
 		Log: n.log, Keep: n.opts.Keep, Rate: n.opts.EventRate})
 	if n.catalog, err = firmware.OpenCatalog(filepath.Join(n.opts.Data, "firmware")); err != nil {
 		return nil, fmt.Errorf("firmware catalog: %w", err)

@@ -32,7 +32,7 @@ const pruneEvery = time.Hour
 // one used longest ago is forgotten first), and the table of drops counted
 // per phone between two flushes (a phone that finds it full has its drops
 // counted only in Writer.Limited).
-const maxLimited = 20000
+const maxLimited = 10000
 
 // WriterOptions configure a Writer; the zero value is a queue of 4096
 // events flushed every second, no limits, no log.

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,4 +197,60 @@ func waitStored(t *testing.T, data string) {
 			last, since = id.Int64, time.Now()
 		}
 	}
+}
+
+// TestSyslogFlood: one phone's address floods syslog with long lines for
+// 3 seconds. What is stored is bounded by the phone's rate limit (20 a
+// second in bursts of 200, --events-rate) and each line by 1 KB: the
+// database stays under 2 MB, and `phones show` says how many events were
+// dropped.
+func TestSyslogFlood(t *testing.T) {
+	p, port, data := serve(t, "--syslog-addr", "127.0.0.1:0")
+	sport := p.listenAddr(t, "syslog listening", 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The phone boots from 127.0.0.1: syslog from there is its.
+	boot := tftptest.Client{Server: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
+		Local: netip.MustParseAddr("127.0.0.1"), Timeout: time.Second, Retries: 3}
+	if _, err := boot.Get(ctx, "SEP00137F0B0001.cnf.xml", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	before := dbFiles(t, data)
+
+	c := udp(t)
+	line := []byte("<190>12: 000012: Dec  3 15:04:05.000 UTC: %PHONE-6-FLOOD: " + strings.Repeat("x", 1900))
+	sent := 0
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end) && sent < 1_000_000; sent++ {
+		send(t, c, sport, line)
+	}
+	waitStored(t, data)
+	size := dbFiles(t, data)
+	t.Logf("%d lines of %d bytes sent; database %d bytes before, %d after (with -wal)", sent, len(line), before, size)
+	if size > 2<<20 {
+		t.Errorf("database is %d bytes after the flood, want under 2 MB", size)
+	}
+
+	code, stdout, stderr := runQuick(t, "phones", "show", "00137F0B0001", "--limit", "0", "--data", data)
+	if code != 0 {
+		t.Fatalf("phones show: code %d: %s", code, stderr)
+	}
+	if !regexp.MustCompile(`[\d,]+ events dropped \(rate limit\) since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d`).MatchString(stdout) {
+		t.Errorf("phones show does not say events were dropped:\n%.2000s", stdout)
+	}
+	lines := 0
+	for l := range strings.SplitSeq(stdout, "\n") {
+		if _, rest, ok := strings.Cut(l, "%PHONE-6-FLOOD: "); ok {
+			lines++
+			if len(rest) > 1024 || !strings.HasSuffix(rest, "…") {
+				t.Errorf("a syslog line is stored with %d bytes of text, want it cut to 1 KB with …", len(rest))
+				break
+			}
+		}
+	}
+	// The burst, 20 a second for the flood and the time it took to
+	// store, and some slack for a slow machine.
+	if lines == 0 || lines > 200+20*10 {
+		t.Errorf("%d syslog lines stored, want some and at most 400", lines)
+	}
+	t.Logf("%d syslog lines stored", lines)
 }
