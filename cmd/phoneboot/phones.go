@@ -210,6 +210,9 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	printable.Fprintf(stdout, "%s  %s  model %s  protocol %s  ip %s\n", mac.DeviceName(), row.Source, dash(row.Model), dash(row.Protocol), dash(row.IP))
 	printable.Fprintf(stdout, "load %s → target %s   last seen %s\n", dash(row.Load), dash(row.Target), fleet.Ago(time.Now(), row.LastSeen))
+	if row.Dropped != nil {
+		fmt.Fprintln(stdout, row.Dropped)
+	}
 	printable.Fprintf(stdout, "state: %s", row.State)
 	if row.Detail != "" {
 		printable.Fprintf(stdout, " (%s)", row.Detail)
@@ -240,11 +243,8 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 		if !ev.IsRequest() {
 			what = string(ev.Kind)
 		}
-		from := "-" // the client address of every event: a foreign one shows who asked
-		if ev.IP.IsValid() {
-			from = ev.IP.String()
-		}
-		printable.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Source, what, from, ev.File, ev.Detail)
+		// Every event's client address: a foreign one shows who asked.
+		printable.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Source, what, dash(ev.IP), ev.File, ev.Detail)
 	}
 	return tw.Flush()
 }
@@ -340,9 +340,11 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func dash(s string) string {
-	if s == "" {
+// dash is v as printed, "-" for the zero value ("", no address).
+func dash[T comparable](v T) string {
+	var zero T
+	if v == zero {
 		return "-"
 	}
-	return s
+	return fmt.Sprint(v)
 }

@@ -11,6 +11,7 @@ import (
 
 	"phoneboot/internal/node"
 	"phoneboot/internal/printable"
+	"phoneboot/internal/store"
 	"phoneboot/internal/tftp"
 )
 
@@ -40,6 +41,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		record       = fs.Bool("record-events", true, "record every phone's transfers in its timeline (off: only provision's decisions; for measuring what tracking costs)")
 		keepAge      = fs.Duration("events-max-age", 365*24*time.Hour, "delete phone events older than this (0: keep all)")
 		keepCount    = fs.Int("events-max", 2000000, "keep at most this many phone events, the newest (0: no limit)")
+		eventRate    = fs.Float64("events-rate", 20, "phone events stored per second per phone, in bursts of 10 seconds' worth; the rest are counted (0: no limit)")
+		unknownMax   = fs.Int("unknown-phones-max", 5000, "keep at most this many phones outside the inventory, those seen last, with their events (0: no limit)")
+		unknownAge   = fs.Duration("unknown-phones-max-age", 30*24*time.Hour, "forget phones outside the inventory not seen for this long, with their events (0: keep)")
 		reload       = fs.Duration("reload-interval", 2*time.Second, "how often to look for changes to the config, the templates and the TFTP root (0: only on SIGHUP)")
 		grace        = fs.Duration("shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
 		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -76,7 +80,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 		TFTPAddr: *addr, CacheBytes: *cacheMB << 20, UploadDir: *uploadDir, UploadMaxTotal: *uploadTotal << 20,
 		DHCPIface: *dhcpIface, DHCPRange: *dhcpRange, SyslogAddr: *syslogAddr,
-		RecordTransfers: *record, KeepAge: *keepAge, KeepCount: *keepCount,
+		RecordTransfers: *record, EventRate: *eventRate, Keep: store.Retention{EventsMaxAge: *keepAge, EventsMax: *keepCount, UnknownMax: *unknownMax, UnknownMaxAge: *unknownAge},
 		ReloadEvery: *reload, Grace: *grace, Logger: log,
 	})
 	var le *node.ListenError

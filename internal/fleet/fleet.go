@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"phoneboot/internal/config"
@@ -31,6 +32,8 @@ type Row struct {
 	Target   string    `json:"target,omitempty"` // from the config
 	LastSeen time.Time `json:"last_seen,omitzero"`
 	LastFile string    `json:"last_file,omitempty"`
+	// Dropped: events of the phone that the store's rate limit dropped.
+	Dropped *Dropped `json:"events_dropped,omitempty"`
 	// From the timeline (internal/track); State is "never seen" for an
 	// inventory phone that has not booted yet, and "" in rows that were
 	// not analysed (Fleet.Loads).
@@ -38,6 +41,29 @@ type Row struct {
 	Detail   string          `json:"detail,omitempty"`
 	Download *track.Progress `json:"download,omitempty"`
 	Findings []track.Finding `json:"findings"`
+}
+
+// Dropped counts the events of a phone the store did not keep because
+// the phone sent more than its rate limit allows (`serve --events-rate`).
+type Dropped struct {
+	Count int64     `json:"count"`
+	Since time.Time `json:"since"` // the first dropped
+	Last  time.Time `json:"last"`
+}
+
+// String says it for people: "1,234 events dropped (rate limit) since
+// 2026-12-03 15:04:05, the last 3s ago".
+func (d Dropped) String() string {
+	n := strconv.FormatInt(d.Count, 10)
+	for i := len(n) - 3; i > 0; i -= 3 {
+		n = n[:i] + "," + n[i:]
+	}
+	what := "events"
+	if d.Count == 1 {
+		what = "event"
+	}
+	return fmt.Sprintf("%s %s dropped (rate limit) since %s, the last %s", n, what,
+		d.Since.Local().Format("2006-01-02 15:04:05"), Ago(time.Now(), d.Last))
 }
 
 // NeverSeen is the State of an inventory phone that has not booted yet.
@@ -84,9 +110,26 @@ func (f Fleet) Phones(ctx context.Context) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	at := make(map[phone.MAC]int, len(rows))
 	for i := range rows {
-		if _, err := f.analyze(ctx, &rows[i], seen[rows[i].MAC], timelineLength); err != nil {
-			return nil, err
+		at[rows[i].MAC] = i
+	}
+	// Every timeline in one pass; a phone without events is judged on
+	// none.
+	judged := make([]bool, len(rows))
+	err = f.Store.Timelines(ctx, timelineLength, func(mac phone.MAC, events []event.Event) error {
+		if i, ok := at[mac]; ok {
+			f.judge(&rows[i], seen[mac], events)
+			judged[i] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		if !judged[i] {
+			f.judge(&rows[i], seen[rows[i].MAC], nil)
 		}
 	}
 	return rows, nil
@@ -168,6 +211,9 @@ func (f Fleet) row(p store.Phone, e *config.Phone, listed bool) Row {
 	if p.IP.IsValid() {
 		r.IP = p.IP.String()
 	}
+	if d := p.Dropped; d.Count > 0 {
+		r.Dropped = &Dropped{Count: d.Count, Since: d.First, Last: d.Last}
+	}
 	if listed {
 		r.MAC, r.Source, r.Label = e.MAC, store.SourceInventory, e.Label
 		if e.Model.Name != "" {
@@ -197,13 +243,22 @@ func (f Fleet) target(model string, e *config.Phone) string {
 // analyze fills a row's state and findings from the phone's newest n
 // events (0: all), and returns those events.
 func (f Fleet) analyze(ctx context.Context, r *Row, p store.Phone, n int) ([]event.Event, error) {
+	var events []event.Event
+	if !p.LastSeen.IsZero() {
+		var err error
+		if events, err = f.Store.Events(ctx, r.MAC, n); err != nil {
+			return nil, err
+		}
+	}
+	f.judge(r, p, events)
+	return events, nil
+}
+
+// judge fills a row's state and findings from the phone's timeline.
+func (f Fleet) judge(r *Row, p store.Phone, events []event.Event) {
 	if p.LastSeen.IsZero() {
 		r.State = NeverSeen
-		return nil, nil
-	}
-	events, err := f.Store.Events(ctx, r.MAC, n)
-	if err != nil {
-		return nil, err
+		return
 	}
 	now := time.Now
 	if f.Now != nil {
@@ -218,7 +273,6 @@ func (f Fleet) analyze(ctx context.Context, r *Row, p store.Phone, n int) ([]eve
 	if r.Target == "" {
 		r.Target = st.Target
 	}
-	return events, nil
 }
 
 // Settings are track's thresholds as cfg sets them.

@@ -46,11 +46,11 @@ type Options struct {
 	DHCPIface, DHCPRange string // override [dhcp]; DHCP is off without an interface
 	SyslogAddr           string // "": off
 
-	RecordTransfers bool          // every attributed transfer in the phone's timeline
-	KeepAge         time.Duration // events older than this are pruned (0: kept)
-	KeepCount       int           // at most this many events are kept (0: no limit)
-	ReloadEvery     time.Duration // look for changed files this often (0: only on SIGHUP)
-	Grace           time.Duration // how long running transfers may finish at shutdown
+	RecordTransfers bool            // every attributed transfer in the phone's timeline
+	Keep            store.Retention // what the store keeps of events and unknown phones
+	EventRate       float64         // events stored per second per phone (0: no limit)
+	ReloadEvery     time.Duration   // look for changed files this often (0: only on SIGHUP)
+	Grace           time.Duration   // how long running transfers may finish at shutdown
 
 	Logger *slog.Logger
 }
@@ -142,7 +142,6 @@ func Run(ctx context.Context, o Options) error {
 		g.Go(func() error { dhcpSrv.warn(gctx); return nil })
 	}
 	g.Go(func() error { n.watch(gctx); return nil })
-	g.Go(func() error { n.prune(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		n.stop(srv, logSrv)
@@ -178,7 +177,10 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 		return nil, err
 	}
 	n.db = db
-	n.events = store.NewWriter(db, 65536, 250*time.Millisecond, n.log)
+	// The writer applies the retention: at start, hourly, and as soon as
+	// a limit is passed.
+	n.events = store.NewWriter(db, store.WriterOptions{Queue: 8192, FlushEvery: 250 * time.Millisecond,
+		Log: n.log, Keep: n.opts.Keep, Rate: n.opts.EventRate})
 	if n.catalog, err = firmware.OpenCatalog(n.firmwareDir()); err != nil {
 		return nil, fmt.Errorf("firmware catalog: %w", err)
 	}
@@ -251,6 +253,9 @@ func (n *node) close() {
 		}
 		if d := n.events.Dropped(); d > 0 {
 			n.log.Warn("events dropped because the store could not keep up", "dropped", d)
+		}
+		if d := n.events.Limited(); d > 0 {
+			n.log.Warn("events dropped by the per-phone rate limit (--events-rate)", "dropped", d)
 		}
 	}
 	if n.db != nil {

@@ -105,27 +105,3 @@ func (n *node) fingerprint() string {
 	}
 	return b.String()
 }
-
-// prune applies the event retention at start and then hourly, so that a
-// year of boots does not fill the disk.
-func (n *node) prune(ctx context.Context) {
-	if n.opts.KeepAge <= 0 && n.opts.KeepCount <= 0 {
-		return
-	}
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		deleted, err := n.db.Prune(ctx, n.opts.KeepAge, n.opts.KeepCount)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			n.log.Error("pruning old events", "err", err)
-		case deleted > 0:
-			n.log.Info("pruned old events", "deleted", deleted)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

@@ -28,6 +28,9 @@ type engine struct {
 	writer, reader *sql.DB
 	dialect        goose.Dialect
 	migrations     fs.FS
+	// reclaim runs after a prune that deleted rows, to give the freed
+	// space back to the file system.
+	reclaim []string
 }
 
 //go:embed migrations/sqlite/*.sql
@@ -76,6 +79,9 @@ func openSQLite(path string) (engine, error) {
 	uri := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
 	w, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"+
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
+		// After a checkpoint the WAL file is cut back to this size, so
+		// that one burst of writes does not keep its size on disk.
+		"&_pragma=journal_size_limit(16777216)"+
 		// BEGIN IMMEDIATE takes the write lock up front, where busy_timeout
 		// applies; a deferred transaction upgrading from read to write gets
 		// SQLITE_BUSY at once when another process writes.
@@ -92,7 +98,11 @@ func openSQLite(path string) (engine, error) {
 	r.SetMaxOpenConns(4)
 	// Migrations run on the writer: its single connection is where
 	// journal_mode=WAL is first set.
-	return engine{writer: w, reader: r, dialect: goose.DialectSQLite3, migrations: migrations}, nil
+	return engine{writer: w, reader: r, dialect: goose.DialectSQLite3, migrations: migrations,
+		// The database is in incremental auto-vacuum mode (migration 5):
+		// free pages are given back on request, then the WAL that holds
+		// the change is written to the file and emptied.
+		reclaim: []string{`PRAGMA incremental_vacuum`, `PRAGMA wal_checkpoint(TRUNCATE)`}}, nil
 }
 
 // checkHeader fails if path exists, is not empty and is not a SQLite

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"phoneboot/internal/event"
@@ -26,6 +27,8 @@ type Store struct {
 	// w is the only handle that writes; other processes (the CLI) are
 	// waited for by the engine's busy timeout. r reads.
 	w, r *sql.DB
+	// reclaim gives the pages freed by a prune back to the file system.
+	reclaim []string
 }
 
 // Phone is a phone the store knows: from the inventory, or seen on the network.
@@ -40,6 +43,14 @@ type Phone struct {
 	FirstSeen, LastSeen time.Time  // zero if never seen
 	LastFile            string     // last file it asked for
 	Load                string     // running load as last observed ("" unknown)
+	Dropped             Dropped    // events its rate limit kept out of its timeline
+}
+
+// Dropped counts the events of one phone that the Writer's rate limit
+// dropped, and when the first and the last of them came (zero: none).
+type Dropped struct {
+	Count       int64
+	First, Last time.Time
 }
 
 // Phone sources.
@@ -49,7 +60,7 @@ const (
 )
 
 func newStore(ctx context.Context, e engine) (*Store, error) {
-	s := &Store{w: e.writer, r: e.reader}
+	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim}
 	if err := e.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -240,7 +251,8 @@ func factsText(f event.Facts) (string, error) {
 	return string(b), err
 }
 
-const phoneColumns = `mac, model, seen_model, protocol, label, source, ip, first_seen_ms, last_seen_ms, last_file, load_id`
+const phoneColumns = `mac, model, seen_model, protocol, label, source, ip, first_seen_ms, last_seen_ms, last_file, load_id,
+	events_dropped, dropped_first_ms, dropped_last_ms`
 
 // Phones returns every phone, sorted by MAC.
 func (s *Store) Phones(ctx context.Context) ([]Phone, error) {
@@ -279,12 +291,13 @@ func (s *Store) Phone(ctx context.Context, mac phone.MAC) (Phone, bool, error) {
 
 func scanPhone(row interface{ Scan(...any) error }) (Phone, error) {
 	var (
-		p                     Phone
-		ip, file, load, model sql.Null[string]
-		first, last           sql.Null[int64]
-		macText, source       string
+		p                                Phone
+		ip, file, load, model            sql.Null[string]
+		first, last, dropFirst, dropLast sql.Null[int64]
+		macText, source                  string
 	)
-	if err := row.Scan(&macText, &p.Model, &model, &p.Protocol, &p.Label, &source, &ip, &first, &last, &file, &load); err != nil {
+	if err := row.Scan(&macText, &p.Model, &model, &p.Protocol, &p.Label, &source, &ip, &first, &last, &file, &load,
+		&p.Dropped.Count, &dropFirst, &dropLast); err != nil {
 		return p, err
 	}
 	var err error
@@ -295,14 +308,17 @@ func scanPhone(row interface{ Scan(...any) error }) (Phone, error) {
 		return p, err
 	}
 	p.Source, p.FirstSeen, p.LastSeen, p.LastFile, p.Load, p.SeenModel = source, msTime(first), msTime(last), file.V, load.V, model.V
+	p.Dropped.First, p.Dropped.Last = msTime(dropFirst), msTime(dropLast)
 	return p, nil
 }
+
+const eventColumns = `id, time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts`
 
 // Events returns the newest limit events of mac, oldest first (a timeline).
 // The zero MAC selects the events not attributed to any phone; a limit of 0
 // or less means all.
 func (s *Store) Events(ctx context.Context, mac phone.MAC, limit int) ([]event.Event, error) {
-	q := `SELECT id, time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts FROM events `
+	q := `SELECT ` + eventColumns + ` FROM events `
 	var args []any
 	if mac == (phone.MAC{}) {
 		q += `WHERE mac IS NULL`
@@ -322,30 +338,9 @@ func (s *Store) Events(ctx context.Context, mac phone.MAC, limit int) ([]event.E
 	defer rows.Close()
 	var out []event.Event
 	for rows.Next() {
-		var (
-			ev                           event.Event
-			ms, dur                      int64
-			m, ip                        sql.Null[string]
-			source, kind, outcome, facts string
-		)
-		if err := rows.Scan(&ev.ID, &ms, &m, &ip, &source, &kind, &ev.File, &outcome,
-			&ev.Bytes, &dur, &ev.Detail, &facts); err != nil {
+		ev, err := scanEvent(rows)
+		if err != nil {
 			return nil, fmt.Errorf("events %s: %w", mac, err)
-		}
-		ev.Time, ev.Duration = time.UnixMilli(ms), time.Duration(dur)
-		ev.Source, ev.Kind, ev.Outcome = event.Source(source), event.Kind(kind), event.Outcome(outcome)
-		if m.Valid {
-			if ev.MAC, err = phone.ParseMAC(m.V); err != nil {
-				return nil, fmt.Errorf("events %s: %w", mac, err)
-			}
-		}
-		if ev.IP, err = parseAddr(ip); err != nil {
-			return nil, fmt.Errorf("events %s: %w", mac, err)
-		}
-		if facts != "" {
-			if err := json.Unmarshal([]byte(facts), &ev.Facts); err != nil {
-				return nil, fmt.Errorf("events %s: event %d: facts: %w", mac, ev.ID, err)
-			}
 		}
 		out = append(out, ev)
 	}
@@ -356,50 +351,258 @@ func (s *Store) Events(ctx context.Context, mac phone.MAC, limit int) ([]event.E
 	return out, nil
 }
 
-// Prune deletes events older than maxAge, then all but the maxCount newest
-// events; 0 means no limit. It returns how many events it deleted.
-func (s *Store) Prune(ctx context.Context, maxAge time.Duration, maxCount int) (int64, error) {
+// Timelines calls f with the timeline of every phone that has events (its
+// newest limit events, oldest first), phone after phone, in one query: a
+// query per phone costs more than the timeline itself when thousands of
+// phones have a few events each. limit must be positive.
+func (s *Store) Timelines(ctx context.Context, limit int, f func(phone.MAC, []event.Event) error) error {
+	// Per phone, its newest ids (index events_mac_time), then those rows by
+	// id; sorted by time within each phone.
+	rows, err := s.r.QueryContext(ctx, `SELECT e.`+strings.ReplaceAll(eventColumns, ", ", ", e.")+`
+		FROM phones p, events e
+		WHERE e.id IN (SELECT id FROM events WHERE mac = p.mac ORDER BY time_ms DESC, id DESC LIMIT $1)
+		ORDER BY p.mac, e.time_ms, e.id`, limit)
+	if err != nil {
+		return fmt.Errorf("timelines: %w", err)
+	}
+	defer rows.Close()
+	var timeline []event.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return fmt.Errorf("timelines: %w", err)
+		}
+		if len(timeline) > 0 && timeline[0].MAC != ev.MAC {
+			if err := f(timeline[0].MAC, timeline); err != nil {
+				return err
+			}
+			timeline = nil // f may keep it
+		}
+		timeline = append(timeline, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("timelines: %w", err)
+	}
+	if len(timeline) > 0 {
+		return f(timeline[0].MAC, timeline)
+	}
+	return nil
+}
+
+// scanEvent reads one row of eventColumns.
+func scanEvent(rows *sql.Rows) (event.Event, error) {
+	var (
+		ev                           event.Event
+		ms, dur                      int64
+		m, ip                        sql.Null[string]
+		source, kind, outcome, facts string
+	)
+	if err := rows.Scan(&ev.ID, &ms, &m, &ip, &source, &kind, &ev.File, &outcome,
+		&ev.Bytes, &dur, &ev.Detail, &facts); err != nil {
+		return ev, err
+	}
+	ev.Time, ev.Duration = time.UnixMilli(ms), time.Duration(dur)
+	ev.Source, ev.Kind, ev.Outcome = event.Source(source), event.Kind(kind), event.Outcome(outcome)
+	var err error
+	if m.Valid {
+		if ev.MAC, err = phone.ParseMAC(m.V); err != nil {
+			return ev, err
+		}
+	}
+	if ev.IP, err = parseAddr(ip); err != nil {
+		return ev, err
+	}
+	if facts != "" {
+		if err := json.Unmarshal([]byte(facts), &ev.Facts); err != nil {
+			return ev, fmt.Errorf("event %d: facts: %w", ev.ID, err)
+		}
+	}
+	return ev, nil
+}
+
+// Retention bounds what the store keeps; a zero field is no limit.
+type Retention struct {
+	EventsMaxAge time.Duration // events older than this are deleted
+	EventsMax    int           // at most this many events are kept, the newest
+	// Phones outside the inventory (Source "auto": whoever named a MAC)
+	// are kept while seen within UnknownMaxAge, and at most UnknownMax of
+	// them, those seen last; a phone deleted goes with its events. The
+	// inventory's phones are never deleted by these.
+	UnknownMaxAge time.Duration
+	UnknownMax    int
+}
+
+// Pruned is what a Prune deleted.
+type Pruned struct{ Events, Phones int64 }
+
+// Prune applies keep: old events, then unknown phones not seen for long
+// or past the cap (with their events), then the oldest events past the
+// count. The pages it frees are given back to the file system.
+func (s *Store) Prune(ctx context.Context, keep Retention) (Pruned, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("prune: %w", err)
+		return Pruned{}, fmt.Errorf("prune: %w", err)
 	}
 	defer tx.Rollback()
-	var deleted int64
-	del := func(q string, args ...any) error {
-		res, err := tx.ExecContext(ctx, q, args...)
+	var out Pruned
+	now := time.Now()
+	if keep.EventsMaxAge > 0 {
+		n, err := exec(ctx, tx, `DELETE FROM events WHERE time_ms < $1`, now.Add(-keep.EventsMaxAge).UnixMilli())
 		if err != nil {
-			return err
+			return Pruned{}, fmt.Errorf("prune: %w", err)
 		}
-		n, err := res.RowsAffected()
-		deleted += n
-		return err
+		out.Events += n
 	}
-	if maxAge > 0 {
-		if err := del(`DELETE FROM events WHERE time_ms < $1`, time.Now().Add(-maxAge).UnixMilli()); err != nil {
-			return 0, fmt.Errorf("prune: %w", err)
+	if keep.UnknownMaxAge > 0 {
+		// Nothing sorts before "" in text order: every phone seen before
+		// the cut-off, none seen at it.
+		got, err := evictUnknown(ctx, tx, now.Add(-keep.UnknownMaxAge).UnixMilli(), "")
+		if err != nil {
+			return Pruned{}, fmt.Errorf("prune: %w", err)
 		}
+		out.Events, out.Phones = out.Events+got.Events, out.Phones+got.Phones
 	}
-	if maxCount > 0 {
+	got, err := capUnknown(ctx, tx, keep.UnknownMax)
+	if err != nil {
+		return Pruned{}, fmt.Errorf("prune: %w", err)
+	}
+	out.Events, out.Phones = out.Events+got.Events, out.Phones+got.Phones
+	if keep.EventsMax > 0 {
 		// The newest event past the limit; it and everything older goes.
 		// (LIMIT -1 OFFSET n would say it in one statement, but only SQLite
 		// has LIMIT -1.)
 		var ms, id int64
 		err := tx.QueryRowContext(ctx,
-			`SELECT time_ms, id FROM events ORDER BY time_ms DESC, id DESC LIMIT 1 OFFSET $1`, maxCount).Scan(&ms, &id)
+			`SELECT time_ms, id FROM events ORDER BY time_ms DESC, id DESC LIMIT 1 OFFSET $1`, keep.EventsMax).Scan(&ms, &id)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
-			return 0, fmt.Errorf("prune: %w", err)
+			return Pruned{}, fmt.Errorf("prune: %w", err)
 		default:
-			if err := del(`DELETE FROM events WHERE time_ms < $1 OR (time_ms = $1 AND id <= $2)`, ms, id); err != nil {
-				return 0, fmt.Errorf("prune: %w", err)
+			n, err := exec(ctx, tx, `DELETE FROM events WHERE time_ms < $1 OR (time_ms = $1 AND id <= $2)`, ms, id)
+			if err != nil {
+				return Pruned{}, fmt.Errorf("prune: %w", err)
 			}
+			out.Events += n
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("prune: %w", err)
+		return Pruned{}, fmt.Errorf("prune: %w", err)
 	}
-	return deleted, nil
+	if out != (Pruned{}) {
+		for _, q := range s.reclaim {
+			if _, err := s.w.ExecContext(ctx, q); err != nil {
+				return out, fmt.Errorf("prune: reclaiming free space: %w", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// CapUnknown deletes the phones outside the inventory past the max seen
+// last (0: no limit), with their events: what the Writer does after each
+// batch, so that a flood of made-up MACs never grows the table much past
+// max. It costs a walk of max index entries.
+func (s *Store) CapUnknown(ctx context.Context, max int) (Pruned, error) {
+	if max <= 0 {
+		return Pruned{}, nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return Pruned{}, fmt.Errorf("cap unknown phones: %w", err)
+	}
+	defer tx.Rollback()
+	out, err := capUnknown(ctx, tx, max)
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		return Pruned{}, fmt.Errorf("cap unknown phones: %w", err)
+	}
+	return out, nil
+}
+
+func capUnknown(ctx context.Context, tx *sql.Tx, max int) (Pruned, error) {
+	if max <= 0 {
+		return Pruned{}, nil
+	}
+	// The newest unknown phone past the cap (index phones_source_seen).
+	var (
+		ms  sql.Null[int64]
+		mac string
+	)
+	err := tx.QueryRowContext(ctx, `SELECT last_seen_ms, mac FROM phones WHERE source = $1
+		ORDER BY last_seen_ms DESC, mac DESC LIMIT 1 OFFSET $2`, SourceAuto, max).Scan(&ms, &mac)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Pruned{}, nil
+	}
+	if err != nil {
+		return Pruned{}, err
+	}
+	return evictUnknown(ctx, tx, ms.V, mac)
+}
+
+// evictUnknown deletes the phones outside the inventory last seen before
+// ms, or at ms with a MAC up to mac, and their events (first: they
+// reference the phone).
+func evictUnknown(ctx context.Context, tx *sql.Tx, ms int64, mac string) (Pruned, error) {
+	const which = `source = $1 AND (last_seen_ms < $2 OR (last_seen_ms = $2 AND mac <= $3))`
+	events, err := exec(ctx, tx, `DELETE FROM events WHERE mac IN (SELECT mac FROM phones WHERE `+which+`)`, SourceAuto, ms, mac)
+	if err != nil {
+		return Pruned{}, err
+	}
+	phones, err := exec(ctx, tx, `DELETE FROM phones WHERE `+which, SourceAuto, ms, mac)
+	return Pruned{Events: events, Phones: phones}, err
+}
+
+// exec runs a statement and returns how many rows it changed.
+func exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// CountEvents is how many events the store holds.
+func (s *Store) CountEvents(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
+}
+
+// RecordDropped adds to phones' counts of events dropped by the rate
+// limit. A phone the store does not know (yet: its row is made by its
+// first events, which a rate limit never drops) is returned, not counted.
+func (s *Store) RecordDropped(ctx context.Context, dropped map[phone.MAC]Dropped) (missing map[phone.MAC]Dropped, err error) {
+	if len(dropped) == 0 {
+		return nil, nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("record dropped events: %w", err)
+	}
+	defer tx.Rollback()
+	for mac, d := range dropped {
+		n, err := exec(ctx, tx, `UPDATE phones SET events_dropped = events_dropped + $1,
+			dropped_first_ms = COALESCE(dropped_first_ms, $2), dropped_last_ms = $3 WHERE mac = $4`,
+			d.Count, d.First.UnixMilli(), d.Last.UnixMilli(), mac.String())
+		if err != nil {
+			return nil, fmt.Errorf("record dropped events %s: %w", mac, err)
+		}
+		if n == 0 {
+			if missing == nil {
+				missing = map[phone.MAC]Dropped{}
+			}
+			missing[mac] = d
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("record dropped events: %w", err)
+	}
+	return missing, nil
 }
 
 // addrText is an address as stored: NULL for the zero Addr.

@@ -256,29 +256,29 @@ func TestPrune(t *testing.T) {
 	if err := s.Record(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.Prune(ctx, 72*time.Hour+time.Minute, 0)
-	if err != nil || n != 7 {
-		t.Fatalf("by age: deleted %d, %v; want 7", n, err)
+	n, err := s.Prune(ctx, Retention{EventsMaxAge: 72*time.Hour + time.Minute})
+	if err != nil || n != (Pruned{Events: 7}) {
+		t.Fatalf("by age: deleted %+v, %v; want 7 events", n, err)
 	}
-	n, err = s.Prune(ctx, 0, 15)
-	if err != nil || n != 8 {
-		t.Fatalf("by count: deleted %d, %v; want 8", n, err)
+	n, err = s.Prune(ctx, Retention{EventsMax: 15})
+	if err != nil || n != (Pruned{Events: 8}) {
+		t.Fatalf("by count: deleted %+v, %v; want 8 events", n, err)
 	}
 	left, _ := s.Events(ctx, a, 0)
 	if len(left) != 15 || left[0].Bytes != 5 || left[14].Bytes != 19 {
 		t.Errorf("left %d, first %+v", len(left), left[0])
 	}
-	if n, err := s.Prune(ctx, 0, 0); n != 0 || err != nil {
-		t.Errorf("no limits: %d %v", n, err)
+	if n, err := s.Prune(ctx, Retention{}); n != (Pruned{}) || err != nil {
+		t.Errorf("no limits: %+v %v", n, err)
 	}
-	if n, err := s.Prune(ctx, 0, 100); n != 0 || err != nil {
-		t.Errorf("under the limit: %d %v", n, err)
+	if n, err := s.Prune(ctx, Retention{EventsMax: 100, UnknownMax: 1}); n != (Pruned{}) || err != nil {
+		t.Errorf("under the limit: %+v %v", n, err)
 	}
 }
 
 func TestWriterStoresAll(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "db"))
-	w := NewWriter(s, 16384, 20*time.Millisecond, nil)
+	w := NewWriter(s, WriterOptions{Queue: 16384, FlushEvery: 20 * time.Millisecond})
 	const goroutines, each = 8, 1250
 	var wg sync.WaitGroup
 	for g := range goroutines {
@@ -325,7 +325,7 @@ func TestWriterNeverBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w := NewWriter(s, 4, time.Millisecond, nil)
+	w := NewWriter(s, WriterOptions{Queue: 4, FlushEvery: time.Millisecond})
 	const total = 10_000
 	var queued int
 	added := make(chan struct{})
@@ -360,7 +360,7 @@ func TestWriterNeverBlocks(t *testing.T) {
 func TestConcurrentReaderProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
 	s := open(t, path)
-	w := NewWriter(s, 16384, 5*time.Millisecond, nil)
+	w := NewWriter(s, WriterOptions{Queue: 16384, FlushEvery: 5 * time.Millisecond})
 	a := phone.MAC{0, 0x13, 0x7f, 0, 0, 1}
 
 	// A second Open of the file stands for the CLI process. It also
