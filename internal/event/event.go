@@ -52,9 +52,9 @@ const (
 	// catalog lacks (Facts.Missing) or the target is refused (Facts.Rule).
 	UpgradeBlocked Kind = "upgrade-blocked"
 	// Foreign: a request named the phone from an address that is not the
-	// phone's (the event's IP); nothing of the phone changed. Facts.Bound
-	// and Binding say whose address is whose, Other when the sender's
-	// address is another phone's.
+	// phone's (the event's IP; Facts.Bound is the phone's, Binding how it
+	// became so), or (Facts.Other set) the phone's own address asked for
+	// phone Other's file. Nothing of either phone changed.
 	Foreign Kind = "foreign"
 )
 
@@ -139,9 +139,9 @@ type Facts struct {
 	Model string `json:"model,omitempty"`
 	// Retransmits is how many packets the server sent again.
 	Retransmits int `json:"retransmits,omitempty"`
-	// Bound is the address that is the phone's (or, with Other, the
-	// sender's, which is Other's), Binding how it became so ("inventory
-	// ip", "DHCP lease", "first sight").
+	// Bound is the address that is the phone's, Binding how it became so
+	// ("inventory ip", "DHCP lease", "first sight"); Other is the phone
+	// whose file the phone's address asked for (event.Foreign).
 	Bound   netip.Addr `json:"bound,omitzero"`
 	Binding string     `json:"binding,omitempty"`
 	Other   phone.MAC  `json:"other,omitzero"`

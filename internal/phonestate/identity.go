@@ -55,8 +55,8 @@ const (
 
 // Attribution is whose a request is. For a Foreign one, MAC is the phone
 // it names and Bound the address that is that phone's, By how it became
-// so; or, when Other is set, the sender's address Bound is that other
-// phone's, so it may not claim this one.
+// so; or, when Other is set, the sender's address Bound is phone Other's,
+// so it may not claim this one.
 type Attribution struct {
 	MAC     phone.MAC
 	Verdict Verdict
@@ -88,19 +88,38 @@ func (b *Book) SetHold(d time.Duration) {
 	b.hold = max(d, 0)
 }
 
-// Reserve makes the inventory's addresses its phones' (replacing the
-// previous reservations).
-func (b *Book) Reserve(ips map[phone.MAC]netip.Addr) {
+// SetInventory names the inventory's phones, with the address each has
+// reserved (the zero Addr: none), replacing the previous inventory. Its
+// phones are never forgotten (get), and their reservations are their
+// addresses.
+func (b *Book) SetInventory(inv map[phone.MAC]netip.Addr) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for mac, f := range b.fixed {
-		if f.by == BindReserved && ips[mac] != f.ip {
+	for e := b.kept.Front(); e != nil; { // those that left it: among the others again
+		next, p := e.Next(), e.Value.(*Phone)
+		if _, ok := inv[p.MAC]; !ok {
+			b.kept.Remove(e)
+			p.kept = false
+			b.phones[p.MAC] = b.order.PushFront(p)
+		}
+		e = next
+	}
+	for mac, ip := range inv {
+		if p := b.get(mac); !p.kept {
+			b.order.Remove(b.phones[mac])
+			p.kept = true
+			b.phones[mac] = b.kept.PushFront(p)
+		}
+		switch f := b.fixed[mac]; {
+		case ip.IsValid() && f != (fixed{ip: ip, by: BindReserved}):
+			b.fix(mac, fixed{ip: ip, by: BindReserved})
+		case !ip.IsValid() && f.by == BindReserved:
 			b.unfix(mac)
 		}
 	}
-	for mac, ip := range ips {
-		if ip.IsValid() {
-			b.fix(mac, fixed{ip: ip, by: BindReserved})
+	for mac, f := range b.fixed {
+		if _, ok := inv[mac]; !ok && f.by == BindReserved {
+			b.unfix(mac)
 		}
 	}
 }

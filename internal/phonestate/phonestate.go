@@ -53,10 +53,12 @@ type Phone struct {
 	// until it and every one before it have ended: transfers are reported
 	// in any order, and provision learns from them in the phone's.
 	Asked []Asked
-	// Plan is the last upgrade step or block reported for the phone.
-	Plan event.Event
+	// Plan is the last upgrade step or block reported for the phone (nil:
+	// none; a pointer, as most phones a flood makes have none).
+	Plan *event.Event
 
 	heard time.Time // its last request from IP, for the first-sight hold
+	kept  bool      // in the inventory: never forgotten
 }
 
 // Asked is one request of a phone and, once it ended, whether the whole
@@ -94,7 +96,8 @@ type Book struct {
 
 	mu     sync.Mutex
 	phones map[phone.MAC]*list.Element // of *Phone; front: touched last
-	order  list.List
+	order  list.List                   // the phones outside the inventory
+	kept   list.List                   // the inventory's phones
 	byIP   map[netip.Addr]phone.MAC
 	// pending is what requests from addresses of no known phone showed.
 	pending map[netip.Addr]*early
@@ -107,8 +110,10 @@ type Book struct {
 	hold    time.Duration
 }
 
-// DefaultSize bounds a Book made with New(0).
-const DefaultSize = 100000
+// DefaultSize bounds the phones outside the inventory a Book made with
+// New(0) holds: more than one phoneboot serves, few enough that a flood
+// of made-up phones costs tens of megabytes.
+const DefaultSize = 10000
 
 // New returns an empty book for at most size phones (0: DefaultSize).
 func New(size int) *Book {
@@ -307,13 +312,16 @@ func (b *Book) Len() int {
 }
 
 // get returns mac's entry, moved to the front; a new one evicts the
-// phone touched longest ago when the book is full. Called with b.mu held.
+// phone touched longest ago when the book is full. The inventory's phones
+// are in a list of their own (SetInventory), never evicted: no flood of
+// made-up phones makes phoneboot forget a real one. Called with b.mu
+// held.
 func (b *Book) get(mac phone.MAC) *Phone {
 	if e, ok := b.phones[mac]; ok {
-		b.order.MoveToFront(e)
+		b.order.MoveToFront(e) // a no-op for the inventory's
 		return e.Value.(*Phone)
 	}
-	if len(b.phones) >= b.max {
+	for b.order.Len() >= b.max {
 		old := b.order.Back()
 		p := old.Value.(*Phone)
 		b.order.Remove(old)

@@ -140,7 +140,7 @@ func TestIdentity(t *testing.T) {
 		t.Errorf("leased: %+v", got)
 	}
 	res := netip.MustParseAddr("10.0.0.50")
-	b.Reserve(map[phone.MAC]netip.Addr{victim: res})
+	b.SetInventory(map[phone.MAC]netip.Addr{victim: res})
 	b.Lease(victim, a) // a lease for a reserved phone changes nothing
 	if got := b.Attribute(sep, a, now); got.Verdict != Foreign || got.Bound != res || got.By != BindReserved {
 		t.Errorf("reserved: %+v", got)
@@ -148,15 +148,27 @@ func TestIdentity(t *testing.T) {
 	if m, ok := b.At(res); !ok || m != victim {
 		t.Errorf("At(reserved) = %v %v", m, ok)
 	}
-	// Forgetting the phone (a full book) keeps its reservation.
+	// A full book never forgets an inventory phone, nor its reservation.
 	small := New(1)
-	small.Reserve(map[phone.MAC]netip.Addr{victim: res})
-	small.Attribute(other, a, now)
-	if got := small.Attribute(sep, evil, now); got.Verdict != Foreign {
-		t.Errorf("a forgotten phone lost its reservation: %+v", got)
+	small.SetInventory(map[phone.MAC]netip.Addr{victim: res})
+	Update(small, victim, func(p *Phone) int { p.Running = "P0S3-8-12-00"; return 0 })
+	for i := range 10 {
+		small.Attribute(phone.ParseName(fmt.Sprintf("SEP0011223344%02X.cnf.xml", i)), netip.AddrFrom4([4]byte{10, 9, 0, byte(i)}), now)
+	}
+	if p, ok := small.Get(victim); !ok || p.Running != "P0S3-8-12-00" {
+		t.Errorf("a flood made the book forget an inventory phone: %+v %v", p, ok)
+	}
+	if got := small.Attribute(sep, evil, now); got.Verdict != Foreign || small.Len() != 2 {
+		t.Errorf("inventory phone's reservation after a flood: %+v, %d phones", got, small.Len())
+	}
+	// Out of the inventory, it is one of the others again.
+	small.SetInventory(nil)
+	small.Attribute(phone.ParseName("SEP001122334499.cnf.xml"), netip.MustParseAddr("10.9.1.1"), now)
+	if _, ok := small.Get(victim); ok {
+		t.Error("a phone that left the inventory is still kept")
 	}
 	// A reservation dropped from the inventory frees the phone.
-	b.Reserve(nil)
+	b.SetInventory(nil)
 	if _, by := b.Binding(victim, now.Add(10*DefaultHold)); by == BindReserved {
 		t.Error("reservation kept after it left the inventory")
 	}

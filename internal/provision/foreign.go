@@ -21,7 +21,8 @@ import (
 // [security] phone_files says "anyone"; every other name gets the answer
 // a phone without state gets.
 
-// foreignKey is a phone and an address that asked for its files.
+// foreignKey is the phone a foreign request's event goes to, and the
+// address that sent it.
 type foreignKey struct {
 	mac  phone.MAC
 	from netip.Addr
@@ -34,24 +35,29 @@ func newForeigners() *ratelimit.Keyed[foreignKey] {
 	return ratelimit.New[foreignKey](1.0/60, 3, 4096)
 }
 
-// foreign answers a foreign request and notes it in the named phone's
-// timeline.
+// foreign answers a foreign request and notes it: in the named phone's
+// timeline when that phone's address is another, else (the sender's
+// address is another phone's) in the sender's, so that names made up by
+// the thousand make no phones.
 func (p *Provisioner) foreign(ctx context.Context, s *snapshot, n phone.Name, req Request, att phonestate.Attribution) (files.File, error) {
 	ip := req.Client.Addr()
 	own := n.Kind == phone.KindDeviceConfig || n.Kind == phone.KindSIPConfig
 	served := own && s.cfg.Security.PhoneFiles == config.PhoneFilesAnyone
-	if ok, _ := p.foreigners.Allow(foreignKey{att.MAC, ip}, p.opts.Now()); ok {
-		why := fmt.Sprintf("its address is %s (%s)", att.Bound, att.By)
-		if att.Other != (phone.MAC{}) {
-			why = fmt.Sprintf("%s is phone %s's address (%s), and an address speaks for one phone", ip, att.Other, att.By)
-		}
-		answer, outcome := `the asker got "not found"`, event.NotFound
-		if served {
-			answer, outcome = `the asker got the file (security.phone_files = "anyone")`, event.OK
-		}
-		p.emit(event.Event{MAC: att.MAC, IP: ip, Kind: event.Foreign, File: req.Name, Outcome: outcome,
-			Facts:  event.Facts{Bound: att.Bound, Binding: att.By.String(), Other: att.Other},
-			Detail: fmt.Sprintf("%s from %s over %s, which is not this phone: %s. Nothing of the phone changed; %s", req.Name, ip, req.Transport, why, answer)})
+	answer, outcome := `the asker got "not found"`, event.NotFound
+	if served {
+		answer, outcome = `the asker got the file (security.phone_files = "anyone")`, event.OK
+	}
+	ev := event.Event{MAC: att.MAC, IP: ip, Kind: event.Foreign, File: req.Name, Outcome: outcome,
+		Facts: event.Facts{Bound: att.Bound, Binding: att.By.String()},
+		Detail: fmt.Sprintf("%s from %s over %s, which is not this phone: its address is %s (%s). Nothing of the phone changed; %s",
+			req.Name, ip, req.Transport, att.Bound, att.By, answer)}
+	if att.Other != (phone.MAC{}) {
+		ev.MAC, ev.Facts.Other = att.Other, att.MAC
+		ev.Detail = fmt.Sprintf("this phone's address asked over %s for %s, another phone's file; an address speaks for one phone (%s): nothing of either phone changed; %s",
+			req.Transport, req.Name, att.By, answer)
+	}
+	if ok, _ := p.foreigners.Allow(foreignKey{ev.MAC, ip}, p.opts.Now()); ok {
+		p.emit(ev)
 	}
 	if !own {
 		return nil, files.NotFoundf("file not found")

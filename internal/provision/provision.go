@@ -66,7 +66,7 @@ type Provisioner struct {
 
 // maxRendered bounds the configs kept rendered for phones outside the
 // inventory, per snapshot.
-const maxRendered = 100000
+const maxRendered = 2000
 
 // New returns a Provisioner serving the built-in defaults until Update.
 func New(opts Options) (*Provisioner, error) {
@@ -96,13 +96,11 @@ func (p *Provisioner) Update(cfg *config.Config) ([]Problem, error) {
 		return nil, err
 	}
 	p.snap.Store(s)
-	reserved := map[phone.MAC]netip.Addr{}
+	inv := make(map[phone.MAC]netip.Addr, len(cfg.Phones))
 	for _, ph := range cfg.Phones {
-		if ph.IP.IsValid() {
-			reserved[ph.MAC] = ph.IP
-		}
+		inv[ph.MAC] = ph.IP
 	}
-	p.book.Reserve(reserved)
+	p.book.SetInventory(inv)
 	p.book.SetHold(cfg.Security.FirstSightHold)
 	return s.problems, nil
 }
@@ -369,8 +367,8 @@ func (p *Provisioner) explainPlan(mac phone.MAC, ip netip.Addr, k known, plan up
 	}
 	// SEP<MAC>.cnf.xml and SIP<MAC>.cnf carry the same plan: say it once.
 	repeat := phonestate.Update(p.book, mac, func(ph *phonestate.Phone) bool {
-		same := ph.Plan.Kind == ev.Kind && reflect.DeepEqual(ph.Plan.Facts, ev.Facts)
-		ph.Plan = ev
+		same := ph.Plan != nil && ph.Plan.Kind == ev.Kind && reflect.DeepEqual(ph.Plan.Facts, ev.Facts)
+		ph.Plan = &ev
 		return same
 	})
 	if !repeat {

@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -587,6 +588,26 @@ func TestForeignRequests(t *testing.T) {
 	if _, err := f.get("127.0.0.4", "SIP00137F38B3DE.cnf"); err == nil {
 		t.Error("the 7961's address got the 7960's SIP file")
 	}
+	// Names made up by the thousand from it make no phones: the event is
+	// the sender's.
+	evs = len(f.events)
+	for i := range 1000 {
+		f.get("127.0.0.4", fmt.Sprintf("SEP0011220%05X.cnf.xml", i))
+	}
+	if n := f.p.book.Len(); n != 3 {
+		t.Errorf("%d phones in the book after 1000 made-up names, want the inventory's 3", n)
+	}
+	f.mu.Lock()
+	for _, ev := range f.events[evs:] {
+		if ev.MAC != f.mustMAC("001E4A93748B") || ev.Kind != event.Foreign || !strings.HasPrefix(ev.Facts.Other.Hex(), "0011220") {
+			t.Errorf("event for a made-up name: %+v", ev)
+			break
+		}
+	}
+	if n := len(f.events) - evs; n != 3 {
+		t.Errorf("%d events for 1000 made-up names from one address, want 3", n)
+	}
+	f.mu.Unlock()
 
 	// phone_files = "anyone": the file is served, the phone unchanged.
 	f.update(inventory + "\n[security]\nphone_files = \"anyone\"\n")

@@ -329,7 +329,9 @@ func Impostor(tl Timeline) []Finding {
 	var from []string
 	served := false
 	for _, ev := range recent(tl.Events) {
-		if ev.Is(event.Provision, event.Foreign) {
+		// With Facts.Other the phone's own address asked for another
+		// phone's file: ForeignTFTP's finding.
+		if ev.Is(event.Provision, event.Foreign) && ev.Facts.Other == (phone.MAC{}) {
 			last, served = ev, served || ev.Outcome == event.OK
 			if a := ev.IP.String(); !slices.Contains(from, a) {
 				from = append(from, a)
@@ -349,9 +351,6 @@ func Impostor(tl Timeline) []Finding {
 		Do:      "find the device at that address; if it is this phone at a new address, reserve the address in the inventory (ip = …) or let phoneboot's DHCP server lease it"}
 	if served {
 		f.Did = "served this phone's files to it (security.phone_files = \"anyone\") but changed nothing of this phone"
-	}
-	if last.Facts.Other != (phone.MAC{}) {
-		f.Symptom = fmt.Sprintf("requests naming this phone came from %s, the address of phone %s", strings.Join(from, ", "), last.Facts.Other)
 	}
 	return []Finding{f}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -19,8 +20,8 @@ import (
 	"phoneboot/internal/tftp/tftptest"
 )
 
-// TestRandomMACFlood: 60,000 requests naming made-up MACs, from 250
-// loopback addresses, leave phoneboot's memory and its phones table
+// TestRandomMACFlood: 60,000 requests naming made-up MACs, each from an
+// address of its own, leave phoneboot's memory and its phones table
 // bounded: RSS under 100 MB, `phoneboot phones` under a second, at most
 // --unknown-phones-max unknown phones kept (the database under 20 MB),
 // and every inventory phone still there with its timeline.
@@ -94,22 +95,25 @@ func TestRandomMACFlood(t *testing.T) {
 	}
 }
 
-// flood sends total requests for SEP<made-up MAC>.cnf.xml from senders
-// (at most 250) loopback addresses 127.0.1.1…, each sender one request
-// at a time (so every request waits for its answer), and returns how many
-// were answered.
+// flood sends total requests for SEP<made-up MAC>.cnf.xml, each from a
+// loopback address of its own (127.1.0.1 …: what a host spoofing its
+// source sends, so that every name is claimed by "first sight"), senders
+// at a time, each waiting for its answer; it returns how many were
+// answered (a file or a TFTP error).
 func flood(ctx context.Context, server netip.AddrPort, total, senders int) int64 {
 	var (
 		answered atomic.Int64
 		wg       sync.WaitGroup
 	)
 	for s := range senders {
-		c := tftptest.Client{Server: server, Local: netip.AddrFrom4([4]byte{127, 0, 1, byte(1 + s)}),
-			Timeout: time.Second, Retries: 2}
 		wg.Go(func() {
 			for i := s; i < total && ctx.Err() == nil; i += senders {
+				n := i + 1
+				c := tftptest.Client{Server: server, Local: netip.AddrFrom4([4]byte{127, byte(1 + n>>16), byte(n >> 8), byte(n)}),
+					Timeout: time.Second, Retries: 2}
 				name := "SEP" + floodMACs(i, i+1)[0] + ".cnf.xml"
-				if _, err := c.Get(ctx, name, io.Discard); err == nil {
+				var te *tftptest.Error
+				if _, err := c.Get(ctx, name, io.Discard); err == nil || errors.As(err, &te) {
 					answered.Add(1)
 				}
 			}
