@@ -190,10 +190,3 @@ func (b *Book) foreign(mac phone.MAC, ip netip.Addr, now time.Time) (Attribution
 	}
 	return Attribution{}, false
 }
-
-// Binding is the address that is mac's now and how it became so.
-func (b *Book) Binding(mac phone.MAC, now time.Time) (netip.Addr, Binding) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.owner(mac, now)
-}

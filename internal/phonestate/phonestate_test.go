@@ -169,7 +169,7 @@ func TestIdentity(t *testing.T) {
 	}
 	// A reservation dropped from the inventory frees the phone.
 	b.SetInventory(nil)
-	if _, by := b.Binding(victim, now.Add(10*DefaultHold)); by == BindReserved {
+	if _, by := b.owner(victim, now.Add(10*DefaultHold)); by == BindReserved {
 		t.Error("reservation kept after it left the inventory")
 	}
 
