@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 
+	"phoneboot/internal/admin"
 	"phoneboot/internal/node"
 	"phoneboot/internal/printable"
 )
@@ -30,6 +32,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts.Data, opts.ConfigFile = *data, *cfgPath
+	opts.Admin = func(l node.Live) (http.Handler, error) {
+		return admin.New(l, admin.Options{Addr: opts.AdminAddr, Token: opts.AdminToken})
+	}
 	err = node.Run(ctx, opts)
 	var le *node.ListenError
 	if err != nil && !errors.As(err, &le) {

@@ -58,7 +58,7 @@ type dhcpService struct {
 // exchanges go to the phones' timelines; a lease binds an address to a
 // phone, and a vendor class teaches the book its model.
 func (n *node) dhcp() (*dhcpService, error) {
-	dc, on, err := dhcpConfig(n.cfg, n.opts.DHCPIface, n.opts.DHCPRange)
+	dc, on, err := dhcpConfig(n.cfg.Load(), n.opts.DHCPIface, n.opts.DHCPRange)
 	if err != nil || !on {
 		return nil, err
 	}

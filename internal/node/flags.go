@@ -3,6 +3,7 @@ package node
 import (
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"phoneboot/internal/store"
@@ -32,6 +33,9 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 		uploadTotal  = fs.Int64("upload-max-total-mb", 1024, "most MiB the upload directory may hold, its files and the uploads in progress (0: no limit)")
 		dhcpIface    = fs.String("dhcp-iface", "", "serve DHCP (with option 150 = this machine) on this `interface` only; off when empty (or set [dhcp] in the config)")
 		dhcpRange    = fs.String("dhcp-range", "", "DHCP pool `FROM-TO`, e.g. 10.0.0.100-10.0.0.199")
+		httpAddr     = fs.String("http-addr", ":6970", "serve phones' files over HTTP on this TCP `address` too, where 79x1/79x2/79x5/797x look first (\"\": off)")
+		adminAddr    = fs.String("admin-addr", "127.0.0.1:8069", "admin web pages, JSON API and /metrics on this TCP `address` (\"\": off)")
+		adminToken   = fs.String("admin-token", os.Getenv("PHONEBOOT_ADMIN_TOKEN"), "`token` the admin server asks of clients; needed for any address but loopback (default $PHONEBOOT_ADMIN_TOKEN)")
 		syslogAddr   = fs.String("syslog-addr", ":514", "receive phones' syslog on this UDP `address` (\"\": off); if it cannot be opened, serve warns and goes on")
 		record       = fs.Bool("record-events", true, "record every phone's transfers in its timeline (off: only provision's decisions; for measuring what tracking costs)")
 		keepAge      = fs.Duration("events-max-age", 365*24*time.Hour, "delete phone events older than this (0: keep all)")
@@ -64,6 +68,7 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 				RolloverToOne: *rollover == 1,
 			},
 			TFTPAddr: *addr, CacheBytes: *cacheMB << 20, UploadDir: *uploadDir, UploadMaxTotal: *uploadTotal << 20,
+			HTTPAddr: *httpAddr, AdminAddr: *adminAddr, AdminToken: *adminToken,
 			DHCPIface: *dhcpIface, DHCPRange: *dhcpRange, SyslogAddr: *syslogAddr,
 			RecordTransfers: *record, EventRate: *eventRate,
 			Keep:        store.Retention{EventsMaxAge: *keepAge, EventsMax: *keepCount, UnknownMax: *unknownMax, UnknownMaxAge: *unknownAge},

@@ -1,5 +1,6 @@
 // Package node runs one phoneboot: the store, the firmware catalog, the
-// provisioner and the services that phones talk to (TFTP, DHCP, syslog),
+// provisioner and the services that phones talk to (TFTP, DHCP, syslog,
+// HTTP on 6970) and the admin web server,
 // wired together and stopped in order. `phoneboot serve` is flags around
 // Run.
 package node
@@ -8,16 +9,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/event"
+	"phoneboot/internal/feed"
 	"phoneboot/internal/files"
 	"phoneboot/internal/firmware"
+	"phoneboot/internal/metrics"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/phonestate"
 	"phoneboot/internal/phonetftp"
@@ -42,6 +48,12 @@ type Options struct {
 	// UploadMaxTotal caps the bytes in UploadDir, its files and the
 	// uploads in progress (0: no cap).
 	UploadMaxTotal int64
+
+	// HTTPAddr is the phones' HTTP file service (port 6970; "": off);
+	// AdminAddr the admin web server's, whose handler Admin makes
+	// (AdminToken: the token it asks of non-loopback clients).
+	HTTPAddr, AdminAddr, AdminToken string
+	Admin                           func(Live) (http.Handler, error)
 
 	DHCPIface, DHCPRange string // override [dhcp]; DHCP is off without an interface
 	SyslogAddr           string // "": off
@@ -75,8 +87,12 @@ type node struct {
 	catalog *firmware.Catalog
 	book    *phonestate.Book
 	prov    *provision.Provisioner
-	cfg     *config.Config // as last loaded (config.Default without a file)
-	cfgFile string
+	feed    *feed.Hub
+	metrics *metrics.Metrics
+
+	reloading sync.Mutex                    // one reload at a time (watch, the admin server)
+	cfg       atomic.Pointer[config.Config] // as last loaded (config.Default without a file)
+	cfgFile   string                        // the config file read, there or not
 }
 
 // Run serves until ctx is done, then stops in order: listeners first,
@@ -85,7 +101,9 @@ type node struct {
 // serving (a broken config, an address it cannot listen on) is returned
 // before anything is served.
 func Run(ctx context.Context, o Options) error {
-	n := &node{opts: o, log: o.Logger, root: filepath.Join(o.Data, "tftp")}
+	n := &node{opts: o, log: o.Logger, root: filepath.Join(o.Data, "tftp"), feed: feed.New(maxWatchers),
+		cfgFile: config.FileIn(o.Data, o.ConfigFile)}
+	n.metrics = n.newMetrics()
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -141,6 +159,7 @@ func Run(ctx context.Context, o Options) error {
 		g.Go(func() error { return dhcpSrv.run(gctx) })
 		g.Go(func() error { dhcpSrv.warn(gctx); return nil })
 	}
+	n.serveHTTP(gctx, g)
 	g.Go(func() error { n.watch(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
@@ -238,7 +257,12 @@ func savedPhones(ctx context.Context, db *store.Store) ([]phonestate.Saved, erro
 	return out, nil
 }
 
-func (n *node) record(ev event.Event) { n.events.Add(ev) }
+// record stores ev and hands it to whoever watches live and counts.
+func (n *node) record(ev event.Event) {
+	n.events.Add(ev)
+	n.feed.Publish(ev)
+	n.metrics.Observe(ev)
+}
 
 func (n *node) templates() string { return filepath.Join(n.opts.Data, "templates") }
 

@@ -17,12 +17,14 @@ import (
 // reload reads the config and templates again and switches to them. A
 // broken config leaves the running one in place (the error is returned).
 func (n *node) reload(ctx context.Context) error {
-	file := config.FileIn(n.opts.Data, n.opts.ConfigFile)
+	n.reloading.Lock()
+	defer n.reloading.Unlock()
+	file := n.cfgFile
 	cfg, err := config.Read(file, n.opts.ConfigFile != "")
 	if err != nil {
 		return err
 	}
-	n.cfgFile, n.cfg = file, cfg
+	n.cfg.Store(cfg)
 	if err := n.catalog.Refresh(); err != nil {
 		return fmt.Errorf("firmware catalog: %w", err)
 	}

@@ -1,0 +1,108 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"phoneboot/internal/config"
+	"phoneboot/internal/feed"
+	"phoneboot/internal/firmware"
+	"phoneboot/internal/fleet"
+	"phoneboot/internal/phonehttp"
+	"phoneboot/internal/provision"
+	"phoneboot/internal/store"
+	"phoneboot/internal/udpnet"
+)
+
+// maxWatchers bounds the live watchers (dashboard pages open at once).
+const maxWatchers = 64
+
+// Live is what the running node shares with its admin web server.
+type Live struct {
+	Data       string // the data directory
+	ConfigFile string // the config file read (it may not exist)
+	// ConfigGiven: the file was named by --config (a missing one is an
+	// error then, not the defaults).
+	ConfigGiven bool
+	Store       *store.Store
+	Catalog     *firmware.Catalog
+	Prov        *provision.Provisioner
+	Feed        *feed.Hub    // every event as it is recorded
+	Metrics     http.Handler // /metrics
+	Log         *slog.Logger
+	// Config is the config as last loaded; Reload loads it again now (a
+	// broken file is an error and changes nothing).
+	Config func() *config.Config
+	Reload func(context.Context) error
+}
+
+// Fleet is the fleet view of the running node.
+func (l Live) Fleet() fleet.Fleet { return fleet.Fleet{Store: l.Store, Config: l.Config()} }
+
+func (n *node) live() Live {
+	return Live{Data: n.opts.Data, ConfigFile: n.cfgFile, ConfigGiven: n.opts.ConfigFile != "",
+		Store: n.db, Catalog: n.catalog, Prov: n.prov, Feed: n.feed, Metrics: n.metrics.Handler(), Log: n.log,
+		Config: n.cfg.Load, Reload: n.reload}
+}
+
+// serveHTTP starts the phones' HTTP file service and the admin server,
+// each when its address is set. Both are extras: when one cannot listen,
+// serve says why and goes on (phones fall back to TFTP; the CLI shows
+// what the pages do).
+func (n *node) serveHTTP(ctx context.Context, g *errgroup.Group) {
+	o := n.opts
+	if o.HTTPAddr != "" {
+		svc := &phonehttp.Service{Prov: n.prov}
+		if o.RecordTransfers {
+			svc.Record = n.record
+		}
+		// A download running at shutdown may finish (within the grace).
+		n.listenHTTP(ctx, g, "phone HTTP", o.HTTPAddr, "--http-addr", "127.0.0.1:6970", svc, context.Background())
+	}
+	if o.AdminAddr != "" && o.Admin != nil {
+		h, err := o.Admin(n.live())
+		if err != nil {
+			n.log.Warn("admin web server not started (serving goes on): " + err.Error())
+			return
+		}
+		// Live pages end at shutdown.
+		n.listenHTTP(ctx, g, "admin web", o.AdminAddr, "--admin-addr", "127.0.0.1:18069", h, ctx)
+	}
+}
+
+// listenHTTP serves h on addr until ctx is done; handlers' contexts come
+// from base.
+func (n *node) listenHTTP(ctx context.Context, g *errgroup.Group, what, addr, flag, other string, h http.Handler, base context.Context) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		err = udpnet.Explain(addr, what+" server", flag, other, "another phoneboot, a web server", err)
+		n.log.Warn(fmt.Sprintf("%s not served (serving goes on; %s \"\" turns it off): %v", what, flag, err))
+		return
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return base }}
+	n.log.Info(what+" listening", "addr", ln.Addr().String())
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("%s server stopped: %w", what, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), n.opts.Grace)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+		}
+		return nil
+	})
+}
