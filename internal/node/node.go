@@ -133,6 +133,14 @@ func Run(ctx context.Context, o Options) error {
 		defer up.Close()
 		srv.Receiver = up
 	}
+	// The admin server's handler refuses an unsafe setup (a public
+	// address without a token) before anything is served.
+	var admin http.Handler
+	if o.AdminAddr != "" && o.Admin != nil {
+		if admin, err = o.Admin(n.live()); err != nil {
+			return err
+		}
+	}
 	conns, err := tftp.Listen(o.TFTPAddr)
 	if err != nil {
 		return &ListenError{Addr: o.TFTPAddr, Err: udpnet.Explain(o.TFTPAddr, "TFTP server", "--tftp-addr", ":6969", "tftpd-hpa, atftpd, dnsmasq, inetd", err)}
@@ -159,7 +167,7 @@ func Run(ctx context.Context, o Options) error {
 		g.Go(func() error { return dhcpSrv.run(gctx) })
 		g.Go(func() error { dhcpSrv.warn(gctx); return nil })
 	}
-	n.serveHTTP(gctx, g)
+	n.serveHTTP(gctx, g, admin)
 	g.Go(func() error { n.watch(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
