@@ -53,6 +53,8 @@ func (p *Provisioner) Preview(mac phone.MAC, local netip.Addr, reveal bool) ([]G
 		gen = append(gen, Generated{Name: name, Body: b})
 	}
 	// SEP<MAC>.cnf.xml first: the phone asks for it first.
-	sort.Slice(gen, func(i, j int) bool { return strings.HasSuffix(gen[i].Name, ".xml") && !strings.HasSuffix(gen[j].Name, ".xml") })
+	sort.Slice(gen, func(i, j int) bool {
+		return strings.HasSuffix(gen[i].Name, ".xml") && !strings.HasSuffix(gen[j].Name, ".xml")
+	})
 	return gen, nil
 }
