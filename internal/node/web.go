@@ -85,6 +85,7 @@ func (n *node) listenHTTP(ctx context.Context, g *errgroup.Group, what, addr, fl
 		MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context { return base }}
 	n.log.Info(what+" listening", "addr", ln.Addr().String())
+	n.listening(what, ln.Addr())
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("%s server stopped: %w", what, err)
