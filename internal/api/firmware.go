@@ -246,7 +246,7 @@ func (a *api) firmwareRemove(w http.ResponseWriter, r *http.Request) {
 	cfg, err := config.Read(a.live.ConfigFile, a.live.ConfigGiven)
 	var ces config.Errors
 	if errors.As(err, &ces) {
-		fail(w, http.StatusConflict, fmt.Sprintf("%s has %d problems (phoneboot check explains); cannot tell whether it targets %s, not removed", a.live.ConfigFile, len(ces), l.ID),
+		fail(w, http.StatusConflict, fmt.Sprintf("%s has %d %s (phoneboot check explains); cannot tell whether it targets %s, not removed", a.live.ConfigFile, len(ces), plural(len(ces), "problem"), l.ID),
 			fileProblems(ces)...)
 		return
 	}

@@ -83,7 +83,7 @@ func TestPhonesListsAsTheCLIDoes(t *testing.T) {
 		{"?sort=label&limit=1&offset=1", []string{"00:13:7f:00:00:02"}},
 		{"?offset=5", nil},
 	} {
-		a := s.get("/phones" + c.query).want(t, 200, "")
+		a := s.get("/phones"+c.query).want(t, 200, "")
 		var macs []string
 		for _, p := range a.list("phones") {
 			macs = append(macs, p["mac"].(string))
@@ -175,7 +175,7 @@ func TestFilesMaskPasswordsUnlessRevealed(t *testing.T) {
 		t.Errorf("a masked answer shows the password:\n%s", a.body)
 	}
 	for _, q := range []string{"?reveal=0", "?reveal=false", "?reveal=no"} {
-		if a := s.get("/phones/00137F38B3DE/files" + q).want(t, 200, ""); strings.Contains(string(a.body), "s3cret") {
+		if a := s.get("/phones/00137F38B3DE/files"+q).want(t, 200, ""); strings.Contains(string(a.body), "s3cret") {
 			t.Errorf("%s shows the password", q)
 		}
 	}
