@@ -214,7 +214,23 @@ func (s *stream) item(v any) {
 		return
 	}
 	b := bytes.TrimRight(s.buf.Bytes(), "\n")
+	if ascii(b) {
+		// What printable escapes is all at or above DEL: plain ASCII
+		// passes as it is, without its rune-by-rune look.
+		_, s.err = s.w.Write(b)
+		return
+	}
 	_, s.err = s.inert.Write(b)
+}
+
+// ascii reports whether b is all below DEL.
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // end writes the tail and flushes.

@@ -29,7 +29,8 @@ func TestPhonesListsAsTheCLIDoes(t *testing.T) {
 	s := start(t, inventory)
 	boot(s, time.Now().Add(-time.Minute), "192.0.2.50")
 	unknown := mustMAC("00137F0000AA")
-	s.record(event.Event{Time: time.Now(), MAC: unknown, IP: netip.MustParseAddr("192.0.2.7"), Source: event.TFTP, Kind: event.Request, File: "SEP00137F0000AA.cnf.xml", Outcome: event.OK})
+	s.record(event.Event{Time: time.Now(), MAC: unknown, IP: netip.MustParseAddr("192.0.2.7"), Source: event.TFTP, Kind: event.Request, File: "SEP00137F0000AA.cnf.xml", Outcome: event.OK,
+		Facts: event.Facts{Model: "79\u202e60"}})
 
 	a := s.get("/phones").want(t, 200, "")
 	if a.json["total"].(float64) != 3 || a.header.Get("X-Total-Count") != "3" || a.json["count"].(float64) != 3 {
@@ -60,6 +61,11 @@ func TestPhonesListsAsTheCLIDoes(t *testing.T) {
 		if !strings.Contains(strings.ReplaceAll(string(a.body), `": "`, `":"`), strings.ReplaceAll(w, `": "`, `":"`)) {
 			t.Errorf("answer lacks %s:\n%s", w, a.body)
 		}
+	}
+
+	// What a sender named is escaped for terminals, the value the same.
+	if strings.Contains(string(a.body), "\u202e") || !strings.Contains(string(a.body), `79\u202e60`) || got.Phones[2].Model != "79\u202e60" {
+		t.Errorf("model not inert: %q", got.Phones[2].Model)
 	}
 
 	for _, c := range []struct {
