@@ -70,6 +70,7 @@ func New(live node.Live) http.Handler {
 // the routes.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	h, pattern := a.mux.Handler(r)
 	if pattern != "" {
 		a.mux.ServeHTTP(w, r)
@@ -165,6 +166,9 @@ func reply(w http.ResponseWriter, status int, v any) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(printable.JSON(&b))
 	enc.SetIndent("", "  ")
+	// Generated XML reads as XML; the type and nosniff keep browsers
+	// from taking it for a page.
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
 		b.Reset()
@@ -194,6 +198,7 @@ func newStream(w http.ResponseWriter, status int, head string) *stream {
 	s := &stream{w: bufio.NewWriterSize(w, 64<<10)}
 	s.inert = printable.JSON(s.w)
 	s.enc = json.NewEncoder(&s.buf)
+	s.enc.SetEscapeHTML(false)
 	s.w.WriteString(head)
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,7 @@ type server struct {
 	live node.Live
 	base string // http://127.0.0.1:PORT/api/v1
 	data string
+	tftp netip.AddrPort
 }
 
 func start(t *testing.T, config string) *server {
@@ -82,7 +84,7 @@ func start(t *testing.T, config string) *server {
 		mux.Handle("/api/v1/", http.StripPrefix("/api/v1", api.New(l)))
 		return mux, nil
 	})
-	return &server{t: t, live: n.Live, base: n.Admin + "/api/v1", data: data}
+	return &server{t: t, live: n.Live, base: n.Admin + "/api/v1", data: data, tftp: n.TFTP}
 }
 
 // record stores events as the node's writer would.
