@@ -41,9 +41,9 @@ func TestObserve(t *testing.T) {
 		{Source: event.Provision, Kind: event.Upgrade},
 		{Source: event.Provision, Kind: event.Upgrade},
 		{Source: event.Provision, Kind: event.LoopBreaker},
-		{Source: event.Provision, Kind: "new-kind"},                               // other
-		{Source: event.TFTP, Kind: event.Request, Outcome: event.OK, Bytes: 5},     // the TFTP server counts these
-		{Source: event.DHCP, Kind: event.DHCPRequest},                              // not a file request
+		{Source: event.Provision, Kind: "new-kind"},                                 // other
+		{Source: event.TFTP, Kind: event.Request, Outcome: event.OK, Bytes: 5},      // the TFTP server counts these
+		{Source: event.DHCP, Kind: event.DHCPRequest},                               // not a file request
 		{Source: event.Syslog, Kind: event.SyslogLine, Detail: "%PHONE-3-BOOT ..."}, // not counted
 	} {
 		m.Observe(ev)
