@@ -395,7 +395,9 @@ func TestIdentityPolicy(t *testing.T) {
 	if after.Running != before.Running || after.IP != before.IP || after.Fetching != nil {
 		t.Errorf("phone A changed: before %+v, after %+v", before, after)
 	}
-	ev := f.waitEvent(func(ev event.Event) bool { return ev.Kind == event.Foreign && ev.MAC == macA && strings.Contains(ev.Detail, "over http") })
+	ev := f.waitEvent(func(ev event.Event) bool {
+		return ev.Kind == event.Foreign && ev.MAC == macA && strings.Contains(ev.Detail, "over http")
+	})
 	if ev.IP.String() != addrB && ev.IP.String() != stranger {
 		t.Errorf("foreign event names %s", ev.IP)
 	}
