@@ -197,6 +197,8 @@ func (s *Service) send(w *countingWriter, r *http.Request, x *exchange, f files.
 	case w.status == http.StatusNotModified:
 		// The phone has this file already, as it would after a download.
 		x.outcome, x.whole, x.detail = event.OK, true, "not modified since the phone's copy"
+	case w.status == http.StatusPartialContent && h.Get("Content-Range") == fmt.Sprintf("bytes 0-%d/%d", size-1, size) && w.n == size:
+		x.outcome, x.whole, x.detail = event.OK, true, "the whole file, asked for as a range"
 	case w.status == http.StatusPartialContent:
 		// Part of the file is not the file: no load is learned from it.
 		x.outcome, x.detail = event.Partial, "range "+h.Get("Content-Range")

@@ -299,6 +299,12 @@ func TestHeadAndRanges(t *testing.T) {
 	if ev.MAC != macA || ev.Bytes != 100 || ev.Source != event.HTTP {
 		t.Errorf("partial event: %+v", ev)
 	}
+	// A range that is the whole file is a download like any other.
+	loader := fwtest.Classic(load)[0]
+	if resp, body := f.get(addrA, "GET", loader, "Range: bytes=0-"); resp.StatusCode != http.StatusPartialContent || len(body) != 300000 {
+		t.Errorf("Range bytes=0-: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	f.waitEvent(func(ev event.Event) bool { return ev.File == loader && ev.Outcome == event.OK && ev.Bytes == 300000 })
 }
 
 // A firmware file fetched in parts is not a file the phone has: only
