@@ -107,7 +107,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // outcomes are the label values of a transfer's outcome: the event
 // vocabulary's (TFTP's are the same words).
 var outcomes = [...]event.Outcome{event.OK, event.NotFound, event.Denied, event.Refused, event.BadRequest,
-	event.Timeout, event.Aborted, event.Probe, event.Failed, event.Shutdown}
+	event.Timeout, event.Aborted, event.Probe, event.Failed, event.Shutdown, event.Partial}
 
 // outcomeIndex is o's place in outcomes; an unknown one counts as failed.
 func outcomeIndex(o event.Outcome) int {
