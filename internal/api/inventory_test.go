@@ -1,14 +1,22 @@
 package api_test
 
 import (
+	"context"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"phoneboot/internal/api"
 	"phoneboot/internal/config"
+	"phoneboot/internal/node"
 )
 
 func (s *server) configText() string {
@@ -201,4 +209,89 @@ func TestInventoryEditOfABrokenFile(t *testing.T) {
 		t.Errorf("first add: %s", a.body)
 	}
 	s2.get("/inventory/00137F000012").want(t, 404, "not in the inventory")
+}
+
+// An edit is written even when the reload after it fails (here: a
+// template phoneboot does not know); the answer says why.
+func TestInventoryEditReportsAFailedReload(t *testing.T) {
+	s := start(t, inventory)
+	if err := os.MkdirAll(filepath.Join(s.data, "templates"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.data, "templates", "bogus.tmpl"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := s.sendJSON(http.MethodPost, "/inventory", map[string]any{"mac": "00137F000011", "model": "7960", "protocol": "SCCP"}).want(t, 201, "")
+	ro := a.json["reload"].(map[string]any)
+	if ro["ok"] != false || !strings.Contains(ro["error"].(string), "bogus.tmpl") || !strings.Contains(s.configText(), "00:13:7f:00:00:11") {
+		t.Errorf("reload: %s", a.body)
+	}
+}
+
+// A config file named with --config that is gone: edits are refused,
+// not a new file made where serve was told to look.
+func TestInventoryNamedConfigMissing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "site.toml")
+	if err := os.WriteFile(path, []byte(inventory), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, live: runNamed(t, filepath.Join(dir, "data"), path)}
+	srv := httptest.NewServer(http.StripPrefix("/api/v1", api.New(s.live)))
+	t.Cleanup(srv.Close)
+	s.base = srv.URL + "/api/v1"
+	if !s.live.ConfigGiven || s.live.ConfigFile != path {
+		t.Fatalf("live: %+v", s.live)
+	}
+	s.get("/inventory/00137F38B3DE").want(t, 200, "")
+	os.Remove(path)
+	s.get("/inventory/00137F38B3DE").want(t, 404, "does not exist")
+	s.do(http.MethodPut, "/inventory/00137F38B3DE", "text/plain", strings.NewReader("[[phone]]\nmac = \"00137F38B3DE\"\n")).want(t, 409, "does not exist")
+	s.sendJSON(http.MethodPost, "/inventory", map[string]any{"mac": "00137F000011"}).want(t, 409, "does not exist")
+	s.do(http.MethodDelete, "/inventory/00137F38B3DE", "", nil).want(t, 404, "does not exist")
+	if _, err := os.Stat(path); err == nil {
+		t.Error("an edit made the named config file")
+	}
+}
+
+// runNamed runs node.Run with a config file named as --config names it
+// (nodetest takes serve's flags, which --config is not one of), and
+// returns its Live.
+func runNamed(t *testing.T, data, configFile string) node.Live {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	opts := node.Flags(fs)
+	if err := fs.Parse([]string{"--tftp-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--http-addr", "", "--syslog-addr", ""}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := opts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Data, o.ConfigFile, o.Grace = data, configFile, time.Second
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	lives := make(chan node.Live, 1)
+	o.Admin = func(l node.Live) (http.Handler, error) {
+		lives <- l
+		return http.NotFoundHandler(), nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx, o) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("node did not stop within 15s")
+		}
+	})
+	select {
+	case l := <-lives:
+		return l
+	case err := <-done:
+		t.Fatalf("node did not start: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("node did not start within 15s")
+	}
+	return node.Live{}
 }
