@@ -322,7 +322,14 @@ func (q *query) int(k string, def, lo, hi int64) int64 {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < lo || n > hi {
-		q.bad(fmt.Sprintf("query parameter %s=%q: want a whole number from %d to %d", k, s, lo, hi))
+		want := fmt.Sprintf("a whole number from %d to %d", lo, hi)
+		if hi >= 1<<31 {
+			want = fmt.Sprintf("a whole number, at least %d", lo)
+		}
+		if k == "before" {
+			want = "an event id (the next_before of the page before)"
+		}
+		q.bad(fmt.Sprintf("query parameter %s=%q: want %s", k, s, want))
 		return def
 	}
 	return n

@@ -190,7 +190,9 @@ func (a *api) reload(ctx context.Context) reloadOutcome {
 	if a.live.Reload == nil {
 		return reloadOutcome{OK: false, Error: "this server does not reload"}
 	}
-	err := a.live.Reload(ctx)
+	// The edit is written: the reload runs to its end even if the client
+	// goes away meanwhile.
+	err := a.live.Reload(context.WithoutCancel(ctx))
 	if err == nil {
 		return reloadOutcome{OK: true}
 	}
