@@ -153,6 +153,15 @@ type Problem struct {
 	Reason    string `json:"reason"`
 }
 
+// WriteError answers an error in the API's shape, for what stands in
+// front of the API (the admin server's auth, CSRF and size checks), so
+// that a script sees one shape for every refusal under /api/v1.
+func WriteError(w http.ResponseWriter, status int, message string) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	fail(w, status, message)
+}
+
 // fail answers an error.
 func fail(w http.ResponseWriter, status int, msg string, problems ...Problem) {
 	reply(w, status, struct {

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"phoneboot/internal/api"
 	"phoneboot/internal/event"
 	"phoneboot/internal/fleet"
 )
@@ -279,5 +281,15 @@ func TestRoutesAnswerInOneShape(t *testing.T) {
 	}
 	if a := s.do(http.MethodHead, "/phones", "", nil); a.status != 200 || len(a.body) != 0 {
 		t.Errorf("HEAD: %d %q", a.status, a.body)
+	}
+}
+
+func TestWriteErrorIsTheAPIsShape(t *testing.T) {
+	rec := httptest.NewRecorder()
+	api.WriteError(rec, http.StatusUnauthorized, "a token is needed")
+	var got struct{ Error api.Error }
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Error.Status != 401 || got.Error.Message != "a token is needed" ||
+		rec.Code != 401 || rec.Header().Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Errorf("WriteError: %d %q %v", rec.Code, rec.Body, err)
 	}
 }
