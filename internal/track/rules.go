@@ -358,28 +358,37 @@ func Impostor(tl Timeline) []Finding {
 // QuietMidUpgrade: the last request was part of a download (or the phone
 // flashed a new load and did not come back), and nothing happened for
 // longer than QuietAfter.
-func QuietMidUpgrade(tl Timeline) []Finding {
+func QuietMidUpgrade(tl Timeline) []Finding { return at(quietMidUpgrade)(tl) }
+
+func quietMidUpgrade(tl Timeline) func(time.Time) []Finding {
 	reqs := requests(tl.Events)
 	if len(reqs) == 0 {
 		return nil
 	}
 	last, lastEv := reqs[len(reqs)-1], tl.Events[len(tl.Events)-1]
 	flashed := lastEv.Is(event.Provision, event.Load) && last.n.Kind == phone.KindImage
-	gap := tl.Now.Sub(lastEv.Time)
-	if !flashed && !downloading(last, tl.Running) || gap <= tl.Settings.QuietAfter {
+	if !flashed && !downloading(last, tl.Running) {
 		return nil
 	}
 	f := Finding{Rule: "quiet-mid-upgrade", Severity: SevError, At: lastEv.Time, Source: "docs/cisco-79xx.md §1.6 (Protocol Application Invalid); seed page",
-		Symptom: fmt.Sprintf("stopped mid-upgrade: nothing since %s, %s ago", last.name, gap.Round(time.Second)),
-		Cause:   "the phone lost power while flashing, or the upgrade went half way: once the loader is upgraded the phone forgets its network settings and, without a TFTP server from DHCP, comes up with \"Protocol Application Invalid\" (§1.6 [S28])",
-		Do:      "look at the phone; make sure DHCP gives option 150 (or 66) pointing at phoneboot and power-cycle it; if it still does not ask for files, " + factoryReset}
-	if flashed {
-		f.Symptom = fmt.Sprintf("stopped mid-upgrade: the phone flashed %s and has not come back for %s", lastEv.Facts.Running, gap.Round(time.Second))
-	}
+		Cause: "the phone lost power while flashing, or the upgrade went half way: once the loader is upgraded the phone forgets its network settings and, without a TFTP server from DHCP, comes up with \"Protocol Application Invalid\" (§1.6 [S28])",
+		Do:    "look at the phone; make sure DHCP gives option 150 (or 66) pointing at phoneboot and power-cycle it; if it still does not ask for files, " + factoryReset}
 	if l, ok := phone.ParseLoadID(last.n.Load); ok && l.Loader {
 		f.Cause = "its last file was the loader " + last.name + "; " + f.Cause
 	}
-	return []Finding{f}
+	name, flashedLoad, quiet := last.name, lastEv.Facts.Running, tl.Settings.QuietAfter
+	return func(now time.Time) []Finding {
+		gap := now.Sub(f.At)
+		if gap <= quiet {
+			return nil
+		}
+		f := f
+		f.Symptom = fmt.Sprintf("stopped mid-upgrade: nothing since %s, %s ago", name, gap.Round(time.Second))
+		if flashed {
+			f.Symptom = fmt.Sprintf("stopped mid-upgrade: the phone flashed %s and has not come back for %s", flashedLoad, gap.Round(time.Second))
+		}
+		return []Finding{f}
+	}
 }
 
 // UpgradeBlocked relays provision's "upgrade-blocked" event while it is

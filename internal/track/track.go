@@ -125,40 +125,115 @@ const Window = time.Hour
 // sorted oldest first).
 type Rule func(tl Timeline) []Finding
 
+// A timed rule is one whose finding depends on how long ago something
+// happened: it reads the timeline once and returns what it finds at a
+// given time (nil: nothing, whatever the time).
+type timedRule func(tl Timeline) func(now time.Time) []Finding
+
+// rule is one of Rules: plain, or timed.
+type rule struct {
+	plain Rule
+	timed timedRule
+}
+
+// rules are run by Analyze, in this order (the order of findings of the
+// same severity).
+var rules = []rule{
+	{plain: CTLLoop}, {plain: ConfigLoop}, {plain: MissingFile}, {plain: MissingTermFile}, {plain: DownloadRestarts},
+	{plain: OldSIPOS79XX}, {plain: ForeignTFTP}, {plain: Impostor}, {timed: quietMidUpgrade}, {plain: UpgradeBlocked},
+	{plain: DHCPDiscoverLoop}, {timed: dhcpNoTFTP}, {plain: DHCPDecline},
+}
+
 // Rules are run by Analyze, in this order (the order of findings of the
 // same severity).
 func Rules() []Rule {
-	return []Rule{
-		CTLLoop, ConfigLoop, MissingFile, MissingTermFile, DownloadRestarts,
-		OldSIPOS79XX, ForeignTFTP, Impostor, QuietMidUpgrade, UpgradeBlocked,
-		DHCPDiscoverLoop, DHCPNoTFTP, DHCPDecline,
+	out := make([]Rule, len(rules))
+	for i, r := range rules {
+		out[i] = r.plain
+		if r.timed != nil {
+			out[i] = at(r.timed)
+		}
+	}
+	return out
+}
+
+// at is a timed rule judged at the timeline's Now.
+func at(r timedRule) Rule {
+	return func(tl Timeline) []Finding {
+		if found := r(tl); found != nil {
+			return found(tl.Now)
+		}
+		return nil
 	}
 }
 
-// Analyze derives the state and runs every rule.
-func Analyze(tl Timeline) State {
+// Analyze derives the state and runs every rule: Prepare(tl).At(tl.Now).
+func Analyze(tl Timeline) State { return Prepare(tl).At(tl.Now) }
+
+// Analysis is a timeline read through: all of what Analyze derives from
+// it, except what depends on the time it is judged at (how long the
+// phone has been silent). Prepare does the work; At is cheap, so a caller
+// that keeps the Analysis of each phone (internal/fleet) judges thousands
+// of phones at the current time without reading their events again. It
+// keeps no event.
+type Analysis struct {
+	st    State     // Phase, Detail, Download as the requests say; no Findings
+	found []finding // of the rules, in their order
+	quiet time.Duration
+}
+
+// finding is what one rule found: fixed, or (at set) depending on the time.
+type finding struct {
+	fixed []Finding
+	at    func(now time.Time) []Finding
+}
+
+// Prepare reads the timeline for At; tl.Now is not used.
+func Prepare(tl Timeline) Analysis {
 	tl.Events = slices.Clone(tl.Events)
 	slices.SortStableFunc(tl.Events, byTime)
 	tl.Running, tl.Target = running(tl), target(tl)
-	st := State{Running: tl.Running, Target: tl.Target, LastSeen: tl.LastSeen}
-	if n := len(tl.Events); n > 0 && tl.Events[n-1].Time.After(st.LastSeen) {
-		st.LastSeen = tl.Events[n-1].Time
+	a := Analysis{st: State{Running: tl.Running, Target: tl.Target, LastSeen: tl.LastSeen}, quiet: tl.Settings.QuietAfter}
+	if n := len(tl.Events); n > 0 && tl.Events[n-1].Time.After(a.st.LastSeen) {
+		a.st.LastSeen = tl.Events[n-1].Time
 	}
-	for _, r := range Rules() {
-		st.Findings = append(st.Findings, r(tl)...)
+	for _, r := range rules {
+		if r.timed != nil {
+			if at := r.timed(tl); at != nil {
+				a.found = append(a.found, finding{at: at})
+			}
+		} else if fs := r.plain(tl); len(fs) > 0 {
+			a.found = append(a.found, finding{fixed: fs})
+		}
+	}
+	a.st.Phase, a.st.Detail, a.st.Download = phase(tl, a.st.Running, a.st.Target)
+	return a
+}
+
+// At is the state of the phone at now: Analyze's, for a timeline whose
+// Now is now. Its Findings and Download are the caller's to change.
+func (a Analysis) At(now time.Time) State {
+	st := a.st
+	for _, f := range a.found {
+		if f.at != nil {
+			st.Findings = append(st.Findings, f.at(now)...)
+		} else {
+			st.Findings = append(st.Findings, f.fixed...)
+		}
 	}
 	slices.SortStableFunc(st.Findings, func(a, b Finding) int { return cmp.Compare(rank(a.Severity), rank(b.Severity)) })
-
-	st.Phase, st.Detail, st.Download = phase(tl, st.Running, st.Target)
+	if st.Download != nil {
+		p := *st.Download
+		st.Download = &p
+	}
 	// An error outranks what the requests look like; a phone that went
 	// silent before it was done is "quiet". One that is done is expected
 	// to go silent: it talks to its call control now (§1.1 stage 7).
-	quiet := tl.Settings.QuietAfter
 	switch {
 	case len(st.Findings) > 0 && st.Findings[0].Severity == SevError:
 		st.Phase, st.Detail = PhaseStuck, st.Findings[0].Symptom
-	case st.Phase != PhaseUpToDate && st.Phase != PhaseUnknown && tl.Now.Sub(st.LastSeen) > quiet:
-		st.Phase, st.Detail = PhaseQuiet, fmt.Sprintf("nothing for %s; last: %s", tl.Now.Sub(st.LastSeen).Round(time.Second), st.Detail)
+	case st.Phase != PhaseUpToDate && st.Phase != PhaseUnknown && now.Sub(st.LastSeen) > a.quiet:
+		st.Phase, st.Detail = PhaseQuiet, fmt.Sprintf("nothing for %s; last: %s", now.Sub(st.LastSeen).Round(time.Second), st.Detail)
 	}
 	return st
 }
