@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -147,4 +148,35 @@ func TestPhonesCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	same(t, "no events", f)
+}
+
+// TestRulesParsedOnce: the findings of Analyze, whose rules share the
+// requests it parsed once, are those of each rule run on its own.
+func TestRulesParsedOnce(t *testing.T) {
+	f := fillFleet(t, t.TempDir(), 200)
+	ctx := context.Background()
+	rank := map[string]int{track.SevError: 0, track.SevWarning: 1, track.SevInfo: 2}
+	n := 0
+	for i := range 200 {
+		events, err := f.Store.Events(ctx, fixtureMAC(i), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []time.Duration{0, 10 * time.Minute, 3 * time.Hour} {
+			tl := track.Timeline{MAC: fixtureMAC(i), Events: events, Now: fixtureNow.Add(at), Settings: Settings(f.Config)}
+			got := track.Analyze(tl).Findings
+			var want []track.Finding
+			for _, r := range track.Rules() {
+				want = append(want, r(tl)...)
+			}
+			slices.SortStableFunc(want, func(a, b track.Finding) int { return rank[a.Severity] - rank[b.Severity] })
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("phone %d at +%s: Analyze\n%+v\nthe rules\n%+v", i, at, got, want)
+			}
+			n += len(got)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no findings at all: the fixture tests nothing")
+	}
 }

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"phoneboot/internal/event"
@@ -86,20 +88,28 @@ func (sn *Snapshot) Mark(ctx context.Context) (Mark, error) {
 func (m Mark) Lost(first EventKey) bool { return m.Empty || first.Before(m.Oldest) }
 
 // Since returns the phones that have events with an id above newest (a
-// Mark's Newest), in MAC order.
+// Mark's Newest), each once, in MAC order.
 func (sn *Snapshot) Since(ctx context.Context, newest int64) ([]phone.MAC, error) {
-	rows, err := sn.tx.QueryContext(ctx, `SELECT DISTINCT mac FROM events WHERE id > $1 AND mac IS NOT NULL ORDER BY mac`, newest)
+	// The new events by id (a range of the table's own b-tree), not
+	// DISTINCT mac or mac IS NOT NULL, which SQLite answers by walking the
+	// whole index events_mac_time.
+	rows, err := sn.tx.QueryContext(ctx, `SELECT mac FROM events WHERE id > $1`, newest)
 	if err != nil {
 		return nil, fmt.Errorf("phones with new events: %w", err)
 	}
 	defer rows.Close()
 	var out []phone.MAC
+	got := map[string]bool{}
 	for rows.Next() {
-		var text string
+		var text sql.Null[string]
 		if err := rows.Scan(&text); err != nil {
 			return nil, fmt.Errorf("phones with new events: %w", err)
 		}
-		m, err := phone.ParseMAC(text)
+		if !text.Valid || got[text.V] {
+			continue
+		}
+		got[text.V] = true
+		m, err := phone.ParseMAC(text.V)
 		if err != nil {
 			return nil, fmt.Errorf("phones with new events: %w", err)
 		}
@@ -108,6 +118,7 @@ func (sn *Snapshot) Since(ctx context.Context, newest int64) ([]phone.MAC, error
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("phones with new events: %w", err)
 	}
+	slices.SortFunc(out, func(a, b phone.MAC) int { return bytes.Compare(a[:], b[:]) })
 	return out, nil
 }
 

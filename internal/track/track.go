@@ -100,6 +100,10 @@ type Timeline struct {
 	Loads map[string][]File
 	// Settings are the rules' thresholds.
 	Settings Settings
+
+	// reqs are the requests of Events, sorted, when parsed (Prepare).
+	reqs   []req
+	parsed bool
 }
 
 // Settings are the thresholds of the rules, from the config.
@@ -192,6 +196,7 @@ type finding struct {
 func Prepare(tl Timeline) Analysis {
 	tl.Events = slices.Clone(tl.Events)
 	slices.SortStableFunc(tl.Events, byTime)
+	tl.reqs, tl.parsed = requests(tl.Events), true
 	tl.Running, tl.Target = running(tl), target(tl)
 	a := Analysis{st: State{Running: tl.Running, Target: tl.Target, LastSeen: tl.LastSeen}, quiet: tl.Settings.QuietAfter}
 	if n := len(tl.Events); n > 0 && tl.Events[n-1].Time.After(a.st.LastSeen) {
@@ -253,7 +258,7 @@ func byTime(a, b event.Event) int { return a.Time.Compare(b.Time) }
 // phase is what the requests of the phone's last boot say, before
 // findings and silence are taken into account.
 func phase(tl Timeline, run, tgt string) (string, string, *Progress) {
-	reqs := requests(tl.Events)
+	reqs := tl.allRequests()
 	if len(reqs) == 0 {
 		if len(tl.Events) == 0 {
 			return PhaseUnknown, "no events", nil
@@ -480,26 +485,45 @@ func lastPlan(evs []event.Event) (event.Event, bool) {
 
 // req is a file request of the timeline, its name parsed.
 type req struct {
-	ev   event.Event
+	ev   *event.Event
+	at   int    // ev's index in the events it was found in
 	name string // as asked, without a leading "/" or "./"
 	n    phone.Name
 }
 
 // requests are the file requests among evs.
-func requests(evs []event.Event) []req { return requestsWhere(evs, event.Event.IsRequest) }
+func requests(evs []event.Event) []req { return requestsWhere(evs, (*event.Event).IsRequest) }
 
 // requestsWhere are the events keep keeps, as requests.
-func requestsWhere(evs []event.Event, keep func(event.Event) bool) []req {
+func requestsWhere(evs []event.Event, keep func(*event.Event) bool) []req {
 	var out []req
-	for _, ev := range evs {
+	for i := range evs {
+		ev := &evs[i]
 		if !keep(ev) {
 			continue
 		}
 		name := strings.TrimLeft(strings.ReplaceAll(ev.File, `\`, "/"), "/")
 		name = strings.TrimPrefix(name, "./")
-		out = append(out, req{ev: ev, name: name, n: phone.ParseName(name)})
+		out = append(out, req{ev: ev, at: i, name: name, n: phone.ParseName(name)})
 	}
 	return out
+}
+
+// allRequests are the requests of tl.Events: parsed once by Prepare for
+// every rule, else here.
+func (tl Timeline) allRequests() []req {
+	if tl.parsed {
+		return tl.reqs
+	}
+	return requests(tl.Events)
+}
+
+// recentRequests are the requests of recent(tl.Events).
+func (tl Timeline) recentRequests() []req {
+	all := tl.allRequests()
+	from := len(tl.Events) - len(recent(tl.Events))
+	k, _ := slices.BinarySearchFunc(all, from, func(r req, i int) int { return cmp.Compare(r.at, i) })
+	return all[k:]
 }
 
 // recent are the events of the last Window before the last event.
