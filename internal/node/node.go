@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -65,6 +66,10 @@ type Options struct {
 	Grace           time.Duration   // how long running transfers may finish at shutdown
 
 	Logger *slog.Logger
+	// Listening, when set, is told each address a service listens on
+	// ("tftp", "syslog", "phone HTTP", "admin web"): how tests find the
+	// ports of services given port 0.
+	Listening func(service string, addr net.Addr)
 }
 
 // ListenError is a service address that could not be opened; its message
@@ -133,6 +138,14 @@ func Run(ctx context.Context, o Options) error {
 		defer up.Close()
 		srv.Receiver = up
 	}
+	// The admin server's handler refuses an unsafe setup (a public
+	// address without a token) before anything is served.
+	var admin http.Handler
+	if o.AdminAddr != "" && o.Admin != nil {
+		if admin, err = o.Admin(n.live()); err != nil {
+			return err
+		}
+	}
 	conns, err := tftp.Listen(o.TFTPAddr)
 	if err != nil {
 		return &ListenError{Addr: o.TFTPAddr, Err: udpnet.Explain(o.TFTPAddr, "TFTP server", "--tftp-addr", ":6969", "tftpd-hpa, atftpd, dnsmasq, inetd", err)}
@@ -149,17 +162,19 @@ func Run(ctx context.Context, o Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range conns {
 		n.log.Info("tftp listening", "addr", c.LocalAddr().String(), "root", n.root)
+		n.listening("tftp", c.LocalAddr())
 		g.Go(func() error { return srv.Serve(gctx, c) })
 	}
 	for _, c := range logConns {
 		n.log.Info("syslog listening", "addr", c.LocalAddr().String())
+		n.listening("syslog", c.LocalAddr())
 		g.Go(func() error { return logSrv.Serve(gctx, c) })
 	}
 	if dhcpSrv != nil {
 		g.Go(func() error { return dhcpSrv.run(gctx) })
 		g.Go(func() error { dhcpSrv.warn(gctx); return nil })
 	}
-	n.serveHTTP(gctx, g)
+	n.serveHTTP(gctx, g, admin)
 	g.Go(func() error { n.watch(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
@@ -255,6 +270,12 @@ func savedPhones(ctx context.Context, db *store.Store) ([]phonestate.Saved, erro
 		}
 	}
 	return out, nil
+}
+
+func (n *node) listening(service string, addr net.Addr) {
+	if n.opts.Listening != nil {
+		n.opts.Listening(service, addr)
+	}
 }
 
 // record stores ev and hands it to whoever watches live and counts.

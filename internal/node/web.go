@@ -52,11 +52,11 @@ func (n *node) live() Live {
 		Config: n.cfg.Load, Reload: n.reload}
 }
 
-// serveHTTP starts the phones' HTTP file service and the admin server,
-// each when its address is set. Both are extras: when one cannot listen,
+// serveHTTP starts the phones' HTTP file service when its address is set
+// and the admin server when it has a handler. Both are extras: when one cannot listen,
 // serve says why and goes on (phones fall back to TFTP; the CLI shows
 // what the pages do).
-func (n *node) serveHTTP(ctx context.Context, g *errgroup.Group) {
+func (n *node) serveHTTP(ctx context.Context, g *errgroup.Group, admin http.Handler) {
 	o := n.opts
 	if o.HTTPAddr != "" {
 		svc := &phonehttp.Service{Prov: n.prov}
@@ -66,14 +66,9 @@ func (n *node) serveHTTP(ctx context.Context, g *errgroup.Group) {
 		// A download running at shutdown may finish (within the grace).
 		n.listenHTTP(ctx, g, "phone HTTP", o.HTTPAddr, "--http-addr", "127.0.0.1:6970", svc, context.Background())
 	}
-	if o.AdminAddr != "" && o.Admin != nil {
-		h, err := o.Admin(n.live())
-		if err != nil {
-			n.log.Warn("admin web server not started (serving goes on): " + err.Error())
-			return
-		}
+	if admin != nil {
 		// Live pages end at shutdown.
-		n.listenHTTP(ctx, g, "admin web", o.AdminAddr, "--admin-addr", "127.0.0.1:18069", h, ctx)
+		n.listenHTTP(ctx, g, "admin web", o.AdminAddr, "--admin-addr", "127.0.0.1:18069", admin, ctx)
 	}
 }
 
@@ -90,6 +85,7 @@ func (n *node) listenHTTP(ctx context.Context, g *errgroup.Group, what, addr, fl
 		MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context { return base }}
 	n.log.Info(what+" listening", "addr", ln.Addr().String())
+	n.listening(what, ln.Addr())
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("%s server stopped: %w", what, err)

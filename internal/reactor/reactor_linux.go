@@ -306,6 +306,10 @@ func (l *Loop) drop(r *reg) {
 	}
 	l.count--
 	r.h.Close()
+	// The timer heap may hold r until its deadline passes (stale entries
+	// are skipped, not removed): let the handler go now, so that a burst
+	// of short transfers does not keep them all alive for their timeout.
+	r.h = nil
 }
 
 // timerHeap is a min-heap of deadlines, written out instead of

@@ -269,7 +269,8 @@ func (t *Templates) exec(name string, d *Data, inputs ...any) ([]byte, error) {
 	if err := t.tmpl[name].Execute(&buf, d); err != nil {
 		return nil, fmt.Errorf("render %s: %w", d.File, cleanErr(err))
 	}
-	return buf.Bytes(), nil
+	// Exactly its size: rendered files are kept (provision caches them).
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 // DeviceConfig renders SEP<MAC>.cnf.xml (§2.1, §2.3).

@@ -25,7 +25,10 @@ func TestKillDuringBootStorm(t *testing.T) {
 	// binding), so that each new MAC's config is served to it.
 	data := filepath.Join(t.TempDir(), "data")
 	fwtest.Write(t, data, "phoneboot.toml", []byte("[security]\nfirst_sight = false\n"))
-	p, port, _ := serveData(t, data, "--tftp-rate", "0")
+	// Every request is a new phone: without a cap on unknown phones, so
+	// that a fast machine's storm does not evict the oldest (with their
+	// events) before the kill.
+	p, port, _ := serveData(t, data, "--tftp-rate", "0", "--unknown-phones-max", "0")
 	client := tftptest.Client{Server: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), Timeout: 200 * time.Millisecond, Retries: 2}
 	type done struct {
 		name string
