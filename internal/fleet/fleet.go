@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"phoneboot/internal/config"
@@ -169,12 +171,29 @@ func (f Fleet) Phones(ctx context.Context) ([]Row, error) {
 		if len(needMACs) > len(rows)/2 {
 			which = nil // all phones in one query beats many lists of MACs
 		}
+		// Reading the timelines keeps one core busy; the analysis runs
+		// beside it on the others.
+		type job struct {
+			i      int
+			events []event.Event
+		}
+		jobs := make(chan job, 64)
+		var wg sync.WaitGroup
+		for range runtime.GOMAXPROCS(0) {
+			wg.Go(func() {
+				for j := range jobs {
+					entries[j.i] = f.prepare(&rows[j.i], seen[rows[j.i].MAC], j.events, settings)
+				}
+			})
+		}
 		err := sn.Timelines(ctx, timelineLength, which, func(mac phone.MAC, events []event.Event) error {
 			if i, ok := need[mac]; ok {
-				entries[i] = f.prepare(&rows[i], seen[mac], events, settings)
+				jobs <- job{i, events}
 			}
 			return nil
 		})
+		close(jobs)
+		wg.Wait()
 		if err != nil {
 			return nil, err
 		}
