@@ -20,7 +20,9 @@ import (
 //     front end's first call).
 //   - PhonesCached: with a Cache, nothing changed since the last call.
 //   - PhonesCachedBusy: with a Cache, 200 phones got an event since the
-//     last call (a boot storm's second).
+//     last call.
+//   - PhonesCachedStorm: the same with 2,000 phones (a boot storm's
+//     second).
 //   - Phone: one phone and its newest 100 events (`phones show`).
 //   - Loads: the rows without timelines (`firmware list`).
 func BenchmarkPhones10k(b *testing.B) {
@@ -52,28 +54,33 @@ func BenchmarkPhones10k(b *testing.B) {
 			list(b, f)
 		}
 	})
-	b.Run("PhonesCachedBusy", func(b *testing.B) {
-		f := f
-		f.Cache = NewCache()
-		list(b, f)
-		b.ReportAllocs()
-		b.ResetTimer()
-		round := 0
-		for b.Loop() {
-			b.StopTimer()
-			var evs []event.Event
-			for k := range 200 {
-				evs = append(evs, event.Event{Time: fixtureNow.Add(time.Duration(round) * time.Second), MAC: fixtureMAC((round*200 + k*37) % n),
-					Source: event.Syslog, Kind: event.SyslogLine, Detail: "<190>line 1 registered"})
-			}
-			if err := f.Store.Record(ctx, evs); err != nil {
-				b.Fatal(err)
-			}
-			round++
-			b.StartTimer()
+	// Between two calls, changed phones each got an event.
+	busy := func(changed int) func(b *testing.B) {
+		return func(b *testing.B) {
+			f := f
+			f.Cache = NewCache()
 			list(b, f)
+			b.ReportAllocs()
+			b.ResetTimer()
+			round := 0
+			for b.Loop() {
+				b.StopTimer()
+				var evs []event.Event
+				for k := range changed {
+					evs = append(evs, event.Event{Time: fixtureNow.Add(time.Duration(round) * time.Second), MAC: fixtureMAC((round*changed + k*37) % n),
+						Source: event.Syslog, Kind: event.SyslogLine, Detail: "<190>line 1 registered"})
+				}
+				if err := f.Store.Record(ctx, evs); err != nil {
+					b.Fatal(err)
+				}
+				round++
+				b.StartTimer()
+				list(b, f)
+			}
 		}
-	})
+	}
+	b.Run("PhonesCachedBusy", busy(200))
+	b.Run("PhonesCachedStorm", busy(2000))
 	b.Run("Phone", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
