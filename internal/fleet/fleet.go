@@ -112,8 +112,8 @@ const timelineLength = 500
 // each with its state and findings judged at Now. With a Cache, only the
 // timelines of phones that changed since the last call are read.
 func (f Fleet) Phones(ctx context.Context) ([]Row, error) {
-	c := f.Cache
-	if c == nil {
+	c, keep := f.Cache, f.Cache != nil
+	if !keep {
 		c = NewCache() // this call's only
 	}
 	c.mu.Lock()
@@ -205,7 +205,10 @@ func (f Fleet) Phones(ctx context.Context) ([]Row, error) {
 	}
 
 	now := f.now()
-	kept := make(map[phone.MAC]*analysis, min(len(rows), maxCached))
+	var kept map[phone.MAC]*analysis
+	if keep {
+		kept = make(map[phone.MAC]*analysis, min(len(rows), maxCached))
+	}
 	for i := range rows {
 		e := entries[i]
 		if e == nil {
@@ -213,10 +216,11 @@ func (f Fleet) Phones(ctx context.Context) ([]Row, error) {
 			continue
 		}
 		judge(&rows[i], e.a.At(now))
-		if len(kept) < maxCached {
+		if keep && len(kept) < maxCached {
 			kept[rows[i].MAC] = e
 		}
 	}
+	// The phones of this call only: one that left the store leaves.
 	c.phones, c.mark, c.marked = kept, mark, true
 	return rows, nil
 }
