@@ -180,3 +180,48 @@ func TestRulesParsedOnce(t *testing.T) {
 		t.Fatal("no findings at all: the fixture tests nothing")
 	}
 }
+
+// TestPhonesCacheConcurrent: fleet views sharing a Cache while events
+// are written; once the writes stop, the next call is exact.
+func TestPhonesCacheConcurrent(t *testing.T) {
+	ctx := context.Background()
+	const n = 100
+	f := fillFleet(t, t.TempDir(), n)
+	f.Cache = NewCache()
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 3 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if _, err := f.Phones(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for round := range 20 {
+		var evs []event.Event
+		for k := range 10 {
+			evs = append(evs, event.Event{Time: fixtureNow.Add(time.Duration(round) * time.Second), MAC: fixtureMAC((round*10 + k) % n),
+				Source: event.TFTP, Kind: event.Request, File: "CTLSEP" + fixtureMAC(k).Hex() + ".tlv", Outcome: event.NotFound})
+		}
+		if err := f.Store.Record(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(done)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	same(t, "after concurrent calls", f)
+}
