@@ -235,6 +235,10 @@ func printCase(c benchCase, aggs []*aggregate, took time.Duration) {
 // printRatios compares phoneboot with the best peer of this run and checks
 // the targets of the issue.
 func printRatios(c benchCase, aggs []*aggregate) {
+	if c.id == "http" {
+		printHTTPRatios(aggs)
+		return
+	}
 	var pb *aggregate
 	var peers, clean []*aggregate
 	for _, a := range aggs {

@@ -94,6 +94,7 @@ type node struct {
 	prov    *provision.Provisioner
 	feed    *feed.Hub
 	metrics *metrics.Metrics
+	running running // DHCP and syslog, once they run (for metrics)
 
 	reloading sync.Mutex                    // one reload at a time (watch, the admin server)
 	cfg       atomic.Pointer[config.Config] // as last loaded (config.Default without a file)
@@ -108,10 +109,10 @@ type node struct {
 func Run(ctx context.Context, o Options) error {
 	n := &node{opts: o, log: o.Logger, root: filepath.Join(o.Data, "tftp"), feed: feed.New(maxWatchers),
 		cfgFile: config.FileIn(o.Data, o.ConfigFile)}
-	n.metrics = n.newMetrics()
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
+	n.metrics = n.newMetrics()
 	if msg, warn := ensureFileLimit(uint64(max(o.TFTP.MaxTransfers, 0))); warn {
 		n.log.Warn(msg)
 	} else if msg != "" {

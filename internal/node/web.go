@@ -64,7 +64,10 @@ func (n *node) live() Live {
 func (n *node) serveHTTP(ctx context.Context, g *errgroup.Group, admin http.Handler) {
 	o := n.opts
 	if o.HTTPAddr != "" {
-		svc := &phonehttp.Service{Prov: n.prov}
+		// The same per-address rate and the same cap as TFTP (--tftp-rate,
+		// --tftp-burst, --tftp-max-transfers): a phone is one client.
+		svc := &phonehttp.Service{Prov: n.prov, Logger: n.log,
+			RatePerSource: o.TFTP.RatePerSource, RateBurst: o.TFTP.RateBurst, MaxActive: o.TFTP.MaxTransfers}
 		if o.RecordTransfers {
 			svc.Record = n.record
 		}
