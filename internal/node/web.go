@@ -41,8 +41,8 @@ type Live struct {
 	// broken file is an error and changes nothing).
 	Config func() *config.Config
 	Reload func(context.Context) error
-	// FleetCache is shared by every Fleet of this Live: the phones page
-	// and the API re-read only the phones that changed (fleet.Cache).
+	// FleetCache is shared by every Fleet of this Live (and /metrics):
+	// the phones page and the API re-read only the phones that changed.
 	FleetCache *fleet.Cache
 }
 
@@ -54,7 +54,7 @@ func (l Live) Fleet() fleet.Fleet {
 func (n *node) live() Live {
 	return Live{Data: n.opts.Data, ConfigFile: n.cfgFile, ConfigGiven: n.opts.ConfigFile != "",
 		Store: n.db, Catalog: n.catalog, Prov: n.prov, Feed: n.feed, Metrics: n.metrics.Handler(), Log: n.log,
-		Config: n.cfg.Load, Reload: n.reload, FleetCache: fleet.NewCache()}
+		Config: n.cfg.Load, Reload: n.reload, FleetCache: n.fleet}
 }
 
 // serveHTTP starts the phones' HTTP file service when its address is set
