@@ -61,7 +61,7 @@ func (n *node) phonesByState(ctx context.Context) (map[string]int, error) {
 	if n.db == nil || cfg == nil {
 		return nil, errors.New("not serving yet")
 	}
-	rows, err := fleet.Fleet{Store: n.db, Config: cfg}.Phones(ctx)
+	rows, err := fleet.Fleet{Store: n.db, Config: cfg, Cache: n.fleet}.Phones(ctx)
 	if err != nil {
 		return nil, err
 	}
