@@ -287,7 +287,11 @@ func newQuery(w http.ResponseWriter, r *http.Request, known ...string) *query {
 	q := &query{w: w, values: r.URL.Query(), known: known}
 	for k := range q.values {
 		if !contains(known, k) {
-			q.bad(fmt.Sprintf("unknown query parameter %q (this endpoint takes: %s)", k, strings.Join(known, ", ")))
+			takes := "none"
+			if len(known) > 0 {
+				takes = strings.Join(known, ", ")
+			}
+			q.bad(fmt.Sprintf("unknown query parameter %q (this endpoint takes: %s)", k, takes))
 			break
 		}
 	}

@@ -265,6 +265,7 @@ func TestEventsPaging(t *testing.T) {
 func TestRoutesAnswerInOneShape(t *testing.T) {
 	s := start(t, inventory)
 	s.get("/nothing/here").want(t, 404, "no API endpoint /nothing/here")
+	s.get("/firmware?x=1").want(t, 400, "(this endpoint takes: none)")
 	s.get("/phones/00137F38B3DE/files/extra").want(t, 404, "no API endpoint")
 	a := s.do(http.MethodPost, "/phones", "application/json", strings.NewReader("{}")).want(t, 405, "POST is not allowed on /phones")
 	if a.header.Get("Allow") != "GET, HEAD" {
