@@ -52,6 +52,18 @@ type reader struct {
 	groups []*group
 	loose  *group
 	notes  []string
+	// shown is how a path given is named in messages and Load.Source
+	// when not by itself (an upload's staging file: by its upload name).
+	shown map[string]string
+}
+
+// show is how path p given to Import is named.
+func (rd *reader) show(p string) (label, source string) {
+	if s, ok := rd.shown[p]; ok {
+		return s, s
+	}
+	abs, _ := filepath.Abs(p)
+	return p, abs
 }
 
 func newReader(maxSize int64, maxEntries int, stage func(io.Reader) (string, error)) *reader {
@@ -116,14 +128,16 @@ func (rd *reader) addFile(g *group, p, name string) error {
 		return err
 	}
 	if err := checkEntryName(name); err != nil {
-		return fmt.Errorf("%s: %v", p, err)
+		label, _ := rd.show(p)
+		return fmt.Errorf("%s: %v", label, err)
 	}
 	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return rd.entry(g, p, p, name, -1, f)
+	label, _ := rd.show(p)
+	return rd.entry(g, label, label, name, -1, f)
 }
 
 // addDir reads a directory tree as one package; archives in it are
@@ -198,8 +212,8 @@ func (rd *reader) addArchive(p, kind string) error {
 	if err != nil {
 		return err
 	}
-	abs, _ := filepath.Abs(p)
-	g := &group{label: p, source: abs}
+	label, source := rd.show(p)
+	g := &group{label: label, source: source}
 	rd.groups = append(rd.groups, g)
 	switch kind {
 	case "zip":

@@ -45,6 +45,12 @@ type newLoad struct {
 // termNN.default.loads files go with the load whose component list they
 // repeat (cisco-79xx.md §4.3).
 func (c *Catalog) Import(paths ...string) (ImportReport, error) {
+	return c.importPaths(paths, nil)
+}
+
+// importPaths is Import, with shown naming paths in messages and
+// Load.Source (reader.shown).
+func (c *Catalog) importPaths(paths []string, shown map[string]string) (ImportReport, error) {
 	if len(paths) == 0 {
 		return ImportReport{}, errors.New("nothing to import: give package files or directories")
 	}
@@ -87,6 +93,7 @@ func (c *Catalog) Import(paths ...string) (ImportReport, error) {
 		return rel, err
 	}
 	rd := newReader(c.MaxImportSize, c.MaxEntries, stage)
+	rd.shown = shown
 	for _, p := range paths {
 		if err := rd.addPath(p); err != nil {
 			return ImportReport{}, err

@@ -37,7 +37,7 @@ func (c *Catalog) ImportUploads(ups ...Upload) (ImportReport, error) {
 	}
 	limit := total
 	var paths []string
-	seen := map[string]bool{}
+	seen, shown := map[string]bool{}, map[string]string{}
 	for _, up := range ups {
 		name := filepath.Base(strings.ReplaceAll(up.Name, `\`, "/"))
 		if strings.TrimSpace(up.Name) == "" {
@@ -59,8 +59,9 @@ func (c *Catalog) ImportUploads(ups ...Upload) (ImportReport, error) {
 			return ImportReport{}, fmt.Errorf("the upload holds more than the %d MiB an import may hold", total>>20)
 		}
 		paths = append(paths, p)
+		shown[p] = "upload " + name
 	}
-	return c.Import(paths...)
+	return c.importPaths(paths, shown)
 }
 
 // writeUpload copies r to a new file at p, at most limit+1 bytes (one

@@ -23,6 +23,13 @@ func TestImportUploads(t *testing.T) {
 	if err != nil || len(r.Added) != 1 || r.Added[0].ID != sip812 {
 		t.Fatalf("ImportUploads = %+v, %v", r, err)
 	}
+	if src := r.Added[0].Source; src != "upload cmterm-7960-sip.8-12-00.zip" {
+		t.Errorf("source = %q, want the upload's name", src)
+	}
+	// A refusal names the upload, not where it was staged.
+	if _, err := c.ImportUploads(Upload{Name: "broken.zip", Body: strings.NewReader("not a zip")}); err == nil || !strings.HasPrefix(err.Error(), "upload broken.zip: not a readable zip") {
+		t.Errorf("broken upload: %v", err)
+	}
 	for _, bad := range []struct{ name, want string }{
 		{"", "without a file name"},
 		{"..", "not a plain file name"},
