@@ -52,7 +52,11 @@ type entryError struct {
 }
 
 func (s *Server) macOf(w http.ResponseWriter, r *http.Request) (phone.MAC, bool) {
-	mac, err := phone.ParseMAC(r.PathValue("mac"))
+	text := r.PathValue("mac")
+	if len(text) == 15 && strings.EqualFold(text[:3], "SEP") {
+		text = text[3:] // the device name
+	}
+	mac, err := phone.ParseMAC(text)
 	if err != nil {
 		s.fail(w, r, http.StatusNotFound, fmt.Sprintf("%q is not a MAC address (for example 00:13:7F:38:B3:DE).", r.PathValue("mac")))
 		return mac, false
@@ -89,6 +93,9 @@ func (s *Server) showPhone(w http.ResponseWriter, r *http.Request, status int, m
 		v.Entry = *entry
 	} else {
 		v.Entry = s.entry(mac, &v.Row)
+		if !reveal {
+			v.Entry.Text = maskEntry(v.Entry.Text)
+		}
 	}
 	v.Saved = r.URL.Query().Get("saved") == "1"
 	v.Guide, v.GuideErr = s.guide(r, mac, v.Model)
@@ -165,7 +172,11 @@ func (s *Server) saveEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	text := r.PostFormValue("entry")
-	err := config.SetPhone(s.live.ConfigFile, s.live.ConfigGiven, mac, text)
+	old, _, _ := config.PhoneEntry(s.live.ConfigFile, mac)
+	full, err := unmaskEntry(text, old)
+	if err == nil {
+		err = config.SetPhone(s.live.ConfigFile, s.live.ConfigGiven, mac, full)
+	}
 	if err == nil {
 		s.rows.invalidate()
 		if rerr := s.live.Reload(r.Context()); rerr != nil {
