@@ -173,7 +173,7 @@ func TestPagesRenderWithHeaders(t *testing.T) {
 		"/":                         {"Fleet", "By state", "Firmware rollout", "<svg class=\"chart\""},
 		"/phones":                   {"3 of 3 phones match", "00:13:7f:38:b3:de", "Reception"},
 		"/phones/00:13:7F:38:B3:DE": {"Boot timeline", "<svg class=\"timeline\"", "SEP00137F38B3DE.cnf.xml", "Inventory entry", "Recover this phone", "********"},
-		"/phones/SEP00137F000002":  {"never seen", "Alpha"},
+		"/phones/SEP00137F000002":   {"never seen", "Alpha"},
 		"/firmware":                 {"Import a package", "No firmware yet"},
 	} {
 		resp, body := s.get(t, path)

@@ -39,9 +39,9 @@ type timeline struct {
 }
 
 type tlLane struct {
-	Name string
-	Y    float64 // top
-	H    float64
+	Name  string
+	Y     float64 // top
+	H     float64
 	TextY float64
 }
 
