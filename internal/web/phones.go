@@ -268,7 +268,12 @@ var funcs = template.FuncMap{
 		}
 		return &fs[0]
 	},
-	"join":   strings.Join,
+	"join": strings.Join,
+	// cmd is the command of a recovery step "$ …", "" for a sentence.
+	"cmd": func(s string) string {
+		c, _ := strings.CutPrefix(s, "$ ")
+		return map[bool]string{true: c}[strings.HasPrefix(s, "$ ")]
+	},
 	"stcls":  func(state string) string { return strings.ReplaceAll(state, " ", "-") },
 	"int64":  func(n int) int64 { return int64(n) },
 	"masked": masked,
