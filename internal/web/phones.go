@@ -156,9 +156,11 @@ func (q phoneQuery) matches(r *fleet.Row) bool {
 	}
 	hay := strings.ToLower(strings.Join([]string{r.MAC.String(), r.MAC.Hex(), r.MAC.DeviceName(), r.Label, r.Model,
 		r.IP, r.Load, r.Target, r.State, r.Detail, finding, r.Source}, " "))
+	// A word matches as typed, or as a MAC without its separators
+	// (00-13-7f…, 0013.7f38…).
+	bare := strings.ReplaceAll(hay, ":", "")
 	for _, w := range strings.Fields(strings.ToLower(q.Q)) {
-		w = strings.NewReplacer("-", ":", ".", "").Replace(w)
-		if !strings.Contains(hay, w) && !strings.Contains(strings.ReplaceAll(hay, ":", ""), strings.ReplaceAll(w, ":", "")) {
+		if !strings.Contains(hay, w) && !strings.Contains(bare, strings.NewReplacer("-", "", ".", "", ":", "").Replace(w)) {
 			return false
 		}
 	}
