@@ -3,9 +3,10 @@
 // atftpd, taking turns A B C D, A B C D…, and prints a markdown table per
 // case: throughput, p50/p99 transfer time, server CPU per GB, peak RSS and
 // failures. Case 6 runs phoneboot alone, with and without recording every
-// transfer, to measure what tracking costs.
+// transfer, to measure what tracking costs. Case http runs phoneboot alone,
+// over its phones' HTTP service and over TFTP with windowsize.
 //
-//	go run ./bench [-cases 1,2,3,4a,4b,5,6] [-rounds 2] [-quick]
+//	go run ./bench [-cases 1,2,3,4a,4b,5,6,http] [-rounds 2] [-quick]
 //
 // Every packet goes to 127.0.0.0/8. Run it as root on an otherwise idle
 // machine: the clients share the CPUs with the server they measure.
@@ -55,6 +56,10 @@ var allCases = []benchCase{
 	{id: "5", title: "5% random loss each way, 200 clients × 2 MiB, lock-step", clients: 200, file: "fw-2m.bin", loss: 0.05},
 	{id: "6", title: "tracking cost: 2,000 phones known by MAC × 512 KiB, every transfer recorded vs not", clients: 2000, file: "cfg-512k.bin",
 		prime: true, servers: []string{"phoneboot", "phoneboot-untracked"}},
+	{id: "sse", title: "2,000 phones known by MAC × 512 KiB while 4 live dashboards watch (Phones page: /live + reloads) vs none", clients: 2000,
+		file: "cfg-512k.bin", prime: true, servers: []string{"phoneboot", "phoneboot-watched"}},
+	{id: "http", title: "50 phones × 2 MiB, phoneboot over HTTP (port 6970) vs over TFTP with blksize 1428, windowsize 16", clients: 50,
+		file: "fw-2m.bin", blksize: 1428, windowsize: 16, servers: []string{"phoneboot", "phoneboot-http"}},
 }
 
 var fileSizes = map[string]int{"fw-2m.bin": 2 << 20, "cfg-512k.bin": 512 << 10}
@@ -100,7 +105,7 @@ func parseFlags() (*options, error) {
 			continue
 		}
 		if !slices.ContainsFunc(allCases, func(b benchCase) bool { return b.id == c }) {
-			return nil, fmt.Errorf("unknown case %q (have 1, 2, 3, 4a, 4b, 5)", c)
+			return nil, fmt.Errorf("unknown case %q (have 1, 2, 3, 4a, 4b, 5, 6, http, sse)", c)
 		}
 		o.cases = append(o.cases, c)
 	}
@@ -173,7 +178,7 @@ func run() error {
 		cgBase = ""
 	}
 
-	all := servers(bin, dataDir)
+	all := append(servers(bin, dataDir), httpServer(bin, dataDir), watchedServer(bin, dataDir))
 	srvs := slices.DeleteFunc(slices.Clone(all), func(s *server) bool { return !slices.Contains(o.only, s.name) })
 	if len(srvs) == 0 {
 		return errors.New("-servers selects no server")
@@ -241,7 +246,16 @@ func measureRun(ctx context.Context, reg *registry, s *server, c benchCase, root
 	}
 	sampler := startRSSSampler(p.pids)
 	cg0, proc0 := p.cpu()
-	m.res = storm(ctx, s.addr, c, content, sum, cfg)
+	stopWatching := func() watchResult { return watchResult{} }
+	if s.watchers > 0 {
+		stopWatching = watch(ctx, s.adminAddr, s.watchers)
+	}
+	if s.httpAddr.IsValid() {
+		m.res = stormHTTP(ctx, s.httpAddr, c, content, cfg)
+	} else {
+		m.res = storm(ctx, s.addr, c, content, sum, cfg)
+	}
+	m.watch = stopWatching()
 	cg1, proc1 := p.cpu()
 	m.cpuCG, m.cpuProc = cg1-cg0, proc1-proc0
 	m.rss = max(sampler.finish(), procStatus(p.cmd.Process.Pid, "VmHWM"))

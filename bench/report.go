@@ -20,6 +20,7 @@ type runMeasure struct {
 	cpuCG, cpuProc time.Duration
 	rss            int64
 	cgroup         bool
+	watch          watchResult
 }
 
 // aggregate is one server over all rounds of a case.
@@ -222,6 +223,11 @@ func printCase(c benchCase, aggs []*aggregate, took time.Duration) {
 			cg, a.cpuPerGB(true), float64(a.rss)/1e6, fails, a.timeouts, lost, a.unexp, a.client.Seconds())
 	}
 	fmt.Println()
+	for _, a := range aggs {
+		if n := watchNote(a.srv.name, a.runs); n != "" {
+			notes = append(notes, n)
+		}
+	}
 	for _, n := range notes {
 		fmt.Println(n)
 	}
@@ -235,6 +241,10 @@ func printCase(c benchCase, aggs []*aggregate, took time.Duration) {
 // printRatios compares phoneboot with the best peer of this run and checks
 // the targets of the issue.
 func printRatios(c benchCase, aggs []*aggregate) {
+	if c.id == "http" {
+		printHTTPRatios(aggs)
+		return
+	}
 	var pb *aggregate
 	var peers, clean []*aggregate
 	for _, a := range aggs {

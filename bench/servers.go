@@ -25,6 +25,13 @@ type server struct {
 	missing string // why it cannot run
 	addr    netip.AddrPort
 	window  bool // supports RFC 7440 windowsize
+	// httpAddr, when set, is phoneboot's phone HTTP service: the storm
+	// fetches from there over HTTP (bench/http.go).
+	httpAddr netip.AddrPort
+	// adminAddr is phoneboot's admin server, watched by watchers live
+	// dashboards during the storm (bench/watch.go).
+	adminAddr netip.AddrPort
+	watchers  int
 	// args builds the command line for a root directory and a number of
 	// concurrent transfers to allow.
 	args func(root string, transfers int) []string

@@ -86,6 +86,7 @@ const (
 	Timeout    Outcome = "timeout"     // the phone stopped answering
 	Aborted    Outcome = "aborted"     // the phone gave up (sent an error)
 	Probe      Outcome = "probe"       // the phone asked only for the size
+	Partial    Outcome = "partial"     // the phone asked for a part (an HTTP Range) and got it
 	Failed     Outcome = "failed"      // a local error
 	Shutdown   Outcome = "shutdown"    // cut by phoneboot's shutdown
 )

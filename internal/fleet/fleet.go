@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"phoneboot/internal/config"
@@ -84,6 +86,9 @@ type Fleet struct {
 	Config *config.Config // config.Default without a config file
 	// Now is the time findings are judged at; time.Now when nil.
 	Now func() time.Time
+	// Cache, when set, keeps each phone's analysed timeline from one call
+	// of Phones to the next (see Cache); nil: every call reads them all.
+	Cache *Cache
 }
 
 // Open opens the store of data directory data for the phones of cfg;
@@ -104,34 +109,119 @@ func (f Fleet) Close() error { return f.Store.Close() }
 const timelineLength = 500
 
 // Phones lists every phone of the inventory, then every other phone seen,
-// each with its state and findings.
+// each with its state and findings judged at Now. With a Cache, only the
+// timelines of phones that changed since the last call are read.
 func (f Fleet) Phones(ctx context.Context) ([]Row, error) {
-	rows, seen, err := f.rows(ctx)
+	c, keep := f.Cache, f.Cache != nil
+	if !keep {
+		c = NewCache() // this call's only
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// One snapshot: the Mark kept for the next call must be the state the
+	// timelines were read in.
+	sn, err := f.Store.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	at := make(map[phone.MAC]int, len(rows))
-	for i := range rows {
-		at[rows[i].MAC] = i
-	}
-	// Every timeline in one pass; a phone without events is judged on
-	// none.
-	judged := make([]bool, len(rows))
-	err = f.Store.Timelines(ctx, timelineLength, func(mac phone.MAC, events []event.Event) error {
-		if i, ok := at[mac]; ok {
-			f.judge(&rows[i], seen[mac], events)
-			judged[i] = true
-		}
-		return nil
-	})
+	defer sn.Close()
+	mark, err := sn.Mark(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for i := range rows {
-		if !judged[i] {
-			f.judge(&rows[i], seen[rows[i].MAC], nil)
+	all, err := sn.Phones(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, seen := f.join(all)
+	var fresh map[phone.MAC]bool
+	if c.marked {
+		macs, err := sn.Since(ctx, c.mark.Newest)
+		if err != nil {
+			return nil, err
+		}
+		fresh = make(map[phone.MAC]bool, len(macs))
+		for _, m := range macs {
+			fresh[m] = true
 		}
 	}
+
+	// Each seen phone's analysis: the cached one while it holds, else
+	// read.
+	settings := Settings(f.Config)
+	entries := make([]*analysis, len(rows))
+	need := map[phone.MAC]int{} // row index
+	var needMACs []phone.MAC
+	for i := range rows {
+		p := seen[rows[i].MAC]
+		if p.LastSeen.IsZero() {
+			continue // never seen: judged on nothing
+		}
+		in := inputs{lastSeen: p.LastSeen.UnixMilli(), running: rows[i].Load, target: rows[i].Target, settings: settings}
+		e := c.phones[rows[i].MAC]
+		if e == nil || !c.marked || e.in != in || fresh[rows[i].MAC] || e.events && mark.Lost(e.first) {
+			need[rows[i].MAC] = i
+			needMACs = append(needMACs, rows[i].MAC)
+			continue
+		}
+		entries[i] = e
+	}
+	if len(needMACs) > 0 {
+		which := needMACs
+		if len(needMACs) > len(rows)/2 {
+			which = nil // all phones in one query beats many lists of MACs
+		}
+		// Reading the timelines keeps one core busy; the analysis runs
+		// beside it on the others.
+		type job struct {
+			i      int
+			events []event.Event
+		}
+		jobs := make(chan job, 64)
+		var wg sync.WaitGroup
+		for range runtime.GOMAXPROCS(0) {
+			wg.Go(func() {
+				for j := range jobs {
+					entries[j.i] = f.prepare(&rows[j.i], seen[rows[j.i].MAC], j.events, settings)
+				}
+			})
+		}
+		err := sn.Timelines(ctx, timelineLength, which, func(mac phone.MAC, events []event.Event) error {
+			if i, ok := need[mac]; ok {
+				jobs <- job{i, events}
+			}
+			return nil
+		})
+		close(jobs)
+		wg.Wait()
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range need {
+			if entries[i] == nil { // no event left
+				entries[i] = f.prepare(&rows[i], seen[rows[i].MAC], nil, settings)
+			}
+		}
+	}
+
+	now := f.now()
+	var kept map[phone.MAC]*analysis
+	if keep {
+		kept = make(map[phone.MAC]*analysis, min(len(rows), maxCached))
+	}
+	for i := range rows {
+		e := entries[i]
+		if e == nil {
+			rows[i].State = NeverSeen
+			continue
+		}
+		judge(&rows[i], e.a.At(now))
+		if keep && len(kept) < maxCached {
+			kept[rows[i].MAC] = e
+		}
+	}
+	// The phones of this call only: one that left the store leaves.
+	c.phones, c.mark, c.marked = kept, mark, true
 	return rows, nil
 }
 
@@ -169,29 +259,37 @@ func (f Fleet) Phone(ctx context.Context, mac phone.MAC, limit int) (View, error
 	return v, nil
 }
 
-// rows joins the inventory with the store, without timelines. The config
-// file wins over the store's copy of the inventory: a running serve may
-// not have synced a change yet.
+// rows joins the inventory with the store, without timelines.
 func (f Fleet) rows(ctx context.Context) ([]Row, map[phone.MAC]store.Phone, error) {
 	all, err := f.Store.Phones(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	rows, seen := f.join(all)
+	return rows, seen, nil
+}
+
+// join joins the inventory with the phones of the store. The config
+// file wins over the store's copy of the inventory: a running serve may
+// not have synced a change yet.
+func (f Fleet) join(all []store.Phone) ([]Row, map[phone.MAC]store.Phone) {
 	seen := make(map[phone.MAC]store.Phone, len(all))
 	for _, p := range all {
 		seen[p.MAC] = p
 	}
-	var rows []Row
+	listed := make(map[phone.MAC]bool, len(f.Config.Phones))
+	rows := make([]Row, 0, len(all)+len(f.Config.Phones))
 	for i := range f.Config.Phones {
 		e := &f.Config.Phones[i]
+		listed[e.MAC] = true
 		rows = append(rows, f.row(seen[e.MAC], e, true))
 	}
 	for _, p := range all {
-		if _, listed := f.entry(p.MAC); !listed {
+		if !listed[p.MAC] {
 			rows = append(rows, f.row(p, nil, false))
 		}
 	}
-	return rows, seen, nil
+	return rows, seen
 }
 
 // entry is the inventory's entry for mac.
@@ -243,29 +341,34 @@ func (f Fleet) target(model string, e *config.Phone) string {
 // analyze fills a row's state and findings from the phone's newest n
 // events (0: all), and returns those events.
 func (f Fleet) analyze(ctx context.Context, r *Row, p store.Phone, n int) ([]event.Event, error) {
-	var events []event.Event
-	if !p.LastSeen.IsZero() {
-		var err error
-		if events, err = f.Store.Events(ctx, r.MAC, n); err != nil {
-			return nil, err
-		}
+	if p.LastSeen.IsZero() {
+		r.State = NeverSeen
+		return nil, nil
 	}
-	f.judge(r, p, events)
+	events, err := f.Store.Events(ctx, r.MAC, n)
+	if err != nil {
+		return nil, err
+	}
+	settings := Settings(f.Config)
+	judge(r, f.prepare(r, p, events, settings).a.At(f.now()))
 	return events, nil
 }
 
-// judge fills a row's state and findings from the phone's timeline.
-func (f Fleet) judge(r *Row, p store.Phone, events []event.Event) {
-	if p.LastSeen.IsZero() {
-		r.State = NeverSeen
-		return
+// prepare reads a seen phone's timeline, for its row r as Fleet.row
+// made it.
+func (f Fleet) prepare(r *Row, p store.Phone, events []event.Event, settings track.Settings) *analysis {
+	e := &analysis{in: inputs{lastSeen: p.LastSeen.UnixMilli(), running: r.Load, target: r.Target, settings: settings}}
+	if len(events) > 0 {
+		// The timeline is in EventKey order: its first is the oldest.
+		e.events, e.first = true, store.Key(events[0])
 	}
-	now := time.Now
-	if f.Now != nil {
-		now = f.Now
-	}
-	st := track.Analyze(track.Timeline{MAC: r.MAC, LastSeen: p.LastSeen, Running: r.Load, Target: r.Target,
-		Events: events, Now: now(), Settings: Settings(f.Config)})
+	e.a = track.Prepare(track.Timeline{MAC: r.MAC, LastSeen: p.LastSeen, Running: r.Load, Target: r.Target,
+		Events: events, Settings: settings})
+	return e
+}
+
+// judge fills a row's state and findings.
+func judge(r *Row, st track.State) {
 	r.State, r.Detail, r.Download, r.Findings = st.Phase, st.Detail, st.Download, st.Findings
 	if r.Load == "" {
 		r.Load = st.Running
@@ -273,6 +376,13 @@ func (f Fleet) judge(r *Row, p store.Phone, events []event.Event) {
 	if r.Target == "" {
 		r.Target = st.Target
 	}
+}
+
+func (f Fleet) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 // Settings are track's thresholds as cfg sets them.

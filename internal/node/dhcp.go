@@ -66,6 +66,7 @@ func (n *node) dhcp() (*dhcpService, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DHCP: %w", err)
 	}
+	n.running.dhcp.Store(srv)
 	n.log.Info("dhcp serving", "iface", dc.Iface, "range", fmt.Sprintf("%s-%s", dc.Range[0], dc.Range[1]))
 	return &dhcpService{n: n, srv: srv}, nil
 }

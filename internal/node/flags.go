@@ -17,8 +17,8 @@ import (
 func Flags(fs *flag.FlagSet) func() (Options, error) {
 	var (
 		addr         = fs.String("tftp-addr", ":69", "TFTP listen `address`; \":69\" means every IPv4 and IPv6 address")
-		maxTransfers = fs.Int("tftp-max-transfers", 10000, "concurrent TFTP transfers; more are refused with a \"server busy\" error")
-		ratePerIP    = fs.Float64("tftp-rate", 20, "new TFTP requests per second allowed from one client address (0: no limit)")
+		maxTransfers = fs.Int("tftp-max-transfers", 10000, "concurrent TFTP transfers, and as many phone HTTP requests; more are refused with a \"server busy\" error")
+		ratePerIP    = fs.Float64("tftp-rate", 20, "new TFTP requests per second allowed from one client address, and as many over phone HTTP (0: no limit)")
 		rateBurst    = fs.Int("tftp-burst", 50, "burst of requests allowed above --tftp-rate")
 		maxBlksize   = fs.Int("tftp-max-blksize", tftp.MaxBlksize, "largest block size granted to clients (8-65464)")
 		maxWindow    = fs.Int("tftp-max-windowsize", 64, "largest RFC 7440 window granted to clients (1-65535)")

@@ -24,6 +24,7 @@ import (
 	"phoneboot/internal/feed"
 	"phoneboot/internal/files"
 	"phoneboot/internal/firmware"
+	"phoneboot/internal/fleet"
 	"phoneboot/internal/metrics"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/phonestate"
@@ -94,6 +95,8 @@ type node struct {
 	prov    *provision.Provisioner
 	feed    *feed.Hub
 	metrics *metrics.Metrics
+	fleet   *fleet.Cache // the fleet view's, shared by the admin server and /metrics
+	running running      // DHCP and syslog, once they run (for metrics)
 
 	reloading sync.Mutex                    // one reload at a time (watch, the admin server)
 	cfg       atomic.Pointer[config.Config] // as last loaded (config.Default without a file)
@@ -107,11 +110,11 @@ type node struct {
 // before anything is served.
 func Run(ctx context.Context, o Options) error {
 	n := &node{opts: o, log: o.Logger, root: filepath.Join(o.Data, "tftp"), feed: feed.New(maxWatchers),
-		cfgFile: config.FileIn(o.Data, o.ConfigFile)}
-	n.metrics = n.newMetrics()
+		fleet: fleet.NewCache(), cfgFile: config.FileIn(o.Data, o.ConfigFile)}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
+	n.metrics = n.newMetrics()
 	if msg, warn := ensureFileLimit(uint64(max(o.TFTP.MaxTransfers, 0))); warn {
 		n.log.Warn(msg)
 	} else if msg != "" {

@@ -29,5 +29,6 @@ func (n *node) syslog() (*syslog.Server, []*net.UDPConn) {
 		}
 		n.record(event.Event{Time: m.Time, MAC: mac, IP: m.From.Addr(), Source: event.Syslog, Kind: event.SyslogLine, Detail: m.Raw})
 	}}
+	n.running.syslog.Store(srv)
 	return srv, conns
 }

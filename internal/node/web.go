@@ -41,15 +41,20 @@ type Live struct {
 	// broken file is an error and changes nothing).
 	Config func() *config.Config
 	Reload func(context.Context) error
+	// FleetCache is shared by every Fleet of this Live (and /metrics):
+	// the phones page and the API re-read only the phones that changed.
+	FleetCache *fleet.Cache
 }
 
 // Fleet is the fleet view of the running node.
-func (l Live) Fleet() fleet.Fleet { return fleet.Fleet{Store: l.Store, Config: l.Config()} }
+func (l Live) Fleet() fleet.Fleet {
+	return fleet.Fleet{Store: l.Store, Config: l.Config(), Cache: l.FleetCache}
+}
 
 func (n *node) live() Live {
 	return Live{Data: n.opts.Data, ConfigFile: n.cfgFile, ConfigGiven: n.opts.ConfigFile != "",
 		Store: n.db, Catalog: n.catalog, Prov: n.prov, Feed: n.feed, Metrics: n.metrics.Handler(), Log: n.log,
-		Config: n.cfg.Load, Reload: n.reload}
+		Config: n.cfg.Load, Reload: n.reload, FleetCache: n.fleet}
 }
 
 // serveHTTP starts the phones' HTTP file service when its address is set
@@ -59,7 +64,10 @@ func (n *node) live() Live {
 func (n *node) serveHTTP(ctx context.Context, g *errgroup.Group, admin http.Handler) {
 	o := n.opts
 	if o.HTTPAddr != "" {
-		svc := &phonehttp.Service{Prov: n.prov}
+		// The same per-address rate and the same cap as TFTP (--tftp-rate,
+		// --tftp-burst, --tftp-max-transfers): a phone is one client.
+		svc := &phonehttp.Service{Prov: n.prov, Logger: n.log,
+			RatePerSource: o.TFTP.RatePerSource, RateBurst: o.TFTP.RateBurst, MaxActive: o.TFTP.MaxTransfers}
 		if o.RecordTransfers {
 			svc.Record = n.record
 		}

@@ -457,6 +457,24 @@ func TestRunningLoadFromTransfers(t *testing.T) {
 	}
 }
 
+// A 7940/7960 whose component download was cut off (or asked for in
+// part) boots on with the load it has: asking for something else next
+// does not make it run the new one.
+func TestCutOffComponentIsNotRunning(t *testing.T) {
+	f := newFixture(t, inventory)
+	const ip = "127.0.0.6"
+	f.mustGet(ip, "SIP00137F38B3DE.cnf")
+	f.mustGet(ip, "P0S3-8-12-00.loads")
+	for _, c := range fwtest.Classic("P0S3-8-12-00") {
+		f.open(ip, c)
+		f.p.Transferred(request(ip, c), false)
+	}
+	f.get(ip, "SIPDefault.cnf")
+	if got := f.p.Running(f.mustMAC("00:13:7F:38:B3:DE")); got == "P0S3-8-12-00" {
+		t.Fatalf("runs %q after its components were cut off", got)
+	}
+}
+
 func TestRingLists(t *testing.T) {
 	f := newFixture(t, inventory)
 	// No rings configured and no .raw files: the refusal says so, for

@@ -152,6 +152,12 @@ func learn(s *snapshot, st *phonestate.Phone, a phonestate.Asked) *event.Event {
 	case isFirmware(n.Kind), lower == by:
 		// It takes what it was offered, downloads something else, or
 		// asks for the same config again (a loop): nothing to conclude.
+		// A component of the load it fetches, even cut off or asked for
+		// in part (an HTTP Range), shows it is downloading: it does not
+		// run the load yet.
+		if f := st.Fetching; n.Kind == phone.KindImage && f != nil && f.Missing[lower] {
+			f.Started = true
+		}
 	case offered != "" && st.Running == "" && !st.FetchStarted():
 		// It was named a load and went on to something else: it runs that
 		// load already (§1.3, §1.2.3: phones fetch a load only when it

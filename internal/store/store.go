@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"phoneboot/internal/event"
@@ -255,9 +254,11 @@ const phoneColumns = `mac, model, seen_model, protocol, label, source, ip, first
 	events_dropped, dropped_first_ms, dropped_last_ms`
 
 // Phones returns every phone, sorted by MAC.
-func (s *Store) Phones(ctx context.Context) ([]Phone, error) {
+func (s *Store) Phones(ctx context.Context) ([]Phone, error) { return phones(ctx, s.r) }
+
+func phones(ctx context.Context, db querier) ([]Phone, error) {
 	// The text form is fixed-width lower-case hex, so text order is MAC order.
-	rows, err := s.r.QueryContext(ctx, `SELECT `+phoneColumns+` FROM phones ORDER BY mac`)
+	rows, err := db.QueryContext(ctx, `SELECT `+phoneColumns+` FROM phones ORDER BY mac`)
 	if err != nil {
 		return nil, fmt.Errorf("phones: %w", err)
 	}
@@ -356,37 +357,7 @@ func (s *Store) Events(ctx context.Context, mac phone.MAC, limit int) ([]event.E
 // query per phone costs more than the timeline itself when thousands of
 // phones have a few events each. limit must be positive.
 func (s *Store) Timelines(ctx context.Context, limit int, f func(phone.MAC, []event.Event) error) error {
-	// Per phone, its newest ids (index events_mac_time), then those rows by
-	// id; sorted by time within each phone.
-	rows, err := s.r.QueryContext(ctx, `SELECT e.`+strings.ReplaceAll(eventColumns, ", ", ", e.")+`
-		FROM phones p, events e
-		WHERE e.id IN (SELECT id FROM events WHERE mac = p.mac ORDER BY time_ms DESC, id DESC LIMIT $1)
-		ORDER BY p.mac, e.time_ms, e.id`, limit)
-	if err != nil {
-		return fmt.Errorf("timelines: %w", err)
-	}
-	defer rows.Close()
-	var timeline []event.Event
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return fmt.Errorf("timelines: %w", err)
-		}
-		if len(timeline) > 0 && timeline[0].MAC != ev.MAC {
-			if err := f(timeline[0].MAC, timeline); err != nil {
-				return err
-			}
-			timeline = nil // f may keep it
-		}
-		timeline = append(timeline, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("timelines: %w", err)
-	}
-	if len(timeline) > 0 {
-		return f(timeline[0].MAC, timeline)
-	}
-	return nil
+	return timelines(ctx, s.r, limit, nil, f)
 }
 
 // scanEvent reads one row of eventColumns.

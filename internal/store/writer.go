@@ -75,6 +75,8 @@ type Writer struct {
 
 	limit   *limiter // nil: no rate limit
 	limited atomic.Uint64
+	written atomic.Uint64 // stored (stats.go)
+	lost    atomic.Uint64 // in a batch the store refused
 	dmu     sync.Mutex
 	drops   map[phone.MAC]Dropped // since the last flush
 
@@ -215,7 +217,9 @@ func (w *Writer) run() {
 			if w.err != nil {
 				// Nowhere to hand them back to: say how many were lost.
 				w.log.Error("store: events lost", "count", len(batch), "err", w.err)
+				w.lost.Add(uint64(len(batch)))
 			} else {
+				w.written.Add(uint64(len(batch)))
 				stored += int64(len(batch))
 				stored -= w.capUnknown(batch)
 			}

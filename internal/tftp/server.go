@@ -68,6 +68,7 @@ type Server struct {
 	limit     *ratelimit.Keyed[netip.Addr] // nil: no per-source limit
 	nactive   atomic.Int64
 	wg        sync.WaitGroup
+	stats     stats // what Stats reports
 }
 
 func (s *Server) init() {
@@ -286,6 +287,7 @@ func (s *Server) handleRequest(l *listener, b []byte, from netip.AddrPort, local
 	verdict := s.allow(from.Addr(), start)
 	s.mu.Unlock()
 	if verdict != allowed {
+		s.stats.rateLimited.Add(1)
 		// Over the limit: say so once a second, then stay silent so that
 		// a flood (or spoofed requests) gets nothing back.
 		ev.Silent = verdict == overLimitSilent
@@ -403,6 +405,7 @@ func (s *Server) emit(ev *Event) {
 	if ev.Duration == 0 {
 		ev.Duration = time.Since(ev.Start)
 	}
+	s.stats.count(ev)
 	lvl := slog.LevelWarn
 	switch {
 	case ev.Outcome == OutcomeOK, ev.Outcome == OutcomeProbe, ev.Outcome == OutcomeNotFound:

@@ -64,7 +64,9 @@ func DHCPDiscoverLoop(tl Timeline) []Finding {
 // DHCPNoTFTP: the phone got an address from phoneboot but never asked it
 // for a file: option 150/66 points elsewhere, or the phone keeps a
 // manually set TFTP server.
-func DHCPNoTFTP(tl Timeline) []Finding {
+func DHCPNoTFTP(tl Timeline) []Finding { return at(dhcpNoTFTP)(tl) }
+
+func dhcpNoTFTP(tl Timeline) func(time.Time) []Finding {
 	var ack *event.Event
 	for i := range tl.Events {
 		ev := &tl.Events[i]
@@ -75,14 +77,20 @@ func DHCPNoTFTP(tl Timeline) []Finding {
 			ack = nil
 		}
 	}
-	if ack == nil || tl.Now.Sub(ack.Time) < NoTFTPAfter {
+	if ack == nil {
 		return nil
 	}
-	return []Finding{{Rule: "dhcp-no-tftp", Severity: SevWarning, At: ack.Time,
-		Symptom: fmt.Sprintf("the phone got %s from phoneboot's DHCP %s ago but never asked phoneboot's TFTP server for a file", ack.IP, tl.Now.Sub(ack.Time).Round(time.Second)),
-		Cause:   "it uses another TFTP server: a manually set \"Alternate TFTP\" kept in its settings, or option 150/66 pointing elsewhere",
-		Do:      "on the phone: **# to unlock, Settings > Network Configuration > Alternate TFTP = No; or factory-reset it. Check the offer's option 150 in the event detail",
-		Source:  "seed page (\"the phone will retain settings for TFTP server\"); docs/cisco-79xx.md §5"}}
+	acked, ip := ack.Time, ack.IP
+	return func(now time.Time) []Finding {
+		if now.Sub(acked) < NoTFTPAfter {
+			return nil
+		}
+		return []Finding{{Rule: "dhcp-no-tftp", Severity: SevWarning, At: acked,
+			Symptom: fmt.Sprintf("the phone got %s from phoneboot's DHCP %s ago but never asked phoneboot's TFTP server for a file", ip, now.Sub(acked).Round(time.Second)),
+			Cause:   "it uses another TFTP server: a manually set \"Alternate TFTP\" kept in its settings, or option 150/66 pointing elsewhere",
+			Do:      "on the phone: **# to unlock, Settings > Network Configuration > Alternate TFTP = No; or factory-reset it. Check the offer's option 150 in the event detail",
+			Source:  "seed page (\"the phone will retain settings for TFTP server\"); docs/cisco-79xx.md §5"}}
+	}
 }
 
 // DHCPDecline: the phone found its offered address already in use.

@@ -86,7 +86,7 @@ func ConfigLoop(tl Timeline) []Finding {
 // runs is left out: a 7940/7960 asks for it on every boot (§1.2.1).
 func MissingFile(tl Timeline) []Finding {
 	evs := recent(tl.Events)
-	reqs := requests(evs)
+	reqs := tl.recentRequests()
 	run := tl.Running
 	var out []Finding
 	seen := map[string]bool{}
@@ -140,7 +140,7 @@ func resolved(evs []event.Event, after []req, r req) bool {
 // MissingTermFile: a Java phone after a factory reset asked for
 // termNN.default.loads, and the last time it asked the file was not there.
 func MissingTermFile(tl Timeline) []Finding {
-	reqs := requests(recent(tl.Events))
+	reqs := tl.recentRequests()
 	for _, r := range slices.Backward(reqs) {
 		if r.n.Kind != phone.KindTermDefault {
 			continue
@@ -171,7 +171,7 @@ func DownloadRestarts(tl Timeline) []Finding {
 	}
 	by := map[string]*tries{}
 	var order []string
-	for _, r := range requests(recent(tl.Events)) {
+	for _, r := range tl.recentRequests() {
 		if !isFirmware(r.n.Kind) {
 			continue
 		}
@@ -236,7 +236,7 @@ func DownloadRestarts(tl Timeline) []Finding {
 // and has not booted a UAL load since (a CTLSEP request, §1.2.1).
 func OldSIPOS79XX(tl Timeline) []Finding {
 	evs := recent(tl.Events)
-	reqs := requests(evs)
+	reqs := tl.recentRequests()
 	at := -1
 	for i, r := range reqs {
 		switch {
@@ -278,20 +278,23 @@ func ForeignTFTP(tl Timeline) []Finding {
 	if mac == (phone.MAC{}) {
 		return nil
 	}
-	reqs := requests(recent(tl.Events))
+	reqs := tl.recentRequests()
 	own, term := false, false
 	for _, r := range reqs {
 		own = own || r.n.HasMAC && r.n.MAC == mac
 		term = term || r.n.Kind == phone.KindTermDefault
 	}
-	all := append(slices.Clone(tl.Events), tl.Neighbours...)
-	slices.SortStableFunc(all, byTime)
+	all := tl.Events // sorted by Prepare
+	if len(tl.Neighbours) > 0 || !tl.parsed {
+		all = append(slices.Clone(tl.Events), tl.Neighbours...)
+		slices.SortStableFunc(all, byTime)
+	}
 	var others []string
 	var at time.Time
 	var from netip.Addr
 	// A request naming another phone is that phone's event.Foreign (its
 	// address is another) or, when it had no address yet, a request of it.
-	named := func(ev event.Event) bool { return ev.IsRequest() || ev.Is(event.Provision, event.Foreign) }
+	named := func(ev *event.Event) bool { return ev.IsRequest() || ev.Is(event.Provision, event.Foreign) }
 	for _, r := range requestsWhere(recent(all), named) {
 		if r.n.HasMAC && r.n.MAC != mac {
 			if !slices.Contains(others, r.name) {
@@ -358,28 +361,37 @@ func Impostor(tl Timeline) []Finding {
 // QuietMidUpgrade: the last request was part of a download (or the phone
 // flashed a new load and did not come back), and nothing happened for
 // longer than QuietAfter.
-func QuietMidUpgrade(tl Timeline) []Finding {
-	reqs := requests(tl.Events)
+func QuietMidUpgrade(tl Timeline) []Finding { return at(quietMidUpgrade)(tl) }
+
+func quietMidUpgrade(tl Timeline) func(time.Time) []Finding {
+	reqs := tl.allRequests()
 	if len(reqs) == 0 {
 		return nil
 	}
 	last, lastEv := reqs[len(reqs)-1], tl.Events[len(tl.Events)-1]
 	flashed := lastEv.Is(event.Provision, event.Load) && last.n.Kind == phone.KindImage
-	gap := tl.Now.Sub(lastEv.Time)
-	if !flashed && !downloading(last, tl.Running) || gap <= tl.Settings.QuietAfter {
+	if !flashed && !downloading(last, tl.Running) {
 		return nil
 	}
 	f := Finding{Rule: "quiet-mid-upgrade", Severity: SevError, At: lastEv.Time, Source: "docs/cisco-79xx.md §1.6 (Protocol Application Invalid); seed page",
-		Symptom: fmt.Sprintf("stopped mid-upgrade: nothing since %s, %s ago", last.name, gap.Round(time.Second)),
-		Cause:   "the phone lost power while flashing, or the upgrade went half way: once the loader is upgraded the phone forgets its network settings and, without a TFTP server from DHCP, comes up with \"Protocol Application Invalid\" (§1.6 [S28])",
-		Do:      "look at the phone; make sure DHCP gives option 150 (or 66) pointing at phoneboot and power-cycle it; if it still does not ask for files, " + factoryReset}
-	if flashed {
-		f.Symptom = fmt.Sprintf("stopped mid-upgrade: the phone flashed %s and has not come back for %s", lastEv.Facts.Running, gap.Round(time.Second))
-	}
+		Cause: "the phone lost power while flashing, or the upgrade went half way: once the loader is upgraded the phone forgets its network settings and, without a TFTP server from DHCP, comes up with \"Protocol Application Invalid\" (§1.6 [S28])",
+		Do:    "look at the phone; make sure DHCP gives option 150 (or 66) pointing at phoneboot and power-cycle it; if it still does not ask for files, " + factoryReset}
 	if l, ok := phone.ParseLoadID(last.n.Load); ok && l.Loader {
 		f.Cause = "its last file was the loader " + last.name + "; " + f.Cause
 	}
-	return []Finding{f}
+	name, flashedLoad, quiet := last.name, lastEv.Facts.Running, tl.Settings.QuietAfter
+	return func(now time.Time) []Finding {
+		gap := now.Sub(f.At)
+		if gap <= quiet {
+			return nil
+		}
+		f := f
+		f.Symptom = fmt.Sprintf("stopped mid-upgrade: nothing since %s, %s ago", name, gap.Round(time.Second))
+		if flashed {
+			f.Symptom = fmt.Sprintf("stopped mid-upgrade: the phone flashed %s and has not come back for %s", flashedLoad, gap.Round(time.Second))
+		}
+		return []Finding{f}
+	}
 }
 
 // UpgradeBlocked relays provision's "upgrade-blocked" event while it is
@@ -445,7 +457,9 @@ func lastLoop(tl Timeline, threshold int, looped, between func(req) bool, report
 		}
 		cur = nil
 	}
-	for _, ev := range recent(tl.Events) {
+	evs := recent(tl.Events)
+	from, reqs := len(tl.Events)-len(evs), tl.recentRequests()
+	for i, ev := range evs {
 		if ev.Is(event.Provision, reported...) {
 			if cur == nil {
 				cur = &loop{name: ev.File, counts: map[string]int{}}
@@ -453,11 +467,12 @@ func lastLoop(tl Timeline, threshold int, looped, between func(req) bool, report
 			cur.did = append(cur.did, ev.Detail)
 			continue
 		}
-		rs := requests([]event.Event{ev})
-		if len(rs) == 0 {
+		// The requests are those of evs, in the same order.
+		if len(reqs) == 0 || reqs[0].at != from+i {
 			continue
 		}
-		r := rs[0]
+		r := reqs[0]
+		reqs = reqs[1:]
 		switch {
 		case looped(r):
 			if cur != nil && !cur.lastRequest.IsZero() && r.ev.Time.Sub(cur.lastRequest) > tl.Settings.LoopGap {

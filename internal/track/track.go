@@ -100,6 +100,10 @@ type Timeline struct {
 	Loads map[string][]File
 	// Settings are the rules' thresholds.
 	Settings Settings
+
+	// reqs are the requests of Events, sorted, when parsed (Prepare).
+	reqs   []req
+	parsed bool
 }
 
 // Settings are the thresholds of the rules, from the config.
@@ -125,40 +129,116 @@ const Window = time.Hour
 // sorted oldest first).
 type Rule func(tl Timeline) []Finding
 
+// A timed rule is one whose finding depends on how long ago something
+// happened: it reads the timeline once and returns what it finds at a
+// given time (nil: nothing, whatever the time).
+type timedRule func(tl Timeline) func(now time.Time) []Finding
+
+// rule is one of Rules: plain, or timed.
+type rule struct {
+	plain Rule
+	timed timedRule
+}
+
+// rules are run by Analyze, in this order (the order of findings of the
+// same severity).
+var rules = []rule{
+	{plain: CTLLoop}, {plain: ConfigLoop}, {plain: MissingFile}, {plain: MissingTermFile}, {plain: DownloadRestarts},
+	{plain: OldSIPOS79XX}, {plain: ForeignTFTP}, {plain: Impostor}, {timed: quietMidUpgrade}, {plain: UpgradeBlocked},
+	{plain: DHCPDiscoverLoop}, {timed: dhcpNoTFTP}, {plain: DHCPDecline},
+}
+
 // Rules are run by Analyze, in this order (the order of findings of the
 // same severity).
 func Rules() []Rule {
-	return []Rule{
-		CTLLoop, ConfigLoop, MissingFile, MissingTermFile, DownloadRestarts,
-		OldSIPOS79XX, ForeignTFTP, Impostor, QuietMidUpgrade, UpgradeBlocked,
-		DHCPDiscoverLoop, DHCPNoTFTP, DHCPDecline,
+	out := make([]Rule, len(rules))
+	for i, r := range rules {
+		out[i] = r.plain
+		if r.timed != nil {
+			out[i] = at(r.timed)
+		}
+	}
+	return out
+}
+
+// at is a timed rule judged at the timeline's Now.
+func at(r timedRule) Rule {
+	return func(tl Timeline) []Finding {
+		if found := r(tl); found != nil {
+			return found(tl.Now)
+		}
+		return nil
 	}
 }
 
-// Analyze derives the state and runs every rule.
-func Analyze(tl Timeline) State {
+// Analyze derives the state and runs every rule: Prepare(tl).At(tl.Now).
+func Analyze(tl Timeline) State { return Prepare(tl).At(tl.Now) }
+
+// Analysis is a timeline read through: all of what Analyze derives from
+// it, except what depends on the time it is judged at (how long the
+// phone has been silent). Prepare does the work; At is cheap, so a caller
+// that keeps the Analysis of each phone (internal/fleet) judges thousands
+// of phones at the current time without reading their events again. It
+// keeps no event.
+type Analysis struct {
+	st    State     // Phase, Detail, Download as the requests say; no Findings
+	found []finding // of the rules, in their order
+	quiet time.Duration
+}
+
+// finding is what one rule found: fixed, or (at set) depending on the time.
+type finding struct {
+	fixed []Finding
+	at    func(now time.Time) []Finding
+}
+
+// Prepare reads the timeline for At; tl.Now is not used.
+func Prepare(tl Timeline) Analysis {
 	tl.Events = slices.Clone(tl.Events)
 	slices.SortStableFunc(tl.Events, byTime)
+	tl.reqs, tl.parsed = requests(tl.Events), true
 	tl.Running, tl.Target = running(tl), target(tl)
-	st := State{Running: tl.Running, Target: tl.Target, LastSeen: tl.LastSeen}
-	if n := len(tl.Events); n > 0 && tl.Events[n-1].Time.After(st.LastSeen) {
-		st.LastSeen = tl.Events[n-1].Time
+	a := Analysis{st: State{Running: tl.Running, Target: tl.Target, LastSeen: tl.LastSeen}, quiet: tl.Settings.QuietAfter}
+	if n := len(tl.Events); n > 0 && tl.Events[n-1].Time.After(a.st.LastSeen) {
+		a.st.LastSeen = tl.Events[n-1].Time
 	}
-	for _, r := range Rules() {
-		st.Findings = append(st.Findings, r(tl)...)
+	for _, r := range rules {
+		if r.timed != nil {
+			if at := r.timed(tl); at != nil {
+				a.found = append(a.found, finding{at: at})
+			}
+		} else if fs := r.plain(tl); len(fs) > 0 {
+			a.found = append(a.found, finding{fixed: fs})
+		}
+	}
+	a.st.Phase, a.st.Detail, a.st.Download = phase(tl, a.st.Running, a.st.Target)
+	return a
+}
+
+// At is the state of the phone at now: Analyze's, for a timeline whose
+// Now is now. Its Findings and Download are the caller's to change.
+func (a Analysis) At(now time.Time) State {
+	st := a.st
+	for _, f := range a.found {
+		if f.at != nil {
+			st.Findings = append(st.Findings, f.at(now)...)
+		} else {
+			st.Findings = append(st.Findings, f.fixed...)
+		}
 	}
 	slices.SortStableFunc(st.Findings, func(a, b Finding) int { return cmp.Compare(rank(a.Severity), rank(b.Severity)) })
-
-	st.Phase, st.Detail, st.Download = phase(tl, st.Running, st.Target)
+	if st.Download != nil {
+		p := *st.Download
+		st.Download = &p
+	}
 	// An error outranks what the requests look like; a phone that went
 	// silent before it was done is "quiet". One that is done is expected
 	// to go silent: it talks to its call control now (§1.1 stage 7).
-	quiet := tl.Settings.QuietAfter
 	switch {
 	case len(st.Findings) > 0 && st.Findings[0].Severity == SevError:
 		st.Phase, st.Detail = PhaseStuck, st.Findings[0].Symptom
-	case st.Phase != PhaseUpToDate && st.Phase != PhaseUnknown && tl.Now.Sub(st.LastSeen) > quiet:
-		st.Phase, st.Detail = PhaseQuiet, fmt.Sprintf("nothing for %s; last: %s", tl.Now.Sub(st.LastSeen).Round(time.Second), st.Detail)
+	case st.Phase != PhaseUpToDate && st.Phase != PhaseUnknown && now.Sub(st.LastSeen) > a.quiet:
+		st.Phase, st.Detail = PhaseQuiet, fmt.Sprintf("nothing for %s; last: %s", now.Sub(st.LastSeen).Round(time.Second), st.Detail)
 	}
 	return st
 }
@@ -178,7 +258,7 @@ func byTime(a, b event.Event) int { return a.Time.Compare(b.Time) }
 // phase is what the requests of the phone's last boot say, before
 // findings and silence are taken into account.
 func phase(tl Timeline, run, tgt string) (string, string, *Progress) {
-	reqs := requests(tl.Events)
+	reqs := tl.allRequests()
 	if len(reqs) == 0 {
 		if len(tl.Events) == 0 {
 			return PhaseUnknown, "no events", nil
@@ -405,26 +485,45 @@ func lastPlan(evs []event.Event) (event.Event, bool) {
 
 // req is a file request of the timeline, its name parsed.
 type req struct {
-	ev   event.Event
+	ev   *event.Event
+	at   int    // ev's index in the events it was found in
 	name string // as asked, without a leading "/" or "./"
 	n    phone.Name
 }
 
 // requests are the file requests among evs.
-func requests(evs []event.Event) []req { return requestsWhere(evs, event.Event.IsRequest) }
+func requests(evs []event.Event) []req { return requestsWhere(evs, (*event.Event).IsRequest) }
 
 // requestsWhere are the events keep keeps, as requests.
-func requestsWhere(evs []event.Event, keep func(event.Event) bool) []req {
+func requestsWhere(evs []event.Event, keep func(*event.Event) bool) []req {
 	var out []req
-	for _, ev := range evs {
+	for i := range evs {
+		ev := &evs[i]
 		if !keep(ev) {
 			continue
 		}
 		name := strings.TrimLeft(strings.ReplaceAll(ev.File, `\`, "/"), "/")
 		name = strings.TrimPrefix(name, "./")
-		out = append(out, req{ev: ev, name: name, n: phone.ParseName(name)})
+		out = append(out, req{ev: ev, at: i, name: name, n: phone.ParseName(name)})
 	}
 	return out
+}
+
+// allRequests are the requests of tl.Events: parsed once by Prepare for
+// every rule, else here.
+func (tl Timeline) allRequests() []req {
+	if tl.parsed {
+		return tl.reqs
+	}
+	return requests(tl.Events)
+}
+
+// recentRequests are the requests of recent(tl.Events).
+func (tl Timeline) recentRequests() []req {
+	all := tl.allRequests()
+	from := len(tl.Events) - len(recent(tl.Events))
+	k, _ := slices.BinarySearchFunc(all, from, func(r req, i int) int { return cmp.Compare(r.at, i) })
+	return all[k:]
 }
 
 // recent are the events of the last Window before the last event.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -697,5 +698,49 @@ func TestEmpty(t *testing.T) {
 	st := Analyze(Timeline{Now: time.Now()})
 	if st.Phase != PhaseUnknown || len(st.Findings) != 0 {
 		t.Errorf("%+v", st)
+	}
+}
+
+// TestPrepareAt: an Analysis judged at any time says what Analyze says
+// at that time, for timelines whose findings depend on the time (a
+// download that stopped, an ACK without TFTP) and one that goes quiet.
+func TestPrepareAt(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	mac := mustMAC(t, mac7961)
+	ev := func(sec int, src event.Source, kind event.Kind, file string, outcome event.Outcome) event.Event {
+		return event.Event{Time: t0.Add(time.Duration(sec) * time.Second), MAC: mac, IP: netip.MustParseAddr("10.0.0.50"),
+			Source: src, Kind: kind, File: file, Outcome: outcome}
+	}
+	timelines := [][]event.Event{
+		{ // stops mid-download
+			ev(0, "tftp", "request", "CTLSEP001E4A000061.tlv", "not-found"),
+			ev(1, "tftp", "request", "SEP001E4A000061.cnf.xml", "ok"),
+			ev(2, "tftp", "request", "SIP41.9-4-2SR3-1S.loads", "ok"),
+			ev(3, "tftp", "request", "jar41sip.9-4-2ES26.sbn", "ok"),
+		},
+		{ // an ACK, then nothing from the phone
+			ev(0, "dhcp", "discover", "", ""), ev(1, "dhcp", "ack", "", ""),
+		},
+		{ // still fetching its config
+			ev(0, "tftp", "request", "CTLSEP001E4A000061.tlv", "not-found"),
+			ev(1, "tftp", "request", "ITLSEP001E4A000061.tlv", "not-found"),
+		},
+	}
+	for i, evs := range timelines {
+		tl := Timeline{MAC: mac, Events: evs, Settings: settings, Running: "SIP41.8-5-2S"}
+		a := Prepare(tl)
+		for _, after := range []time.Duration{0, time.Second, time.Minute, NoTFTPAfter, settings.QuietAfter, settings.QuietAfter + time.Second, time.Hour} {
+			tl.Now = t0.Add(3*time.Second + after)
+			want, got := Analyze(tl), a.At(tl.Now)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("timeline %d, %s after: At\n%+v\nAnalyze\n%+v", i, after, got, want)
+			}
+		}
+		if st := a.At(t0.Add(time.Hour)); len(st.Findings) > 0 {
+			st.Findings[0].Symptom = "changed by the caller"
+			if a.At(t0.Add(time.Hour)).Findings[0].Symptom == st.Findings[0].Symptom {
+				t.Errorf("timeline %d: a caller's change shows in the next At", i)
+			}
+		}
 	}
 }
