@@ -235,7 +235,7 @@ func TestSearchSortAndPartial(t *testing.T) {
 	_, body = s.get(t, "/phones?state=never+seen")
 	want(t, "state filter", resp, body, 200, "3 of 3 phones match")
 	// The live update asks for the table alone.
-	resp, body = s.get(t, "/phones?q=alpha", "HX-Request", "true")
+	resp, body = s.get(t, "/phones?q=alpha", "HX-Request", "true", "HX-Target", "phones-table")
 	want(t, "partial", resp, body, 200, `id="phones-table"`, "Alpha")
 	if strings.Contains(body, "<html") {
 		t.Error("the partial is a whole page")

@@ -136,11 +136,11 @@ func (s *Server) entry(mac phone.MAC, row *fleet.Row) entryView {
 	e := entryView{Text: text, Line: line, Listed: err == nil, File: s.live.ConfigFile}
 	switch {
 	case errors.Is(err, config.ErrNoSuchPhone):
-		model := row.Model
-		if model == "" {
-			model = "7960"
+		model := fmt.Sprintf("model = %q", row.Model)
+		if row.Model == "" {
+			model = `# model = "7960"   (phoneboot has not seen its model: name it)`
 		}
-		e.Text = fmt.Sprintf("[[phone]]\nmac = %q\nmodel = %q\nlabel = \"\"\n", mac.String(), model)
+		e.Text = fmt.Sprintf("[[phone]]\nmac = %q\n%s\nlabel = \"\"\n", mac.String(), model)
 	case err != nil:
 		e.Note = err.Error()
 	}

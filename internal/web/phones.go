@@ -225,8 +225,9 @@ func (s *Server) phonesPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	if r.Header.Get("HX-Request") != "" {
-		// The table alone: a search as one types, or a live update.
+	if r.Header.Get("HX-Request") != "" && r.Header.Get("HX-Target") == "phones-table" {
+		// The table alone: a search as one types, or a live update (not
+		// a history restore, which wants the page).
 		s.renderPart(w, r, "phones", "table", t)
 		return
 	}
