@@ -16,6 +16,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -69,8 +70,8 @@ func New(live node.Live, o Options) (http.Handler, error) {
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "refused: this request came from another site's page (cross-origin). "+
-			"Use the phoneboot pages themselves, or the API with a token.", http.StatusForbidden)
+		refuse(w, r, http.StatusForbidden, "refused: this request came from another site's page (cross-origin). "+
+			"Use the phoneboot pages themselves, or the API with a token.")
 	}))
 	var h http.Handler = csrf.Handler(limitBodies(mux))
 	if o.Token == "" {
@@ -138,8 +139,8 @@ func loopbackHost(h http.Handler) http.Handler {
 			host = h
 		}
 		if !loopbackHostName(host) {
-			http.Error(w, "refused: without --admin-token the admin server answers only requests "+
-				"addressed to 127.0.0.1 or localhost, not "+fmt.Sprintf("%q", r.Host)+".", http.StatusMisdirectedRequest)
+			refuse(w, r, http.StatusMisdirectedRequest, "refused: without --admin-token the admin server answers only requests "+
+				"addressed to 127.0.0.1 or localhost, not "+fmt.Sprintf("%q", r.Host)+".")
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -155,13 +156,27 @@ func limitBodies(h http.Handler) http.Handler {
 			limit = maxUpload
 		}
 		if r.ContentLength > limit {
-			http.Error(w, fmt.Sprintf("refused: the request body is %d bytes, more than the %d this address takes", r.ContentLength, limit),
-				http.StatusRequestEntityTooLarge)
+			refuse(w, r, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("refused: the request body is %d bytes, more than the %d this address takes", r.ContentLength, limit))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// refuse answers a refusal: in the API's error shape under /api/v1
+// (docs/api.md: {"error": {"status": …, "message": …}}), as text elsewhere.
+func refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if r.URL.Path != "/api/v1" && !strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		http.Error(w, msg, status)
+		return
+	}
+	b, _ := json.MarshalIndent(map[string]any{"error": map[string]any{"status": status, "message": msg}}, "", "  ")
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
 }
 
 // headers sets the security headers on every answer.

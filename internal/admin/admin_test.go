@@ -317,10 +317,10 @@ func TestHostAndCSRF(t *testing.T) {
 	s := start(t, "", inventory)
 	resp, body := s.get(t, "/phones", "Host", "evil.example:8069")
 	want(t, "rebinding", resp, body, http.StatusMisdirectedRequest, "127.0.0.1 or localhost")
-	resp, _ = s.get(t, "/api/v1/phones", "Host", "evil.example")
-	if resp.StatusCode != http.StatusMisdirectedRequest {
-		t.Errorf("API with a foreign Host: %d", resp.StatusCode)
-	}
+	resp, body = s.get(t, "/api/v1/phones", "Host", "evil.example")
+	want(t, "API with a foreign Host", resp, body, http.StatusMisdirectedRequest, `"error"`, `"status": 421`)
+	resp, body = s.do(t, "POST", "/api/v1/inventory", strings.NewReader("{}"), "Content-Type", "application/json", "Sec-Fetch-Site", "cross-site")
+	want(t, "API cross-site", resp, body, http.StatusForbidden, `"status": 403`, "another site")
 	resp, _ = s.get(t, "/phones", "Host", "localhost:8069")
 	if resp.StatusCode != 200 {
 		t.Errorf("Host localhost: %d", resp.StatusCode)
@@ -347,7 +347,7 @@ func TestToken(t *testing.T) {
 	s := start(t, testToken, inventory)
 	// The API: bearer only.
 	resp, body := s.get(t, "/api/v1/phones")
-	want(t, "API without token", resp, body, http.StatusUnauthorized, "Authorization: Bearer")
+	want(t, "API without token", resp, body, http.StatusUnauthorized, "Authorization: Bearer", `"status": 401`)
 	resp, _ = s.get(t, "/api/v1/phones", "Authorization", "Bearer wrong-token-wrong-token")
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("API wrong token: %d", resp.StatusCode)

@@ -81,9 +81,7 @@ func (a *auth) bearer(h http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="phoneboot"`)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		w.Write([]byte(`{"error":"this phoneboot asks for its admin token: send the header Authorization: Bearer TOKEN"}` + "\n"))
+		refuse(w, r, http.StatusUnauthorized, "this phoneboot asks for its admin token: send the header Authorization: Bearer TOKEN")
 	})
 }
 
