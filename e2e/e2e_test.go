@@ -53,6 +53,30 @@ model = "7940"
 label = "Workshop"
 `
 
+// phoneboot is the binary under test, built once by TestMain.
+var phoneboot string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "phoneboot-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	phoneboot = filepath.Join(dir, "phoneboot")
+	if out, err := exec.Command("go", "build", "-o", phoneboot, "../cmd/phoneboot").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("go build: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestPublicBindRefused needs no browser: serve on a public admin address
+// without a token stops before serving anything, saying what to do.
+func TestPublicBindRefused(t *testing.T) {
+	refuses(t, phoneboot, t.TempDir())
+}
+
 func TestDashboard(t *testing.T) {
 	chromium := testutil.Tool(t, "chromium")
 	nodeBin := testutil.Tool(t, "node")
@@ -70,10 +94,7 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "phoneboot")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/phoneboot").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := phoneboot
 	data := filepath.Join(tmp, "data")
 	os.MkdirAll(data, 0o755)
 	if err := os.WriteFile(filepath.Join(data, "phoneboot.toml"), []byte(inventory), 0o644); err != nil {
@@ -124,17 +145,18 @@ func refuses(t *testing.T, bin, data string) string {
 	os.MkdirAll(data, 0o755)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--data", data, "--tftp-addr", "127.0.0.1:0", "--admin-addr", "0.0.0.0:0",
+	cmd := exec.CommandContext(ctx, bin, "serve", "--data", data, "--tftp-addr", "127.0.0.1:0", "--admin-addr", "0.0.0.0:8069", // refused before it listens
 		"--http-addr", "", "--syslog-addr", "")
 	cmd.Env = append(os.Environ(), "PHONEBOOT_ADMIN_TOKEN=")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	if err == nil || ctx.Err() != nil {
-		t.Fatalf("serve --admin-addr 0.0.0.0:0 without a token did not refuse: %v\n%s", err, stderr.String())
+		t.Fatalf("serve --admin-addr 0.0.0.0:8069 without a token did not refuse: %v\n%s", err, stderr.String())
 	}
 	said := stderr.String()
-	for _, want := range []string{"--admin-token", "PHONEBOOT_ADMIN_TOKEN", "127.0.0.1:8069"} {
+	for _, want := range []string{"would be open to the network without a token", "--admin-token", "PHONEBOOT_ADMIN_TOKEN",
+		"--admin-addr 127.0.0.1:8069", "docs/dashboard.md"} {
 		if !strings.Contains(said, want) {
 			t.Errorf("the refusal does not say %q:\n%s", want, said)
 		}

@@ -85,27 +85,28 @@ func New(live node.Live, o Options) (http.Handler, error) {
 func checkOptions(o Options) error {
 	if o.Token != "" {
 		if len(o.Token) < MinToken {
-			return fmt.Errorf("--admin-token is %d characters; use at least %d "+
-				"(for example: export PHONEBOOT_ADMIN_TOKEN=$(openssl rand -hex 16))", len(o.Token), MinToken)
+			return fmt.Errorf("the admin token (--admin-token or PHONEBOOT_ADMIN_TOKEN) is %d characters;\n"+
+				"  use at least %d, e.g. export PHONEBOOT_ADMIN_TOKEN=$(openssl rand -hex 16)", len(o.Token), MinToken)
 		}
 		return nil
 	}
 	if !loopbackAddr(o.Addr) {
-		return fmt.Errorf("the admin web server would listen on %s, which other hosts reach, without a token.\n"+
-			"  Either keep it on this machine:  --admin-addr 127.0.0.1:8069\n"+
-			"  or set a token (16+ characters): --admin-token TOKEN, or PHONEBOOT_ADMIN_TOKEN=TOKEN\n"+
+		return fmt.Errorf("the admin web server on %s\n"+
+			"would be open to the network without a token. Either:\n"+
+			"  keep it on this machine:    --admin-addr 127.0.0.1:8069\n"+
+			"  or set a token (16+ chars): --admin-token TOKEN or PHONEBOOT_ADMIN_TOKEN=TOKEN\n"+
 			"    e.g. export PHONEBOOT_ADMIN_TOKEN=$(openssl rand -hex 16)\n"+
-			"  or turn it off:                   --admin-addr \"\"\n"+
-			"  (see docs/dashboard.md, \"On a LAN\")", displayAddr(o.Addr))
+			"  or turn it off:             --admin-addr \"\"\n"+
+			"See docs/dashboard.md, \"On a LAN, with a token\".", displayAddr(o.Addr))
 	}
 	return nil
 }
 
 // displayAddr says which addresses a listen address means.
 func displayAddr(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
+	host, _, err := net.SplitHostPort(addr)
 	if err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
-		return fmt.Sprintf("%s (every address of this machine, port %s)", addr, port)
+		return addr + " (all addresses)"
 	}
 	return addr
 }
