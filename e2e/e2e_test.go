@@ -161,6 +161,10 @@ func refuses(t *testing.T, bin, data string) string {
 			t.Errorf("the refusal does not say %q:\n%s", want, said)
 		}
 	}
+	// The refusal itself, without the log lines before it.
+	if i := strings.Index(said, "phoneboot: serve:"); i >= 0 {
+		said = said[i:]
+	}
 	return strings.TrimSpace(said)
 }
 
