@@ -454,6 +454,8 @@ func TestHostileNamesEscaped(t *testing.T) {
 		{Time: time.Now(), MAC: reception, IP: netip.MustParseAddr("127.0.0.2"), Source: event.TFTP, Kind: event.Request,
 			File: hostile, Outcome: event.NotFound, Detail: "<script>alert(2)</script>"},
 		{Time: time.Now(), MAC: reception, Source: event.Syslog, Kind: event.SyslogLine, Detail: "</title><script>alert(3)</script>"},
+		{Time: time.Now(), MAC: reception, IP: netip.MustParseAddr("127.0.0.2"), Source: event.TFTP, Kind: event.Request,
+			File: "evil\u202egpj.exe", Outcome: event.NotFound},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -468,6 +470,9 @@ func TestHostileNamesEscaped(t *testing.T) {
 	_, body := s.get(t, "/phones/00:13:7F:38:B3:DE")
 	if !strings.Contains(body, "&lt;img src=x onerror=alert(1)&gt;") {
 		t.Errorf("the hostile name is not shown escaped")
+	}
+	if strings.Contains(body, "\u202e") || !strings.Contains(body, `evil\u202egpj.exe`) {
+		t.Errorf("a right-to-left override in a file name is not made visible")
 	}
 }
 

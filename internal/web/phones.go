@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"phoneboot/internal/fleet"
+	"phoneboot/internal/printable"
 	"phoneboot/internal/track"
 )
 
@@ -272,6 +273,10 @@ var funcs = template.FuncMap{
 		return &fs[0]
 	},
 	"join": strings.Join,
+	// inert shows controls and bidi overrides a sender put in a name as
+	// visible escapes (html/template escapes the markup; this keeps a
+	// right-to-left override from showing a name other than it is).
+	"inert": printable.String,
 	// cmd is the command of a recovery step "$ …", "" for a sentence.
 	"cmd": func(s string) string {
 		c, _ := strings.CutPrefix(s, "$ ")

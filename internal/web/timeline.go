@@ -7,6 +7,7 @@ import (
 
 	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
+	"phoneboot/internal/printable"
 )
 
 // The boot timeline as a picture: an SVG of fixed coordinates (the
@@ -133,7 +134,7 @@ func drawTimeline(evs []event.Event) timeline {
 			k := phone.ParseName(ev.File).Kind
 			starts := k == phone.KindCTL || k == phone.KindOSImage || k == phone.KindTermDefault
 			if starts && !prevStarts {
-				t.Lines = append(t.Lines, tlLine{X: x0, Label: "boot", Class: "boot", Title: "the phone (re)started: it asked for " + ev.File})
+				t.Lines = append(t.Lines, tlLine{X: x0, Label: "boot", Class: "boot", Title: printable.String("the phone (re)started: it asked for " + ev.File)})
 			}
 			prevStarts = starts
 		case ev.Is(event.Provision, event.Load):
@@ -203,7 +204,7 @@ func eventTitle(ev event.Event) string {
 	if ev.Detail != "" {
 		b.WriteString(" — " + ev.Detail)
 	}
-	return b.String()
+	return printable.String(b.String())
 }
 
 // anchor keeps the first and last labels of an axis inside the picture.
