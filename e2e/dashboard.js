@@ -100,6 +100,25 @@ scenario("import firmware by upload", async (page) => {
   await shot(page, "firmware");
 });
 
+scenario("with a token: log in, then show the passwords", async (page) => {
+  const base = env("TOKEN_URL");
+  await page.goto(base + "/phones/00:13:7f:38:b3:de");
+  await page.waitForURL(/\/login\?next=/, { timeout: STEP });
+  await page.fill('input[name="token"]', "not-the-token-at-all");
+  await page.click('form.login button[type="submit"]');
+  await page.locator(".problem", { hasText: "not this phoneboot" }).waitFor({ timeout: STEP });
+  await page.fill('input[name="token"]', env("TOKEN"));
+  await shot(page, "login");
+  await page.click('form.login button[type="submit"]');
+  await page.waitForURL(/\/phones\/00:13:7f:38:b3:de$/, { timeout: STEP });
+  const masked = await page.locator("#files").textContent();
+  if (masked.includes("s3cret-201")) throw new Error("the password shows before it is asked for");
+  await page.click('#files button[type="submit"]');
+  await page.locator("#files pre", { hasText: "s3cret-201" }).first().waitFor({ timeout: STEP });
+  // The session cookie is not readable by scripts.
+  if ((await page.evaluate(() => document.cookie)).includes("phoneboot_session")) throw new Error("the session cookie is readable by scripts");
+}, /status of 401/);
+
 scenario("a public bind without a token refuses to start", async (page) => {
   // What serve printed, shown as the terminal shows it.
   const said = env("REFUSAL");

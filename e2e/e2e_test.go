@@ -113,7 +113,7 @@ func TestDashboard(t *testing.T) {
 
 	refusal := refuses(t, bin, filepath.Join(tmp, "public"))
 
-	srv := startServe(t, bin, data)
+	srv := startServe(t, bin, data, "")
 	tftp := srv.addr(t, "tftp listening")
 	admin := srv.addr(t, "admin web listening")
 	// A few phones boot first: two upgrade to the target, one loops on
@@ -126,11 +126,20 @@ func TestDashboard(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond) // the store writes events a second later
 
+	// A second phoneboot, with a token, for the login.
+	const token = "e2e-token-0123456789abcdef"
+	guarded := filepath.Join(tmp, "guarded")
+	os.MkdirAll(guarded, 0o755)
+	os.WriteFile(filepath.Join(guarded, "phoneboot.toml"), []byte(inventory), 0o644)
+	tsrv := startServe(t, bin, guarded, token)
+	tadmin := tsrv.addr(t, "admin web listening")
+
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, nodeBin, "dashboard.js")
 	cmd.Env = append(os.Environ(), "BASE_URL=http://"+admin, "PHONEBOOT="+bin, "DATA="+data, "TFTP="+tftp,
-		"FIRMWARE_ZIP="+zip, "REFUSAL="+refusal, "SHOTS="+shots, "CHROMIUM="+chromium)
+		"FIRMWARE_ZIP="+zip, "REFUSAL="+refusal, "SHOTS="+shots, "CHROMIUM="+chromium,
+		"TOKEN_URL=http://"+tadmin, "TOKEN="+token)
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser tests:\n%s", out)
 	if err != nil {
@@ -199,12 +208,13 @@ func (p *serveProc) addr(t *testing.T, msg string) string {
 	return ""
 }
 
-func startServe(t *testing.T, bin, data string) *serveProc {
+// startServe runs serve on data with the admin token ("" none).
+func startServe(t *testing.T, bin, data, token string) *serveProc {
 	t.Helper()
 	p := &serveProc{}
 	cmd := exec.Command(bin, "serve", "--data", data, "--tftp-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 		"--http-addr", "", "--syslog-addr", "", "--tftp-rate", "0", "--shutdown-timeout", "2s")
-	cmd.Env = append(os.Environ(), "PHONEBOOT_ADMIN_TOKEN=")
+	cmd.Env = append(os.Environ(), "PHONEBOOT_ADMIN_TOKEN="+token)
 	cmd.Stderr = p
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
