@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"path/filepath"
 	"strings"
 
 	"phoneboot/internal/config"
@@ -48,7 +49,11 @@ func (s *Server) firmwareView(r *http.Request) (firmwareView, error) {
 	}
 	cfg := s.live.Config()
 	for _, l := range c.Loads() {
-		lr := loadRow{Load: l, Size: l.Size(), Refs: cfg.Targeting(l.ID)}
+		lr := loadRow{Load: l, Size: l.Size()}
+		for _, ref := range cfg.Targeting(l.ID) {
+			// "phoneboot.toml:5 (site.loads 7960)": the file is the data's.
+			lr.Refs = append(lr.Refs, strings.TrimPrefix(ref, filepath.Dir(cfg.File)+string(filepath.Separator)))
+		}
 		for _, p := range rows {
 			if strings.EqualFold(p.Load, l.ID) {
 				lr.Running = append(lr.Running, p.MAC)
