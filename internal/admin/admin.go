@@ -97,7 +97,7 @@ func checkOptions(o Options) error {
 			"  or set a token (16+ chars): --admin-token TOKEN or PHONEBOOT_ADMIN_TOKEN=TOKEN\n"+
 			"    e.g. export PHONEBOOT_ADMIN_TOKEN=$(openssl rand -hex 16)\n"+
 			"  or turn it off:             --admin-addr \"\"\n"+
-			"See docs/dashboard.md, \"On a LAN, with a token\".", displayAddr(o.Addr))
+			"See docs/dashboard.md, \"On a LAN, with a token\"", displayAddr(o.Addr))
 	}
 	return nil
 }
