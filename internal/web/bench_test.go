@@ -68,6 +68,13 @@ func BenchmarkPhonesPage10k(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	for _, page := range []string{"/", "/phones?q=00:13:7f:00:27:0f", "/phones/00:13:7f:00:27:0f", "/firmware"} {
+		s.rows.invalidate()
+		t0 := time.Now()
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", page, nil))
+		b.Logf("%s: %d in %v", page, rec.Code, time.Since(t0).Round(time.Millisecond))
+	}
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/phones", nil))
 	if !strings.Contains(rec.Body.String(), "10000 of 10000 phones match") {
