@@ -64,7 +64,18 @@ func AddPhone(path string, mustExist bool, p NewPhone) error {
 		if strings.TrimSpace(text) != "" {
 			text += "\n\n"
 		}
-		return text + block, nil
+		out := text + block
+		// Parse's problems as SetPhone reports them, with the new entry's
+		// place, so that the API can point into what it was sent.
+		if _, err := Parse(path, []byte(out)); err != nil {
+			var errs Errors
+			if errors.As(err, &errs) {
+				return "", &EntryError{File: path, Start: strings.Count(text, "\n") + 1,
+					Lines: strings.Count(block, "\n"), Errs: errs, Entry: block}
+			}
+			return "", err
+		}
+		return out, nil
 	})
 }
 

@@ -175,6 +175,11 @@ func TestEditRefusals(t *testing.T) {
 		!strings.Contains(err.Error(), path+":27: phone 00:13:7f:00:00:bb: SIP line 1 (202) has no password") {
 		t.Errorf("invalid add: %v", err)
 	}
+	// The problem points into the new entry, as SetPhone's do.
+	var ee *EntryError
+	if !errors.As(err, &ee) || ee.EntryLine(es[0].Line) != 5 || !strings.HasPrefix(ee.Entry, "[[phone]]\n") {
+		t.Errorf("invalid add: not an EntryError into the entry: %#v", err)
+	}
 	unchanged("an invalid add")
 	err = AddPhone(path, true, NewPhone{MAC: mac(t, "00137F0000BB"), Model: "7999"})
 	if err == nil || !strings.Contains(err.Error(), `unknown model "7999"`) {

@@ -43,6 +43,9 @@ type EntryError struct {
 	File         string
 	Start, Lines int
 	Errs         Errors
+	// Entry is the entry's text as it went into the file (line 1 is
+	// EntryLine 1), so that a caller can say which key a problem is at.
+	Entry string
 }
 
 func (e *EntryError) Error() string {
@@ -89,7 +92,7 @@ func SetPhone(path string, mustExist bool, mac phone.MAC, entry string) error {
 		if _, err := Parse(path, []byte(out)); err != nil {
 			var errs Errors
 			if errors.As(err, &errs) {
-				return "", &EntryError{File: path, Start: start, Lines: n, Errs: errs}
+				return "", &EntryError{File: path, Start: start, Lines: n, Errs: errs, Entry: block}
 			}
 			return "", err
 		}

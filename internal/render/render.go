@@ -262,6 +262,13 @@ func (t *Templates) exec(name string, d *Data, inputs ...any) ([]byte, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00", name, t.src[name])
 	for _, in := range inputs {
+		if s, ok := in.(Site); ok {
+			// Not the whole inventory: printing it for every phone's file
+			// made a reload quadratic in the phones. A phone's own entry
+			// is an input of its files (entryOf).
+			s.Phones = nil
+			in = s
+		}
 		fmt.Fprintf(h, "%#v\x00", in)
 	}
 	d.VersionStamp = hex.EncodeToString(h.Sum(nil)[:8])
@@ -279,7 +286,7 @@ func (t *Templates) DeviceConfig(s Site, p Phone) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.File, err)
 	}
-	b, err := t.exec(tmplDevice, d, s, p)
+	b, err := t.exec(tmplDevice, d, s, p, entryOf(s, p.MAC))
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +356,18 @@ func (t *Templates) SIPConfig(s Site, p Phone) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.File, err)
 	}
-	return t.exec(tmplSIP, d, s, p)
+	return t.exec(tmplSIP, d, s, p, entryOf(s, p.MAC))
+}
+
+// entry is what Site.Phones says of one phone: an input of its files.
+type entry struct {
+	Settings PhoneSettings
+	Listed   bool
+}
+
+func entryOf(s Site, mac phone.MAC) entry {
+	set, ok := s.Phones[mac]
+	return entry{set, ok}
 }
 
 // DialPlan renders dialplan.xml (§3.4).
