@@ -61,6 +61,14 @@ scenario("phones table updates while a phone boots", async (page) => {
   // Search, server-side, as one types.
   await page.fill('input[name="q"]', "lobby");
   await page.locator("#phones-count", { hasText: "1 of" }).waitFor({ timeout: STEP });
+  // The search is in the address: a link, a reload and Back show it.
+  await page.waitForURL(/\/phones\?q=lobby/, { timeout: STEP });
+  await page.click('a[href="/phones/00:13:7f:00:00:03"]');
+  await page.waitForURL(/\/phones\/00:13:7f:00:00:03$/, { timeout: STEP });
+  await page.goBack();
+  await page.locator("#phones-count", { hasText: "1 of" }).waitFor({ timeout: STEP });
+  await page.locator("header.top nav").waitFor({ timeout: STEP });
+  if (await page.locator("header.top").count() !== 1) throw new Error("Back drew the page inside itself");
   await page.fill('input[name="q"]', "");
   await page.waitForFunction(() => /^(\d+) of \1 phones match/.test(document.querySelector("#phones-count").textContent),
     null, { timeout: STEP });
