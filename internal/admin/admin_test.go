@@ -583,3 +583,23 @@ func TestLiveEvents(t *testing.T) {
 	// And once more when the store has surely written it.
 	expect(true, 4*time.Second)
 }
+
+func TestFleetRollout(t *testing.T) {
+	s := start(t, "", strings.Replace(inventory, "sip_proxy = \"192.0.2.10\"\n", "sip_proxy = \"192.0.2.10\"\n[site.loads]\n7960 = \"P0S3-8-12-00\"\n", 1))
+	ctx := context.Background()
+	at := time.Now().Add(-3 * time.Hour)
+	if err := s.Live.Store.Record(ctx, []event.Event{
+		{Time: at, MAC: reception, IP: netip.MustParseAddr("127.0.0.2"), Source: event.Provision, Kind: event.Load, Facts: event.Facts{Running: "P0S3-8-11-00"}},
+		{Time: at.Add(2 * time.Hour), MAC: reception, IP: netip.MustParseAddr("127.0.0.2"), Source: event.Provision, Kind: event.Load, Facts: event.Facts{Running: "P0S3-8-12-00"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := s.get(t, "/")
+	want(t, "fleet", resp, body, 200, "1 of 2 with a target load run it", "of 2 phones with a target", `class="line" points="`)
+	// The tooltip of the last hour counts Reception; of 3 hours ago, none.
+	if !strings.Contains(body, ": 1 of 2 phones on their target load") || !strings.Contains(body, ": 0 of 2 phones on their target load") {
+		t.Errorf("rollout points:\n%.4000s", body)
+	}
+	resp, body = s.get(t, "/?range=14d")
+	want(t, "fleet 14 days", resp, body, 200, "each day, the last 14 days")
+}
