@@ -43,105 +43,109 @@ func phoneMACs(t *testing.T, s *Store) []string {
 // ago go, with their events; past the age, every unknown phone not seen
 // since; inventory phones stay, however long ago they were seen.
 func TestUnknownPhonesCapped(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, filepath.Join(t.TempDir(), "db"))
-	inv, never := phone.MAC{0, 0x13, 0x7f, 0, 0, 1}, phone.MAC{0, 0x13, 0x7f, 0, 0, 2}
-	if err := s.SyncInventory(ctx, []Phone{{MAC: inv, Model: "7960"}, {MAC: never, Model: "7961"}}); err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Now().Add(-time.Hour)
-	seen(t, s, inv, t0.Add(-24*time.Hour)) // the oldest of all
-	for i := range 10 {                    // 5A…00 oldest, 5A…09 newest
-		seen(t, s, phone.MAC{0x5a, 0, 0, 0, 0, byte(i)}, t0.Add(time.Duration(i)*time.Minute))
-	}
-	// Two seen in the same millisecond: the cap cuts between them by MAC.
-	same := t0.Add(20 * time.Minute)
-	seen(t, s, phone.MAC{0x5a, 0, 0, 0, 1, 1}, same)
-	seen(t, s, phone.MAC{0x5a, 0, 0, 0, 1, 2}, same)
+	engines(t, func(t *testing.T, where string) {
+		ctx := t.Context()
+		s := open(t, where)
+		inv, never := phone.MAC{0, 0x13, 0x7f, 0, 0, 1}, phone.MAC{0, 0x13, 0x7f, 0, 0, 2}
+		if err := s.SyncInventory(ctx, []Phone{{MAC: inv, Model: "7960"}, {MAC: never, Model: "7961"}}); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now().Add(-time.Hour)
+		seen(t, s, inv, t0.Add(-24*time.Hour)) // the oldest of all
+		for i := range 10 {                    // 5A…00 oldest, 5A…09 newest
+			seen(t, s, phone.MAC{0x5a, 0, 0, 0, 0, byte(i)}, t0.Add(time.Duration(i)*time.Minute))
+		}
+		// Two seen in the same millisecond: the cap cuts between them by MAC.
+		same := t0.Add(20 * time.Minute)
+		seen(t, s, phone.MAC{0x5a, 0, 0, 0, 1, 1}, same)
+		seen(t, s, phone.MAC{0x5a, 0, 0, 0, 1, 2}, same)
 
-	got, err := s.CapUnknown(ctx, 12)
-	if err != nil || got != (Pruned{}) {
-		t.Fatalf("under the cap: %+v %v", got, err)
-	}
-	got, err = s.CapUnknown(ctx, 1)
-	if err != nil || got != (Pruned{Events: 11, Phones: 11}) {
-		t.Fatalf("cap 1: %+v %v, want 11 phones and their 11 events", got, err)
-	}
-	want := []string{"00137F000001", "00137F000002", "5A0000000102"}
-	if macs := phoneMACs(t, s); !reflect.DeepEqual(macs, want) {
-		t.Errorf("after the cap: %v, want %v", macs, want)
-	}
-	if evs, _ := s.Events(ctx, inv, 0); len(evs) != 1 {
-		t.Errorf("the inventory phone's timeline: %d events, want 1", len(evs))
-	}
+		got, err := s.CapUnknown(ctx, 12)
+		if err != nil || got != (Pruned{}) {
+			t.Fatalf("under the cap: %+v %v", got, err)
+		}
+		got, err = s.CapUnknown(ctx, 1)
+		if err != nil || got != (Pruned{Events: 11, Phones: 11}) {
+			t.Fatalf("cap 1: %+v %v, want 11 phones and their 11 events", got, err)
+		}
+		want := []string{"00137F000001", "00137F000002", "5A0000000102"}
+		if macs := phoneMACs(t, s); !reflect.DeepEqual(macs, want) {
+			t.Errorf("after the cap: %v, want %v", macs, want)
+		}
+		if evs, _ := s.Events(ctx, inv, 0); len(evs) != 1 {
+			t.Errorf("the inventory phone's timeline: %d events, want 1", len(evs))
+		}
 
-	// By age, in Prune; the count of events after.
-	seen(t, s, phone.MAC{0x5a, 0, 0, 0, 2, 0}, time.Now())
-	got, err = s.Prune(ctx, Retention{UnknownMaxAge: 30 * time.Minute})
-	if err != nil || got != (Pruned{Events: 1, Phones: 1}) {
-		t.Fatalf("by age: %+v %v", got, err)
-	}
-	want = []string{"00137F000001", "00137F000002", "5A0000000200"}
-	if macs := phoneMACs(t, s); !reflect.DeepEqual(macs, want) {
-		t.Errorf("after the age: %v, want %v", macs, want)
-	}
-	if n, err := s.CountEvents(ctx); n != 2 || err != nil {
-		t.Errorf("CountEvents = %d, %v; want 2", n, err)
-	}
+		// By age, in Prune; the count of events after.
+		seen(t, s, phone.MAC{0x5a, 0, 0, 0, 2, 0}, time.Now())
+		got, err = s.Prune(ctx, Retention{UnknownMaxAge: 30 * time.Minute})
+		if err != nil || got != (Pruned{Events: 1, Phones: 1}) {
+			t.Fatalf("by age: %+v %v", got, err)
+		}
+		want = []string{"00137F000001", "00137F000002", "5A0000000200"}
+		if macs := phoneMACs(t, s); !reflect.DeepEqual(macs, want) {
+			t.Errorf("after the age: %v, want %v", macs, want)
+		}
+		if n, err := s.CountEvents(ctx); n != 2 || err != nil {
+			t.Errorf("CountEvents = %d, %v; want 2", n, err)
+		}
+	})
 }
 
 // TestWriterRateLimit: a phone over its rate gets its burst stored and
 // the rest counted on its row; another phone is not affected; an event
 // that says what the phone runs is never dropped; long text is cut.
 func TestWriterRateLimit(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, filepath.Join(t.TempDir(), "db"))
-	w := NewWriter(s, WriterOptions{Queue: 4096, FlushEvery: 5 * time.Millisecond, Rate: 1}) // bursts of 10
-	loud, quiet := phone.MAC{0, 0, 0, 0, 0, 1}, phone.MAC{0, 0, 0, 0, 0, 2}
-	start := time.Now()
-	for i := range 100 {
-		w.Add(event.Event{MAC: loud, Source: event.Syslog, Kind: event.SyslogLine, Detail: fmt.Sprint(i)})
-	}
-	w.Add(event.Event{MAC: loud, Source: event.Provision, Kind: event.Load, Facts: event.Facts{Running: "P0S3-8-12-00"}})
-	long := strings.Repeat("é", 3000) // 6000 bytes
-	for range 5 {
-		w.Add(event.Event{MAC: quiet, Source: event.Syslog, Kind: event.SyslogLine, Detail: long, File: long})
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	took := time.Since(start)
-	// The burst, and one a second for as long as the test took.
-	stored, _ := s.Events(ctx, loud, 0)
-	if max := 10 + 1 + int(took.Seconds()+1); len(stored) < 11 || len(stored) > max {
-		t.Errorf("%d of the loud phone's events stored, want 11 to %d", len(stored), max)
-	}
-	if last := stored[len(stored)-1]; last.Kind != event.Load {
-		t.Errorf("the load event was dropped: last stored is %+v", last)
-	}
-	p, _, err := s.Phone(ctx, loud)
-	if err != nil || p.Load != "P0S3-8-12-00" {
-		t.Errorf("loud phone's load %q, %v", p.Load, err)
-	}
-	if int(p.Dropped.Count)+len(stored) != 101 || uint64(p.Dropped.Count) != w.Limited() {
-		t.Errorf("dropped %+v (Limited %d), stored %d; want them to add up to 101", p.Dropped, w.Limited(), len(stored))
-	}
-	if p.Dropped.First.IsZero() || p.Dropped.Last.Before(p.Dropped.First) || p.Dropped.First.Before(start.Add(-time.Second)) {
-		t.Errorf("dropped times %v … %v, start %v", p.Dropped.First, p.Dropped.Last, start)
-	}
-	q, _, _ := s.Phone(ctx, quiet)
-	evs, _ := s.Events(ctx, quiet, 0)
-	if len(evs) != 5 || q.Dropped != (Dropped{}) {
-		t.Fatalf("quiet phone: %d events, dropped %+v", len(evs), q.Dropped)
-	}
-	for _, f := range []string{evs[0].Detail, evs[0].File} {
-		if !utf8.ValidString(f) || !strings.HasSuffix(f, "…") || !strings.HasPrefix(long, strings.TrimSuffix(f, "…")) {
-			t.Errorf("long text stored as %d bytes %q…", len(f), f[:20])
+	engines(t, func(t *testing.T, where string) {
+		ctx := t.Context()
+		s := open(t, where)
+		w := NewWriter(s, WriterOptions{Queue: 4096, FlushEvery: 5 * time.Millisecond, Rate: 1}) // bursts of 10
+		loud, quiet := phone.MAC{0, 0, 0, 0, 0, 1}, phone.MAC{0, 0, 0, 0, 0, 2}
+		start := time.Now()
+		for i := range 100 {
+			w.Add(event.Event{MAC: loud, Source: event.Syslog, Kind: event.SyslogLine, Detail: fmt.Sprint(i)})
 		}
-	}
-	if len(evs[0].Detail) > MaxDetail || len(evs[0].File) > MaxFile {
-		t.Errorf("stored %d bytes of detail, %d of file; want at most %d, %d", len(evs[0].Detail), len(evs[0].File), MaxDetail, MaxFile)
-	}
+		w.Add(event.Event{MAC: loud, Source: event.Provision, Kind: event.Load, Facts: event.Facts{Running: "P0S3-8-12-00"}})
+		long := strings.Repeat("é", 3000) // 6000 bytes
+		for range 5 {
+			w.Add(event.Event{MAC: quiet, Source: event.Syslog, Kind: event.SyslogLine, Detail: long, File: long})
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		// The burst, and one a second for as long as the test took.
+		stored, _ := s.Events(ctx, loud, 0)
+		if max := 10 + 1 + int(took.Seconds()+1); len(stored) < 11 || len(stored) > max {
+			t.Errorf("%d of the loud phone's events stored, want 11 to %d", len(stored), max)
+		}
+		if last := stored[len(stored)-1]; last.Kind != event.Load {
+			t.Errorf("the load event was dropped: last stored is %+v", last)
+		}
+		p, _, err := s.Phone(ctx, loud)
+		if err != nil || p.Load != "P0S3-8-12-00" {
+			t.Errorf("loud phone's load %q, %v", p.Load, err)
+		}
+		if int(p.Dropped.Count)+len(stored) != 101 || uint64(p.Dropped.Count) != w.Limited() {
+			t.Errorf("dropped %+v (Limited %d), stored %d; want them to add up to 101", p.Dropped, w.Limited(), len(stored))
+		}
+		if p.Dropped.First.IsZero() || p.Dropped.Last.Before(p.Dropped.First) || p.Dropped.First.Before(start.Add(-time.Second)) {
+			t.Errorf("dropped times %v … %v, start %v", p.Dropped.First, p.Dropped.Last, start)
+		}
+		q, _, _ := s.Phone(ctx, quiet)
+		evs, _ := s.Events(ctx, quiet, 0)
+		if len(evs) != 5 || q.Dropped != (Dropped{}) {
+			t.Fatalf("quiet phone: %d events, dropped %+v", len(evs), q.Dropped)
+		}
+		for _, f := range []string{evs[0].Detail, evs[0].File} {
+			if !utf8.ValidString(f) || !strings.HasSuffix(f, "…") || !strings.HasPrefix(long, strings.TrimSuffix(f, "…")) {
+				t.Errorf("long text stored as %d bytes %q…", len(f), f[:20])
+			}
+		}
+		if len(evs[0].Detail) > MaxDetail || len(evs[0].File) > MaxFile {
+			t.Errorf("stored %d bytes of detail, %d of file; want at most %d, %d", len(evs[0].Detail), len(evs[0].File), MaxDetail, MaxFile)
+		}
+	})
 }
 
 // TestLimiterKeepsFlooder: a key that floods keeps its empty bucket while
@@ -174,26 +178,28 @@ func TestLimiterKeepsFlooder(t *testing.T) {
 // TestWriterPrunesAtLimit: past Keep.EventsMax the events are pruned at
 // once, not at the next hourly prune.
 func TestWriterPrunesAtLimit(t *testing.T) {
-	s := open(t, filepath.Join(t.TempDir(), "db"))
-	w := NewWriter(s, WriterOptions{Queue: 4096, FlushEvery: 5 * time.Millisecond, Keep: Retention{EventsMax: 1000}})
-	defer w.Close()
-	for i := range 5000 {
-		m := phone.MAC{0, 0, 0, 0, byte(i >> 8), byte(i)}
-		for !w.Add(event.Event{MAC: m, Source: event.TFTP, Kind: event.Request}) {
-			time.Sleep(time.Millisecond) // the queue is full: let it drain
+	engines(t, func(t *testing.T, where string) {
+		s := open(t, where)
+		w := NewWriter(s, WriterOptions{Queue: 4096, FlushEvery: 5 * time.Millisecond, Keep: Retention{EventsMax: 1000}})
+		defer w.Close()
+		for i := range 5000 {
+			m := phone.MAC{0, 0, 0, 0, byte(i >> 8), byte(i)}
+			for !w.Add(event.Event{MAC: m, Source: event.TFTP, Kind: event.Request}) {
+				time.Sleep(time.Millisecond) // the queue is full: let it drain
+			}
 		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := count(t, s)
-		if n <= 1000 && n > 900 && maxID(t, s) == 5000 {
-			break
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n := count(t, s)
+			if n <= 1000 && n > 900 && maxID(t, s) == 5000 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d events stored (newest %d), want 900 to 1000 of the 5000, the newest", n, maxID(t, s))
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events stored (newest %d), want 900 to 1000 of the 5000, the newest", n, maxID(t, s))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	})
 }
 
 func maxID(t *testing.T, s *Store) int {
@@ -272,38 +278,40 @@ func fileSize(t *testing.T, path string) int64 {
 
 // TestTimelines: one query gives every phone what Events gives it.
 func TestTimelines(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, filepath.Join(t.TempDir(), "db"))
-	t0 := time.UnixMilli(1_700_000_000_000)
-	var evs []event.Event
-	for i := range 30 {
-		// Out of time order, with ties: the timeline is by time, then id.
-		evs = append(evs, event.Event{Time: t0.Add(time.Duration((i*7)%10) * time.Second), MAC: phone.MAC{0, 0, 0, 0, 0, byte(1 + i%3)},
-			Source: event.TFTP, Kind: event.Request, File: fmt.Sprint(i)})
-	}
-	evs = append(evs, event.Event{Time: t0, Source: event.TFTP, Kind: event.Request, File: "of no phone"})
-	if err := s.Record(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SyncInventory(ctx, []Phone{{MAC: phone.MAC{9}}}); err != nil { // no events
-		t.Fatal(err)
-	}
-	var macs []phone.MAC
-	err := s.Timelines(ctx, 4, func(m phone.MAC, got []event.Event) error {
-		macs = append(macs, m)
-		want, err := s.Events(ctx, m, 4)
+	engines(t, func(t *testing.T, where string) {
+		ctx := t.Context()
+		s := open(t, where)
+		t0 := time.UnixMilli(1_700_000_000_000)
+		var evs []event.Event
+		for i := range 30 {
+			// Out of time order, with ties: the timeline is by time, then id.
+			evs = append(evs, event.Event{Time: t0.Add(time.Duration((i*7)%10) * time.Second), MAC: phone.MAC{0, 0, 0, 0, 0, byte(1 + i%3)},
+				Source: event.TFTP, Kind: event.Request, File: fmt.Sprint(i)})
+		}
+		evs = append(evs, event.Event{Time: t0, Source: event.TFTP, Kind: event.Request, File: "of no phone"})
+		if err := s.Record(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SyncInventory(ctx, []Phone{{MAC: phone.MAC{9}}}); err != nil { // no events
+			t.Fatal(err)
+		}
+		var macs []phone.MAC
+		err := s.Timelines(ctx, 4, func(m phone.MAC, got []event.Event) error {
+			macs = append(macs, m)
+			want, err := s.Events(ctx, m, 4)
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: Timelines gave %v, Events %v", m, got, want)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: Timelines gave %v, Events %v", m, got, want)
+		if len(macs) != 3 {
+			t.Errorf("timelines of %v, want the 3 phones with events", macs)
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(macs) != 3 {
-		t.Errorf("timelines of %v, want the 3 phones with events", macs)
-	}
 }

@@ -86,7 +86,7 @@ func (s *Store) PutLease(ctx context.Context, l Lease) error {
 	}
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO dhcp_leases (ip, mac, expires_ms, hostname, vendor_class) VALUES ($1, $2, $3, $4, $5)`,
-		l.IP.String(), mac, l.Expires.UnixMilli(), l.Hostname, l.VendorClass); err != nil {
+		l.IP.String(), mac, l.Expires.UnixMilli(), text(l.Hostname), text(l.VendorClass)); err != nil {
 		return fmt.Errorf("put lease %s: %w", l.IP, err)
 	}
 	if err := tx.Commit(); err != nil {

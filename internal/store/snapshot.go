@@ -28,7 +28,10 @@ type Snapshot struct{ tx *sql.Tx }
 
 // Snapshot begins a Snapshot; Close it.
 func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// Repeatable read: PostgreSQL's default (read committed) would let
+	// each statement see what committed since the one before. SQLite's
+	// read transactions are snapshots whatever the level.
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}

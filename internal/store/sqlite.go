@@ -14,13 +14,15 @@ import (
 	"path/filepath"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // engine is what differs between database engines; everything else in
-// this package is plain database/sql and portable SQL. A PostgreSQL engine
-// is the second implementation of the same fields.
+// this package is plain database/sql and portable SQL. postgres.go is the
+// second implementation of the same fields.
 type engine struct {
+	name string // "sqlite" or "postgres"
 	// writer and reader are the two handles: one connection that writes
 	// (goroutines queue inside database/sql instead of racing for SQLite's
 	// single write lock), and a pool of read-only connections that, in WAL
@@ -31,6 +33,9 @@ type engine struct {
 	// reclaim runs after a prune that deleted rows, to give the freed
 	// space back to the file system.
 	reclaim []string
+	// locker, if set, is held while migrating: several processes opening
+	// one database at once migrate it once.
+	locker lock.SessionLocker
 }
 
 //go:embed migrations/sqlite/*.sql
@@ -98,7 +103,7 @@ func openSQLite(path string) (engine, error) {
 	r.SetMaxOpenConns(4)
 	// Migrations run on the writer: its single connection is where
 	// journal_mode=WAL is first set.
-	return engine{writer: w, reader: r, dialect: goose.DialectSQLite3, migrations: migrations,
+	return engine{name: "sqlite", writer: w, reader: r, dialect: goose.DialectSQLite3, migrations: migrations,
 		// The database is in incremental auto-vacuum mode (migration 5):
 		// free pages are given back on request, then the WAL that holds
 		// the change is written to the file and emptied.
@@ -131,7 +136,11 @@ func checkHeader(path string) error {
 }
 
 func (e engine) migrate(ctx context.Context) error {
-	p, err := goose.NewProvider(e.dialect, e.writer, e.migrations, goose.WithDisableGlobalRegistry(true))
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if e.locker != nil {
+		opts = append(opts, goose.WithSessionLocker(e.locker))
+	}
+	p, err := goose.NewProvider(e.dialect, e.writer, e.migrations, opts...)
 	if err != nil {
 		return err
 	}

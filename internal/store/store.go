@@ -4,7 +4,7 @@
 // placeholders, INSERT … ON CONFLICT, no engine-specific functions, times as
 // BIGINT unix milliseconds and MACs as text in phone.MAC.String() form.
 // What is particular to an engine (opening it, its settings, its goose
-// dialect and migrations) is an engine value: see sqlite.go.
+// dialect and migrations) is an engine value: see sqlite.go, postgres.go.
 package store
 
 import (
@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
@@ -28,6 +30,7 @@ type Store struct {
 	w, r *sql.DB
 	// reclaim gives the pages freed by a prune back to the file system.
 	reclaim []string
+	engine  string
 }
 
 // Phone is a phone the store knows: from the inventory, or seen on the network.
@@ -59,13 +62,16 @@ const (
 )
 
 func newStore(ctx context.Context, e engine) (*Store, error) {
-	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim}
+	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name}
 	if err := e.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// Engine names the engine s runs on: "sqlite" or "postgres".
+func (s *Store) Engine() string { return s.engine }
 
 // Close closes the database.
 func (s *Store) Close() error {
@@ -114,7 +120,7 @@ func (s *Store) SyncInventory(ctx context.Context, phones []Phone) error {
 			ON CONFLICT (mac) DO UPDATE SET
 				model = excluded.model, protocol = excluded.protocol,
 				label = excluded.label, source = excluded.source`,
-			p.MAC.String(), p.Model, p.Protocol, p.Label, SourceInventory)
+			p.MAC.String(), text(p.Model), text(p.Protocol), text(p.Label), SourceInventory)
 		if err != nil {
 			return fmt.Errorf("sync inventory %s: %w", p.MAC, err)
 		}
@@ -211,7 +217,7 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 			mac = sql.Null[string]{V: ev.MAC.String(), Valid: true}
 			var file sql.Null[string]
 			if ev.IsRequest() && ev.File != "" {
-				file = sql.Null[string]{V: ev.File, Valid: true}
+				file = sql.Null[string]{V: text(ev.File), Valid: true}
 			}
 			// The phone row first: the event references it. An event
 			// that is not the phone's doing leaves the row as it is.
@@ -231,7 +237,7 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 			return fmt.Errorf("record: %w", err)
 		}
 		if _, err := ins.ExecContext(ctx, ms, mac, addrText(ev.IP), string(ev.Source), string(ev.Kind),
-			ev.File, string(ev.Outcome), ev.Bytes, int64(ev.Duration), ev.Detail, facts); err != nil {
+			text(ev.File), string(ev.Outcome), ev.Bytes, int64(ev.Duration), text(ev.Detail), facts); err != nil {
 			return fmt.Errorf("record: %w", err)
 		}
 	}
@@ -586,7 +592,17 @@ func addrText(a netip.Addr) sql.Null[string] {
 
 // nullText is a text column: NULL for "".
 func nullText(s string) sql.Null[string] {
-	return sql.Null[string]{V: s, Valid: s != ""}
+	return sql.Null[string]{V: text(s), Valid: s != ""}
+}
+
+// text is s as both engines store it: valid UTF-8 without NUL bytes, the
+// rest replaced by U+FFFD. PostgreSQL refuses either in a text column,
+// and what a sender's bytes would cost there is the whole batch.
+func text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 func parseAddr(s sql.Null[string]) (netip.Addr, error) {

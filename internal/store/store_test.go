@@ -19,7 +19,7 @@ import (
 
 func open(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), path)
+	s, err := openWhere(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,27 +49,35 @@ func count(t *testing.T, s *Store) int {
 func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
 
 func TestOpenMigratesAndReopens(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sub", "dir", "phoneboot.db") // parents created
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := mac(t, "00:13:7F:38:B3:DE")
-	if err := s.SyncInventory(t.Context(), []Phone{{MAC: a, Model: "7960", Label: "desk"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = open(t, path)
-	p, ok, err := s.Phone(t.Context(), a)
-	if err != nil || !ok || p.Label != "desk" {
-		t.Fatalf("after reopen: %+v %v %v", p, ok, err)
-	}
-	var mode string
-	if err := s.w.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-		t.Errorf("journal_mode = %q, %v", mode, err)
-	}
+	engines(t, func(t *testing.T, where string) {
+		path := where
+		if !IsPostgres(where) {
+			path = filepath.Join(filepath.Dir(where), "sub", "dir", FileName) // parents created
+		}
+		s, err := openWhere(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := mac(t, "00:13:7F:38:B3:DE")
+		if err := s.SyncInventory(t.Context(), []Phone{{MAC: a, Model: "7960", Label: "desk"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = open(t, path)
+		p, ok, err := s.Phone(t.Context(), a)
+		if err != nil || !ok || p.Label != "desk" {
+			t.Fatalf("after reopen: %+v %v %v", p, ok, err)
+		}
+		if s.Engine() != "sqlite" {
+			return
+		}
+		var mode string
+		if err := s.w.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+			t.Errorf("journal_mode = %q, %v", mode, err)
+		}
+	})
 }
 
 func TestOpenGarbage(t *testing.T) {
@@ -106,205 +114,213 @@ func TestOpenGarbage(t *testing.T) {
 }
 
 func TestSyncInventory(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, filepath.Join(t.TempDir(), "db"))
-	a, b, c := mac(t, "00:00:00:00:00:0a"), mac(t, "00:00:00:00:00:0b"), mac(t, "00:00:00:00:00:0c")
-	if err := s.SyncInventory(ctx, []Phone{
-		{MAC: b, Model: "7940", Protocol: "sccp", Label: "b"},
-		{MAC: a, Model: "7960", Protocol: "sip", Label: "a", Source: "ignored"},
-		{MAC: c, Model: "7912", Label: "c"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	// a and c are seen on the network.
-	seen := time.UnixMilli(1_700_000_000_000)
-	ip := netip.MustParseAddr("10.0.0.5")
-	if err := s.Record(ctx, []event.Event{
-		{Time: seen, MAC: a, IP: ip, Source: "tftp", Kind: "request", File: "SEP00000000000A.cnf.xml"},
-		{Time: seen, MAC: c, Source: "tftp", Kind: "request"},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	engines(t, func(t *testing.T, where string) {
+		ctx := t.Context()
+		s := open(t, where)
+		a, b, c := mac(t, "00:00:00:00:00:0a"), mac(t, "00:00:00:00:00:0b"), mac(t, "00:00:00:00:00:0c")
+		if err := s.SyncInventory(ctx, []Phone{
+			{MAC: b, Model: "7940", Protocol: "sccp", Label: "b"},
+			{MAC: a, Model: "7960", Protocol: "sip", Label: "a", Source: "ignored"},
+			{MAC: c, Model: "7912", Label: "c"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// a and c are seen on the network.
+		seen := time.UnixMilli(1_700_000_000_000)
+		ip := netip.MustParseAddr("10.0.0.5")
+		if err := s.Record(ctx, []event.Event{
+			{Time: seen, MAC: a, IP: ip, Source: "tftp", Kind: "request", File: "SEP00000000000A.cnf.xml"},
+			{Time: seen, MAC: c, Source: "tftp", Kind: "request"},
+		}); err != nil {
+			t.Fatal(err)
+		}
 
-	// a changes, b (never seen) and c (seen) leave.
-	if err := s.SyncInventory(ctx, []Phone{{MAC: a, Model: "7961", Protocol: "sip", Label: "a2"}}); err != nil {
-		t.Fatal(err)
-	}
-	phones, err := s.Phones(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(phones) != 2 || phones[0].MAC != a || phones[1].MAC != c {
-		t.Fatalf("phones = %+v", phones)
-	}
-	pa := phones[0]
-	want := Phone{MAC: a, Model: "7961", Protocol: "sip", Label: "a2", Source: SourceInventory,
-		IP: ip, FirstSeen: seen, LastSeen: seen, LastFile: "SEP00000000000A.cnf.xml"}
-	if !pa.FirstSeen.Equal(seen) || !pa.LastSeen.Equal(seen) {
-		t.Errorf("a seen %v..%v, want %v", pa.FirstSeen, pa.LastSeen, seen)
-	}
-	pa.FirstSeen, pa.LastSeen = want.FirstSeen, want.LastSeen
-	if pa != want {
-		t.Errorf("a = %+v\nwant %+v", pa, want)
-	}
-	if pc := phones[1]; pc.Source != SourceAuto || pc.Label != "c" {
-		t.Errorf("c after leaving = %+v, want source auto, label kept", pc)
-	}
+		// a changes, b (never seen) and c (seen) leave.
+		if err := s.SyncInventory(ctx, []Phone{{MAC: a, Model: "7961", Protocol: "sip", Label: "a2"}}); err != nil {
+			t.Fatal(err)
+		}
+		phones, err := s.Phones(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(phones) != 2 || phones[0].MAC != a || phones[1].MAC != c {
+			t.Fatalf("phones = %+v", phones)
+		}
+		pa := phones[0]
+		want := Phone{MAC: a, Model: "7961", Protocol: "sip", Label: "a2", Source: SourceInventory,
+			IP: ip, FirstSeen: seen, LastSeen: seen, LastFile: "SEP00000000000A.cnf.xml"}
+		if !pa.FirstSeen.Equal(seen) || !pa.LastSeen.Equal(seen) {
+			t.Errorf("a seen %v..%v, want %v", pa.FirstSeen, pa.LastSeen, seen)
+		}
+		pa.FirstSeen, pa.LastSeen = want.FirstSeen, want.LastSeen
+		if pa != want {
+			t.Errorf("a = %+v\nwant %+v", pa, want)
+		}
+		if pc := phones[1]; pc.Source != SourceAuto || pc.Label != "c" {
+			t.Errorf("c after leaving = %+v, want source auto, label kept", pc)
+		}
 
-	// An auto phone that joins the inventory becomes "inventory".
-	if err := s.SyncInventory(ctx, []Phone{{MAC: c, Model: "7912", Label: "c2"}}); err != nil {
-		t.Fatal(err)
-	}
-	pc, _, _ := s.Phone(ctx, c)
-	if pc.Source != SourceInventory || pc.Label != "c2" || pc.LastSeen.IsZero() {
-		t.Errorf("c rejoined = %+v", pc)
-	}
-	if _, ok, _ := s.Phone(ctx, b); ok {
-		t.Error("b, never seen, still there")
-	}
-	if err := s.SyncInventory(ctx, []Phone{{Label: "no MAC"}}); err == nil {
-		t.Error("a phone without MAC accepted")
-	}
+		// An auto phone that joins the inventory becomes "inventory".
+		if err := s.SyncInventory(ctx, []Phone{{MAC: c, Model: "7912", Label: "c2"}}); err != nil {
+			t.Fatal(err)
+		}
+		pc, _, _ := s.Phone(ctx, c)
+		if pc.Source != SourceInventory || pc.Label != "c2" || pc.LastSeen.IsZero() {
+			t.Errorf("c rejoined = %+v", pc)
+		}
+		if _, ok, _ := s.Phone(ctx, b); ok {
+			t.Error("b, never seen, still there")
+		}
+		if err := s.SyncInventory(ctx, []Phone{{Label: "no MAC"}}); err == nil {
+			t.Error("a phone without MAC accepted")
+		}
+	})
 }
 
 func TestRecordAndEvents(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, filepath.Join(t.TempDir(), "db"))
-	a := mac(t, "00:13:7f:38:b3:de")
-	t0 := ms(time.Now().Add(-time.Hour))
-	ip1, ip2 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::2")
-	evs := []event.Event{
-		// Out of order on purpose: batches from several sources are.
-		{Time: t0.Add(2 * time.Second), MAC: a, IP: ip2, Source: "tftp", Kind: "request", File: "P0030801SR02.bin",
-			Outcome: "ok", Bytes: 1 << 20, Duration: 1500 * time.Microsecond, Detail: "blksize 1428"},
-		{Time: t0, MAC: a, IP: ip1, Source: "tftp", Kind: "request", File: "SEP00137F38B3DE.cnf.xml"},
-		{Time: t0.Add(time.Second), MAC: a, Source: "provision", Kind: "load", Detail: "runs it now",
-			Facts: event.Facts{Running: "P0030801SR02", Model: "7940"}},
-		{Time: t0.Add(3 * time.Second), MAC: a, Source: "provision", Kind: "loop-breaker", File: "CTLSEP.tlv",
-			Facts: event.Facts{Remedy: event.RemedyEmpty, Count: 4, Path: []string{"A", "B"}}},
-		{Time: t0, IP: ip1, Source: "tftp", Kind: "request", File: "unattributed"},
-	}
-	if err := s.Record(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
-	p, ok, err := s.Phone(ctx, a)
-	if err != nil || !ok {
-		t.Fatalf("unknown MAC not inserted: %v %v", ok, err)
-	}
-	// LastFile only from requests, Load and SeenModel from the facts; IP
-	// and LastSeen from the newest event carrying them; the provision event
-	// is newest but has no IP.
-	want := Phone{MAC: a, Source: SourceAuto, IP: ip2, LastFile: "P0030801SR02.bin", Load: "P0030801SR02", SeenModel: "7940"}
-	if !p.FirstSeen.Equal(t0) || !p.LastSeen.Equal(t0.Add(3*time.Second)) {
-		t.Errorf("seen %v..%v, want %v..+3s", p.FirstSeen, p.LastSeen, t0)
-	}
-	p.FirstSeen, p.LastSeen = time.Time{}, time.Time{}
-	if p != want {
-		t.Errorf("phone = %+v\nwant %+v", p, want)
-	}
-
-	// An older event arriving late moves FirstSeen back, changes nothing else.
-	if err := s.Record(ctx, []event.Event{{Time: t0.Add(-time.Minute), MAC: a, IP: ip1, Source: "tftp", Kind: "request", File: "old"}}); err != nil {
-		t.Fatal(err)
-	}
-	p, _, _ = s.Phone(ctx, a)
-	if !p.FirstSeen.Equal(t0.Add(-time.Minute)) || p.IP != ip2 || p.LastFile != "P0030801SR02.bin" {
-		t.Errorf("after late event: %+v", p)
-	}
-
-	got, err := s.Events(ctx, a, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 {
-		t.Fatalf("got %d events", len(got))
-	}
-	for i, want := range []event.Event{evs[2], evs[0], evs[3]} { // newest three, oldest first
-		want.ID = got[i].ID
-		if !reflect.DeepEqual(got[i], want) {
-			t.Errorf("event %d = %+v\nwant %+v", i, got[i], want)
+	engines(t, func(t *testing.T, where string) {
+		ctx := t.Context()
+		s := open(t, where)
+		a := mac(t, "00:13:7f:38:b3:de")
+		t0 := ms(time.Now().Add(-time.Hour))
+		ip1, ip2 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::2")
+		evs := []event.Event{
+			// Out of order on purpose: batches from several sources are.
+			{Time: t0.Add(2 * time.Second), MAC: a, IP: ip2, Source: "tftp", Kind: "request", File: "P0030801SR02.bin",
+				Outcome: "ok", Bytes: 1 << 20, Duration: 1500 * time.Microsecond, Detail: "blksize 1428"},
+			{Time: t0, MAC: a, IP: ip1, Source: "tftp", Kind: "request", File: "SEP00137F38B3DE.cnf.xml"},
+			{Time: t0.Add(time.Second), MAC: a, Source: "provision", Kind: "load", Detail: "runs it now",
+				Facts: event.Facts{Running: "P0030801SR02", Model: "7940"}},
+			{Time: t0.Add(3 * time.Second), MAC: a, Source: "provision", Kind: "loop-breaker", File: "CTLSEP.tlv",
+				Facts: event.Facts{Remedy: event.RemedyEmpty, Count: 4, Path: []string{"A", "B"}}},
+			{Time: t0, IP: ip1, Source: "tftp", Kind: "request", File: "unattributed"},
 		}
-	}
-	all, _ := s.Events(ctx, a, 0)
-	if len(all) != 5 || all[0].File != "old" {
-		t.Errorf("all events: %+v", all)
-	}
-	un, _ := s.Events(ctx, phone.MAC{}, 10)
-	if len(un) != 1 || un[0].File != "unattributed" || un[0].IP != ip1 {
-		t.Errorf("unattributed: %+v", un)
-	}
-	if phones, _ := s.Phones(ctx); len(phones) != 1 {
-		t.Errorf("phones: %+v", phones)
-	}
-	if _, ok, err := s.Phone(ctx, mac(t, "00:00:00:00:00:01")); ok || err != nil {
-		t.Errorf("unknown phone: %v %v", ok, err)
-	}
+		if err := s.Record(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		p, ok, err := s.Phone(ctx, a)
+		if err != nil || !ok {
+			t.Fatalf("unknown MAC not inserted: %v %v", ok, err)
+		}
+		// LastFile only from requests, Load and SeenModel from the facts; IP
+		// and LastSeen from the newest event carrying them; the provision event
+		// is newest but has no IP.
+		want := Phone{MAC: a, Source: SourceAuto, IP: ip2, LastFile: "P0030801SR02.bin", Load: "P0030801SR02", SeenModel: "7940"}
+		if !p.FirstSeen.Equal(t0) || !p.LastSeen.Equal(t0.Add(3*time.Second)) {
+			t.Errorf("seen %v..%v, want %v..+3s", p.FirstSeen, p.LastSeen, t0)
+		}
+		p.FirstSeen, p.LastSeen = time.Time{}, time.Time{}
+		if p != want {
+			t.Errorf("phone = %+v\nwant %+v", p, want)
+		}
+
+		// An older event arriving late moves FirstSeen back, changes nothing else.
+		if err := s.Record(ctx, []event.Event{{Time: t0.Add(-time.Minute), MAC: a, IP: ip1, Source: "tftp", Kind: "request", File: "old"}}); err != nil {
+			t.Fatal(err)
+		}
+		p, _, _ = s.Phone(ctx, a)
+		if !p.FirstSeen.Equal(t0.Add(-time.Minute)) || p.IP != ip2 || p.LastFile != "P0030801SR02.bin" {
+			t.Errorf("after late event: %+v", p)
+		}
+
+		got, err := s.Events(ctx, a, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 {
+			t.Fatalf("got %d events", len(got))
+		}
+		for i, want := range []event.Event{evs[2], evs[0], evs[3]} { // newest three, oldest first
+			want.ID = got[i].ID
+			if !reflect.DeepEqual(got[i], want) {
+				t.Errorf("event %d = %+v\nwant %+v", i, got[i], want)
+			}
+		}
+		all, _ := s.Events(ctx, a, 0)
+		if len(all) != 5 || all[0].File != "old" {
+			t.Errorf("all events: %+v", all)
+		}
+		un, _ := s.Events(ctx, phone.MAC{}, 10)
+		if len(un) != 1 || un[0].File != "unattributed" || un[0].IP != ip1 {
+			t.Errorf("unattributed: %+v", un)
+		}
+		if phones, _ := s.Phones(ctx); len(phones) != 1 {
+			t.Errorf("phones: %+v", phones)
+		}
+		if _, ok, err := s.Phone(ctx, mac(t, "00:00:00:00:00:01")); ok || err != nil {
+			t.Errorf("unknown phone: %v %v", ok, err)
+		}
+	})
 }
 
 func TestPrune(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, filepath.Join(t.TempDir(), "db"))
-	a := mac(t, "00:00:00:00:00:0a")
-	now := time.Now()
-	var evs []event.Event
-	for i := range 10 { // 10 old ones, one a day back
-		evs = append(evs, event.Event{Time: now.Add(-time.Duration(i+1) * 24 * time.Hour), MAC: a, Source: "tftp", Kind: "old"})
-	}
-	for i := range 20 { // 20 recent ones, all in the same millisecond
-		evs = append(evs, event.Event{Time: now, MAC: a, Source: "tftp", Kind: "new", Bytes: int64(i)})
-	}
-	if err := s.Record(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
-	n, err := s.Prune(ctx, Retention{EventsMaxAge: 72*time.Hour + time.Minute})
-	if err != nil || n != (Pruned{Events: 7}) {
-		t.Fatalf("by age: deleted %+v, %v; want 7 events", n, err)
-	}
-	n, err = s.Prune(ctx, Retention{EventsMax: 15})
-	if err != nil || n != (Pruned{Events: 8}) {
-		t.Fatalf("by count: deleted %+v, %v; want 8 events", n, err)
-	}
-	left, _ := s.Events(ctx, a, 0)
-	if len(left) != 15 || left[0].Bytes != 5 || left[14].Bytes != 19 {
-		t.Errorf("left %d, first %+v", len(left), left[0])
-	}
-	if n, err := s.Prune(ctx, Retention{}); n != (Pruned{}) || err != nil {
-		t.Errorf("no limits: %+v %v", n, err)
-	}
-	if n, err := s.Prune(ctx, Retention{EventsMax: 100, UnknownMax: 1}); n != (Pruned{}) || err != nil {
-		t.Errorf("under the limit: %+v %v", n, err)
-	}
+	engines(t, func(t *testing.T, where string) {
+		ctx := t.Context()
+		s := open(t, where)
+		a := mac(t, "00:00:00:00:00:0a")
+		now := time.Now()
+		var evs []event.Event
+		for i := range 10 { // 10 old ones, one a day back
+			evs = append(evs, event.Event{Time: now.Add(-time.Duration(i+1) * 24 * time.Hour), MAC: a, Source: "tftp", Kind: "old"})
+		}
+		for i := range 20 { // 20 recent ones, all in the same millisecond
+			evs = append(evs, event.Event{Time: now, MAC: a, Source: "tftp", Kind: "new", Bytes: int64(i)})
+		}
+		if err := s.Record(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.Prune(ctx, Retention{EventsMaxAge: 72*time.Hour + time.Minute})
+		if err != nil || n != (Pruned{Events: 7}) {
+			t.Fatalf("by age: deleted %+v, %v; want 7 events", n, err)
+		}
+		n, err = s.Prune(ctx, Retention{EventsMax: 15})
+		if err != nil || n != (Pruned{Events: 8}) {
+			t.Fatalf("by count: deleted %+v, %v; want 8 events", n, err)
+		}
+		left, _ := s.Events(ctx, a, 0)
+		if len(left) != 15 || left[0].Bytes != 5 || left[14].Bytes != 19 {
+			t.Errorf("left %d, first %+v", len(left), left[0])
+		}
+		if n, err := s.Prune(ctx, Retention{}); n != (Pruned{}) || err != nil {
+			t.Errorf("no limits: %+v %v", n, err)
+		}
+		if n, err := s.Prune(ctx, Retention{EventsMax: 100, UnknownMax: 1}); n != (Pruned{}) || err != nil {
+			t.Errorf("under the limit: %+v %v", n, err)
+		}
+	})
 }
 
 func TestWriterStoresAll(t *testing.T) {
-	s := open(t, filepath.Join(t.TempDir(), "db"))
-	w := NewWriter(s, WriterOptions{Queue: 16384, FlushEvery: 20 * time.Millisecond})
-	const goroutines, each = 8, 1250
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Go(func() {
-			m := phone.MAC{0, 0, 0, 0, 0, byte(g + 1)}
-			for i := range each {
-				if !w.Add(event.Event{MAC: m, Source: "tftp", Kind: "request", File: fmt.Sprint(i)}) {
-					t.Error("dropped")
-					return
+	engines(t, func(t *testing.T, where string) {
+		s := open(t, where)
+		w := NewWriter(s, WriterOptions{Queue: 16384, FlushEvery: 20 * time.Millisecond})
+		const goroutines, each = 8, 1250
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				m := phone.MAC{0, 0, 0, 0, 0, byte(g + 1)}
+				for i := range each {
+					if !w.Add(event.Event{MAC: m, Source: "tftp", Kind: "request", File: fmt.Sprint(i)}) {
+						t.Error("dropped")
+						return
+					}
 				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, s); n != goroutines*each || w.Dropped() != 0 {
-		t.Errorf("stored %d, dropped %d; want %d, 0", n, w.Dropped(), goroutines*each)
-	}
-	if w.Add(event.Event{Source: "tftp", Kind: "late"}) || w.Dropped() != 1 {
-		t.Error("Add after Close accepted")
-	}
-	if err := w.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+			})
+		}
+		wg.Wait()
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, s); n != goroutines*each || w.Dropped() != 0 {
+			t.Errorf("stored %d, dropped %d; want %d, 0", n, w.Dropped(), goroutines*each)
+		}
+		if w.Add(event.Event{Source: "tftp", Kind: "late"}) || w.Dropped() != 1 {
+			t.Error("Add after Close accepted")
+		}
+		if err := w.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	})
 }
 
 // TestWriterNeverBlocks: while another connection holds the database's
@@ -312,103 +328,114 @@ func TestWriterStoresAll(t *testing.T) {
 // the ones that find the queue full dropped and counted, before the lock
 // is released. Only a real hang trips the deadline.
 func TestWriterNeverBlocks(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db")
-	s := open(t, path)
-	// Another process holds the write lock: the flush waits in busy_timeout.
-	other := open(t, path)
-	conn, err := other.w.Conn(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(t.Context(), `BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
-	}
-
-	w := NewWriter(s, WriterOptions{Queue: 4, FlushEvery: time.Millisecond})
-	const total = 10_000
-	var queued int
-	added := make(chan struct{})
-	go func() {
-		defer close(added)
-		for i := range total {
-			if w.Add(event.Event{MAC: phone.MAC{1}, Source: "tftp", Kind: "request", Bytes: int64(i)}) {
-				queued++
+	engines(t, func(t *testing.T, where string) {
+		path := where
+		s := open(t, path)
+		// Another process holds the write lock: the flush waits in busy_timeout.
+		other := open(t, path)
+		conn, err := other.w.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		lock := []string{`BEGIN IMMEDIATE`}
+		if s.Engine() == "postgres" {
+			// Reads go on; every write waits (up to lock_timeout).
+			lock = []string{`BEGIN`, `LOCK TABLE phones, events IN EXCLUSIVE MODE`}
+		}
+		for _, q := range lock {
+			if _, err := conn.ExecContext(t.Context(), q); err != nil {
+				t.Fatal(err)
 			}
 		}
-	}()
-	select {
-	case <-added:
-	case <-time.After(time.Minute):
-		t.Fatal("Add blocked while the store was locked: 10,000 Adds did not return within a minute")
-	}
-	// Still locked here: every Add has returned.
-	if w.Dropped() == 0 || queued+int(w.Dropped()) != total {
-		t.Errorf("queued %d + dropped %d, want %d with some dropped (the store was locked)", queued, w.Dropped(), total)
-	}
-	if _, err := conn.ExecContext(t.Context(), `ROLLBACK`); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, s); n != queued {
-		t.Errorf("stored %d, queued %d (dropped %d of %d)", n, queued, w.Dropped(), total)
-	}
+
+		w := NewWriter(s, WriterOptions{Queue: 4, FlushEvery: time.Millisecond})
+		const total = 10_000
+		var queued int
+		added := make(chan struct{})
+		go func() {
+			defer close(added)
+			for i := range total {
+				if w.Add(event.Event{MAC: phone.MAC{1}, Source: "tftp", Kind: "request", Bytes: int64(i)}) {
+					queued++
+				}
+			}
+		}()
+		select {
+		case <-added:
+		case <-time.After(time.Minute):
+			t.Fatal("Add blocked while the store was locked: 10,000 Adds did not return within a minute")
+		}
+		// Still locked here: every Add has returned.
+		if w.Dropped() == 0 || queued+int(w.Dropped()) != total {
+			t.Errorf("queued %d + dropped %d, want %d with some dropped (the store was locked)", queued, w.Dropped(), total)
+		}
+		if _, err := conn.ExecContext(t.Context(), `ROLLBACK`); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, s); n != queued {
+			t.Errorf("stored %d, queued %d (dropped %d of %d)", n, queued, w.Dropped(), total)
+		}
+	})
 }
 
 func TestConcurrentReaderProcess(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db")
-	s := open(t, path)
-	w := NewWriter(s, WriterOptions{Queue: 16384, FlushEvery: 5 * time.Millisecond})
-	a := phone.MAC{0, 0x13, 0x7f, 0, 0, 1}
+	engines(t, func(t *testing.T, where string) {
+		path := where
+		s := open(t, path)
+		w := NewWriter(s, WriterOptions{Queue: 16384, FlushEvery: 5 * time.Millisecond})
+		a := phone.MAC{0, 0x13, 0x7f, 0, 0, 1}
 
-	// A second Open of the file stands for the CLI process. It also
-	// writes now and then (an inventory sync), to contend for the lock.
-	cli := open(t, path)
-	ctx, cancel := context.WithCancel(t.Context())
-	var reads int
-	readerDone := make(chan error)
-	go func() {
-		for i := 0; ctx.Err() == nil; i++ {
-			if _, err := cli.Phones(ctx); err != nil && ctx.Err() == nil {
-				readerDone <- err
-				return
-			}
-			if _, err := cli.Events(ctx, a, 50); err != nil && ctx.Err() == nil {
-				readerDone <- err
-				return
-			}
-			if i%20 == 0 {
-				inv := []Phone{{MAC: phone.MAC{0, 0, 0, 0, 0, 0xff}, Label: fmt.Sprint(i)}}
-				if err := cli.SyncInventory(ctx, inv); err != nil && ctx.Err() == nil {
+		// A second Open of the file stands for the CLI process. It also
+		// writes now and then (an inventory sync), to contend for the lock.
+		cli := open(t, path)
+		ctx, cancel := context.WithCancel(t.Context())
+		var reads int
+		readerDone := make(chan error)
+		go func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				if _, err := cli.Phones(ctx); err != nil && ctx.Err() == nil {
 					readerDone <- err
 					return
 				}
+				if _, err := cli.Events(ctx, a, 50); err != nil && ctx.Err() == nil {
+					readerDone <- err
+					return
+				}
+				if i%20 == 0 {
+					inv := []Phone{{MAC: phone.MAC{0, 0, 0, 0, 0, 0xff}, Label: fmt.Sprint(i)}}
+					if err := cli.SyncInventory(ctx, inv); err != nil && ctx.Err() == nil {
+						readerDone <- err
+						return
+					}
+				}
+				reads++
 			}
-			reads++
-		}
-		readerDone <- nil
-	}()
+			readerDone <- nil
+		}()
 
-	const total = 10000
-	for i := range total {
-		if !w.Add(event.Event{MAC: a, Source: "tftp", Kind: "request", File: fmt.Sprint(i)}) {
-			t.Fatal("dropped")
+		const total = 10000
+		for i := range total {
+			if !w.Add(event.Event{MAC: a, Source: "tftp", Kind: "request", File: fmt.Sprint(i)}) {
+				t.Fatal("dropped")
+			}
+			if i%1000 == 0 {
+				time.Sleep(5 * time.Millisecond) // let batches interleave with reads
+			}
 		}
-		if i%1000 == 0 {
-			time.Sleep(5 * time.Millisecond) // let batches interleave with reads
+		if err := w.Close(); err != nil {
+			t.Fatalf("writer: %v", err)
 		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatalf("writer: %v", err)
-	}
-	cancel()
-	if err := <-readerDone; err != nil {
-		t.Fatalf("reader: %v", err)
-	}
-	if n := count(t, cli); n != total {
-		t.Errorf("CLI sees %d events, want %d", n, total)
-	}
-	t.Logf("%d read rounds during the writes", reads)
+		cancel()
+		if err := <-readerDone; err != nil {
+			t.Fatalf("reader: %v", err)
+		}
+		if n := count(t, cli); n != total {
+			t.Errorf("CLI sees %d events, want %d", n, total)
+		}
+		t.Logf("%d read rounds during the writes", reads)
+	})
 }

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/postgres/*.sql
+var postgresMigrations embed.FS
+
+// IsPostgres reports whether url names a PostgreSQL database
+// (postgres://… or postgresql://…), as --db and [store] url do.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// OpenURL opens the store every command shares: the SQLite file in the
+// data directory when url is "", else the PostgreSQL database url names.
+func OpenURL(ctx context.Context, data, url string) (*Store, error) {
+	switch {
+	case url == "":
+		return Open(ctx, filepath.Join(data, FileName))
+	case IsPostgres(url):
+		return OpenPostgres(ctx, url)
+	}
+	return nil, fmt.Errorf("store %q: not a postgres:// URL (leave it empty for the SQLite file in the data directory)", Redact(url))
+}
+
+// Redact is url with its password, if any, replaced by "xxxxx": what
+// messages show.
+func Redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// OpenPostgres opens the PostgreSQL database url names (postgres://…, as
+// pgx reads it) and brings its schema up to date. Nodes starting together
+// on one database migrate once: goose holds an advisory lock meanwhile.
+func OpenPostgres(ctx context.Context, url string) (*Store, error) {
+	e, err := openPostgres(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", Redact(url), err)
+	}
+	s, err := newStore(ctx, e)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", Redact(url), pgReason(err))
+	}
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, url string) (engine, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the URL, password included.
+		return engine{}, errors.New("not a valid PostgreSQL URL (see docs/store.md)")
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	// As SQLite's busy_timeout: a write waits this long for a lock another
+	// session holds, then fails (the Writer counts the batch lost).
+	if _, ok := cfg.RuntimeParams["lock_timeout"]; !ok {
+		cfg.RuntimeParams["lock_timeout"] = "5s"
+	}
+	migrations, err := fs.Sub(postgresMigrations, "migrations/postgres")
+	if err != nil {
+		return engine{}, err
+	}
+	// Others starting at once wait for the lock, polled every second, up
+	// to five minutes: as long as a big migration may take.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return engine{}, err
+	}
+	// One writing connection, as on SQLite: events commit in the order of
+	// their ids, which internal/fleet relies on (Mark).
+	w := stdlib.OpenDB(*cfg)
+	w.SetMaxOpenConns(1)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return engine{}, pgReason(err)
+	}
+	rc := cfg.Copy()
+	rc.RuntimeParams["default_transaction_read_only"] = "on"
+	r := stdlib.OpenDB(*rc)
+	r.SetMaxOpenConns(4)
+	// Autovacuum gives freed space back: nothing to reclaim by hand.
+	return engine{writer: w, reader: r, name: "postgres", dialect: goose.DialectPostgres, migrations: migrations,
+		locker: locker}, nil
+}
+
+// pgReason is err said for a person: the server's own message, or what
+// went wrong reaching it, without the driver's layers of wrapping.
+func pgReason(err error) error {
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Errorf("PostgreSQL says: %s", pe.Message)
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
+		return errors.New("nothing answers there (is PostgreSQL running, on that host and port?)")
+	case errors.Is(err, context.DeadlineExceeded):
+		return errors.New("PostgreSQL did not answer in time")
+	}
+	return err
+}
