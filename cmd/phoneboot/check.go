@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -15,9 +14,7 @@ import (
 // check validates the configuration, the templates and the loads the
 // config names, and explains every problem with its file and line.
 func check(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	data := fs.String("data", "phoneboot-data", "data `directory`")
-	cfgPath := fs.String("config", "", "config `file` (default DATA/phoneboot.toml)")
+	fs, data, cfgPath := commonFlags("check")
 	if _, err := parseFlags(fs, args, stdout, "Checks phoneboot.toml, the templates and the firmware it names; explains every problem with its file and line.", 0); err != nil {
 		return err
 	}
@@ -69,5 +66,8 @@ func plural(n int, word string) string {
 func loadConfig(data, named string) (*config.Config, string, error) {
 	path := config.FileIn(data, named)
 	c, err := config.Read(path, named != "")
+	if err == nil && *dbURL != "" {
+		c.Store.URL = *dbURL
+	}
 	return c, path, err
 }

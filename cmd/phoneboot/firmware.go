@@ -23,8 +23,9 @@ const firmwareUsage = `Usage:
   phoneboot firmware list [--json]    list the loads in the catalog
   phoneboot firmware rm ID            remove a load (refused while phoneboot.toml targets it)
 
-Every form takes --data DIR; rm also --config FILE. The catalog is DATA/firmware;
-a running "phoneboot serve" picks changes up by itself.
+Every form takes --data DIR; list and rm also --config FILE and --db URL (the
+store, as serve's --db). The catalog is DATA/firmware; a running "phoneboot
+serve" picks changes up by itself.
 `
 
 // firmwareCmd is "phoneboot firmware …".

@@ -29,8 +29,9 @@ const phonesUsage = `Usage:
   phoneboot phones adopt MAC [flags of add] add a phone that booted auto-provisioned, with its model
   phoneboot phones rm MAC                   remove a phone from phoneboot.toml
 
-Every form takes --data DIR and --config FILE. A running "phoneboot serve"
-picks changes to phoneboot.toml up within seconds (or at once on SIGHUP).
+Every form takes --data DIR, --config FILE and --db URL (the store, as serve's
+--db). A running "phoneboot serve" picks changes to phoneboot.toml up within
+seconds (or at once on SIGHUP).
 `
 
 func phones(ctx context.Context, args []string, stdout io.Writer) error {
@@ -56,13 +57,18 @@ func phones(ctx context.Context, args []string, stdout io.Writer) error {
 	return fmt.Errorf("phones: unknown subcommand %q (see phoneboot phones help)", sub)
 }
 
-// commonFlags are --data and --config, as every subcommand has them.
+// commonFlags are --data, --config and --db, as every subcommand has
+// them. loadConfig puts --db into the config it reads.
 func commonFlags(name string) (*flag.FlagSet, *string, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	data := fs.String("data", "phoneboot-data", "data `directory`")
 	cfg := fs.String("config", "", "config `file` (default DATA/phoneboot.toml)")
+	dbURL = fs.String("db", "", "the store's postgres:// `URL` (default: [store] url, else DATA/phoneboot.db)")
 	return fs, data, cfg
 }
+
+// dbURL is the --db of the command that runs.
+var dbURL = new(string)
 
 // takeMAC parses the MAC argument that comes before the flags.
 func takeMAC(name string, args []string) (phone.MAC, []string, error) {
@@ -259,7 +265,7 @@ func recoverCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o := recovery.Options{Data: *data, ConfigFile: *cfg, Model: strings.Join(pos, ""), MAC: *mac, Timeout: *timeout}
+	o := recovery.Options{Data: *data, ConfigFile: *cfg, Model: strings.Join(pos, ""), MAC: *mac, Timeout: *timeout, DB: *dbURL}
 	g, err := recovery.Build(ctx, o)
 	if err != nil {
 		return err

@@ -28,6 +28,11 @@ func (c *Config) build(r *rawConfig) Errors {
 	}
 	c.buildDHCP(&r.DHCP, fail)
 	c.buildSecurity(&r.Security, fail)
+	if u := r.Store.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		fail(c.pos.at("store", 0, "url"), "store.url: want a postgres:// URL, or no url for the SQLite file in the data directory")
+	} else {
+		c.Store.URL = u
+	}
 	// The protocol as the file says it ("" when it does not): a phone
 	// whose model cannot run the default is no mistake in the file.
 	siteProto, _ := protocol(r.Site.Protocol)

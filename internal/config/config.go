@@ -39,6 +39,7 @@ type Config struct {
 	DHCP      DHCP
 	Track     Track
 	Security  Security
+	Store     Store
 
 	File   string // the file it was read from (or would have been)
 	Exists bool   // whether File was read; false: Default
@@ -214,6 +215,15 @@ type DHCPClass struct {
 type Track struct {
 	// QuietAfter is how long without an event makes a phone "quiet".
 	QuietAfter time.Duration
+}
+
+// Store says which database phoneboot keeps its phones, events and
+// leases in (docs/store.md). Read when a command starts: a change takes
+// a restart.
+type Store struct {
+	// URL is a postgres:// URL; "": the SQLite file in the data
+	// directory. A --db flag overrides it.
+	URL string
 }
 
 // Security says who may have a phone's files and change what phoneboot

@@ -366,3 +366,14 @@ func TestDocExamplesParse(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreSection(t *testing.T) {
+	c, err := Parse("s.toml", []byte("[store]\nurl = \"postgres://phoneboot@127.0.0.1/phoneboot\"\n"))
+	if err != nil || c.Store.URL != "postgres://phoneboot@127.0.0.1/phoneboot" {
+		t.Fatalf("%v %+v", err, c.Store)
+	}
+	_, err = Parse("s.toml", []byte("\n[store]\nurl = \"phoneboot.db\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "s.toml:3: store.url: want a postgres:// URL") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -16,6 +16,7 @@ type rawConfig struct {
 	DHCP      rawDHCP      `toml:"dhcp"`
 	Track     rawTrack     `toml:"track"`
 	Security  rawSecurity  `toml:"security"`
+	Store     rawStore     `toml:"store"`
 }
 
 type rawSite struct {
@@ -108,6 +109,10 @@ type rawDHCPClass struct {
 
 type rawTrack struct {
 	QuietAfter *duration `toml:"quiet_after"`
+}
+
+type rawStore struct {
+	URL string `toml:"url"`
 }
 
 type rawSecurity struct {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -91,10 +90,10 @@ type Fleet struct {
 	Cache *Cache
 }
 
-// Open opens the store of data directory data for the phones of cfg;
-// Close closes it.
+// Open opens the store of data directory data (or the database
+// cfg.Store.URL names) for the phones of cfg; Close closes it.
 func Open(ctx context.Context, data string, cfg *config.Config) (Fleet, error) {
-	db, err := store.Open(ctx, filepath.Join(data, store.FileName))
+	db, err := store.OpenURL(ctx, data, cfg.Store.URL)
 	if err != nil {
 		return Fleet{}, err
 	}

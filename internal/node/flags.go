@@ -45,6 +45,7 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 		unknownAge   = fs.Duration("unknown-phones-max-age", 30*24*time.Hour, "forget phones outside the inventory not seen for this long, with their events (0: keep)")
 		reload       = fs.Duration("reload-interval", 2*time.Second, "how often to look for changes to the config, the templates and the TFTP root (0: only on SIGHUP)")
 		grace        = fs.Duration("shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
+		db           = fs.String("db", "", "keep phones, events and leases in the PostgreSQL database of this postgres:// `URL` (default: [store] url, else DATA/phoneboot.db)")
 	)
 	return func() (Options, error) {
 		switch {
@@ -54,6 +55,8 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 			return Options{}, fmt.Errorf("--tftp-max-blksize must be from 8 to 65464, not %d", *maxBlksize)
 		case *maxWindow < 1 || *maxWindow > 65535:
 			return Options{}, fmt.Errorf("--tftp-max-windowsize must be from 1 to 65535, not %d", *maxWindow)
+		case *db != "" && !store.IsPostgres(*db):
+			return Options{}, fmt.Errorf("--db must be a postgres:// URL, not %q (leave it out for DATA/phoneboot.db)", store.Redact(*db))
 		}
 		return Options{
 			TFTP: &tftp.Server{
@@ -72,7 +75,7 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 			DHCPIface: *dhcpIface, DHCPRange: *dhcpRange, SyslogAddr: *syslogAddr,
 			RecordTransfers: *record, EventRate: *eventRate,
 			Keep:        store.Retention{EventsMaxAge: *keepAge, EventsMax: *keepCount, UnknownMax: *unknownMax, UnknownMaxAge: *unknownAge},
-			ReloadEvery: *reload, Grace: *grace,
+			ReloadEvery: *reload, Grace: *grace, DB: *db,
 		}, nil
 	}
 }

@@ -40,6 +40,7 @@ import (
 type Options struct {
 	Data       string // data directory: tftp/, firmware/, templates/, phoneboot.db
 	ConfigFile string // "" means Data/phoneboot.toml, which may be missing
+	DB         string // the store: a postgres:// URL; "": [store] url, else Data/phoneboot.db
 
 	// TFTP is the TFTP server with its limits set; Run sets its Resolver,
 	// OnEvent, Receiver and Logger.
@@ -209,7 +210,14 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 	if err := os.MkdirAll(n.root, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create the TFTP folder: %w", err)
 	}
-	db, err := store.Open(ctx, filepath.Join(n.opts.Data, store.FileName))
+	url := n.opts.DB
+	if url == "" {
+		// The config is read again by reload, which reports its errors.
+		if cfg, err := config.Read(n.cfgFile, n.opts.ConfigFile != ""); err == nil {
+			url = cfg.Store.URL
+		}
+	}
+	db, err := store.OpenURL(ctx, n.opts.Data, url)
 	if err != nil {
 		return nil, err
 	}

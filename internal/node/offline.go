@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"phoneboot/internal/config"
@@ -36,7 +35,7 @@ func OpenOffline(ctx context.Context, data string, cfg *config.Config) (*Offline
 	if err != nil {
 		return nil, err
 	}
-	saved, err := storedPhones(ctx, data)
+	saved, err := storedPhones(ctx, data, cfg.Store.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -70,14 +69,13 @@ func (o *Offline) Close() error {
 	return nil
 }
 
-// storedPhones is what the store of data kept of each phone; nothing when
-// there is no store yet (serve creates it).
-func storedPhones(ctx context.Context, data string) ([]phonestate.Saved, error) {
-	path := filepath.Join(data, store.FileName)
-	if _, err := os.Stat(path); err != nil {
+// storedPhones is what the store of data (or url) kept of each phone;
+// nothing when there is no store yet (serve creates it).
+func storedPhones(ctx context.Context, data, url string) ([]phonestate.Saved, error) {
+	if !store.Exists(data, url) {
 		return nil, nil
 	}
-	db, err := store.Open(ctx, path)
+	db, err := store.OpenURL(ctx, data, url)
 	if err != nil {
 		return nil, err
 	}

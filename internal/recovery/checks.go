@@ -280,7 +280,7 @@ func (c *checker) inventory() Check {
 // lastSeen is what the fleet knows of the phone.
 func (c *checker) lastSeen() (Check, error) {
 	ch := Check{Item: "last seen", Status: Note, Source: "docs/tracking.md"}
-	if _, err := os.Stat(filepath.Join(c.o.data(), store.FileName)); err != nil {
+	if !store.Exists(c.o.data(), c.cfg.Store.URL) {
 		ch.Found = "phoneboot has never seen it (no database yet: phoneboot serve has not run with " + c.o.data() + ")"
 		return ch, nil
 	}

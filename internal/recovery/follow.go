@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -232,7 +230,7 @@ func (w *watcher) open(ctx context.Context) error {
 	if cfgErr != nil {
 		return cfgErr
 	}
-	if _, err := os.Stat(filepath.Join(w.o.data(), store.FileName)); err != nil {
+	if !store.Exists(w.o.data(), cfg.Store.URL) {
 		w.before = map[phone.MAC]bool{} // no store yet: every phone is new
 		return nil
 	}

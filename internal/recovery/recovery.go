@@ -40,6 +40,7 @@ the phone to boot from phoneboot and follows it until it is up to date (exit
 type Options struct {
 	Data       string // data directory; "" is phoneboot-data
 	ConfigFile string // "" is Data/phoneboot.toml (which may be missing)
+	DB         string // the store's postgres:// URL; "" is the config's [store] url
 	Model      string // any spelling phone.ModelByName takes: 7960, CP-7961G …
 	// MAC is the phone's MAC in any spelling phone.ParseMAC takes; ""
 	// for any phone of Model.
@@ -209,6 +210,9 @@ func (o Options) config() (*config.Config, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
+	}
+	if o.DB != "" {
+		cfg.Store.URL = o.DB
 	}
 	return cfg, nil
 }

@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,34 +18,6 @@ import (
 
 //go:embed migrations/postgres/*.sql
 var postgresMigrations embed.FS
-
-// IsPostgres reports whether url names a PostgreSQL database
-// (postgres://… or postgresql://…), as --db and [store] url do.
-func IsPostgres(url string) bool {
-	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
-}
-
-// OpenURL opens the store every command shares: the SQLite file in the
-// data directory when url is "", else the PostgreSQL database url names.
-func OpenURL(ctx context.Context, data, url string) (*Store, error) {
-	switch {
-	case url == "":
-		return Open(ctx, filepath.Join(data, FileName))
-	case IsPostgres(url):
-		return OpenPostgres(ctx, url)
-	}
-	return nil, fmt.Errorf("store %q: not a postgres:// URL (leave it empty for the SQLite file in the data directory)", Redact(url))
-}
-
-// Redact is url with its password, if any, replaced by "xxxxx": what
-// messages show.
-func Redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
 
 // OpenPostgres opens the PostgreSQL database url names (postgres://…, as
 // pgx reads it) and brings its schema up to date. Nodes starting together
