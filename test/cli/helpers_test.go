@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"phoneboot/internal/store/pgtest"
 	"phoneboot/internal/tftp"
 )
 
@@ -60,7 +61,8 @@ func buildAndRun(m *testing.M) (int, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("go build ./cmd/phoneboot: %v\n%s", err, out)
 	}
-	return m.Run(), nil
+	// pgtest.Main: the PostgreSQL cluster a test may start is stopped.
+	return pgtest.Main(m), nil
 }
 
 // proc is a running phoneboot.
