@@ -72,7 +72,7 @@ func openPostgres(ctx context.Context, url string) (engine, error) {
 	r.SetMaxOpenConns(4)
 	// Autovacuum gives freed space back: nothing to reclaim by hand.
 	return engine{writer: w, reader: r, name: "postgres", dialect: goose.DialectPostgres, migrations: migrations,
-		locker: locker}, nil
+		lateral: true, locker: locker}, nil
 }
 
 // pgReason is err said for a person: the server's own message, or what

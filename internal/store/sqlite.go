@@ -33,6 +33,10 @@ type engine struct {
 	// reclaim runs after a prune that deleted rows, to give the freed
 	// space back to the file system.
 	reclaim []string
+	// lateral: the engine has LATERAL joins (PostgreSQL), which read
+	// each phone's newest events as one index scan per phone; without, a
+	// correlated IN (… LIMIT) that SQLite plans the same way.
+	lateral bool
 	// locker, if set, is held while migrating: several processes opening
 	// one database at once migrate it once.
 	locker lock.SessionLocker

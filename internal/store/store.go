@@ -31,6 +31,7 @@ type Store struct {
 	// reclaim gives the pages freed by a prune back to the file system.
 	reclaim []string
 	engine  string
+	lateral bool // engine.lateral
 }
 
 // Phone is a phone the store knows: from the inventory, or seen on the network.
@@ -62,7 +63,7 @@ const (
 )
 
 func newStore(ctx context.Context, e engine) (*Store, error) {
-	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name}
+	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name, lateral: e.lateral}
 	if err := e.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -363,7 +364,7 @@ func (s *Store) Events(ctx context.Context, mac phone.MAC, limit int) ([]event.E
 // query per phone costs more than the timeline itself when thousands of
 // phones have a few events each. limit must be positive.
 func (s *Store) Timelines(ctx context.Context, limit int, f func(phone.MAC, []event.Event) error) error {
-	return timelines(ctx, s.r, limit, nil, f)
+	return timelines(ctx, s.r, s.lateral, limit, nil, f)
 }
 
 // scanEvent reads one row of eventColumns.

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,7 +185,28 @@ func start() (string, error) {
 		stop(tmp)
 		return "", err
 	}
+	watchdog(tmp, prefix, filepath.Join(dir, "pg_ctl"))
 	return tmp, nil
+}
+
+// watchdog stops the cluster in dir once this process has ended, however
+// it ended: a test binary killed at its timeout never runs Main's stop.
+// It is a shell loop in a session of its own, so that a signal to the
+// tests' process group does not end it too; it polls once a second, and
+// ends when this process has.
+func watchdog(dir string, prefix []string, pgctl string) {
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	stopCmd := q(pgctl) + " -D " + q(filepath.Join(dir, "data")) + " -m immediate -w -t 30 stop"
+	for i := len(prefix) - 1; i >= 0; i-- {
+		stopCmd = q(prefix[i]) + " " + stopCmd
+	}
+	script := fmt.Sprintf(`while kill -0 %d 2>/dev/null; do sleep 1; done
+if [ -d %s ]; then %s >/dev/null 2>&1; rm -rf %s; fi`, os.Getpid(), q(dir), stopCmd, q(dir))
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cmd.Start() == nil {
+		cmd.Process.Release()
+	}
 }
 
 // stop stops the cluster in dir, if it runs, and removes dir.
