@@ -193,6 +193,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--tftp-max-blksize", "65465"}, "--tftp-max-blksize must be from 8 to 65464"},
 		{[]string{"--tftp-max-windowsize", "0"}, "--tftp-max-windowsize must be from 1 to 65535"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--db", "mysql://u:secret@127.0.0.1/x"}, `--db must be a postgres:// URL, not "mysql://u:xxxxx@127.0.0.1/x"`},
 		{[]string{"extra"}, "unexpected argument \"extra\""},
 	}
 	for _, c := range cases {
