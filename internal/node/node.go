@@ -221,6 +221,7 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.log.Info("store opened", "engine", db.Engine(), "at", store.Where(n.opts.Data, url))
 	n.db = db
 	// The writer applies the retention: at start, hourly, and as soon as
 	// a limit is passed.
