@@ -23,6 +23,7 @@ const (
 	DHCP      Source = "dhcp"      // a DHCP message of phoneboot's own server
 	Syslog    Source = "syslog"    // a line the phone logged
 	Provision Source = "provision" // a decision provision took about the phone
+	ARP       Source = "arp"       // ARP heard on a segment (serve --answer-stale, phoneboot analyze)
 )
 
 // Kind is what happened.
@@ -72,6 +73,24 @@ const (
 
 // SyslogLine is a line a phone logged (Detail is the line).
 const SyslogLine Kind = "syslog"
+
+// StaleServer (Source ARP) is a step of the phone's stale TFTP server:
+// it ARPs for an address nobody on its segment has, an old network's
+// server (Facts.Addr the address, Facts.Step what happened).
+const StaleServer Kind = "stale-server"
+
+// StaleStep is what happened to a phone's stale server address.
+type StaleStep string
+
+// Steps of StaleServer, in the order they happen.
+const (
+	StaleAbsent   StaleStep = "absent"   // it asks; ARP probes got no answer
+	StaleInUse    StaleStep = "in-use"   // another host answers for it: left alone
+	StaleFull     StaleStep = "full"     // not taken: phoneboot holds as many as it may
+	StaleFailed   StaleStep = "failed"   // not taken: adding it failed (Detail says why)
+	StaleAdded    StaleStep = "added"    // phoneboot took it and answers the phone's TFTP there
+	StaleReleased StaleStep = "released" // phoneboot gave it up (the phone stopped asking, shutdown)
+)
 
 // Outcome is how a file request ended.
 type Outcome string
@@ -146,13 +165,17 @@ type Facts struct {
 	Bound   netip.Addr `json:"bound,omitzero"`
 	Binding string     `json:"binding,omitempty"`
 	Other   phone.MAC  `json:"other,omitzero"`
+	// Addr is the stale server address the phone asks for, Step what
+	// became of it (event.StaleServer).
+	Addr netip.Addr `json:"addr,omitzero"`
+	Step StaleStep  `json:"step,omitempty"`
 }
 
 // IsZero reports whether no fact is set.
 func (f Facts) IsZero() bool {
 	return f.Running == "" && f.From == "" && !f.Assumed && f.Next == "" && f.Target == "" && len(f.Path) == 0 &&
 		f.Missing == "" && f.Rule == "" && f.Remedy == "" && f.Count == 0 && f.Model == "" && f.Retransmits == 0 &&
-		!f.Bound.IsValid() && f.Binding == "" && f.Other == (phone.MAC{})
+		!f.Bound.IsValid() && f.Binding == "" && f.Other == (phone.MAC{}) && !f.Addr.IsValid() && f.Step == ""
 }
 
 // Remedy is what provision serves a phone looping on its trust list.
