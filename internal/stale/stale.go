@@ -386,13 +386,20 @@ func (a *Answerer) tick(now time.Time) {
 		}
 	}
 	for _, h := range a.holds {
+		busy := false
+		for _, u := range h.phones {
+			busy = busy || now.Sub(u.last) < a.cfg.Idle
+		}
+		if !busy {
+			a.release(h, now, fmt.Sprintf("the phone stopped asking for %v", a.cfg.Idle))
+			continue
+		}
 		for mac, u := range h.phones {
 			if now.Sub(u.last) >= a.cfg.Idle {
 				a.leave(h, mac, u)
+				a.note(mac, u.ip, h.addr, event.StaleReleased, now,
+					fmt.Sprintf("the phone stopped asking for %v; phoneboot keeps %s for other phones", a.cfg.Idle, h.addr))
 			}
-		}
-		if len(h.phones) == 0 {
-			a.release(h, now, fmt.Sprintf("its phones stopped asking for %v", a.cfg.Idle))
 		}
 	}
 	for addr, until := range a.quiet {
