@@ -227,16 +227,23 @@ func (a *Answerer) Run(ctx context.Context) {
 
 func (a *Answerer) read(ctx context.Context) {
 	buf := make([]byte, 1514)
+	var pause time.Duration
 	for ctx.Err() == nil {
 		n, _, err := a.conn.ReadFrom(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			a.log.Warn("stale server: reading ARP", "iface", a.cfg.Iface, "err", err)
-			time.Sleep(100 * time.Millisecond)
+			// The interface went down or away: say so once, then try
+			// again less and less often (up to every 5s).
+			if pause == 0 {
+				a.log.Warn("stale server: cannot read ARP on the interface; trying again", "iface", a.cfg.Iface, "err", err)
+			}
+			pause = min(max(2*pause, 50*time.Millisecond), 5*time.Second)
+			time.Sleep(pause)
 			continue
 		}
+		pause = 0
 		arp, err := ParseARP(buf[:n])
 		if err != nil {
 			continue // not IPv4 ARP: nothing to do with phones

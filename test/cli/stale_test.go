@@ -122,8 +122,20 @@ func (n *staleNet) held(t *testing.T) []string {
 // the pair, TFTP on :69 as phones expect it.
 func (n *staleNet) serve(t *testing.T, data string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"netns", "exec", n.B, binary, "serve", "--data", data, "--tftp-addr", ":69",
-		"--http-addr", "", "--admin-addr", "", "--syslog-addr", "", "--answer-stale", n.Serv}, extra...)
+	p := n.start(t, nil, data, extra...)
+	p.waitLog(t, "answering for stale TFTP servers", 15*time.Second)
+	return p
+}
+
+// start runs phoneboot serve inside B, after the command wrap (nil: none).
+func (n *staleNet) start(t *testing.T, wrap []string, data string, extra ...string) *proc {
+	t.Helper()
+	args := append([]string{"netns", "exec", n.B}, wrap...)
+	args = append(args, binary, "serve", "--data", data, "--http-addr", "", "--admin-addr", "", "--syslog-addr", "", "--answer-stale", n.Serv)
+	if !slices.Contains(extra, "--tftp-addr") {
+		args = append(args, "--tftp-addr", ":69")
+	}
+	args = append(args, extra...)
 	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	// "ip netns exec" execs phoneboot: signals reach it.
@@ -151,7 +163,6 @@ func (n *staleNet) serve(t *testing.T, data string, extra ...string) *proc {
 			t.Logf("phoneboot serve\nstderr:\n%s", p.stderr)
 		}
 	})
-	p.waitLog(t, "answering for stale TFTP servers", 15*time.Second)
 	return p
 }
 
@@ -424,5 +435,61 @@ func TestStaleServerRefusals(t *testing.T) {
 	p.exit(t, 20*time.Second)
 	if got := n.held(t); len(got) != 0 {
 		t.Errorf("addresses left after shutdown: %v", got)
+	}
+}
+
+// TestStaleServerNoPermission: without CAP_NET_RAW and CAP_NET_ADMIN,
+// --answer-stale says so in one line and TFTP serves on.
+func TestStaleServerNoPermission(t *testing.T) {
+	n := newStaleNet(t)
+	setpriv := testutil.Tool(t, "setpriv")
+	data := stalePhoneData(t, stalePhone)
+	p := n.start(t, []string{setpriv, "--bounding-set", "-net_raw,-net_admin", "--inh-caps", "-net_raw,-net_admin"}, data)
+	p.waitLog(t, "tftp listening", 15*time.Second)
+	p.waitLog(t, "stale TFTP servers not answered (serving goes on)", 15*time.Second)
+	if !strings.Contains(p.stderr.String(), "CAP_NET_RAW") {
+		t.Errorf("the warning does not name the capability:\n%s", p.stderr)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !p.running() {
+		t.Fatalf("serve stopped:\n%s", p.stderr)
+	}
+	// TFTP answers on the segment.
+	tftpBin := testutil.Tool(t, "tftp")
+	n.run(t, "-n", n.A, "addr", "add", "192.0.2.50/24", "dev", n.Phone)
+	out := filepath.Join(t.TempDir(), "cnf.xml")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if res, err := exec.CommandContext(ctx, n.ip, "netns", "exec", n.A, tftpBin, "-m", "binary", n.Self.String(),
+		"-c", "get", stalePhone.DeviceName()+".cnf.xml", out).CombinedOutput(); err != nil {
+		t.Fatalf("tftp get from %v: %v\n%s", n.Self, err, res)
+	}
+	for _, l := range nonEmptyLines(p.stderr.String()) {
+		if strings.Contains(l, "stale") {
+			t.Logf("%s", l)
+		}
+	}
+}
+
+// TestStaleServerBoundTFTP: with TFTP bound to the segment's address
+// only (--tftp-addr 192.0.2.1:69), the stale address gets a TFTP
+// listener of its own while it is held.
+func TestStaleServerBoundTFTP(t *testing.T) {
+	n := newStaleNet(t)
+	tftpBin := testutil.Tool(t, "tftp")
+	data := stalePhoneData(t, stalePhone)
+	p := n.start(t, nil, data, "--tftp-addr", net.JoinHostPort(n.Self.String(), "69"), "--answer-stale-idle", "2s")
+	p.waitLog(t, "answering for stale TFTP servers", 15*time.Second)
+	out := filepath.Join(t.TempDir(), "cnf.xml")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if res, err := exec.CommandContext(ctx, n.ip, "netns", "exec", n.A, tftpBin, "-m", "binary", staleOld.String(),
+		"-c", "get", stalePhone.DeviceName()+".cnf.xml", out).CombinedOutput(); err != nil {
+		t.Fatalf("tftp get from %v: %v\n%s", staleOld, err, res)
+	}
+	waitUntil(t, 10*time.Second, "the address removed", func() bool { return len(n.held(t)) == 0 })
+	// Its listener went with it: port 69 on 10.99.0.1 is free again.
+	if out, _ := n.output("netns", "exec", n.B, "ss", "-Hnul", "sport", "= :69"); strings.Contains(out, staleOld.String()) {
+		t.Errorf("a TFTP socket on %v outlived the address:\n%s", staleOld, out)
 	}
 }
