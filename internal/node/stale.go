@@ -64,6 +64,7 @@ func (n *node) answerStale(ctx context.Context, g *errgroup.Group) {
 		run, stop := context.WithCancel(context.Background())
 		go func() {
 			<-ctx.Done()
+			a.Close()
 			deadline := time.Now().Add(n.opts.Grace)
 			for srv.Active() > 0 && time.Now().Before(deadline) {
 				time.Sleep(50 * time.Millisecond)

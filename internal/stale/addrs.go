@@ -78,7 +78,7 @@ func (a *Addrs) List(ctx context.Context) ([]Entry, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, a.IP, "-j", "-4", "addr", "show", "dev", a.Iface).Output()
 	if err != nil {
-		return nil, a.explain([]string{"-j", "-4", "addr", "show", "dev", a.Iface}, err)
+		return nil, a.explain([]string{"-j", "-4", "addr", "show", "dev", a.Iface}, fmt.Errorf("%w", err))
 	}
 	var links []struct {
 		AddrInfo []struct {
@@ -131,7 +131,11 @@ func (a *Addrs) run(ctx context.Context, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, a.IP, args...).CombinedOutput(); err != nil {
-		return a.explain(args, fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out))))
+		msg := strings.TrimSpace(string(out))
+		if strings.Contains(msg, "Operation not permitted") {
+			return fmt.Errorf("`ip %s`: %w", strings.Join(args, " "), ErrNoPermission)
+		}
+		return a.explain(args, errors.New(msg))
 	}
 	return nil
 }

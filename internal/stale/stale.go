@@ -25,6 +25,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mdlayher/packet"
@@ -80,6 +81,8 @@ type Answerer struct {
 	conn  *packet.Conn
 	addrs *Addrs
 	seen  chan phone.MAC // file requests of phones, from Saw
+	// closing: phoneboot is stopping; no new address is taken.
+	closing atomic.Bool
 
 	mu     sync.Mutex
 	probes map[netip.Addr]*probe
@@ -173,7 +176,7 @@ func Open(ctx context.Context, cfg Config) (*Answerer, error) {
 		}
 		gone, err := a.addrs.Leftovers(ctx)
 		if err != nil {
-			if errors.Is(err, os.ErrPermission) {
+			if errors.Is(err, ErrNoPermission) {
 				return nil, ErrNoPermission
 			}
 			return nil, fmt.Errorf("--answer-stale %s: removing addresses left by an earlier run: %w", cfg.Iface, err)
@@ -200,6 +203,10 @@ func (a *Answerer) Saw(mac phone.MAC) {
 	default:
 	}
 }
+
+// Close takes no new address from now on; those held stay until Run
+// ends (phoneboot's shutdown lets running transfers finish first).
+func (a *Answerer) Close() { a.closing.Store(true) }
 
 // Run reads ARP until ctx ends, then removes every address it added.
 func (a *Answerer) Run(ctx context.Context) {
@@ -273,7 +280,7 @@ func (a *Answerer) handle(m ARP, now time.Time) {
 		a.join(h, mac, m.SenderIP, now)
 		return
 	}
-	if a.probes[m.TargetIP] != nil || a.quiet[m.TargetIP].After(now) || !a.eligible(m.TargetIP, m.SenderIP, now) {
+	if a.closing.Load() || a.probes[m.TargetIP] != nil || a.quiet[m.TargetIP].After(now) || !a.eligible(m.TargetIP, m.SenderIP, now) {
 		return
 	}
 	if len(a.probes)+len(a.holds) >= a.cfg.Max {
@@ -420,7 +427,7 @@ func (a *Answerer) tick(now time.Time) {
 func (a *Answerer) absent(p *probe, now time.Time) {
 	a.note(p.mac, p.ip, p.addr, event.StaleAbsent, now,
 		fmt.Sprintf("asks for a TFTP server at %s, an address nobody on the segment answers for (an old network's server)", p.addr))
-	if !a.cfg.Answer {
+	if !a.cfg.Answer || a.closing.Load() {
 		a.setQuiet(p.addr, now)
 		return
 	}

@@ -493,3 +493,31 @@ func TestStaleServerBoundTFTP(t *testing.T) {
 		t.Errorf("a TFTP socket on %v outlived the address:\n%s", staleOld, out)
 	}
 }
+
+// TestStaleServerOnSegmentPhone: a phone with an address on the segment
+// (192.0.2.50) that believes its old server is on link gets the address
+// as a plain /32: no route to it is needed.
+func TestStaleServerOnSegmentPhone(t *testing.T) {
+	n := newStaleNet(t)
+	tftpBin := testutil.Tool(t, "tftp")
+	n.run(t, "-n", n.A, "addr", "flush", "dev", n.Phone)
+	n.run(t, "-n", n.A, "addr", "add", "192.0.2.50/24", "dev", n.Phone)
+	n.run(t, "-n", n.A, "route", "add", staleOld.String()+"/32", "dev", n.Phone)
+	data := stalePhoneData(t, stalePhone)
+	p := n.serve(t, data)
+	out := filepath.Join(t.TempDir(), "cnf.xml")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if res, err := exec.CommandContext(ctx, n.ip, "netns", "exec", n.A, tftpBin, "-m", "binary", staleOld.String(),
+		"-c", "get", stalePhone.DeviceName()+".cnf.xml", out).CombinedOutput(); err != nil {
+		t.Fatalf("tftp get from %v: %v\n%s", staleOld, err, res)
+	}
+	if got, _ := n.output("-n", n.B, "-4", "-o", "addr", "show", "dev", n.Serv, "label", n.Serv+stale.Mark); !strings.Contains(got, "inet "+staleOld.String()+"/32 ") || strings.Contains(got, "peer") {
+		t.Errorf("want a plain %v/32:\n%s", staleOld, got)
+	}
+	p.signal(t, syscall.SIGTERM)
+	p.exit(t, 20*time.Second)
+	if got := n.held(t); len(got) != 0 {
+		t.Errorf("addresses left after shutdown: %v", got)
+	}
+}
