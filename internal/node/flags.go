@@ -47,6 +47,7 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 		reload       = fs.Duration("reload-interval", 2*time.Second, "how often to look for changes to the config, the templates and the TFTP root (0: only on SIGHUP)")
 		grace        = fs.Duration("shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
 		staleIface   = fs.String("answer-stale", "", "answer phones' ARP for an old network's TFTP server on this `interface`: take the address while they need it (docs/stale-server.md; off when empty)")
+		staleNotice  = fs.String("notice-stale", "", "only notice phones' ARP for an old network's TFTP server on this `interface`, in their timeline; never take an address (docs/stale-server.md)")
 		staleMax     = fs.Int("answer-stale-max", stale.DefaultMax, "most addresses --answer-stale holds at once")
 		staleIdle    = fs.Duration("answer-stale-idle", stale.DefaultIdle, "--answer-stale gives an address up once its phones sent no ARP and no file request for this long")
 	)
@@ -58,6 +59,8 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 			return Options{}, fmt.Errorf("--tftp-max-blksize must be from 8 to 65464, not %d", *maxBlksize)
 		case *maxWindow < 1 || *maxWindow > 65535:
 			return Options{}, fmt.Errorf("--tftp-max-windowsize must be from 1 to 65535, not %d", *maxWindow)
+		case *staleIface != "" && *staleNotice != "":
+			return Options{}, fmt.Errorf("--answer-stale and --notice-stale: give one (--answer-stale notices too)")
 		case *staleMax < 1 || *staleIdle < time.Second:
 			return Options{}, fmt.Errorf("--answer-stale-max must be at least 1 and --answer-stale-idle at least 1s")
 		}
@@ -79,7 +82,7 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 			RecordTransfers: *record, EventRate: *eventRate,
 			Keep:        store.Retention{EventsMaxAge: *keepAge, EventsMax: *keepCount, UnknownMax: *unknownMax, UnknownMaxAge: *unknownAge},
 			ReloadEvery: *reload, Grace: *grace,
-			Stale: StaleOptions{Iface: *staleIface, Max: *staleMax, Idle: *staleIdle},
+			Stale: StaleOptions{Iface: *staleIface + *staleNotice, NoticeOnly: *staleNotice != "", Max: *staleMax, Idle: *staleIdle},
 		}, nil
 	}
 }

@@ -18,9 +18,12 @@ import (
 
 // StaleOptions are serve's --answer-stale flags (docs/stale-server.md).
 type StaleOptions struct {
-	Iface string        // "": off
-	Max   int           // addresses held at once
-	Idle  time.Duration // release after the phones stopped asking this long
+	Iface string // "": off
+	// NoticeOnly: record phones asking for a stale server, take no
+	// address (--notice-stale).
+	NoticeOnly bool
+	Max        int           // addresses held at once
+	Idle       time.Duration // release after the phones stopped asking this long
 }
 
 // answerStale runs the stale-TFTP-server answer on --answer-stale IF. It
@@ -32,7 +35,7 @@ func (n *node) answerStale(ctx context.Context, g *errgroup.Group) {
 		return
 	}
 	srv := n.opts.TFTP
-	cfg := stale.Config{Iface: o.Iface, Answer: true, Max: o.Max, Idle: o.Idle,
+	cfg := stale.Config{Iface: o.Iface, Answer: !o.NoticeOnly, Max: o.Max, Idle: o.Idle,
 		IsPhone: n.isPhone(), Record: n.record, Log: n.log}
 	if host, port, err := net.SplitHostPort(n.opts.TFTPAddr); err == nil && host != "" {
 		// A TFTP server bound to given addresses hears nothing sent to a
@@ -57,7 +60,11 @@ func (n *node) answerStale(ctx context.Context, g *errgroup.Group) {
 		return
 	}
 	n.stale.Store(a)
-	n.log.Info("answering for stale TFTP servers", "iface", o.Iface, "max", cfg.Max, "idle", o.Idle.String())
+	if o.NoticeOnly {
+		n.log.Info("noticing stale TFTP servers (taking no address)", "iface", o.Iface)
+	} else {
+		n.log.Info("answering for stale TFTP servers", "iface", o.Iface, "max", cfg.Max, "idle", o.Idle.String())
+	}
 	g.Go(func() error {
 		// The addresses go once the running transfers are done (or
 		// the grace is over): a phone fetching from one finishes.

@@ -72,6 +72,9 @@ type Config struct {
 // CAP_NET_ADMIN, which adding addresses needs).
 var ErrNoPermission = errors.New("--answer-stale needs root, or the capabilities CAP_NET_RAW and CAP_NET_ADMIN (setcap cap_net_raw,cap_net_admin+ep phoneboot)")
 
+// ErrNoRaw is Open's error without CAP_NET_RAW when it only notices.
+var ErrNoRaw = errors.New("--notice-stale needs root, or the capability CAP_NET_RAW (setcap cap_net_raw+ep phoneboot)")
+
 // Answerer is the ARP listener of one interface and the addresses it holds.
 type Answerer struct {
 	cfg   Config
@@ -162,10 +165,10 @@ func Open(ctx context.Context, cfg Config) (*Answerer, error) {
 	}
 	ifi, err := net.InterfaceByName(cfg.Iface)
 	if err != nil {
-		return nil, fmt.Errorf("--answer-stale %s: no such interface", cfg.Iface)
+		return nil, fmt.Errorf("%s %s: no such interface", flagName(cfg), cfg.Iface)
 	}
 	if len(ifi.HardwareAddr) != 6 {
-		return nil, fmt.Errorf("--answer-stale %s: not an Ethernet interface", cfg.Iface)
+		return nil, fmt.Errorf("%s %s: not an Ethernet interface", flagName(cfg), cfg.Iface)
 	}
 	a := &Answerer{cfg: cfg, log: cfg.Log, ifi: ifi, seen: make(chan phone.MAC, 256),
 		probes: map[netip.Addr]*probe{}, holds: map[netip.Addr]*hold{}, quiet: map[netip.Addr]time.Time{}, noted: map[noteKey]time.Time{}}
@@ -187,12 +190,22 @@ func Open(ctx context.Context, cfg Config) (*Answerer, error) {
 	}
 	a.conn, err = packet.Listen(ifi, packet.Raw, etherTypeARP, nil)
 	if err != nil {
+		if errors.Is(err, os.ErrPermission) && !cfg.Answer {
+			return nil, ErrNoRaw
+		}
 		if errors.Is(err, os.ErrPermission) {
 			return nil, ErrNoPermission
 		}
-		return nil, fmt.Errorf("--answer-stale %s: cannot listen to ARP: %w", cfg.Iface, err)
+		return nil, fmt.Errorf("%s %s: cannot listen to ARP: %w", flagName(cfg), cfg.Iface, err)
 	}
 	return a, nil
+}
+
+func flagName(cfg Config) string {
+	if cfg.Answer {
+		return "--answer-stale"
+	}
+	return "--notice-stale"
 }
 
 // Saw tells the answerer that phone mac made a file request: a phone that
@@ -284,8 +297,11 @@ func (a *Answerer) handle(m ARP, now time.Time) {
 		return
 	}
 	if len(a.probes)+len(a.holds) >= a.cfg.Max {
-		a.note(mac, m.SenderIP, m.TargetIP, event.StaleFull, now,
-			fmt.Sprintf("asks for %s, an address nobody may have; phoneboot already answers for %d addresses (--answer-stale-max)", m.TargetIP, a.cfg.Max))
+		busy := fmt.Sprintf("phoneboot already answers for %d addresses (--answer-stale-max)", a.cfg.Max)
+		if !a.cfg.Answer {
+			busy = fmt.Sprintf("phoneboot is probing %d addresses already (--answer-stale-max)", a.cfg.Max)
+		}
+		a.note(mac, m.SenderIP, m.TargetIP, event.StaleFull, now, fmt.Sprintf("asks for %s, an address nobody may have; %s", m.TargetIP, busy))
 		return
 	}
 	p := &probe{addr: m.TargetIP, mac: mac, ip: m.SenderIP, next: now}

@@ -521,3 +521,24 @@ func TestStaleServerOnSegmentPhone(t *testing.T) {
 		t.Errorf("addresses left after shutdown: %v", got)
 	}
 }
+
+// TestStaleServerNoticeOnly: --notice-stale probes and records, and
+// never takes an address; phones show says to answer there.
+func TestStaleServerNoticeOnly(t *testing.T) {
+	n := newStaleNet(t)
+	data := stalePhoneData(t, stalePhone)
+	p := n.start(t, nil, data, "--answer-stale", "", "--notice-stale", n.Serv)
+	p.waitLog(t, "noticing stale TFTP servers", 15*time.Second)
+	c := n.arpConn(t)
+	sendARP(t, c, stalePhone, stalePhone, stalePhoneIP, staleOld)
+	waitUntil(t, 10*time.Second, "the absent step", func() bool {
+		return strings.Join(staleSteps(t, data, stalePhone, staleOld), " ") == "absent"
+	})
+	if got := n.held(t); len(got) != 0 {
+		t.Errorf("--notice-stale took %v", got)
+	}
+	_, out, _ := runQuick(t, "phones", "show", stalePhone.String(), "--data", data)
+	if !strings.Contains(out, "WARNING: the phone asks for an old TFTP server at 10.99.0.1") || !strings.Contains(out, "serve --answer-stale IF") {
+		t.Errorf("phones show:\n%s", out)
+	}
+}
