@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -385,11 +386,18 @@ func TestStaleServerRefusals(t *testing.T) {
 	notPhone := phone.MAC{0x02, 0x00, 0x5e, 0x10, 0x00, 0x01}
 	sendARP(t, c, notPhone, notPhone, stalePhoneIP, netip.MustParseAddr("10.99.0.9"))
 	sendARP(t, c, notPhone, stalePhone, stalePhoneIP, netip.MustParseAddr("10.99.0.10"))
-	// A made-up-MAC flood: 2000 requests, each its own MAC and address.
-	for i := range 2000 {
-		m := phone.MAC{0x02, 0x01, 0x00, 0x00, byte(i >> 8), byte(i)}
+	// A made-up-MAC flood: 20,000 requests, each its own MAC and address.
+	cpu0, rss0 := cpuTime(t, p), rssKB(t, p.cmd.Process.Pid)
+	flood := time.Now()
+	for i := range 20000 {
+		m := phone.MAC{0x02, 0x01, 0x00, byte(i >> 16), byte(i >> 8), byte(i)}
 		sendARP(t, c, m, m, stalePhoneIP, netip.AddrFrom4([4]byte{10, 98, byte(i >> 8), byte(i)}))
 	}
+	sent := time.Since(flood)
+	time.Sleep(500 * time.Millisecond)
+	rss1 := rssKB(t, p.cmd.Process.Pid)
+	t.Logf("20000 made-up-MAC ARP requests in %v: phoneboot used %v of CPU; RSS %d → %d kB", sent.Round(time.Millisecond),
+		cpuTime(t, p)-cpu0, rss0.now, rss1.now)
 	// The 20 phones, each asking for its own address, 5 times.
 	peak := 0
 	for range 5 {
@@ -406,7 +414,7 @@ func TestStaleServerRefusals(t *testing.T) {
 		peak = max(peak, len(n.held(t)))
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("2000 made-up-MAC requests and 100 from 20 phones: at most %d addresses held", peak)
+	t.Logf("20000 made-up-MAC requests and 100 from 20 phones: at most %d addresses held", peak)
 	if peak > 2 {
 		t.Errorf("held %d addresses at once, --answer-stale-max 2", peak)
 	}
@@ -541,4 +549,18 @@ func TestStaleServerNoticeOnly(t *testing.T) {
 	if !strings.Contains(out, "WARNING: the phone asks for an old TFTP server at 10.99.0.1") || !strings.Contains(out, "serve --answer-stale IF") {
 		t.Errorf("phones show:\n%s", out)
 	}
+}
+
+// cpuTime is the CPU time (user and system) the running phoneboot used.
+func cpuTime(t *testing.T, p *proc) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fields after the command's name, ")": state is field 3, utime 14, stime 15.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
