@@ -326,6 +326,7 @@ func (a *Answerer) conflicts(m ARP, now time.Time) {
 				fmt.Sprintf("%s answers for %s now; phoneboot gives the address up", m.SenderHW, h.addr))
 		}
 		a.release(h, now, "another host uses it")
+		a.setQuiet(h.addr, now)
 	}
 }
 

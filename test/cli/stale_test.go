@@ -564,3 +564,32 @@ func cpuTime(t *testing.T, p *proc) time.Duration {
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
+
+// TestStaleServerConflictWhileHeld: once another host announces the
+// address phoneboot holds, phoneboot gives it up at once.
+func TestStaleServerConflictWhileHeld(t *testing.T) {
+	n := newStaleNet(t)
+	data := stalePhoneData(t, stalePhone)
+	p := n.serve(t, data)
+	c := n.arpConn(t)
+	sendARP(t, c, stalePhone, stalePhone, stalePhoneIP, staleOld)
+	waitUntil(t, 10*time.Second, "the address held", func() bool { return len(n.held(t)) == 1 })
+	// The old server comes back and announces itself (gratuitous ARP).
+	server := phone.MAC{0x02, 0x00, 0x5e, 0x10, 0x00, 0x99}
+	sendARP(t, c, server, server, staleOld, staleOld)
+	waitUntil(t, 5*time.Second, "the address given up", func() bool { return len(n.held(t)) == 0 })
+	waitUntil(t, 5*time.Second, "the steps", func() bool {
+		return strings.Join(staleSteps(t, data, stalePhone, staleOld), " ") == "absent added in-use released"
+	})
+	// It is not taken again for a while (a minute): that host has it.
+	sendARP(t, c, stalePhone, stalePhone, stalePhoneIP, staleOld)
+	time.Sleep(3 * time.Second)
+	if got := n.held(t); len(got) != 0 {
+		t.Errorf("taken again: %v", got)
+	}
+	p.signal(t, syscall.SIGTERM)
+	p.exit(t, 20*time.Second)
+	if got := strings.Count(p.stderr.String(), "probing it"); got != 1 {
+		t.Errorf("probed %d times, want once", got)
+	}
+}
