@@ -26,6 +26,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mdlayher/packet"
@@ -101,6 +102,9 @@ type Answerer struct {
 	segment   []netip.Prefix
 	local     map[netip.Addr]bool
 	refreshed time.Time
+	// frames and drops are the kernel's counts of ARP frames received
+	// and dropped (its queue was full) since the listener opened.
+	frames, drops uint64
 }
 
 // probe is an address being probed for one phone.
@@ -108,6 +112,8 @@ type probe struct {
 	addr     netip.Addr
 	mac      phone.MAC
 	ip       netip.Addr // the phone's address, as its ARP said
+	asks     int    // the phone's requests for it seen
+	drops    uint64 // Answerer.drops when it started
 	sent     int
 	next     time.Time
 	conflict phone.MAC // who answered (zero: nobody yet)
@@ -198,6 +204,11 @@ func Open(ctx context.Context, cfg Config) (*Answerer, error) {
 		}
 		return nil, fmt.Errorf("%s %s: cannot listen to ARP: %w", flagName(cfg), cfg.Iface, err)
 	}
+	// Room for a burst of ARP (the kernel caps it at net.core.rmem_max);
+	// what a flood drops beyond it makes probes inconclusive (tick).
+	if rc, err := a.conn.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1<<20) })
+	}
 	return a, nil
 }
 
@@ -233,6 +244,13 @@ func (a *Answerer) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// The kernel's count (since the socket opened) of frames
+			// received and of those dropped because phoneboot was slower
+			// than a flood: the queue is bounded, the rest is shed.
+			a.mu.Lock()
+			a.stats()
+			a.log.Info("stale server: ARP listener stopped", "iface", a.cfg.Iface, "frames", a.frames, "dropped", a.drops)
+			a.mu.Unlock()
 			a.conn.Close()
 			<-done
 			a.releaseAll()
@@ -293,6 +311,9 @@ func (a *Answerer) handle(m ARP, now time.Time) {
 		a.join(h, mac, m.SenderIP, now)
 		return
 	}
+	if p := a.probes[m.TargetIP]; p != nil && p.mac == mac {
+		p.asks++
+	}
 	if a.closing.Load() || a.probes[m.TargetIP] != nil || a.quiet[m.TargetIP].After(now) || !a.eligible(m.TargetIP, m.SenderIP, now) {
 		return
 	}
@@ -304,7 +325,8 @@ func (a *Answerer) handle(m ARP, now time.Time) {
 		a.note(mac, m.SenderIP, m.TargetIP, event.StaleFull, now, fmt.Sprintf("asks for %s, an address nobody may have; %s", m.TargetIP, busy))
 		return
 	}
-	p := &probe{addr: m.TargetIP, mac: mac, ip: m.SenderIP, next: now}
+	a.stats()
+	p := &probe{addr: m.TargetIP, mac: mac, ip: m.SenderIP, next: now, asks: 1, drops: a.drops}
 	a.probes[p.addr] = p
 	a.log.Info("stale server: a phone asks for an address not on the segment; probing it", "phone", mac.String(), "addr", p.addr.String())
 	a.sendProbe(p, now)
@@ -326,7 +348,7 @@ func (a *Answerer) conflicts(m ARP, now time.Time) {
 				fmt.Sprintf("%s answers for %s now; phoneboot gives the address up", m.SenderHW, h.addr))
 		}
 		a.release(h, now, "another host uses it")
-		a.setQuiet(h.addr, now)
+		a.setQuiet(h.addr, now.Add(quietFor))
 	}
 }
 
@@ -400,17 +422,27 @@ func (a *Answerer) sendProbe(p *probe, now time.Time) {
 func (a *Answerer) tick(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if len(a.probes) > 0 {
+		a.stats()
+	}
 	for addr, p := range a.probes {
 		switch {
 		case p.conflict != (phone.MAC{}):
 			delete(a.probes, addr)
-			a.setQuiet(addr, now)
+			a.setQuiet(addr, now.Add(quietFor))
 			a.note(p.mac, p.ip, addr, event.StaleInUse, now,
 				fmt.Sprintf("asks for %s; %s has it on the segment, so phoneboot leaves it alone", addr, p.conflict))
 			a.log.Info("stale server: the address is in use; not taking it", "addr", addr.String(), "by", p.conflict.String())
 		case now.Before(p.next):
 		case p.sent < a.cfg.Probes:
 			a.sendProbe(p, now)
+		case a.drops != p.drops:
+			// The kernel dropped ARP frames while the probes were out
+			// (a flood): an answer may have been among them. Nothing is
+			// taken on such a probe; the phone's next ARP tries again.
+			delete(a.probes, addr)
+			a.setQuiet(addr, now.Add(5*time.Second))
+			a.log.Warn("stale server: ARP frames were dropped while probing; not taking the address", "addr", addr.String(), "dropped", a.drops-p.drops)
 		default:
 			delete(a.probes, addr)
 			a.absent(p, now)
@@ -442,15 +474,14 @@ func (a *Answerer) tick(now time.Time) {
 
 // absent: nobody answered the probes for p.addr.
 func (a *Answerer) absent(p *probe, now time.Time) {
-	a.note(p.mac, p.ip, p.addr, event.StaleAbsent, now,
-		fmt.Sprintf("asks for a TFTP server at %s, an address nobody on the segment answers for (an old network's server)", p.addr))
+	a.unanswered(p, now)
 	if !a.cfg.Answer || a.closing.Load() {
-		a.setQuiet(p.addr, now)
+		a.setQuiet(p.addr, now.Add(quietFor))
 		return
 	}
 	h := &hold{addr: p.addr, phones: map[phone.MAC]*user{}}
 	if err := a.join(h, p.mac, p.ip, now); err != nil {
-		a.setQuiet(p.addr, now)
+		a.setQuiet(p.addr, now.Add(quietFor))
 		return
 	}
 	a.holds[p.addr] = h
@@ -598,34 +629,61 @@ func (a *Answerer) touch(mac phone.MAC) {
 	}
 }
 
-func (a *Answerer) setQuiet(addr netip.Addr, now time.Time) {
+// setQuiet leaves addr alone until the time.
+func (a *Answerer) setQuiet(addr netip.Addr, until time.Time) {
 	if len(a.quiet) >= maxQuiet {
-		return // a flood's addresses: nothing more is remembered, nothing more is probed either
+		return // a flood's addresses: nothing more is remembered; the cap still holds
 	}
-	a.quiet[addr] = now.Add(quietFor)
+	a.quiet[addr] = until
+}
+
+// unanswered records that the phone asks for p.addr and nobody answers
+// there (once a minute per phone and address, as note).
+func (a *Answerer) unanswered(p *probe, now time.Time) {
+	if !a.allow(noteKey{p.mac, p.addr, ""}, now) {
+		return
+	}
+	a.cfg.Record(event.Event{Time: now, MAC: p.mac, IP: p.ip, Source: event.ARP, Kind: event.ARPUnanswered,
+		Detail: fmt.Sprintf("asks for %s (ARP), an address nobody on the segment answers for, not even phoneboot's probes: an old network's TFTP server", p.addr),
+		Facts:  event.Facts{Server: p.addr, Count: p.asks}})
 }
 
 // note records a step in the phone's timeline, at most one per phone,
 // address and step a minute (released and added always: they are
 // phoneboot's own acts, bounded by Max).
 func (a *Answerer) note(mac phone.MAC, ip, addr netip.Addr, step event.StaleStep, now time.Time, detail string) {
-	k := noteKey{mac, addr, step}
-	if step != event.StaleAdded && step != event.StaleReleased {
-		if a.noted[k].After(now) {
-			return
-		}
-		if len(a.noted) >= maxNoted {
-			for k, until := range a.noted {
-				if !until.After(now) {
-					delete(a.noted, k)
-				}
-			}
-			if len(a.noted) >= maxNoted {
-				return
-			}
-		}
-		a.noted[k] = now.Add(noteEvery)
+	if step != event.StaleAdded && step != event.StaleReleased && !a.allow(noteKey{mac, addr, step}, now) {
+		return
 	}
 	a.cfg.Record(event.Event{Time: now, MAC: mac, IP: ip, Source: event.ARP, Kind: event.StaleServer, Detail: detail,
-		Facts: event.Facts{Addr: addr, Step: step}})
+		Facts: event.Facts{Server: addr, Step: step}})
+}
+
+// allow reports whether an event of k may be recorded now: one a minute,
+// and nothing new while the table of them is full of unexpired ones.
+func (a *Answerer) allow(k noteKey, now time.Time) bool {
+	if a.noted[k].After(now) {
+		return false
+	}
+	if len(a.noted) >= maxNoted {
+		for k, until := range a.noted {
+			if !until.After(now) {
+				delete(a.noted, k)
+			}
+		}
+		if len(a.noted) >= maxNoted {
+			return false
+		}
+	}
+	a.noted[k] = now.Add(noteEvery)
+	return true
+}
+
+// stats adds the kernel's counts since the last call (reading them
+// resets them) to frames and drops; a.mu held.
+func (a *Answerer) stats() {
+	if st, err := a.conn.Stats(); err == nil {
+		a.frames += uint64(st.Packets)
+		a.drops += uint64(st.Drops)
+	}
 }

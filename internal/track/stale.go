@@ -3,65 +3,61 @@ package track
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"phoneboot/internal/event"
 )
 
-// StaleServer: the phone ARPs for an address nobody on its segment has —
-// the TFTP server of an old network it kept (seed page: "the phone will
-// retain settings for TFTP server"). The events come from serve
-// --answer-stale (which also answers there) or from phoneboot analyze
-// on a capture. A warning while nobody answers; info once phoneboot did.
-// One finding per address, the last three.
+// StaleServer: serve --answer-stale answered for an address the phone
+// ARPed for and nobody had — the TFTP server of an old network it kept
+// (seed page: "the phone will retain settings for TFTP server"). Info:
+// the phone got its files there; the admin may still fix its settings.
+// UnansweredARP tells of the addresses nobody answered for. One finding
+// per address, the last three.
 func StaleServer(tl Timeline) []Finding {
-	type seen struct {
-		last     event.Event // its last step
-		answered bool        // phoneboot took it at some point
-	}
 	var order []netip.Addr
-	byAddr := map[netip.Addr]*seen{}
+	last := map[netip.Addr]event.Event{}
+	taken := map[netip.Addr]bool{} // another host took it after phoneboot
 	for _, ev := range recent(tl.Events) {
-		if !ev.Is(event.ARP, event.StaleServer) || !ev.Facts.Addr.IsValid() || ev.Facts.Step == event.StaleInUse {
+		if !ev.Is(event.ARP, event.StaleServer) || !ev.Facts.Server.IsValid() {
 			continue
 		}
-		s := byAddr[ev.Facts.Addr]
-		if s == nil {
-			if ev.Facts.Step != event.StaleAbsent {
-				continue // the absent step starts it
+		addr := ev.Facts.Server
+		if _, ok := last[addr]; !ok {
+			if ev.Facts.Step != event.StaleAdded {
+				continue // phoneboot's answer starts it
 			}
-			s = &seen{}
-			byAddr[ev.Facts.Addr] = s
-			order = append(order, ev.Facts.Addr)
+			order = append(order, addr)
 		}
-		s.last = ev
-		s.answered = s.answered || ev.Facts.Step == event.StaleAdded
+		last[addr] = ev
+		taken[addr] = taken[addr] || ev.Facts.Step == event.StaleInUse
 	}
 	if len(order) > 3 {
 		order = order[len(order)-3:]
 	}
 	var out []Finding
 	for _, addr := range order {
-		s := byAddr[addr]
-		f := Finding{Rule: "stale-server", At: s.last.Time, Source: "seed page (\"reconfigure your local network to addresses that the phone is trying to use\"); docs/stale-server.md",
+		f := Finding{Rule: "stale-server", Severity: SevInfo, At: last[addr].Time,
+			Source:  "seed page (\"reconfigure your local network to addresses that the phone is trying to use\"); docs/stale-server.md",
 			Symptom: fmt.Sprintf("the phone asks for an old TFTP server at %s, an address nobody on its segment has", addr),
-			Cause:   "it kept a TFTP server from another network (Alternate TFTP set, or a cached option 150) and ARPs for it instead of asking phoneboot"}
-		fix := "set the phone's TFTP server to phoneboot (Settings > Network Configuration: Alternate TFTP = No, or TFTP Server 1), or factory-reset it"
-		switch {
-		case s.answered:
-			f.Severity = SevInfo
-			f.Did = fmt.Sprintf("answered at %s for as long as the phone asked (serve --answer-stale)", addr)
-			f.Do = "nothing now; to end it, " + fix
-		default:
-			f.Severity = SevWarning
-			f.Do = "let phoneboot answer there: serve --answer-stale IF (docs/stale-server.md); or " + fix
-			switch s.last.Facts.Step {
-			case event.StaleFull:
-				f.Did = "phoneboot did not take the address: it held as many as --answer-stale-max allows"
-			case event.StaleFailed:
-				f.Did = "phoneboot could not take the address (the timeline and its log say why)"
-			}
+			Cause:   "it kept a TFTP server from another network (Alternate TFTP set, or a cached option 150) and ARPs for it instead of asking phoneboot",
+			Did:     fmt.Sprintf("answered at %s for as long as the phone asked (serve --answer-stale)", addr),
+			Do:      "nothing now; to end it, set the phone's TFTP server to phoneboot (Settings > Network Configuration: Alternate TFTP = No, or TFTP Server 1), or factory-reset it"}
+		if taken[addr] {
+			f.Did = fmt.Sprintf("answered at %s until another host took the address", addr)
 		}
 		out = append(out, f)
 	}
 	return out
+}
+
+// answeredStale reports whether serve --answer-stale took addr for the
+// phone at or after t.
+func answeredStale(evs []event.Event, addr netip.Addr, t time.Time) bool {
+	for _, ev := range evs {
+		if ev.Is(event.ARP, event.StaleServer) && ev.Facts.Step == event.StaleAdded && ev.Facts.Server == addr && !ev.Time.Before(t) {
+			return true
+		}
+	}
+	return false
 }

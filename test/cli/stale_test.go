@@ -217,7 +217,8 @@ func sendARP(t *testing.T, c *packet.Conn, src, hw phone.MAC, sender, target net
 }
 
 // staleSteps is the steps of mac's stale-server events for addr, oldest
-// first, as `phoneboot phones show --json` tells them.
+// first, as `phoneboot phones show --json` tells them; an arp-unanswered
+// event is the step "unanswered".
 func staleSteps(t *testing.T, data string, mac phone.MAC, addr netip.Addr) []string {
 	t.Helper()
 	code, out, errOut := runQuick(t, "phones", "show", mac.String(), "--data", data, "--json")
@@ -231,8 +232,8 @@ func staleSteps(t *testing.T, data string, mac phone.MAC, addr netip.Addr) []str
 		Events []struct {
 			Kind  string `json:"kind"`
 			Facts struct {
-				Addr string `json:"addr"`
-				Step string `json:"step"`
+				Server string `json:"server"`
+				Step   string `json:"step"`
 			} `json:"facts"`
 		} `json:"events"`
 	}
@@ -241,8 +242,12 @@ func staleSteps(t *testing.T, data string, mac phone.MAC, addr netip.Addr) []str
 	}
 	var steps []string
 	for _, e := range v.Events {
-		if e.Kind == "stale-server" && e.Facts.Addr == addr.String() {
+		switch {
+		case e.Facts.Server != addr.String():
+		case e.Kind == "stale-server":
 			steps = append(steps, e.Facts.Step)
+		case e.Kind == "arp-unanswered":
+			steps = append(steps, "unanswered")
 		}
 	}
 	return steps
@@ -312,7 +317,7 @@ func TestStaleServerAnswered(t *testing.T) {
 	// Quiet for --answer-stale-idle: the address goes.
 	waitUntil(t, 15*time.Second, "the address removed after the phone stopped asking", func() bool { return len(n.held(t)) == 0 })
 	waitUntil(t, 5*time.Second, "the timeline's steps", func() bool {
-		return strings.Join(staleSteps(t, data, stalePhone, staleOld), " ") == "absent added released"
+		return strings.Join(staleSteps(t, data, stalePhone, staleOld), " ") == "unanswered added released"
 	})
 
 	// Again, as after a reboot (an empty ARP cache: a phone that kept
@@ -330,8 +335,8 @@ func TestStaleServerAnswered(t *testing.T) {
 	if got := n.held(t); len(got) != 0 {
 		t.Errorf("addresses left after shutdown: %v", got)
 	}
-	if got := strings.Join(staleSteps(t, data, stalePhone, staleOld), " "); got != "absent added released added released" {
-		// (The second "absent" is within the minute of the first: one
+	if got := strings.Join(staleSteps(t, data, stalePhone, staleOld), " "); got != "unanswered added released added released" {
+		// (The second "unanswered" is within the minute of the first: one
 		// per phone, address and step a minute.)
 		t.Errorf("steps = %q", got)
 	}
@@ -444,6 +449,11 @@ func TestStaleServerRefusals(t *testing.T) {
 	if got := n.held(t); len(got) != 0 {
 		t.Errorf("addresses left after shutdown: %v", got)
 	}
+	for _, l := range nonEmptyLines(p.stderr.String()) {
+		if strings.Contains(l, "ARP listener stopped") {
+			t.Logf("%s", l)
+		}
+	}
 }
 
 // TestStaleServerNoPermission: without CAP_NET_RAW and CAP_NET_ADMIN,
@@ -531,7 +541,9 @@ func TestStaleServerOnSegmentPhone(t *testing.T) {
 }
 
 // TestStaleServerNoticeOnly: --notice-stale probes and records, and
-// never takes an address; phones show says to answer there.
+// never takes an address; phones show has the unanswered-ARP finding
+// (the rule phoneboot analyze raises from a capture), which says to
+// answer there.
 func TestStaleServerNoticeOnly(t *testing.T) {
 	n := newStaleNet(t)
 	data := stalePhoneData(t, stalePhone)
@@ -539,14 +551,14 @@ func TestStaleServerNoticeOnly(t *testing.T) {
 	p.waitLog(t, "noticing stale TFTP servers", 15*time.Second)
 	c := n.arpConn(t)
 	sendARP(t, c, stalePhone, stalePhone, stalePhoneIP, staleOld)
-	waitUntil(t, 10*time.Second, "the absent step", func() bool {
-		return strings.Join(staleSteps(t, data, stalePhone, staleOld), " ") == "absent"
+	waitUntil(t, 10*time.Second, "the unanswered ARP", func() bool {
+		return strings.Join(staleSteps(t, data, stalePhone, staleOld), " ") == "unanswered"
 	})
 	if got := n.held(t); len(got) != 0 {
 		t.Errorf("--notice-stale took %v", got)
 	}
 	_, out, _ := runQuick(t, "phones", "show", stalePhone.String(), "--data", data)
-	if !strings.Contains(out, "WARNING: the phone asks for an old TFTP server at 10.99.0.1") || !strings.Contains(out, "serve --answer-stale IF") {
+	if !strings.Contains(out, "ERROR: the phone looks for 10.99.0.1 (ARP, once) and nothing answers there") || !strings.Contains(out, "serve --answer-stale IF") {
 		t.Errorf("phones show:\n%s", out)
 	}
 }
@@ -579,7 +591,7 @@ func TestStaleServerConflictWhileHeld(t *testing.T) {
 	sendARP(t, c, server, server, staleOld, staleOld)
 	waitUntil(t, 5*time.Second, "the address given up", func() bool { return len(n.held(t)) == 0 })
 	waitUntil(t, 5*time.Second, "the steps", func() bool {
-		return strings.Join(staleSteps(t, data, stalePhone, staleOld), " ") == "absent added in-use released"
+		return strings.Join(staleSteps(t, data, stalePhone, staleOld), " ") == "unanswered added in-use released"
 	})
 	// It is not taken again for a while (a minute): that host has it.
 	sendARP(t, c, stalePhone, stalePhone, stalePhoneIP, staleOld)
