@@ -112,8 +112,8 @@ type probe struct {
 	addr     netip.Addr
 	mac      phone.MAC
 	ip       netip.Addr // the phone's address, as its ARP said
-	asks     int    // the phone's requests for it seen
-	drops    uint64 // Answerer.drops when it started
+	asks     int        // the phone's requests for it seen
+	drops    uint64     // Answerer.drops when it started
 	sent     int
 	next     time.Time
 	conflict phone.MAC // who answered (zero: nobody yet)
