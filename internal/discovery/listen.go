@@ -15,7 +15,7 @@ import (
 
 // ErrNoCapability is what Listen returns (wrapped) when the process may
 // not open raw sockets.
-var ErrNoCapability = errors.New("needs the CAP_NET_RAW capability: run phoneboot as root, or give it the capability once with\n  sudo setcap cap_net_raw+ep \"$(command -v phoneboot)\"")
+var ErrNoCapability = errors.New("needs the CAP_NET_RAW capability: run phoneboot as root, or give it that once: sudo setcap cap_net_raw+ep $(command -v phoneboot)")
 
 // Conn is an interface opened for CDP and LLDP: an AF_PACKET socket that
 // has joined both multicast groups (no promiscuous mode) and lets only
@@ -37,14 +37,14 @@ func Listen(ifname string) (*Conn, error) {
 	c, err := packet.Listen(ifi, packet.Raw, unix.ETH_P_ALL, nil)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
-			return nil, fmt.Errorf("listening for CDP/LLDP on %s %w", ifname, ErrNoCapability)
+			return nil, fmt.Errorf("opening %s for CDP/LLDP %w", ifname, ErrNoCapability)
 		}
-		return nil, fmt.Errorf("listening for CDP/LLDP on %s: %v", ifname, err)
+		return nil, fmt.Errorf("opening %s for CDP/LLDP: %v", ifname, err)
 	}
 	conn := &Conn{Iface: ifi, c: c}
 	if err := conn.setup(); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("listening for CDP/LLDP on %s: %v", ifname, err)
+		return nil, fmt.Errorf("opening %s for CDP/LLDP: %v", ifname, err)
 	}
 	return conn, nil
 }

@@ -135,4 +135,3 @@ func TestParseAnnounce(t *testing.T) {
 		}
 	}
 }
-

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 
 	"golang.org/x/sync/errgroup"
 
@@ -14,11 +15,27 @@ import (
 // be opened (missing, or no CAP_NET_RAW) is said once and phoneboot goes
 // on serving without it.
 func (n *node) discover(ctx context.Context, g *errgroup.Group) {
+	toldCap := false
+	open := func(iface, off string) (*discovery.Conn, bool) {
+		c, err := discovery.Listen(iface)
+		switch {
+		case err == nil:
+			return c, true
+		case !errors.Is(err, discovery.ErrNoCapability):
+			n.log.Warn(off + " (serving goes on): " + err.Error())
+		case !toldCap: // the same advice for both: once
+			toldCap = true
+			what := off
+			if n.opts.AnnounceIface != "" && n.opts.DiscoverIface != "" {
+				what = "phones not discovered and voice VLAN not announced"
+			}
+			n.log.Warn(what + " (serving goes on): " + err.Error())
+		}
+		return nil, false
+	}
 	var ann *discovery.Announcer
 	if iface := n.opts.AnnounceIface; iface != "" {
-		if c, err := discovery.Listen(iface); err != nil {
-			n.log.Warn("voice VLAN not announced (serving goes on): " + err.Error())
-		} else {
+		if c, ok := open(iface, "voice VLAN not announced"); ok {
 			c.Deaf() // it only sends; the listener below hears the queries
 			ann = discovery.NewAnnouncer(c, n.opts.AnnounceVLAN, n.log)
 			n.log.Warn("announcing a voice VLAN as a switch would; docs/discovery.md says when not to", "iface", iface, "vlan", n.opts.AnnounceVLAN)
@@ -26,9 +43,7 @@ func (n *node) discover(ctx context.Context, g *errgroup.Group) {
 		}
 	}
 	if iface := n.opts.DiscoverIface; iface != "" {
-		if c, err := discovery.Listen(iface); err != nil {
-			n.log.Warn("phones not discovered (serving goes on): " + err.Error())
-		} else {
+		if c, ok := open(iface, "phones not discovered"); ok {
 			n.log.Info("listening for CDP and LLDP", "iface", iface)
 			feed := &discovery.Feeder{Book: n.book, Record: n.record, Log: n.log}
 			var answer *discovery.Announcer
