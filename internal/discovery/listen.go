@@ -66,14 +66,17 @@ func (c *Conn) setup() error {
 }
 
 // groupFilter accepts a frame whose destination is the CDP or the LLDP
-// group, up to 1600 bytes of it.
+// group, up to 1600 bytes of it, unless this host sent it (an AF_PACKET
+// socket sees outgoing frames too: the announcer's, a test's).
 func groupFilter() []bpf.Instruction {
+	const outgoing = 4 // PACKET_OUTGOING
 	return []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: outgoing, SkipTrue: 8},
 		bpf.LoadAbsolute{Off: 0, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x01000ccc, SkipFalse: 3},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x01000ccc, SkipFalse: 2},
 		bpf.LoadAbsolute{Off: 4, Size: 2},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xcccc, SkipTrue: 4, SkipFalse: 5},
-		bpf.RetConstant{Val: 0}, // not reached
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0xcccc, SkipTrue: 3, SkipFalse: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0180c200, SkipFalse: 3},
 		bpf.LoadAbsolute{Off: 4, Size: 2},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x000e, SkipFalse: 1},

@@ -80,12 +80,28 @@ func TestLiveListen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := readNeighbors(t, host, 5*time.Second, 2)
-	if len(got) != 2 {
-		t.Fatalf("heard %d frames, want 2: %+v", len(got), got)
+	// The filter lets through only the two frames to the groups, in order.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	buf := make([]byte, 2048)
+	var got []Neighbor
+	for range 2 {
+		f, err := host.Read(ctx, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb, ok, err := Decode(f.Data)
+		if !ok || err != nil {
+			t.Fatalf("a frame not to the groups got through: %x (%v)", f.Data, err)
+		}
+		got = append(got, nb)
 	}
 	if got[0].DeviceID != "SEP00137F38B3DE" || got[0].Software != "P00308000100" || got[1].Model != "7971" {
 		t.Errorf("heard %+v", got)
+	}
+	// The sender does not hear its own frames.
+	if own := readNeighbors(t, ph, 300*time.Millisecond, 1); len(own) != 0 {
+		t.Errorf("the sender heard its own frames: %+v", own)
 	}
 }
 

@@ -137,3 +137,54 @@ func TestServeDiscoverWithoutCapability(t *testing.T) {
 		t.Fatalf("serve stopped:\n%s", log)
 	}
 }
+
+// TestServeAnnounceVoiceVLAN: serve --announce-voice-vlan speaks CDP and
+// LLDP-MED on the interface at once; a phone in the other namespace
+// decodes voice VLAN 110 from both, and its VoIP VLAN query is answered
+// within seconds (not at the next 30 s period).
+func TestServeAnnounceVoiceVLAN(t *testing.T) {
+	n := testutil.Netns(t)
+	if n == nil {
+		return
+	}
+	ph, err := testutil.InNS(n, func() (*discovery.Conn, error) { return discovery.Listen(n.Peer) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ph.Close()
+	p, _, _ := serve(t, "--discover", n.Host, "--announce-voice-vlan", n.Host+":110", "--syslog-addr", "", "--http-addr", "", "--admin-addr", "")
+	p.waitLog(t, "listening for CDP and LLDP", 10*time.Second)
+	hear := func(d time.Duration) []discovery.Neighbor {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		var got []discovery.Neighbor
+		buf := make([]byte, 2048)
+		for len(got) < 2 {
+			f, err := ph.Read(ctx, buf)
+			if err != nil {
+				break
+			}
+			if nb, ok, err := discovery.Decode(f.Data); ok && err == nil && nb.DeviceID == "phoneboot" {
+				got = append(got, nb)
+			}
+		}
+		return got
+	}
+	got := hear(10 * time.Second)
+	if len(got) != 2 || got[0].Protocol != discovery.CDP || got[0].VoiceVLAN != 110 || got[1].Protocol != discovery.LLDP || got[1].VoiceVLAN != 110 {
+		t.Fatalf("heard %+v", got)
+	}
+	query, err := discovery.EncodeCDP(discovery.Neighbor{SourceMAC: phone.MAC{0x00, 0x13, 0x7f, 0, 0, 0x42}, DeviceID: "SEP00137F000042",
+		Platform: "Cisco IP Phone 7960", Capabilities: []string{"host", "phone"}, VoiceVLANQuery: true}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the one-answer-a-second bound
+	start := time.Now()
+	if err := ph.Send(query); err != nil {
+		t.Fatal(err)
+	}
+	if again := hear(5 * time.Second); len(again) != 2 || time.Since(start) > 3*time.Second {
+		t.Fatalf("after the query: %d frames in %v", len(again), time.Since(start))
+	}
+}
