@@ -3,6 +3,7 @@ package discovery
 import (
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +118,17 @@ func TestFeederFlood(t *testing.T) {
 		t.Errorf("book grew to %d phones", book.Len())
 	}
 	t.Logf("%d frames of made-up phones: %d events, %d remembered, %d in the book", frames, len(r.evs), f.Len(), book.Len())
+}
+
+// What a phone says is escaped in the event's detail.
+func TestFeederEscapes(t *testing.T) {
+	book := phonestate.New(0)
+	var r recorder
+	f := &Feeder{Book: book, Record: r.record}
+	n := seedNeighbor(t)
+	n.Platform = "\x1b[2JCisco IP Phone 7940\r\nforged"
+	f.Hear(n, time.Now())
+	if len(r.evs) != 1 || strings.ContainsAny(r.evs[0].Detail, "\x1b\r\n") || !strings.Contains(r.evs[0].Detail, `\x1b[2J`) {
+		t.Errorf("events %+v", r.evs)
+	}
 }
