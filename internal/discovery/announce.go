@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"phoneboot/internal/phone"
+	"phoneboot/internal/printable"
 )
 
 // ParseAnnounce reads --announce-voice-vlan's IF:VLAN ("eth0:110"; VLAN
@@ -42,6 +44,7 @@ type Announcer struct {
 	Log   *slog.Logger
 
 	query chan struct{}
+	rival time.Time // when a switch's frame was last warned of
 }
 
 // NewAnnouncer makes an announcer of vlan on c.
@@ -56,6 +59,26 @@ func (a *Announcer) Query() {
 	case a.query <- struct{}{}:
 	default:
 	}
+}
+
+// Heard takes a frame heard on the announcer's interface: a phone's VoIP
+// VLAN query is answered (Query); a switch speaking CDP or LLDP there is
+// warned of, at most every ten minutes, since phones hear both answers
+// (docs/discovery.md: never announce beside a real switch).
+func (a *Announcer) Heard(n Neighbor, now time.Time) {
+	if n.VoiceVLANQuery && n.OwnMAC() {
+		a.Query()
+	}
+	if n.IsPhone() || !slices.ContainsFunc(n.Capabilities, func(c string) bool { return c == "switch" || c == "bridge" || c == "router" }) {
+		return
+	}
+	if !a.rival.IsZero() && now.Sub(a.rival) < 10*time.Minute {
+		return
+	}
+	a.rival = now
+	a.Log.Warn("voice VLAN announcer: a switch speaks "+strings.ToUpper(n.Protocol)+" on "+a.Conn.Iface.Name+
+		": phones hear both answers; turn --announce-voice-vlan off here (docs/discovery.md)",
+		"device", printable.String(n.DeviceID), "mac", n.SourceMAC.String(), "its voice vlan", n.VoiceVLAN)
 }
 
 // Frames are what the announcer sends: CDP, then LLDP.

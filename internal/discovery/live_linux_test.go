@@ -136,18 +136,3 @@ func TestLiveAnnounce(t *testing.T) {
 		t.Fatalf("after a query: %d frames in %v", len(again), time.Since(start))
 	}
 }
-
-func TestParseAnnounce(t *testing.T) {
-	for _, c := range []struct {
-		in    string
-		iface string
-		vlan  int
-		ok    bool
-	}{{"eth0:110", "eth0", 110, true}, {"eth0:0", "eth0", 0, true}, {"eth0", "", 0, false}, {"eth0:4095", "", 0, false},
-		{":5", "", 0, false}, {"eth0:x", "", 0, false}, {"eth0:-1", "", 0, false}} {
-		iface, vlan, err := ParseAnnounce(c.in)
-		if (err == nil) != c.ok || iface != c.iface || vlan != c.vlan {
-			t.Errorf("ParseAnnounce(%q) = %q, %d, %v", c.in, iface, vlan, err)
-		}
-	}
-}

@@ -85,8 +85,8 @@ func (n *node) hear(ctx context.Context, c *discovery.Conn, feed *discovery.Feed
 		if !ok {
 			continue
 		}
-		if ann != nil && nb.VoiceVLANQuery && nb.OwnMAC() {
-			ann.Query()
+		if ann != nil {
+			ann.Heard(nb, f.Time)
 		}
 		if feed != nil {
 			feed.Hear(nb, f.Time)
