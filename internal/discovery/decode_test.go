@@ -237,3 +237,13 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecode(b *testing.B) {
+	frame := readHexDump(b, filepath.Join("testdata", "seed-7940-cdp.hex"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok, err := Decode(frame); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
