@@ -188,3 +188,46 @@ func TestServeAnnounceVoiceVLAN(t *testing.T) {
 		t.Fatalf("after the query: %d frames in %v", len(again), time.Since(start))
 	}
 }
+
+// TestServeDiscoverFlood: 20,000 CDP frames, each from a made-up phone,
+// leave a trickle of phones and events (30 new phones a minute), not
+// 20,000 of each.
+func TestServeDiscoverFlood(t *testing.T) {
+	n := testutil.Netns(t)
+	if n == nil {
+		return
+	}
+	p, _, data := serve(t, "--discover", n.Host, "--syslog-addr", "", "--http-addr", "", "--admin-addr", "")
+	p.waitLog(t, "listening for CDP and LLDP", 10*time.Second)
+	sender, err := testutil.InNS(n, func() (*discovery.Conn, error) { return discovery.Listen(n.Peer) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	const frames = 20000
+	start := time.Now()
+	for i := range frames {
+		m := phone.MAC{0x02, 0xfe, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+		f, err := discovery.EncodeCDP(discovery.Neighbor{SourceMAC: m, DeviceID: m.DeviceName(), Platform: "Cisco IP Phone 7940",
+			Software: "P00308000100", Capabilities: []string{"host", "phone"}}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sender.Send(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d frames sent in %v", frames, time.Since(start))
+	time.Sleep(2 * time.Second) // the store's flush
+	_, out, _ := runQuick(t, "phones", "--data", data)
+	got := strings.Count(out, "02:fe:00:")
+	if got == 0 || got > 2*discovery.NewPhonesPerMinute {
+		t.Errorf("%d made-up phones listed, want 1 to %d:\n%s", got, 2*discovery.NewPhonesPerMinute, out)
+	}
+	t.Logf("%d phones listed after %d made-up ones", got, frames)
+	// The rest were heard, and said to be left out.
+	p.waitLog(t, "discovery: changes not recorded", 5*time.Second)
+	if !p.running() {
+		t.Fatal("serve stopped")
+	}
+}
