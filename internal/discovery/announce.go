@@ -66,6 +66,11 @@ func (a *Announcer) Query() {
 // warned of, at most every ten minutes, since phones hear both answers
 // (docs/discovery.md: never announce beside a real switch).
 func (a *Announcer) Heard(n Neighbor, now time.Time) {
+	var own phone.MAC
+	copy(own[:], a.Conn.Iface.HardwareAddr)
+	if n.SourceMAC == own {
+		return // its own frame, looped back (lo has no MAC to filter by)
+	}
 	if n.VoiceVLANQuery && n.OwnMAC() {
 		a.Query()
 	}
