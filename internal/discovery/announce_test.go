@@ -12,7 +12,7 @@ import (
 func TestAnnouncerWarnsOfSwitch(t *testing.T) {
 	var log strings.Builder
 	a := NewAnnouncer(&Conn{Iface: &net.Interface{Name: "eth9"}}, 110, slog.New(slog.NewTextHandler(&log, nil)))
-	sw := Neighbor{Protocol: CDP, DeviceID: "core-sw1", Capabilities: []string{"switch", "igmp"}, VoiceVLAN: 20}
+	sw := Neighbor{Protocol: CDP, SourceMAC: [6]byte{0, 0x0d, 0x65, 1, 2, 3}, DeviceID: "core-sw1", Capabilities: []string{"switch", "igmp"}, VoiceVLAN: 20}
 	now := time.Now()
 	for i := range 5 {
 		a.Heard(sw, now.Add(time.Duration(i)*time.Minute))
