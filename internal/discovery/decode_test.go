@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"phoneboot/internal/phone"
 )
 
@@ -245,5 +247,39 @@ func BenchmarkDecode(b *testing.B) {
 		if _, ok, err := Decode(frame); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
+	}
+}
+
+// CDP version 1 decodes the same (the checksum is not checked).
+func TestDecodeCDPv1(t *testing.T) {
+	frame := readHexDump(t, filepath.Join("testdata", "seed-7940-cdp.hex"))
+	frame[22] = 1
+	n, ok, err := Decode(frame)
+	if !ok || err != nil || n.DeviceID != "SEP00137F38B3DE" || n.Software != "P00308000100" {
+		t.Errorf("Decode = %+v, %v, %v", n, ok, err)
+	}
+}
+
+// A phone says a policy for voice and one for voice signalling: the
+// voice VLAN is the voice one's, whichever comes last.
+func TestDecodeLLDPTwoPolicies(t *testing.T) {
+	m := phone.MAC{0x00, 0x1e, 0x7a, 0, 0x79, 0x71}
+	l := &layers.LinkLayerDiscovery{ChassisID: layers.LLDPChassisID{Subtype: layers.LLDPChassisIDSubTypeMACAddr, ID: m[:]},
+		PortID: layers.LLDPPortID{Subtype: layers.LLDPPortIDSubtypeIfaceName, ID: []byte("SW PORT")}, TTL: 180}
+	policy := func(app byte, vlan int) layers.LinkLayerDiscoveryValue {
+		b := uint32(1)<<22 | uint32(vlan)<<9 | 5<<6 | 46
+		v := []byte{0x00, 0x12, 0xbb, 2, app, byte(b >> 16), byte(b >> 8), byte(b)}
+		return layers.LinkLayerDiscoveryValue{Type: layers.LLDPTLVOrgSpecific, Length: uint16(len(v)), Value: v}
+	}
+	l.Values = []layers.LinkLayerDiscoveryValue{
+		{Type: layers.LLDPTLVSysName, Length: 15, Value: []byte("SEP001E7A007971")},
+		policy(1, 110), policy(2, 111)}
+	b, err := serialize(&layers.Ethernet{SrcMAC: m[:], DstMAC: LLDPGroup[:], EthernetType: layers.EthernetTypeLinkLayerDiscovery}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ok, err := Decode(b)
+	if !ok || err != nil || n.VoiceVLAN != 110 || n.MAC != m {
+		t.Errorf("Decode = %+v, %v, %v", n, ok, err)
 	}
 }
