@@ -201,12 +201,28 @@ func TestDecodeMalformed(t *testing.T) {
 		frame []byte
 		want  string
 	}{
-		{"CDP version 9", set(22, 9), "version"},
-		{"TLV longer than the frame", set(26, 0x00, 0x01, 0x01, 0x00), "CDP frame from 00:13:7f:38:b3:de"},
-		{"TLV length 2", set(26, 0x00, 0x01, 0x00, 0x02), "length 2"},
+		{"CDP version 9", set(22, 9), "CDP frame from 00:13:7f:38:b3:de: CDP version 9 (want 1 or 2)"},
+		{"TLV longer than the frame", set(26, 0x00, 0x01, 0x01, 0x00), "TLV 0x0001 (Device ID) at CDP byte 4 claims 256 bytes, 104 are left"},
+		{"TLV length 2", set(26, 0x00, 0x01, 0x00, 0x02), "TLV 0x0001 (Device ID) at CDP byte 4 has length 2, less than its own header (4)"},
 		{"address count too big", set(0x2f, 0x00, 0x11, 0x7f, 0xff, 0xff, 0xff), "Address"},
-		{"CDP header cut", cut(24), "CDP"},
+		{"CDP header cut", cut(24), "the CDP header is cut: 2 bytes, want 4"},
+		{"TLV cut", cut(30), "TLV 0x0001 (Device ID) at CDP byte 4 claims 19 bytes, 4 are left"},
 	}
+	m := phone.MAC{0x00, 0x1e, 0x7a, 0, 0x79, 0x71}
+	lldp, err := EncodeLLDP(Neighbor{SourceMAC: m, DeviceID: "SEP001E7A007971", Port: "SW PORT"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lset := func(i int, v ...byte) []byte { b := append([]byte(nil), lldp...); copy(b[i:], v); return b }
+	cases = append(cases, []struct {
+		name  string
+		frame []byte
+		want  string
+	}{
+		{"LLDP TLV too long", lset(14, 0x03, 0xff), "LLDP frame from 00:1e:7a:00:79:71: TLV 1 (Chassis ID) at LLDP byte 0 claims 511 bytes"},
+		{"LLDP Port ID first", lset(14, 0x04), "TLV 1 at LLDP byte 0 is Port ID, where Chassis ID must be"},
+		{"LLDP without End", lldp[:len(lldp)-2], "no End TLV"},
+	}...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, ok, err := Decode(c.frame)
