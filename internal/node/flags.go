@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"phoneboot/internal/discovery"
 	"phoneboot/internal/stale"
 	"phoneboot/internal/store"
 	"phoneboot/internal/tftp"
@@ -46,6 +47,8 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 		unknownAge   = fs.Duration("unknown-phones-max-age", 30*24*time.Hour, "forget phones outside the inventory not seen for this long, with their events (0: keep)")
 		reload       = fs.Duration("reload-interval", 2*time.Second, "how often to look for changes to the config, the templates and the TFTP root (0: only on SIGHUP)")
 		grace        = fs.Duration("shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
+		discover     = fs.String("discover", "", "learn phones' model, load and address from their CDP/LLDP on this `interface` (needs CAP_NET_RAW; docs/discovery.md)")
+		announce     = fs.String("announce-voice-vlan", "", "send CDP/LLDP-MED voice VLAN `IF:VLAN` as a switch would (0: none); off by default, see docs/discovery.md")
 		staleIface   = fs.String("answer-stale", "", "answer phones' ARP for an old network's TFTP server on this `interface`: take the address while they need it (docs/stale-server.md; off when empty)")
 		staleNotice  = fs.String("notice-stale", "", "only notice phones' ARP for an old network's TFTP server on this `interface`, in their timeline; never take an address (docs/stale-server.md)")
 		staleMax     = fs.Int("answer-stale-max", stale.DefaultMax, "most addresses --answer-stale holds at once")
@@ -64,7 +67,16 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 		case *staleMax < 1 || *staleIdle < time.Second:
 			return Options{}, fmt.Errorf("--answer-stale-max must be at least 1 and --answer-stale-idle at least 1s")
 		}
+		var annIface string
+		var annVLAN int
+		if *announce != "" {
+			var err error
+			if annIface, annVLAN, err = discovery.ParseAnnounce(*announce); err != nil {
+				return Options{}, err
+			}
+		}
 		return Options{
+			DiscoverIface: *discover, AnnounceIface: annIface, AnnounceVLAN: annVLAN,
 			TFTP: &tftp.Server{
 				Limits:        tftp.Limits{MaxBlksize: *maxBlksize, MaxWindowsize: *maxWindow, MaxUpload: *uploadMaxMB << 20},
 				MaxTransfers:  *maxTransfers,

@@ -60,7 +60,11 @@ type Options struct {
 
 	DHCPIface, DHCPRange string // override [dhcp]; DHCP is off without an interface
 	SyslogAddr           string // "": off
-	Stale                StaleOptions
+	// DiscoverIface: listen for CDP/LLDP there ("": off); AnnounceIface
+	// and AnnounceVLAN: the voice-VLAN announcer's ("": off).
+	DiscoverIface, AnnounceIface string
+	AnnounceVLAN                 int
+	Stale                        StaleOptions
 
 	RecordTransfers bool            // every attributed transfer in the phone's timeline
 	Keep            store.Retention // what the store keeps of events and unknown phones
@@ -181,6 +185,7 @@ func Run(ctx context.Context, o Options) error {
 		g.Go(func() error { dhcpSrv.warn(gctx); return nil })
 	}
 	n.serveHTTP(gctx, g, admin)
+	n.discover(gctx, g)
 	n.answerStale(gctx, g)
 	g.Go(func() error { n.watch(gctx); return nil })
 	g.Go(func() error {
