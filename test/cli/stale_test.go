@@ -605,3 +605,33 @@ func TestStaleServerConflictWhileHeld(t *testing.T) {
 		t.Errorf("probed %d times, want once", got)
 	}
 }
+
+// TestStaleServerSharedAddress: two phones that kept the same old server
+// and old addresses of their own share the address, each with its route;
+// it goes when both are quiet.
+func TestStaleServerSharedAddress(t *testing.T) {
+	n := newStaleNet(t)
+	other := phone.MAC{0x00, 0x13, 0x7f, 0x77, 0x01, 0x01}
+	otherIP := netip.MustParseAddr("10.99.0.51")
+	data := stalePhoneData(t, stalePhone, other)
+	p := n.serve(t, data, "--answer-stale-idle", "2s")
+	c := n.arpConn(t)
+	sendARP(t, c, stalePhone, stalePhone, stalePhoneIP, staleOld)
+	waitUntil(t, 10*time.Second, "the address held", func() bool { return len(n.held(t)) == 1 })
+	sendARP(t, c, other, other, otherIP, staleOld)
+	waitUntil(t, 5*time.Second, "the second phone's route", func() bool { return len(n.held(t)) == 2 })
+	out, _ := n.output("-n", n.B, "-4", "-o", "addr", "show", "dev", n.Serv, "label", n.Serv+stale.Mark)
+	for _, want := range []string{"10.99.0.1 peer 10.99.0.50/32", "10.99.0.1 peer 10.99.0.51/32"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q:\n%s", want, out)
+		}
+	}
+	waitUntil(t, 10*time.Second, "the address released", func() bool { return len(n.held(t)) == 0 })
+	for m, want := range map[phone.MAC]string{stalePhone: "unanswered added released", other: "added released"} {
+		waitUntil(t, 5*time.Second, fmt.Sprintf("%v's steps %q", m, want), func() bool {
+			return strings.Join(staleSteps(t, data, m, staleOld), " ") == want
+		})
+	}
+	p.signal(t, syscall.SIGTERM)
+	p.exit(t, 20*time.Second)
+}
