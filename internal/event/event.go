@@ -23,6 +23,7 @@ const (
 	DHCP      Source = "dhcp"      // a DHCP message of phoneboot's own server
 	Syslog    Source = "syslog"    // a line the phone logged
 	Provision Source = "provision" // a decision provision took about the phone
+	ARP       Source = "arp"       // the phone's ARP, as a packet capture shows it (phoneboot analyze)
 )
 
 // Kind is what happened.
@@ -72,6 +73,11 @@ const (
 
 // SyslogLine is a line a phone logged (Detail is the line).
 const SyslogLine Kind = "syslog"
+
+// ARPUnanswered: the phone asked ARP who has Facts.Server, Facts.Count
+// times, and nothing at that address answered or sent anything (Source
+// ARP; the event's time is the last request).
+const ARPUnanswered Kind = "arp-unanswered"
 
 // Outcome is how a file request ended.
 type Outcome string
@@ -146,13 +152,17 @@ type Facts struct {
 	Bound   netip.Addr `json:"bound,omitzero"`
 	Binding string     `json:"binding,omitempty"`
 	Other   phone.MAC  `json:"other,omitzero"`
+	// Server is the server a request went to, as a packet capture shows
+	// it (phoneboot analyze; the live server leaves it unset: it is the
+	// server), or the address an ARPUnanswered asked for.
+	Server netip.Addr `json:"server,omitzero"`
 }
 
 // IsZero reports whether no fact is set.
 func (f Facts) IsZero() bool {
 	return f.Running == "" && f.From == "" && !f.Assumed && f.Next == "" && f.Target == "" && len(f.Path) == 0 &&
 		f.Missing == "" && f.Rule == "" && f.Remedy == "" && f.Count == 0 && f.Model == "" && f.Retransmits == 0 &&
-		!f.Bound.IsValid() && f.Binding == "" && f.Other == (phone.MAC{})
+		!f.Bound.IsValid() && f.Binding == "" && f.Other == (phone.MAC{}) && !f.Server.IsValid()
 }
 
 // Remedy is what provision serves a phone looping on its trust list.
