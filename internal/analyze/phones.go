@@ -22,8 +22,8 @@ type book struct {
 	maxPhones, maxEvents int
 	phones               map[phone.MAC]*seen
 	pending              map[netip.Addr][]event.Event // events of addresses, attributed at the end
-	leases               map[netip.Addr][]binding // by DHCP, in time order
-	named                map[netip.Addr]binding   // first sight of a MAC-named file
+	leases               map[netip.Addr][]binding     // by DHCP, in time order
+	named                map[netip.Addr]binding       // first sight of a MAC-named file
 	ether                map[netip.Addr]phone.MAC
 	etherIPs             map[phone.MAC]int // how many addresses each MAC was seen with (up to 2)
 	models               map[phone.MAC]string

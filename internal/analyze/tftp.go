@@ -292,4 +292,3 @@ func nameMAC(name string) (phone.MAC, bool) {
 	n := phone.ParseName(strings.TrimLeft(strings.ReplaceAll(name, `\`, "/"), "/"))
 	return n.MAC, n.HasMAC
 }
-
