@@ -23,6 +23,8 @@ const (
 	DHCP      Source = "dhcp"      // a DHCP message of phoneboot's own server
 	Syslog    Source = "syslog"    // a line the phone logged
 	Provision Source = "provision" // a decision provision took about the phone
+	CDP       Source = "cdp"       // a CDP frame the phone sent (internal/discovery)
+	LLDP      Source = "lldp"      // an LLDP frame the phone sent (internal/discovery)
 	ARP       Source = "arp"       // the phone's ARP, as a packet capture shows it (phoneboot analyze)
 )
 
@@ -74,6 +76,11 @@ const (
 // SyslogLine is a line a phone logged (Detail is the line).
 const SyslogLine Kind = "syslog"
 
+// Neighbor (Source CDP or LLDP): what the phone says of itself changed
+// (first heard, or a new model, load or address): Facts.Model, Running;
+// the event's IP is the address it announced. One per change, not one
+// per frame.
+const Neighbor Kind = "neighbor"
 // ARPUnanswered: the phone asked ARP who has Facts.Server, Facts.Count
 // times, and nothing at that address answered or sent anything (Source
 // ARP; the event's time is the last request).
