@@ -81,6 +81,7 @@ const SyslogLine Kind = "syslog"
 // the event's IP is the address it announced. One per change, not one
 // per frame.
 const Neighbor Kind = "neighbor"
+
 // ARPUnanswered: the phone asked ARP who has Facts.Server, Facts.Count
 // times, and nothing at that address answered or sent anything (Source
 // ARP; the event's time is the last request).
