@@ -166,6 +166,8 @@ type analyzer struct {
 	arp     *arpWatch
 	phones  *book
 	servers map[serverKey]*serverSeen
+	// announced is what each phone's CDP/LLDP said last.
+	announced map[phone.MAC]announced
 	// skipped, malformed and problems as in Result.
 	skipped, malformed int
 	problems           []string
@@ -199,7 +201,7 @@ func newAnalyzer(o Options) *analyzer {
 	if cfg == nil {
 		cfg = config.Default("")
 	}
-	a := &analyzer{o: o, cfg: cfg, servers: map[serverKey]*serverSeen{}}
+	a := &analyzer{o: o, cfg: cfg, servers: map[serverKey]*serverSeen{}, announced: map[phone.MAC]announced{}}
 	a.phones = newBook(o.MaxPhones, o.MaxEvents)
 	a.tftp = newTFTPFlows(a, o.MaxTransfers)
 	a.http = newHTTPFlows(a, o.MaxTransfers)
@@ -270,7 +272,7 @@ func (a *analyzer) finish(res *Result) {
 	now := cmp.Or(res.Last, time.Now())
 	res.Phones = []fleet.View{}
 	for _, tl := range timelines {
-		p := store.Phone{MAC: tl.mac, Source: Source, SeenModel: tl.model, LastSeen: tl.lastSeen, LastFile: tl.lastFile, IP: tl.ip}
+		p := store.Phone{MAC: tl.mac, Source: Source, SeenModel: tl.model, Load: tl.running, LastSeen: tl.lastSeen, LastFile: tl.lastFile, IP: tl.ip}
 		if len(tl.events) > 0 {
 			p.FirstSeen = tl.events[0].Time
 		}

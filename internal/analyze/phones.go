@@ -25,8 +25,8 @@ type book struct {
 	leases               map[netip.Addr][]binding     // by DHCP, in time order
 	named                map[netip.Addr]binding       // first sight of a MAC-named file
 	ether                map[netip.Addr]phone.MAC
-	etherIPs             map[phone.MAC]int // how many addresses each MAC was seen with (up to 2)
-	models               map[phone.MAC]string
+	etherIPs             map[phone.MAC]int    // how many addresses each MAC was seen with (up to 2)
+	models, running      map[phone.MAC]string // as the store copies them from events' facts
 	droppedPhones        int
 	droppedEvents        int
 }
@@ -44,7 +44,7 @@ type seen struct {
 func newBook(maxPhones, maxEvents int) *book {
 	return &book{maxPhones: maxPhones, maxEvents: maxEvents, phones: map[phone.MAC]*seen{},
 		pending: map[netip.Addr][]event.Event{}, leases: map[netip.Addr][]binding{}, named: map[netip.Addr]binding{},
-		ether: map[netip.Addr]phone.MAC{}, etherIPs: map[phone.MAC]int{}, models: map[phone.MAC]string{}}
+		ether: map[netip.Addr]phone.MAC{}, etherIPs: map[phone.MAC]int{}, models: map[phone.MAC]string{}, running: map[phone.MAC]string{}}
 }
 
 // add keeps an event: the phone's when it names its MAC, else its
@@ -88,6 +88,9 @@ func (b *book) keep(ev event.Event) {
 	}
 	if ev.Facts.Model != "" {
 		b.models[ev.MAC] = ev.Facts.Model
+	}
+	if ev.Facts.Running != "" {
+		b.running[ev.MAC] = ev.Facts.Running
 	}
 }
 
@@ -165,6 +168,7 @@ type timeline struct {
 	mac      phone.MAC
 	events   []event.Event // oldest first
 	model    string
+	running  string
 	ip       netip.Addr
 	lastSeen time.Time
 	lastFile string
@@ -189,7 +193,7 @@ func (b *book) timelines() ([]timeline, int) {
 	out := make([]timeline, 0, len(b.phones))
 	for mac, s := range b.phones {
 		slices.SortStableFunc(s.events, func(x, y event.Event) int { return x.Time.Compare(y.Time) })
-		tl := timeline{mac: mac, events: s.events, model: b.models[mac]}
+		tl := timeline{mac: mac, events: s.events, model: b.models[mac], running: b.running[mac]}
 		for _, ev := range s.events {
 			if ev.IsRequest() {
 				tl.lastFile = ev.File
