@@ -257,6 +257,7 @@ func (a *analyzer) finish(res *Result) {
 	a.tftp.sweep(a.now, true)
 	a.http.sweep(a.now, true)
 	a.arp.finish()
+	res.Servers = []Server{}
 	res.Skipped, res.Malformed, res.Problems = a.skipped, a.malformed, a.problems
 	res.Dropped.Transfers = a.tftp.dropped + a.http.dropped
 	res.Dropped.Phones, res.Dropped.Events = a.phones.droppedPhones, a.phones.droppedEvents
