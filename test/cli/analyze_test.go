@@ -42,9 +42,10 @@ func startTcpdump(t *testing.T, filter string) *tcpdumpOn {
 	c := &tcpdumpOn{file: filepath.Join(t.TempDir(), "boot.pcap"), stderr: &syncBuffer{}, done: make(chan error, 1)}
 	// --immediate-mode: each packet handed over at once (with TPACKET_V3
 	// a stop loses the packets of the block not yet delivered); -U: and
-	// written at once; -s 0: whole packets; -Z root: no privilege drop,
+	// written at once; -B: a 32 MB kernel buffer, so that a burst is not
+	// dropped; -s 0: whole packets; -Z root: no privilege drop,
 	// so the file in the test's directory can be written.
-	c.cmd = exec.Command(bin, "-i", "lo", "-n", "--immediate-mode", "-U", "-s", "0", "-Z", "root", "-w", c.file, filter)
+	c.cmd = exec.Command(bin, "-i", "lo", "-n", "--immediate-mode", "-B", "32768", "-U", "-s", "0", "-Z", "root", "-w", c.file, filter)
 	c.cmd.Stderr = c.stderr
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -82,6 +83,7 @@ func (c *tcpdumpOn) stop(t *testing.T) string {
 		<-c.done
 		t.Errorf("tcpdump did not stop within 10s")
 	}
+	t.Logf("tcpdump: %s", c.stderr.String())
 	return c.file
 }
 
@@ -152,12 +154,30 @@ ctl_loop_requests = 3
 	add(4, nil)                                                           // a load that is not there:
 	fwtest.Write(t, root, phones[3].MAC.DeviceName()+".cnf.xml", []byte(`<device><deviceProtocol>SIP</deviceProtocol><loadInformation model="IP Phone 7960">P0S3-9-99-00</loadInformation></device>`))
 
-	capture := startTcpdump(t, "udp and net 127.0.14.0/24")
-	_, port, _ := serveData(t, data)
+	// A 7961 after a factory reset, with no term file for it (no target):
+	// it booted once before, so its address is known.
+	m61, _ := phone.ModelByName("7961")
+	reset, _ := phone.ParseMAC("00:13:7F:14:00:06")
+	phones = append(phones, sim.Phone{MAC: reset, Model: m61, Load: "SIP41.9-4-2SR3-1S", FactoryReset: true})
+
+	curlBin := testutil.Tool(t, "curl")
+	capture := startTcpdump(t, "net 127.0.14.0/24 and (udp or tcp)")
+	_, port, httpAddr := serveHTTP(t, data)
 	server := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sim.Run(ctx, phones, sim.Options{Server: server, Local: netip.MustParseAddr("127.0.14.2"), Retry: 20 * time.Millisecond, MaxRequests: 60, Timeout: 30 * time.Second})
+	o := sim.Options{Server: server, Local: netip.MustParseAddr("127.0.14.2"), Retry: 20 * time.Millisecond, MaxRequests: 60, Timeout: 30 * time.Second}
+	warm := phones[len(phones)-1]
+	warm.FactoryReset = false
+	wo := o
+	wo.Local = netip.AddrFrom4([4]byte{127, 0, 14, byte(2 + len(phones) - 1)})
+	warm.Boot(ctx, wo)
+	sim.Run(ctx, phones, o)
+	// A phone that fetches its config over HTTP on 6970.
+	httpPhone := "00:13:7f:14:00:09"
+	if got := curlHTTP(t, curlBin, "127.0.14.9", httpAddr, "SEP00137F140009.cnf.xml"); got.code != 200 {
+		t.Fatalf("curl: %d", got.code)
+	}
 	file := capture.stop(t)
 
 	// The live view, once every phone is in it.
@@ -171,12 +191,12 @@ ctl_loop_requests = 3
 		if err := json.Unmarshal([]byte(stdout), &live); err != nil {
 			t.Fatal(err)
 		}
-		if len(live) >= len(phones) || time.Now().After(deadline) {
+		if len(live) >= len(phones)+1 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	code, stdout, stderr := runQuick(t, "analyze", "--json", "--data", data, "--tftp-port", strconv.Itoa(port), file)
+	code, stdout, stderr := runQuick(t, "analyze", "--json", "--data", data, "--tftp-port", strconv.Itoa(port), "--http-port", strconv.Itoa(int(httpAddr.Port())), file)
 	if code != 0 {
 		t.Fatalf("analyze: exit %d: %s", code, stderr)
 	}
@@ -185,8 +205,15 @@ ctl_loop_requests = 3
 		t.Fatalf("%v: %s", err, stdout)
 	}
 	byMAC := map[string]phoneRow{}
+	httpSeen := false
 	for _, p := range got.Phones {
 		byMAC[p.MAC] = p.phoneRow
+		for _, ev := range p.Events {
+			httpSeen = httpSeen || p.MAC == httpPhone && ev.Source == "http" && ev.File == "SEP00137F140009.cnf.xml" && ev.Outcome == "ok"
+		}
+	}
+	if !httpSeen {
+		t.Errorf("the HTTP request of %s is not in the analysis", httpPhone)
 	}
 	raised := map[string]bool{}
 	for _, l := range live {
@@ -198,6 +225,9 @@ ctl_loop_requests = 3
 		for _, r := range rulesOf(l) {
 			raised[strings.Split(r, "/")[0]] = true
 			if !slices.Contains(rulesOf(a), r) {
+				_, out, _ := runQuick(t, "analyze", "--data", data, "--tftp-port", strconv.Itoa(port), "--phone", l.MAC, file)
+				_, liveOut, _ := runQuick(t, "phones", "show", l.MAC, "--data", data)
+				t.Logf("live:\n%s\ncapture:\n%s", liveOut, out)
 				t.Errorf("%s: live finding %s not raised by analyze (analyze: %s %v)", l.MAC, r, a.State, rulesOf(a))
 			}
 		}
@@ -206,12 +236,12 @@ ctl_loop_requests = 3
 		}
 	}
 	// The scenarios did raise what they are about.
-	for _, r := range []string{"ctl-loop", "missing-file"} {
+	for _, r := range []string{"ctl-loop", "missing-file", "missing-term-file"} {
 		if !raised[r] {
 			t.Errorf("no phone raised %s live: %+v", r, live)
 		}
 	}
-	if len(got.Servers) != 1 || got.Servers[0].Addr != "127.0.0.1" || got.Servers[0].Port != port {
+	if len(got.Servers) != 2 || got.Servers[0].Addr != "127.0.0.1" || got.Servers[0].Port != port || got.Servers[1].Protocol != "http" {
 		t.Errorf("servers: %+v", got.Servers)
 	}
 
