@@ -213,6 +213,9 @@ func (b *book) timelines() ([]timeline, int) {
 		if n := len(s.events); n > 0 {
 			tl.lastSeen = s.events[n-1].Time
 		}
+		if tl.running == "" { // what the phone announces (CDP/LLDP) wins
+			tl.running = runningFrom(s.events)
+		}
 		out = append(out, tl)
 	}
 	slices.SortFunc(out, func(x, y timeline) int { return cmp.Compare(x.mac.String(), y.mac.String()) })

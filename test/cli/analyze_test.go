@@ -88,7 +88,7 @@ func (c *tcpdumpOn) stop(t *testing.T) string {
 }
 
 type phoneRow struct {
-	MAC, State, Model, IP string
+	MAC, State, Model, IP, Load string
 	Findings              []struct{ Rule, Severity string }
 }
 
@@ -230,6 +230,9 @@ ctl_loop_requests = 3
 				t.Logf("live:\n%s\ncapture:\n%s", liveOut, out)
 				t.Errorf("%s: live finding %s not raised by analyze (analyze: %s %v)", l.MAC, r, a.State, rulesOf(a))
 			}
+		}
+		if l.MAC == "00:13:7f:14:00:01" && (l.Load != "P0S3-8-12-00" || a.Load != l.Load) {
+			t.Errorf("%s: live load %q, capture %q: the capture shows the load it runs", l.MAC, l.Load, a.Load)
 		}
 		if l.State != a.State {
 			t.Logf("%s: live state %q, capture %q", l.MAC, l.State, a.State)
