@@ -44,7 +44,7 @@ func (d Damage) String() string {
 
 // open reads the file header: pcap or pcapng, by its magic number.
 func open(r io.Reader) (packetSource, string, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(4)
 	if err != nil {
 		if len(head) == 0 {
