@@ -89,7 +89,7 @@ func (c *tcpdumpOn) stop(t *testing.T) string {
 
 type phoneRow struct {
 	MAC, State, Model, IP, Load string
-	Findings              []struct{ Rule, Severity string }
+	Findings                    []struct{ Rule, Severity string }
 }
 
 type analyzed struct {
