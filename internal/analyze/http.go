@@ -31,12 +31,11 @@ type httpReq struct {
 // side is one direction of a connection: the next byte expected and
 // the head being read (or the body being skipped).
 type side struct {
-	next    uint32
-	synced  bool
-	broken  bool // a gap: the capture missed bytes; this side is no longer read
-	head    []byte
-	skip    int64 // body bytes still to skip
-	bodyLen int64
+	next   uint32
+	synced bool
+	broken bool // a gap: the capture missed bytes; this side is no longer read
+	head   []byte
+	skip   int64 // body bytes still to skip
 }
 
 type httpConn struct {

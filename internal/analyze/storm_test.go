@@ -60,10 +60,7 @@ func writeStorm(w io.Writer, mb int) (phones int, err error) {
 	}
 	// Each phone walks through its files; the storm takes one step of
 	// every phone in turn.
-	type walk struct {
-		file, block int
-		port        uint16
-	}
+	type walk struct{ file, block int }
 	mac := func(ph int) string { return fmt.Sprintf("00137F%02X%02X%02X", byte(ph>>16), byte(ph>>8), byte(ph)) }
 	files := func(ph int) []struct {
 		name   string
