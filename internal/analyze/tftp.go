@@ -258,7 +258,10 @@ func (f *tftpFlows) end(t *transfer, now time.Time, closed bool) {
 	if t.op == tftp.OpWRQ {
 		head = fmt.Sprintf("upload to %v", t.server)
 	}
-	if t.blocks > 0 {
+	switch {
+	case t.blocks == 1:
+		head += fmt.Sprintf(", 1 block of %d", t.blksize)
+	case t.blocks > 1:
 		head += fmt.Sprintf(", %d blocks of %d", t.blocks, t.blksize)
 	}
 	if t.tsize >= 0 {
