@@ -255,8 +255,14 @@ func measureRun(ctx context.Context, reg *registry, s *server, c benchCase, root
 	} else {
 		m.res = storm(ctx, s.addr, c, content, sum, cfg)
 	}
-	m.watch = stopWatching()
 	cg1, proc1 := p.cpu()
+	if s.watchers > 0 {
+		// Transfers end together at the end of a storm, and their events
+		// reach the pages within a few seconds: watch those too (after
+		// the CPU is read, so the storm's numbers are the storm's).
+		time.Sleep(4 * time.Second)
+	}
+	m.watch = stopWatching()
 	m.cpuCG, m.cpuProc = cg1-cg0, proc1-proc0
 	m.rss = max(sampler.finish(), procStatus(p.cmd.Process.Pid, "VmHWM"))
 	if p.cg != nil {

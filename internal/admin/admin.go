@@ -16,7 +16,6 @@
 package admin
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -173,11 +172,7 @@ func refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
 		http.Error(w, msg, status)
 		return
 	}
-	b, _ := json.MarshalIndent(map[string]any{"error": map[string]any{"status": status, "message": msg}}, "", "  ")
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	api.WriteError(w, status, msg)
 }
 
 // headers sets the security headers on every answer.

@@ -86,6 +86,11 @@ func isLLDP(p gopacket.Packet) bool {
 }
 
 func decodeCDP(p gopacket.Packet, n *Neighbor) error {
+	if pdu := cdpPDU(p); pdu != nil {
+		if err := checkCDP(pdu); err != nil {
+			return fmt.Errorf("CDP frame from %s: %v", n.SourceMAC, err)
+		}
+	}
 	if e := p.ErrorLayer(); e != nil {
 		return fmt.Errorf("CDP frame from %s: %v", n.SourceMAC, e.Error())
 	}
@@ -122,6 +127,11 @@ func decodeCDP(p gopacket.Packet, n *Neighbor) error {
 }
 
 func decodeLLDP(p gopacket.Packet, n *Neighbor) error {
+	if pdu := lldpPDU(p); pdu != nil {
+		if err := checkLLDP(pdu); err != nil {
+			return fmt.Errorf("LLDP frame from %s: %v", n.SourceMAC, err)
+		}
+	}
 	if e := p.ErrorLayer(); e != nil {
 		return fmt.Errorf("LLDP frame from %s: %v", n.SourceMAC, e.Error())
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"phoneboot/internal/phone"
 )
 
@@ -199,12 +201,28 @@ func TestDecodeMalformed(t *testing.T) {
 		frame []byte
 		want  string
 	}{
-		{"CDP version 9", set(22, 9), "version"},
-		{"TLV longer than the frame", set(26, 0x00, 0x01, 0x01, 0x00), "CDP frame from 00:13:7f:38:b3:de"},
-		{"TLV length 2", set(26, 0x00, 0x01, 0x00, 0x02), "length 2"},
+		{"CDP version 9", set(22, 9), "CDP frame from 00:13:7f:38:b3:de: CDP version 9 (want 1 or 2)"},
+		{"TLV longer than the frame", set(26, 0x00, 0x01, 0x01, 0x00), "TLV 0x0001 (Device ID) at CDP byte 4 claims 256 bytes, 104 are left"},
+		{"TLV length 2", set(26, 0x00, 0x01, 0x00, 0x02), "TLV 0x0001 (Device ID) at CDP byte 4 has length 2, less than its own header (4)"},
 		{"address count too big", set(0x2f, 0x00, 0x11, 0x7f, 0xff, 0xff, 0xff), "Address"},
-		{"CDP header cut", cut(24), "CDP"},
+		{"CDP header cut", cut(24), "the CDP header is cut: 2 bytes, want 4"},
+		{"TLV cut", cut(30), "TLV 0x0001 (Device ID) at CDP byte 4 claims 19 bytes, 4 are left"},
 	}
+	m := phone.MAC{0x00, 0x1e, 0x7a, 0, 0x79, 0x71}
+	lldp, err := EncodeLLDP(Neighbor{SourceMAC: m, DeviceID: "SEP001E7A007971", Port: "SW PORT"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lset := func(i int, v ...byte) []byte { b := append([]byte(nil), lldp...); copy(b[i:], v); return b }
+	cases = append(cases, []struct {
+		name  string
+		frame []byte
+		want  string
+	}{
+		{"LLDP TLV too long", lset(14, 0x03, 0xff), "LLDP frame from 00:1e:7a:00:79:71: TLV 1 (Chassis ID) at LLDP byte 0 claims 511 bytes"},
+		{"LLDP Port ID first", lset(14, 0x04), "TLV 1 at LLDP byte 0 is Port ID, where Chassis ID must be"},
+		{"LLDP without End", lldp[:len(lldp)-2], "no End TLV"},
+	}...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, ok, err := Decode(c.frame)
@@ -236,4 +254,48 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("unbounded: %+v", n)
 		}
 	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	frame := readHexDump(b, filepath.Join("testdata", "seed-7940-cdp.hex"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok, err := Decode(frame); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// CDP version 1 decodes the same (the checksum is not checked).
+func TestDecodeCDPv1(t *testing.T) {
+	frame := readHexDump(t, filepath.Join("testdata", "seed-7940-cdp.hex"))
+	frame[22] = 1
+	n, ok, err := Decode(frame)
+	if !ok || err != nil || n.DeviceID != "SEP00137F38B3DE" || n.Software != "P00308000100" {
+		t.Errorf("Decode = %+v, %v, %v", n, ok, err)
+	}
+}
+
+// A phone says a policy for voice and one for voice signalling: the
+// voice VLAN is the voice one's, whichever comes last.
+func TestDecodeLLDPTwoPolicies(t *testing.T) {
+	m := phone.MAC{0x00, 0x1e, 0x7a, 0, 0x79, 0x71}
+	l := &layers.LinkLayerDiscovery{ChassisID: layers.LLDPChassisID{Subtype: layers.LLDPChassisIDSubTypeMACAddr, ID: m[:]},
+		PortID: layers.LLDPPortID{Subtype: layers.LLDPPortIDSubtypeIfaceName, ID: []byte("SW PORT")}, TTL: 180}
+	policy := func(app byte, vlan int) layers.LinkLayerDiscoveryValue {
+		b := uint32(1)<<22 | uint32(vlan)<<9 | 5<<6 | 46
+		v := []byte{0x00, 0x12, 0xbb, 2, app, byte(b >> 16), byte(b >> 8), byte(b)}
+		return layers.LinkLayerDiscoveryValue{Type: layers.LLDPTLVOrgSpecific, Length: uint16(len(v)), Value: v}
+	}
+	l.Values = []layers.LinkLayerDiscoveryValue{
+		{Type: layers.LLDPTLVSysName, Length: 15, Value: []byte("SEP001E7A007971")},
+		policy(1, 110), policy(2, 111)}
+	b, err := serialize(&layers.Ethernet{SrcMAC: m[:], DstMAC: LLDPGroup[:], EthernetType: layers.EthernetTypeLinkLayerDiscovery}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ok, err := Decode(b)
+	if !ok || err != nil || n.VoiceVLAN != 110 || n.MAC != m {
+		t.Errorf("Decode = %+v, %v, %v", n, ok, err)
+	}
 }

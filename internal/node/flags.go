@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"phoneboot/internal/discovery"
 	"phoneboot/internal/store"
 	"phoneboot/internal/tftp"
 )
@@ -45,6 +46,8 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 		unknownAge   = fs.Duration("unknown-phones-max-age", 30*24*time.Hour, "forget phones outside the inventory not seen for this long, with their events (0: keep)")
 		reload       = fs.Duration("reload-interval", 2*time.Second, "how often to look for changes to the config, the templates and the TFTP root (0: only on SIGHUP)")
 		grace        = fs.Duration("shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
+		discover     = fs.String("discover", "", "learn phones' model, load and address from their CDP/LLDP on this `interface` (needs CAP_NET_RAW; docs/discovery.md)")
+		announce     = fs.String("announce-voice-vlan", "", "send CDP/LLDP-MED voice VLAN `IF:VLAN` as a switch would (0: none); off by default, see docs/discovery.md")
 	)
 	return func() (Options, error) {
 		switch {
@@ -55,7 +58,16 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 		case *maxWindow < 1 || *maxWindow > 65535:
 			return Options{}, fmt.Errorf("--tftp-max-windowsize must be from 1 to 65535, not %d", *maxWindow)
 		}
+		var annIface string
+		var annVLAN int
+		if *announce != "" {
+			var err error
+			if annIface, annVLAN, err = discovery.ParseAnnounce(*announce); err != nil {
+				return Options{}, err
+			}
+		}
 		return Options{
+			DiscoverIface: *discover, AnnounceIface: annIface, AnnounceVLAN: annVLAN,
 			TFTP: &tftp.Server{
 				Limits:        tftp.Limits{MaxBlksize: *maxBlksize, MaxWindowsize: *maxWindow, MaxUpload: *uploadMaxMB << 20},
 				MaxTransfers:  *maxTransfers,

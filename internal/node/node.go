@@ -59,6 +59,10 @@ type Options struct {
 
 	DHCPIface, DHCPRange string // override [dhcp]; DHCP is off without an interface
 	SyslogAddr           string // "": off
+	// DiscoverIface: listen for CDP/LLDP there ("": off); AnnounceIface
+	// and AnnounceVLAN: the voice-VLAN announcer's ("": off).
+	DiscoverIface, AnnounceIface string
+	AnnounceVLAN                 int
 
 	RecordTransfers bool            // every attributed transfer in the phone's timeline
 	Keep            store.Retention // what the store keeps of events and unknown phones
@@ -178,6 +182,7 @@ func Run(ctx context.Context, o Options) error {
 		g.Go(func() error { dhcpSrv.warn(gctx); return nil })
 	}
 	n.serveHTTP(gctx, g, admin)
+	n.discover(gctx, g)
 	g.Go(func() error { n.watch(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
