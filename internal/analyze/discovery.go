@@ -33,11 +33,11 @@ func (a *analyzer) discovery(f *frame) {
 		a.skipped++ // a switch's, or not CDP/LLDP after all
 		return
 	}
+	// A frame naming another MAC than its source speaks for another
+	// phone: it teaches nothing, as the live listener (discovery.Feeder)
+	// takes it.
 	mac := n.MAC
-	if !n.OwnMAC() {
-		mac = n.SourceMAC // a frame naming another phone teaches nothing about it
-	}
-	if mac == (phone.MAC{}) {
+	if !n.OwnMAC() || mac == (phone.MAC{}) {
 		a.skipped++
 		return
 	}
