@@ -14,6 +14,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"phoneboot/internal/discovery"
 	"phoneboot/internal/event"
 	"phoneboot/internal/fleet"
 	"phoneboot/internal/phone"
@@ -328,5 +329,58 @@ func TestBounded(t *testing.T) {
 	}
 	if v := one(t, res, phoneA.mac); len(v.Events) > 20 {
 		t.Errorf("%d events kept", len(v.Events))
+	}
+}
+
+// TestConfigLoopAndDHCPLoop: a 79x1 asking for a SEP file that is not
+// there, again and again, and a phone that takes no DHCP offer: the
+// same rules as the live server's.
+func TestConfigLoopAndDHCPLoop(t *testing.T) {
+	c := newCapture(t)
+	for i := range 12 {
+		c.now = c.now.Add(20 * time.Second)
+		c.notFound(phoneA, uint16(50000+i), server, uint16(40000+i), "SEP00137F38B3DE.cnf.xml")
+	}
+	b := hostAt("00:13:7F:00:00:BB", "0.0.0.0")
+	for range 5 {
+		c.now = c.now.Add(4 * time.Second)
+		c.dhcp(b, broadcast, dhcpv4.MessageTypeDiscover, b, netip.Addr{})
+		c.dhcp(server, broadcast, dhcpv4.MessageTypeOffer, b, netip.MustParseAddr("10.1.1.77"))
+	}
+	res := c.result(Options{})
+	if v := one(t, res, phoneA.mac); !has(rules(v), "config-loop/error") {
+		t.Errorf("config loop: %v", rules(v))
+	}
+	if v := one(t, res, b.mac); !has(rules(v), "dhcp-discover-loop/error") {
+		t.Errorf("DHCP loop: %v", rules(v))
+	}
+}
+
+// TestLLDP: a 79x1's LLDP-MED frame names its model and load; a frame
+// that claims another phone's device ID teaches nothing.
+func TestLLDP(t *testing.T) {
+	mac, _ := phone.ParseMAC("00:1B:D4:00:00:61")
+	n := discovery.Neighbor{Protocol: discovery.LLDP, SourceMAC: mac, MAC: mac, DeviceID: "SEP001BD4000061",
+		Platform: "Cisco IP Phone 7961", Software: "SIP41.9-4-2SR3-1S", Addresses: []netip.Addr{netip.MustParseAddr("10.1.1.61")}, Capabilities: []string{"phone"}}
+	frame, err := discovery.EncodeLLDP(n, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liar := n
+	liar.SourceMAC = phone.MAC{0x52, 0x54, 0, 0, 0, 0x66}
+	lie, err := discovery.EncodeLLDP(liar, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCapture(t)
+	c.frame(frame)
+	c.frame(lie)
+	res := c.result(Options{})
+	if len(res.Phones) != 1 {
+		t.Fatalf("phones %+v", res.Phones)
+	}
+	v := one(t, res, mac)
+	if v.Model != "7961" || v.Load != "SIP41.9-4-2SR3-1S" || v.Events[0].Source != event.LLDP {
+		t.Errorf("row %+v events %+v", v.Row, v.Events)
 	}
 }
