@@ -42,6 +42,7 @@ type Options struct {
 	MaxTransfers int // open TFTP transfers and TCP connections at once
 	MaxPhones    int // phones and addresses followed
 	MaxEvents    int // events kept per phone (the newest)
+	MaxAll       int // events kept in all
 }
 
 // Defaults of Options' limits.
@@ -49,6 +50,7 @@ const (
 	DefaultMaxTransfers = 20_000
 	DefaultMaxPhones    = 50_000
 	DefaultMaxEvents    = 5_000
+	DefaultMaxAll       = 500_000 // about 200 MB of events
 )
 
 // Source is the Source of the rows of phones seen in a capture.
@@ -83,7 +85,7 @@ type Result struct {
 type Dropped struct {
 	Transfers int `json:"transfers,omitempty"` // requests not followed: too many open at once
 	Phones    int `json:"phones,omitempty"`    // events of phones past MaxPhones
-	Events    int `json:"events,omitempty"`    // the oldest events of phones past MaxEvents
+	Events    int `json:"events,omitempty"`    // the oldest events of phones past MaxEvents, the newest past MaxAll
 }
 
 // Server is a file server the capture shows phones talking to.
@@ -98,6 +100,12 @@ type Server struct {
 // ErrDamaged is wrapped by the error File returns with a Result for a
 // capture that could not be read to its end.
 var ErrDamaged = errors.New("damaged capture")
+
+// damaged is the error of a damaged capture: the damage, said once.
+type damaged struct{ d Damage }
+
+func (e damaged) Error() string        { return e.d.String() }
+func (e damaged) Is(target error) bool { return target == ErrDamaged }
 
 // maxProblems bounds Result.Problems.
 const maxProblems = 10
@@ -152,7 +160,7 @@ func Read(r io.Reader, o Options) (*Result, error) {
 	}
 	a.finish(res)
 	if res.Damage != nil {
-		return res, fmt.Errorf("%w: %s", ErrDamaged, res.Damage)
+		return res, damaged{*res.Damage}
 	}
 	return res, nil
 }
@@ -197,12 +205,13 @@ func newAnalyzer(o Options) *analyzer {
 	o.MaxTransfers = cmp.Or(o.MaxTransfers, DefaultMaxTransfers)
 	o.MaxPhones = cmp.Or(o.MaxPhones, DefaultMaxPhones)
 	o.MaxEvents = cmp.Or(o.MaxEvents, DefaultMaxEvents)
+	o.MaxAll = cmp.Or(o.MaxAll, DefaultMaxAll)
 	cfg := o.Config
 	if cfg == nil {
 		cfg = config.Default("")
 	}
 	a := &analyzer{o: o, cfg: cfg, servers: map[serverKey]*serverSeen{}, announced: map[phone.MAC]announced{}}
-	a.phones = newBook(o.MaxPhones, o.MaxEvents)
+	a.phones = newBook(o.MaxPhones, o.MaxEvents, o.MaxAll)
 	a.tftp = newTFTPFlows(a, o.MaxTransfers)
 	a.http = newHTTPFlows(a, o.MaxTransfers)
 	a.arp = newARPWatch(a, o.MaxPhones)

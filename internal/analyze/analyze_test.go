@@ -330,6 +330,11 @@ func TestBounded(t *testing.T) {
 	if v := one(t, res, phoneA.mac); len(v.Events) > 20 {
 		t.Errorf("%d events kept", len(v.Events))
 	}
+	// A limit on all events, whatever the number of phones.
+	res = c.result(Options{MaxAll: 5})
+	if n := len(one(t, res, phoneA.mac).Events); n != 5 || res.Dropped.Events != 45 {
+		t.Errorf("%d events kept, dropped %+v", n, res.Dropped)
+	}
 }
 
 // TestConfigLoopAndDHCPLoop: a 79x1 asking for a SEP file that is not

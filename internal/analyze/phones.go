@@ -20,6 +20,7 @@ import (
 // address (a router's is seen with many).
 type book struct {
 	maxPhones, maxEvents int
+	maxAll, all          int // events kept in all, and how many at most
 	phones               map[phone.MAC]*seen
 	pending              map[netip.Addr][]event.Event // events of addresses, attributed at the end
 	leases               map[netip.Addr][]binding     // by DHCP, in time order
@@ -41,8 +42,8 @@ type seen struct {
 	events []event.Event
 }
 
-func newBook(maxPhones, maxEvents int) *book {
-	return &book{maxPhones: maxPhones, maxEvents: maxEvents, phones: map[phone.MAC]*seen{},
+func newBook(maxPhones, maxEvents, maxAll int) *book {
+	return &book{maxPhones: maxPhones, maxEvents: maxEvents, maxAll: maxAll, phones: map[phone.MAC]*seen{},
 		pending: map[netip.Addr][]event.Event{}, leases: map[netip.Addr][]binding{}, named: map[netip.Addr]binding{},
 		ether: map[netip.Addr]phone.MAC{}, etherIPs: map[phone.MAC]int{}, models: map[phone.MAC]string{}, running: map[phone.MAC]string{}}
 }
@@ -50,6 +51,11 @@ func newBook(maxPhones, maxEvents int) *book {
 // add keeps an event: the phone's when it names its MAC, else its
 // address's until the end.
 func (b *book) add(ev event.Event) {
+	if b.all >= b.maxAll {
+		b.droppedEvents++ // the newest are lost: the capture's end is not seen
+		return
+	}
+	b.all++
 	if ev.MAC != (phone.MAC{}) {
 		b.keep(ev)
 		return

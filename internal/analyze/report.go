@@ -81,7 +81,7 @@ func (res *Result) notes() []string {
 		out = append(out, fmt.Sprintf("%d events from addresses no MAC was found for (no DHCP, no SEP<MAC> file, no Ethernet source in the capture)", res.Unattributed))
 	}
 	if d := res.Dropped; d.Transfers+d.Phones+d.Events > 0 {
-		out = append(out, fmt.Sprintf("limits: %d transfers not followed (too many at once), events of %d phones past the phone limit, %d oldest events trimmed", d.Transfers, d.Phones, d.Events))
+		out = append(out, fmt.Sprintf("limits: %d transfers not followed (too many at once), %d events of phones past the phone limit, %d events trimmed (a phone's oldest, or past the limit on all events)", d.Transfers, d.Phones, d.Events))
 	}
 	if res.Malformed > 0 {
 		out = append(out, fmt.Sprintf("%d malformed packets:", res.Malformed))
