@@ -156,7 +156,7 @@ func Read(r io.Reader, o Options) (*Result, error) {
 		if t.After(res.Last) {
 			res.Last = t
 		}
-		a.packet(res.Packets, src.LinkType(), data, t)
+		a.packet(res.Packets, linkOf(src, ci), data, t)
 	}
 	a.finish(res)
 	if res.Damage != nil {

@@ -55,7 +55,9 @@ func open(r io.Reader) (packetSource, string, error) {
 	le, be := binary.LittleEndian.Uint32(head), binary.BigEndian.Uint32(head)
 	switch {
 	case le == pcapngHeader:
-		src, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{SkipUnknownVersion: true})
+		// Interfaces of several link types (Ethernet, Linux cooked) in one
+		// file: each packet says its own.
+		src, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{SkipUnknownVersion: true, WantMixedLinkType: true})
 		if err != nil {
 			return nil, "", fmt.Errorf("not a readable pcapng file: %s", plainErr(err))
 		}
@@ -90,3 +92,14 @@ const pcapRecord = 16
 
 // stamp is a packet's time.
 func stamp(ci gopacket.CaptureInfo) time.Time { return ci.Timestamp }
+
+// linkOf is a packet's link type: its interface's in a pcapng file of
+// several, else the file's.
+func linkOf(src packetSource, ci gopacket.CaptureInfo) layers.LinkType {
+	if len(ci.AncillaryData) > 0 {
+		if lt, ok := ci.AncillaryData[0].(layers.LinkType); ok {
+			return lt
+		}
+	}
+	return src.LinkType()
+}

@@ -70,8 +70,7 @@ func (b *book) add(ev event.Event) {
 	}
 	evs := append(b.pending[ev.IP], ev)
 	if len(evs) > b.maxEvents {
-		evs = trim(evs, b.maxEvents)
-		b.droppedEvents++
+		evs = b.trim(evs)
 	}
 	b.pending[ev.IP] = evs
 }
@@ -89,8 +88,7 @@ func (b *book) keep(ev event.Event) {
 	}
 	s.events = append(s.events, ev)
 	if len(s.events) > b.maxEvents {
-		s.events = trim(s.events, b.maxEvents)
-		b.droppedEvents++
+		s.events = b.trim(s.events)
 	}
 	if ev.Facts.Model != "" {
 		b.models[ev.MAC] = ev.Facts.Model
@@ -100,10 +98,12 @@ func (b *book) keep(ev event.Event) {
 	}
 }
 
-// trim drops the oldest events past max, a tenth at a time so that
-// trimming is rare.
-func trim(evs []event.Event, limit int) []event.Event {
-	cut := max(1, limit/10)
+// trim drops the oldest events of a timeline past maxEvents, a tenth
+// at a time so that trimming is rare, and counts them.
+func (b *book) trim(evs []event.Event) []event.Event {
+	cut := min(len(evs), max(1, b.maxEvents/10))
+	b.droppedEvents += cut
+	b.all -= cut
 	return append(evs[:0], evs[cut:]...)
 }
 
