@@ -25,7 +25,7 @@ const (
 	Provision Source = "provision" // a decision provision took about the phone
 	CDP       Source = "cdp"       // a CDP frame the phone sent (internal/discovery)
 	LLDP      Source = "lldp"      // an LLDP frame the phone sent (internal/discovery)
-	ARP       Source = "arp"       // the phone's ARP, as a packet capture shows it (phoneboot analyze)
+	ARP       Source = "arp"       // the phone's ARP: heard live (serve --answer-stale) or in a capture (phoneboot analyze)
 )
 
 // Kind is what happened.
@@ -84,8 +84,27 @@ const Neighbor Kind = "neighbor"
 
 // ARPUnanswered: the phone asked ARP who has Facts.Server, Facts.Count
 // times, and nothing at that address answered or sent anything (Source
-// ARP; the event's time is the last request).
+// ARP; the event's time is the last request). Live (serve
+// --answer-stale, --notice-stale), phoneboot's RFC 5227 probes for the
+// address went unanswered too.
 const ARPUnanswered Kind = "arp-unanswered"
+
+// StaleServer (Source ARP) is what serve --answer-stale did about an
+// address the phone ARPs for and nobody has (Facts.Server the address,
+// Facts.Step what happened).
+const StaleServer Kind = "stale-server"
+
+// StaleStep is what happened to a phone's stale server address.
+type StaleStep string
+
+// Steps of StaleServer, in the order they happen.
+const (
+	StaleInUse    StaleStep = "in-use"   // another host answers for it: left alone
+	StaleFull     StaleStep = "full"     // not taken: phoneboot holds as many as it may
+	StaleFailed   StaleStep = "failed"   // not taken: adding it failed (Detail says why)
+	StaleAdded    StaleStep = "added"    // phoneboot took it and answers the phone's TFTP there
+	StaleReleased StaleStep = "released" // phoneboot gave it up (the phone stopped asking, shutdown)
+)
 
 // Outcome is how a file request ended.
 type Outcome string
@@ -162,15 +181,17 @@ type Facts struct {
 	Other   phone.MAC  `json:"other,omitzero"`
 	// Server is the server a request went to, as a packet capture shows
 	// it (phoneboot analyze; the live server leaves it unset: it is the
-	// server), or the address an ARPUnanswered asked for.
+	// server), or the address an ARPUnanswered or StaleServer is about.
 	Server netip.Addr `json:"server,omitzero"`
+	// Step is what serve --answer-stale did (event.StaleServer).
+	Step StaleStep `json:"step,omitempty"`
 }
 
 // IsZero reports whether no fact is set.
 func (f Facts) IsZero() bool {
 	return f.Running == "" && f.From == "" && !f.Assumed && f.Next == "" && f.Target == "" && len(f.Path) == 0 &&
 		f.Missing == "" && f.Rule == "" && f.Remedy == "" && f.Count == 0 && f.Model == "" && f.Retransmits == 0 &&
-		!f.Bound.IsValid() && f.Binding == "" && f.Other == (phone.MAC{}) && !f.Server.IsValid()
+		!f.Bound.IsValid() && f.Binding == "" && f.Other == (phone.MAC{}) && !f.Server.IsValid() && f.Step == ""
 }
 
 // Remedy is what provision serves a phone looping on its trust list.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"phoneboot/internal/discovery"
+	"phoneboot/internal/stale"
 	"phoneboot/internal/store"
 	"phoneboot/internal/tftp"
 )
@@ -48,6 +49,10 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 		grace        = fs.Duration("shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
 		discover     = fs.String("discover", "", "learn phones' model, load and address from their CDP/LLDP on this `interface` (needs CAP_NET_RAW; docs/discovery.md)")
 		announce     = fs.String("announce-voice-vlan", "", "send CDP/LLDP-MED voice VLAN `IF:VLAN` as a switch would (0: none); off by default, see docs/discovery.md")
+		staleIface   = fs.String("answer-stale", "", "answer phones' ARP for an old network's TFTP server on this `interface`: take the address while they need it (docs/stale-server.md; off when empty)")
+		staleNotice  = fs.String("notice-stale", "", "only notice phones' ARP for an old network's TFTP server on this `interface`, in their timeline; never take an address (docs/stale-server.md)")
+		staleMax     = fs.Int("answer-stale-max", stale.DefaultMax, "most addresses --answer-stale holds at once")
+		staleIdle    = fs.Duration("answer-stale-idle", stale.DefaultIdle, "--answer-stale gives an address up once its phones sent no ARP and no file request for this long")
 	)
 	return func() (Options, error) {
 		switch {
@@ -57,6 +62,10 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 			return Options{}, fmt.Errorf("--tftp-max-blksize must be from 8 to 65464, not %d", *maxBlksize)
 		case *maxWindow < 1 || *maxWindow > 65535:
 			return Options{}, fmt.Errorf("--tftp-max-windowsize must be from 1 to 65535, not %d", *maxWindow)
+		case *staleIface != "" && *staleNotice != "":
+			return Options{}, fmt.Errorf("--answer-stale and --notice-stale: give one (--answer-stale notices too)")
+		case *staleMax < 1 || *staleIdle < time.Second:
+			return Options{}, fmt.Errorf("--answer-stale-max must be at least 1 and --answer-stale-idle at least 1s")
 		}
 		var annIface string
 		var annVLAN int
@@ -85,6 +94,7 @@ func Flags(fs *flag.FlagSet) func() (Options, error) {
 			RecordTransfers: *record, EventRate: *eventRate,
 			Keep:        store.Retention{EventsMaxAge: *keepAge, EventsMax: *keepCount, UnknownMax: *unknownMax, UnknownMaxAge: *unknownAge},
 			ReloadEvery: *reload, Grace: *grace,
+			Stale: StaleOptions{Iface: *staleIface + *staleNotice, NoticeOnly: *staleNotice != "", Max: *staleMax, Idle: *staleIdle},
 		}, nil
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"phoneboot/internal/phonestate"
 	"phoneboot/internal/phonetftp"
 	"phoneboot/internal/provision"
+	"phoneboot/internal/stale"
 	"phoneboot/internal/store"
 	"phoneboot/internal/syslog"
 	"phoneboot/internal/tftp"
@@ -63,6 +64,7 @@ type Options struct {
 	// and AnnounceVLAN: the voice-VLAN announcer's ("": off).
 	DiscoverIface, AnnounceIface string
 	AnnounceVLAN                 int
+	Stale                        StaleOptions
 
 	RecordTransfers bool            // every attributed transfer in the phone's timeline
 	Keep            store.Retention // what the store keeps of events and unknown phones
@@ -101,6 +103,7 @@ type node struct {
 	metrics *metrics.Metrics
 	fleet   *fleet.Cache // the fleet view's, shared by the admin server and /metrics
 	running running      // DHCP and syslog, once they run (for metrics)
+	stale   atomic.Pointer[stale.Answerer]
 
 	reloading sync.Mutex                    // one reload at a time (watch, the admin server)
 	cfg       atomic.Pointer[config.Config] // as last loaded (config.Default without a file)
@@ -183,6 +186,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	n.serveHTTP(gctx, g, admin)
 	n.discover(gctx, g)
+	n.answerStale(gctx, g)
 	g.Go(func() error { n.watch(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
@@ -291,6 +295,7 @@ func (n *node) record(ev event.Event) {
 	n.events.Add(ev)
 	n.feed.Publish(ev)
 	n.metrics.Observe(ev)
+	n.sawStale(ev)
 }
 
 func (n *node) templates() string { return filepath.Join(n.opts.Data, "templates") }

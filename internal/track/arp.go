@@ -23,7 +23,8 @@ func UnansweredARP(tl Timeline) []Finding {
 	var addrs []string
 	for i := range evs {
 		ev := &evs[i]
-		if ev.Is(event.ARP, event.ARPUnanswered) {
+		// An address serve --answer-stale answered for is StaleServer's.
+		if ev.Is(event.ARP, event.ARPUnanswered) && !answeredStale(evs, ev.Facts.Server, ev.Time) {
 			last = ev
 			if a := ev.Facts.Server.String(); !slices.Contains(addrs, a) {
 				addrs = append(addrs, a)
@@ -37,7 +38,7 @@ func UnansweredARP(tl Timeline) []Finding {
 		addrs = append(addrs[:3], "…")
 	}
 	f := Finding{Rule: "arp-unanswered", Severity: SevError, At: last.Time,
-		Symptom: fmt.Sprintf("the phone looks for %s (ARP, %d times) and nothing answers there", strings.Join(addrs, ", "), last.Facts.Count),
+		Symptom: fmt.Sprintf("the phone looks for %s (ARP, %s) and nothing answers there", strings.Join(addrs, ", "), times(last.Facts.Count)),
 		Cause:   "it keeps the address of a TFTP server (or gateway) from another network: a phone keeps a TFTP server set by hand, and one flashed with the loader keeps its old settings (seed page)",
 		Do:      "on the phone, Settings → Network Configuration → Alternate TFTP = No (or " + factoryReset + "); or let phoneboot answer at that address for a while: phoneboot serve --answer-stale IF",
 		Source:  "seed page (\"temporarily reconfigure your local network to addresses that the phone is trying to use\")"}
@@ -48,4 +49,15 @@ func UnansweredARP(tl Timeline) []Finding {
 		}
 	}
 	return []Finding{f}
+}
+
+// times is "once", "twice" or "N times".
+func times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }

@@ -145,7 +145,7 @@ type rule struct {
 var rules = []rule{
 	{plain: CTLLoop}, {plain: ConfigLoop}, {plain: MissingFile}, {plain: MissingTermFile}, {plain: DownloadRestarts},
 	{plain: OldSIPOS79XX}, {plain: ForeignTFTP}, {plain: Impostor}, {timed: quietMidUpgrade}, {plain: UpgradeBlocked},
-	{plain: DHCPDiscoverLoop}, {timed: dhcpNoTFTP}, {plain: DHCPDecline}, {plain: UnansweredARP},
+	{plain: DHCPDiscoverLoop}, {timed: dhcpNoTFTP}, {plain: DHCPDecline}, {plain: UnansweredARP}, {plain: StaleServer},
 }
 
 // Rules are run by Analyze, in this order (the order of findings of the
