@@ -357,3 +357,58 @@ func udpFree(addr string) bool {
 	c.Close()
 	return true
 }
+
+// TestAnalyzeStaleServerARP: a phone in a network namespace keeps a TFTP
+// server address nobody has on its segment; its kernel ARPs for it
+// again and again, tcpdump on the other end of the veth captures that,
+// and analyze names the address (arp-unanswered), the phone by the MAC
+// its frames come from.
+func TestAnalyzeStaleServerARP(t *testing.T) {
+	n := testutil.Netns(t)
+	tcpdump := testutil.Tool(t, "tcpdump")
+	mac := "00:13:7f:14:00:20"
+	n.Exec(t, "ip", "link", "set", "dev", n.Peer, "address", mac)
+	phoneIP, stale := n.Addr(20), n.Addr(99)
+	n.Exec(t, "ip", "addr", "add", netip.PrefixFrom(phoneIP, 24).String(), "dev", n.Peer)
+	file := filepath.Join(t.TempDir(), "stale.pcap")
+	var td syncBuffer
+	dump := exec.Command(tcpdump, "-i", n.Host, "-n", "--immediate-mode", "-U", "-s", "0", "-Z", "root", "-w", file, "arp or udp")
+	dump.Stderr = &td
+	if err := dump.Start(); err != nil {
+		t.Fatal(err)
+	}
+	capDone := make(chan struct{})
+	go func() { dump.Wait(); close(capDone) }()
+	t.Cleanup(func() { dump.Process.Kill(); <-capDone })
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(td.String(), "listening on") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The phone asks the stale server for its CTL file; nothing answers
+	// its ARP, so no request even leaves it.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sim := n.Command(ctx, binary, "sim", "--server", netip.AddrPortFrom(stale, 69).String(), "--local", phoneIP.String(),
+		"--mac", mac, "--timeout", "4s", "--retry", "500ms")
+	out, _ := sim.CombinedOutput()
+	dump.Process.Signal(syscall.SIGINT)
+	select {
+	case <-capDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tcpdump did not stop")
+	}
+	code, stdout, stderr := runQuick(t, "analyze", "--json", "--data", t.TempDir(), file)
+	if code != 0 {
+		t.Fatalf("analyze: exit %d: %s", code, stderr)
+	}
+	var got analyzed
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got.Phones {
+		if p.MAC == mac && slices.Contains(rulesOf(p.phoneRow), "arp-unanswered/error") {
+			return
+		}
+	}
+	t.Errorf("no arp-unanswered finding for %s asking for %s:\n%s\nsim: %s\ntcpdump: %s", mac, stale, stdout, out, td.String())
+}
