@@ -17,7 +17,7 @@ func analyzeCmd(_ context.Context, args []string, stdout io.Writer) error {
 	tftpPorts := fs.String("tftp-port", "69", "TFTP server `ports`, comma-separated (requests elsewhere are found by their opcode)")
 	httpPort := fs.Uint("http-port", 6970, "phones' HTTP `port`")
 	syslogPort := fs.Uint("syslog-port", 514, "syslog `port`")
-	pos, err := parseFlags(fs, args, stdout, "Rebuilds every phone's timeline and findings from a packet capture (pcap, pcapng).", 1)
+	pos, err := parseFlags(fs, args, stdout, "Rebuilds every phone's timeline and findings from a packet capture\n(pcap, pcapng): phoneboot analyze boot.pcap [flags]. See docs/analyze.md.", 1)
 	if err != nil {
 		return err
 	}
