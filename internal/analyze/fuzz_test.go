@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -155,5 +156,22 @@ func TestWritePcapng(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join("testdata", "ctl-loop-lo.pcapng"), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGzip: a pcap compressed with gzip (tcpdump -w - | gzip) is read
+// as it is.
+func TestGzip(t *testing.T) {
+	pcap, err := os.ReadFile(filepath.Join("testdata", "ctl-loop-lo.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(pcap)
+	zw.Close()
+	res, err := Read(&buf, Options{})
+	if err != nil || res.Format != "pcap.gz" || len(res.Phones) != 2 {
+		t.Fatalf("err %v, %+v", err, res)
 	}
 }
