@@ -26,6 +26,7 @@ Usage:
   phoneboot firmware [...]    import, list and remove firmware loads (phoneboot firmware help)
   phoneboot dhcp snippet ...  option 150/66 configuration for your own DHCP server
   phoneboot recover MODEL     factory-reset (de-brick) a phone: keys, checks, --watch
+  phoneboot analyze FILE      rebuild phones' timelines and findings from a pcap/pcapng capture
   phoneboot version           print the version
 
 Every subcommand takes --help.
@@ -98,6 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return dhcpCmd(args[1:], stdout)
 	case "recover":
 		return recoverCmd(ctx, args[1:], stdout)
+	case "analyze":
+		return analyzeCmd(ctx, args[1:], stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "phoneboot", version)
 		return nil

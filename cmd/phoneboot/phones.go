@@ -7,17 +7,15 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/event"
 	"phoneboot/internal/fleet"
 	"phoneboot/internal/phone"
+	"phoneboot/internal/phonetext"
 	"phoneboot/internal/printable"
 	"phoneboot/internal/recovery"
-	"phoneboot/internal/store"
-	"phoneboot/internal/track"
 )
 
 const phonesUsage = `Usage:
@@ -99,47 +97,8 @@ func phonesList(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "no phones yet: none in phoneboot.toml and none has booted from phoneboot")
 		return nil
 	}
-	printTable(stdout, rows)
+	phonetext.Table(stdout, rows, time.Now())
 	return nil
-}
-
-// printTable prints the phones, one line each.
-func printTable(w io.Writer, rows []fleet.Row) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MAC\tMODEL\tIP\tLOAD → TARGET\tSTATE\tFINDING\tLAST SEEN\tSOURCE\tLABEL")
-	for _, r := range rows {
-		source := r.Source
-		if source == store.SourceAuto {
-			source = "unknown, auto-provisioned"
-		}
-		state := r.State
-		if r.Download != nil {
-			state += " " + progressBar(r.Download)
-		} else if r.Detail != "" && r.State != "up to date" {
-			state += ": " + r.Detail
-		}
-		finding := "-"
-		if len(r.Findings) > 0 {
-			finding = r.Findings[0].Symptom
-		}
-		printable.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\n", r.MAC, dash(r.Model), dash(r.IP),
-			dash(r.Load), dash(r.Target), state, finding, fleet.Ago(time.Now(), r.LastSeen), source, r.Label)
-	}
-	tw.Flush()
-}
-
-// progressBar draws a firmware download: [######....] 3/5 files.
-func progressBar(p *track.Progress) string {
-	const width = 10
-	done, total := float64(p.FilesDone), float64(p.Files)
-	if p.Bytes > 0 {
-		done, total = float64(p.BytesDone), float64(p.Bytes)
-	}
-	n := 0
-	if total > 0 {
-		n = min(width, int(width*done/total))
-	}
-	return fmt.Sprintf("[%s%s] %d/%d files %s", strings.Repeat("#", n), strings.Repeat(".", width-n), p.FilesDone, p.Files, p.Load)
 }
 
 // phonesWatch redraws the table every interval until interrupted.
@@ -157,7 +116,7 @@ func phonesWatch(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprint(stdout, "\033[H\033[2J") // clear the terminal
 		fmt.Fprintf(stdout, "phoneboot phones — %s (refresh every %v, Ctrl-C to stop)\n\n", time.Now().Format("15:04:05"), *every)
-		printTable(stdout, rows)
+		phonetext.Table(stdout, rows, time.Now())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -207,52 +166,13 @@ func phonesShow(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("phones show: %w", err)
 	}
-	row, events := &v.Row, v.Events
 	if *asJSON {
 		return printJSON(stdout, struct {
 			Phone  fleet.Row     `json:"phone"`
 			Events []event.Event `json:"events"`
 		}{v.Row, v.Events})
 	}
-	printable.Fprintf(stdout, "%s  %s  model %s  protocol %s  ip %s\n", mac.DeviceName(), row.Source, dash(row.Model), dash(row.Protocol), dash(row.IP))
-	printable.Fprintf(stdout, "load %s → target %s   last seen %s\n", dash(row.Load), dash(row.Target), fleet.Ago(time.Now(), row.LastSeen))
-	if row.Dropped != nil {
-		fmt.Fprintln(stdout, row.Dropped)
-	}
-	printable.Fprintf(stdout, "state: %s", row.State)
-	if row.Detail != "" {
-		printable.Fprintf(stdout, " (%s)", row.Detail)
-	}
-	if row.Download != nil {
-		printable.Fprintf(stdout, " %s", progressBar(row.Download))
-	}
-	fmt.Fprintln(stdout)
-	for _, f := range row.Findings {
-		printable.Fprintf(stdout, "\n%s: %s\n  cause: %s\n", strings.ToUpper(f.Severity), f.Symptom, f.Cause)
-		if f.Did != "" {
-			printable.Fprintf(stdout, "  phoneboot did: %s\n", f.Did)
-		}
-		if f.Do != "" {
-			printable.Fprintf(stdout, "  do: %s\n", f.Do)
-			fmt.Fprint(stdout, recovery.SeeAlso(f, row.Model, mac))
-		}
-		printable.Fprintf(stdout, "  source: %s\n", f.Source)
-	}
-	fmt.Fprintln(stdout)
-	if len(events) == 0 {
-		fmt.Fprintln(stdout, "no events yet")
-		return nil
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	for _, ev := range events {
-		what := string(ev.Outcome)
-		if !ev.IsRequest() {
-			what = string(ev.Kind)
-		}
-		// Every event's client address: a foreign one shows who asked.
-		printable.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Source, what, dash(ev.IP), ev.File, ev.Detail)
-	}
-	return tw.Flush()
+	return phonetext.Show(stdout, v.Row, v.Events, time.Now())
 }
 
 // recoverCmd is "phoneboot recover MODEL": see internal/recovery.

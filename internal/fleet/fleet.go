@@ -408,3 +408,18 @@ func Ago(now, t time.Time) string {
 	}
 	return t.Local().Format("2006-01-02")
 }
+
+// Judge is the row of a phone seen somewhere other than the store (a
+// packet capture: internal/analyze): p as the store would have it and
+// its events, oldest first, judged at now by the same rules and row
+// logic as the phones of the store.
+func (f Fleet) Judge(p store.Phone, events []event.Event, now time.Time) Row {
+	e, listed := f.entry(p.MAC)
+	r := f.row(p, e, listed)
+	if p.LastSeen.IsZero() {
+		r.State = NeverSeen
+		return r
+	}
+	judge(&r, f.prepare(&r, p, events, Settings(f.Config)).a.At(now))
+	return r
+}
