@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,8 +117,9 @@ func newStormNet() (_ *stormNet, err error) {
 // stormResult is what perfdhcp counted in one run.
 type stormResult struct {
 	discovers, offers, requests, acks int
-	offerDelay, ackDelay              string // average, ms
-	refused                           int    // phoneboot's rate limit; -1 unknown
+	offerDelay, ackDelay              string   // average, ms
+	refused, received                 int      // phoneboot's rate limit, datagrams in; -1 unknown
+	dropped                           []string // phoneboot's other drops: "reason N"
 	cpu                               time.Duration
 	err                               string
 }
@@ -182,26 +184,36 @@ func freePort() string {
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
-// refused reads phoneboot's DHCP rate-limit refusals from /metrics.
-func refused(port string) int {
+// serverCounts reads phoneboot's /metrics: the DHCP rate-limit
+// refusals, the datagrams received, and the other drops by reason.
+func serverCounts(port string, r *stormResult) {
 	c := &http.Client{Timeout: 3 * time.Second}
 	resp, err := c.Get("http://127.0.0.1:" + port + "/metrics")
 	if err != nil {
-		return -1
+		return
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	m := regexp.MustCompile(`(?m)^phoneboot_ratelimit_refused_total\{service="dhcp"\} ([0-9]+)`).FindSubmatch(b)
-	if m == nil {
-		return -1
+	num := func(re string) int {
+		m := regexp.MustCompile(`(?m)^` + re + ` ([0-9]+)`).FindSubmatch(b)
+		if m == nil {
+			return -1
+		}
+		v, _ := strconv.Atoi(string(m[1]))
+		return v
 	}
-	v, _ := strconv.Atoi(string(m[1]))
-	return v
+	r.refused = num(`phoneboot_ratelimit_refused_total\{service="dhcp"\}`)
+	r.received = num(`phoneboot_dhcp_received_packets_total`)
+	for _, m := range regexp.MustCompile(`(?m)^phoneboot_dhcp_dropped_total\{reason="([a-z_]+)"\} ([0-9]+)`).FindAllSubmatch(b, -1) {
+		if string(m[2]) != "0" {
+			r.dropped = append(r.dropped, string(m[1])+" "+string(m[2]))
+		}
+	}
 }
 
 // stormRun starts s fresh, runs perfdhcp once against it, and stops it.
 func stormRun(ctx context.Context, s *server, dir string, n *stormNet, c stormCase, secs int) stormResult {
-	r := stormResult{refused: -1}
+	r := stormResult{refused: -1, received: -1}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		r.err = err.Error()
 		return r
@@ -232,7 +244,7 @@ func stormRun(ctx context.Context, s *server, dir string, n *stormNet, c stormCa
 		r.err = fmt.Sprintf("perfdhcp: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	if strings.HasPrefix(s.name, "phoneboot") {
-		r.refused = refused(port)
+		serverCounts(port, &r)
 	}
 	if !p.alive() {
 		r.err = "exited during the run: " + p.logTail()
@@ -262,7 +274,12 @@ func runStorm(ctx context.Context, o *options, bin, tmp string) error {
 	for _, c := range cases {
 		most = max(most, c.clients)
 	}
-	all := stormServers(bin, o.beforeBin, n, most)
+	var all []*server
+	for _, s := range stormServers(bin, o.beforeBin, n, most) {
+		if slices.Contains(o.servers, s.name) || s.name == "phoneboot-before" {
+			all = append(all, s)
+		}
+	}
 	fmt.Println("# phoneboot DHCP storm: perfdhcp")
 	fmt.Println()
 	fmt.Printf("- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
@@ -280,8 +297,8 @@ func runStorm(ctx context.Context, o *options, bin, tmp string) error {
 		fmt.Printf("  - %s%s: `%s %s`\n", s.name, version(s), s.bin, quote(s.args("DIR")))
 	}
 	fmt.Println()
-	fmt.Println("| server | clients | rate/s | DISCOVER sent | OFFERs | REQUEST sent | ACKs | lost | avg D→O ms | avg R→A ms | refused by the rate limit | server CPU s |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| server | clients | rate/s | DISCOVER sent | OFFERs | REQUEST sent | ACKs | lost | avg D→O ms | avg R→A ms | datagrams received | refused by the rate limit | other drops | server CPU s |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 	runs := append(cases, stormCase{1, o.stormFlood})
 	for ci, c := range runs {
 		for _, s := range all {
@@ -290,13 +307,16 @@ func runStorm(ctx context.Context, o *options, bin, tmp string) error {
 			}
 			fmt.Fprintf(os.Stderr, "dhcpbench: storm %d clients at %d/s: %s…\n", c.clients, c.rate, s.name)
 			r := stormRun(ctx, s, filepath.Join(tmp, fmt.Sprintf("storm%d-%s", ci, s.name)), n, c, o.stormSecs)
-			ref := "–"
-			if r.refused >= 0 {
-				ref = strconv.Itoa(r.refused)
+			count := func(v int) string {
+				if v < 0 {
+					return "–"
+				}
+				return strconv.Itoa(v)
 			}
 			lost := r.discovers - r.acks
-			fmt.Printf("| %s | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s | %.2f |%s\n", s.name, c.clients, c.rate,
-				r.discovers, r.offers, r.requests, r.acks, lost, r.offerDelay, r.ackDelay, ref, r.cpu.Seconds(), errNote(r.err))
+			fmt.Printf("| %s | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %.2f |%s\n", s.name, c.clients, c.rate,
+				r.discovers, r.offers, r.requests, r.acks, lost, r.offerDelay, r.ackDelay, count(r.received), count(r.refused),
+				strings.Join(r.dropped, ", "), r.cpu.Seconds(), errNote(r.err))
 		}
 	}
 	return ctx.Err()
