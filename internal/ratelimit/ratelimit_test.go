@@ -55,10 +55,6 @@ func addr(i int) netip.Addr {
 // retry or two), and one flooder sending every floodEvery when it is
 // positive. It returns the storm's refusals and the flooder's passes.
 func storm(k *Keyed[netip.Addr], keys, perSecond, msgs int, gap, floodEvery time.Duration) (refused, flooderOK, flooderSent int) {
-	type ev struct {
-		at  time.Duration
-		key int
-	}
 	// The events in time order: phone i starts at i/perSecond.
 	start := time.Second / time.Duration(perSecond)
 	end := time.Duration(keys)*start + time.Duration(msgs)*gap
