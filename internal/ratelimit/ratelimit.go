@@ -11,10 +11,12 @@
 //     float32 of tokens, an int64 of unix nanoseconds, LRU links), about
 //     100 bytes a key with the index;
 //   - beyond its size, a new key takes the place of the key seen longest
-//     ago if that key's bucket is full again: forgetting it costs nothing,
-//     since a new key starts with a full bucket too;
-//   - only when even that key is still refilling (a flood of new keys
-//     faster than a bucket refills) does a new key share a bucket, and
+//     ago whose bucket is full again: forgetting it costs nothing, since
+//     a new key starts with a full bucket too; a key still refilling is
+//     never forgotten (a flooder cannot refill its bucket by making the
+//     table turn over);
+//   - only when the oldest keys are all still refilling (a flood of new
+//     keys faster than a bucket refills) does a new key share a bucket, and
 //     that bucket is its group's (a /24, a relay, an OUI: GroupBy), so a
 //     flood from one subnet cannot starve the others. A known key keeps
 //     its own bucket through any flood of new ones.
@@ -66,7 +68,6 @@ type slot[K comparable] struct {
 	b            bucket
 	told         int64 // when the key was last told it is refused
 	newer, older int32 // -1: none
-	again        bool  // seen again since it came in, or since its last second chance
 }
 
 // New allows perSecond events per key with bursts of burst, tracking at
@@ -123,7 +124,6 @@ func (k *Keyed[K]) Allow(key K, now time.Time) (ok, tell bool) {
 		}
 	}
 	s := &k.slots[i]
-	s.again = s.again || known
 	k.touch(i)
 	if s.b.take(t, k.perNano, k.burst) {
 		return true, false
@@ -136,25 +136,24 @@ func (k *Keyed[K]) Allow(key K, now time.Time) (ok, tell bool) {
 }
 
 // place gives key a slot with a full bucket: a new one while the table
-// has room, else the oldest key's if that key's bucket is full again.
-// An oldest key that was seen again (a phone, not a made-up key seen
-// once) gets a second chance first: it goes back to the head, so that
-// a flood faster than buckets refill cannot push out a known key that
-// comes back at its pace.
+// has room, else the slot of the oldest key whose bucket is full again,
+// among the 16 oldest (so that one key still refilling at the tail, a
+// flooder gone quiet, does not stop the table from turning over). When
+// none of the 16 can go, key gets no slot.
 func (k *Keyed[K]) place(key K, h uint64, t int64) (int32, bool) {
-	var i int32
+	i := int32(-1)
 	if len(k.slots) < k.max {
 		i = int32(len(k.slots))
 		k.slots = append(k.slots, slot[K]{})
 	} else {
-		for range 4 { // at most four: Allow stays O(1)
-			if o := &k.slots[k.oldest]; o.again {
-				o.again = false
-				k.touch(k.oldest)
+		for j, steps := k.oldest, 0; j >= 0 && steps < 16; steps++ { // bounded: Allow stays O(1)
+			if k.slots[j].b.level(t, k.perNano, k.burst) >= k.burst {
+				i = j
+				break
 			}
+			j = k.slots[j].newer
 		}
-		i = k.oldest
-		if k.slots[i].b.level(t, k.perNano, k.burst) < k.burst {
+		if i < 0 {
 			return 0, false
 		}
 		k.unlink(i)

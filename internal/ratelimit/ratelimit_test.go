@@ -188,19 +188,27 @@ func TestFloodBounded(t *testing.T) {
 }
 
 // A flood ten times faster than buckets refill fills the table with keys
-// that cannot be forgotten yet; new keys then share buckets. A phone seen
-// twice before it, and coming back every 100 ms, keeps its own bucket
-// (its second chance), and so is never refused.
+// that cannot be forgotten yet; new keys then share their group's bucket,
+// which the flood uses up. A phone known before it, in the same /64 as
+// the flood, sending every 100 ms (its rate) keeps its own bucket, and
+// so is never refused. (One quiet for longer than a bucket's refill is
+// forgotten, and on its return shares its group's bucket: docs/security.md.)
 func TestFastFloodKeepsKnownKey(t *testing.T) {
 	k := NewAddr(10, 20, 10_000)
-	phone := netip.MustParseAddr("10.200.0.7")
+	phone := netip.MustParseAddr("2001:db8::7")
+	flood := func(i int) netip.Addr {
+		b := phone.As16()
+		b[8], b[9], b[10], b[11] = 1, byte(i>>16), byte(i>>8), byte(i)
+		return netip.AddrFrom16(b)
+	}
 	at := t0
-	k.Allow(phone, at)
-	k.Allow(phone, at.Add(time.Millisecond))
+	for j := range 3 {
+		k.Allow(phone, at.Add(time.Duration(j)*time.Millisecond))
+	}
 	refused := 0
-	for i := range 10_000_000 {
+	for i := range 12_000_000 {
 		at = at.Add(100 * time.Nanosecond) // ten million new keys a second
-		k.Allow(addr(i+1), at)
+		k.Allow(flood(i), at)
 		if i%1_000_000 == 0 { // every 100 ms
 			if ok, _ := k.Allow(phone, at); !ok {
 				refused++
@@ -282,6 +290,19 @@ func TestEvictionOrder(t *testing.T) {
 	}
 	if k.oldest < 0 || k.slots[k.oldest].key != "a" || k.slots[k.newest].key != "e" {
 		t.Errorf("LRU order wrong: oldest %q newest %q", k.slots[k.oldest].key, k.slots[k.newest].key)
+	}
+	// A key still refilling at the tail (a flooder gone quiet) does not
+	// stop the table turning over: the next oldest refilled one goes.
+	k = New[string](10, 2, 3)
+	for range 5 {
+		k.Allow("flooder", t0)
+	}
+	k.Allow("x", t0.Add(time.Millisecond))
+	k.Allow("y", t0.Add(2*time.Millisecond))
+	k.Allow("z", t0.Add(150*time.Millisecond))
+	if !k.has("flooder") || k.has("x") || !k.has("y") || !k.has("z") {
+		t.Errorf("want x gone and the refilling flooder kept: flooder %v x %v y %v z %v",
+			k.has("flooder"), k.has("x"), k.has("y"), k.has("z"))
 	}
 }
 
