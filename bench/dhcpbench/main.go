@@ -8,6 +8,11 @@
 //
 //	go run ./bench/dhcpbench [-clients 1000] [-rounds 2] [-concurrency 64]
 //
+// With -storm it runs ISC perfdhcp instead (storm.go): a power cut's
+// storm of thousands of MACs, then one MAC flooding, against each server:
+//
+//	go run ./bench/dhcpbench -storm 3000:600,10000:1000 [-before-bin OLD_PHONEBOOT]
+//
 // It needs root: it creates a network namespace and a veth pair with
 // random names on a free 10.252.Y.0/22 to /19 (a pool of twice the
 // clients); the
