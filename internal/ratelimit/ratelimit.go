@@ -19,7 +19,9 @@
 //     keys faster than a bucket refills) does a new key share a bucket, and
 //     that bucket is its group's (a /24, a relay, an OUI: GroupBy), so a
 //     flood from one subnet cannot starve the others. A known key keeps
-//     its own bucket through any flood of new ones.
+//     its own bucket through any flood of new ones until its bucket is
+//     full again (then forgetting it is harmless unless it comes back
+//     while the flood still fills the table: it then shares its group's).
 package ratelimit
 
 import (
@@ -71,8 +73,9 @@ type slot[K comparable] struct {
 }
 
 // New allows perSecond events per key with bursts of burst, tracking at
-// most size keys (MaxKeys for a server's clients). Keys beyond that share one bucket ten times as big, or
-// their group's one when GroupBy names groups.
+// most size keys (MaxKeys for a server's clients). New keys that find the
+// table full of keys still refilling share a bucket ten times as big: one
+// for all, or their group's when GroupBy names groups.
 func New[K comparable](perSecond float64, burst, size int) *Keyed[K] {
 	return &Keyed[K]{perNano: perSecond / 1e9, burst: float32(max(burst, 1)), max: max(size, 1),
 		newest: -1, oldest: -1, seed: maphash.MakeSeed()}
