@@ -8,6 +8,11 @@
 //
 //	go run ./bench/dhcpbench [-clients 1000] [-rounds 2] [-concurrency 64]
 //
+// With -storm it runs ISC perfdhcp instead (storm.go): a power cut's
+// storm of thousands of MACs, then one MAC flooding, against each server:
+//
+//	go run ./bench/dhcpbench -storm 3000:600,10000:1000 [-before-bin OLD_PHONEBOOT]
+//
 // It needs root: it creates a network namespace and a veth pair with
 // random names on a free 10.252.Y.0/22 to /19 (a pool of twice the
 // clients); the
@@ -55,6 +60,8 @@ type options struct {
 	timeout, runTimeout                   time.Duration
 	servers                               []string
 	keep, scattered                       bool
+	storm, beforeBin                      string // storm mode (storm.go)
+	stormSecs, stormFlood                 int
 }
 
 func parseFlags() (*options, error) {
@@ -67,6 +74,10 @@ func parseFlags() (*options, error) {
 	flag.DurationVar(&o.runTimeout, "run-timeout", 3*time.Minute, "longest one server's run may take")
 	only := flag.String("servers", "phoneboot,dnsmasq-noping,dnsmasq", "comma-separated servers to run, in turn order")
 	flag.BoolVar(&o.scattered, "scattered-macs", false, "scatter the clients' MACs over 00:13:7f:00:00:00/24 instead of numbering them 1, 2, 3… (as a batch of phones would be)")
+	flag.StringVar(&o.storm, "storm", "", "storm mode: perfdhcp runs of `CLIENTS:RATE,…` (e.g. 3000:600,10000:1000) against each server, then one MAC flooding (needs perfdhcp: apt-get install -y kea-admin)")
+	flag.IntVar(&o.stormSecs, "storm-secs", 20, "storm mode: seconds of each perfdhcp run")
+	flag.IntVar(&o.stormFlood, "storm-flood", 1000, "storm mode: exchanges a second of the one flooding MAC")
+	flag.StringVar(&o.beforeBin, "before-bin", "", "storm mode: also run this phoneboot binary (e.g. one built from main) as phoneboot-before")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (server logs, lease files)")
 	flag.Parse()
 	switch {
@@ -121,6 +132,9 @@ func run() error {
 		return fmt.Errorf("building phoneboot: %w", err)
 	}
 
+	if o.storm != "" {
+		return runStorm(ctx, o, bin, tmp)
+	}
 	n, err := newNet(o.clients)
 	if err != nil {
 		return err

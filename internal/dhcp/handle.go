@@ -207,7 +207,7 @@ func (s *Server) handle(ctx context.Context, b []byte, from netip.AddrPort) *rep
 	now := s.now()
 	var h handled
 	s.mu.Lock()
-	if !s.allow(m.mac, now) {
+	if !s.allow(m, now) {
 		s.mu.Unlock()
 		s.stats.rateLimited.Add(1)
 		return nil

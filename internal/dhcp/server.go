@@ -90,7 +90,7 @@ type Server struct {
 	next   int // where the pool scan starts
 	swept  time.Time
 	loaded bool
-	limit  *ratelimit.Keyed[phone.MAC]
+	limit  *ratelimit.Keyed[limitKey]
 	// newLeases is the token bucket of clients that hold nothing here;
 	// throttled and full turn refusals into a log line a minute.
 	newLeases       *rate.Limiter
@@ -105,12 +105,32 @@ type Server struct {
 	ready   chan struct{}
 }
 
-// Per-MAC limit: a client retries a few times a second at most.
+// Per-MAC limit: a client sends DISCOVER, REQUEST and a few retries, a
+// few a second at most; a storm of phones after a power cut is many
+// MACs at that pace, never refused (ratelimit: up to ratelimit.MaxKeys
+// at once, more as their buckets refill).
 const (
-	macRate     = 10
-	macBurst    = 20
-	maxLimiters = 4096 // beyond: a flood of MACs shares one limiter
+	macRate  = 10
+	macBurst = 20
 )
+
+// limitKey is what the per-MAC limit counts: the client's MAC, and the
+// relay it came through (zero when direct), whose network is the group
+// that shares a bucket when a flood fills the table.
+type limitKey struct {
+	mac   phone.MAC
+	relay netip.Addr
+}
+
+// limitGroup is a key's group: its relay's /24 when relayed, else its
+// MAC's OUI, so that a flood of made-up MACs behind one relay, or of one
+// vendor's, leaves the others their buckets.
+func limitGroup(k limitKey) uint64 {
+	if k.relay.IsValid() {
+		return ratelimit.Subnet(k.relay)
+	}
+	return 1<<40 | uint64(k.mac[0])<<16 | uint64(k.mac[1])<<8 | uint64(k.mac[2])
+}
 
 // New checks cfg against the interface and returns a server; Run serves.
 // onEvent, if set, gets every Event, from the serving goroutine: it must
@@ -136,7 +156,7 @@ func newServer(cfg Config, info ifaceInfo, leases Leases, log *slog.Logger, onEv
 	}
 	return &Server{
 		st: st, leases: leases, log: log, onEvent: onEvent, now: time.Now,
-		t: newTable(), limit: ratelimit.New[phone.MAC](macRate, macBurst, maxLimiters),
+		t: newTable(), limit: ratelimit.New[limitKey](macRate, macBurst, ratelimit.MaxKeys).GroupBy(limitGroup),
 		newLeases: rate.NewLimiter(rate.Limit(float64(st.newPerMin)/60), st.newBurst),
 		servers:   map[netip.Addr]bool{},
 		ready:     make(chan struct{}),
@@ -206,9 +226,14 @@ func (s *Server) Stats() Stats {
 	return out
 }
 
-// allow applies the per-MAC rate limit.
-func (s *Server) allow(mac phone.MAC, now time.Time) bool {
-	ok, _ := s.limit.Allow(mac, now)
+// allow applies the per-MAC rate limit. A relay counts only when it is
+// on this server's network (others are ignored anyway).
+func (s *Server) allow(m *msg, now time.Time) bool {
+	k := limitKey{mac: m.mac}
+	if m.giaddr.IsValid() && s.st.subnet.Contains(m.giaddr) {
+		k.relay = m.giaddr
+	}
+	ok, _ := s.limit.Allow(k, now)
 	return ok
 }
 

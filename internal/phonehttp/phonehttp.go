@@ -59,13 +59,10 @@ type Service struct {
 	active atomic.Int64
 }
 
-// maxSources bounds the addresses the rate limit tracks, as TFTP's.
-const maxSources = 1 << 16
-
 func (s *Service) init() {
 	s.once.Do(func() {
 		if s.RatePerSource > 0 {
-			s.limit = ratelimit.New[netip.Addr](s.RatePerSource, s.RateBurst, maxSources)
+			s.limit = ratelimit.NewAddr(s.RatePerSource, s.RateBurst, ratelimit.MaxKeys)
 		}
 		if s.MaxActive <= 0 {
 			s.MaxActive = 10000

@@ -68,7 +68,7 @@ func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.conns = make(map[*net.UDPConn]struct{})
 		if s.RatePerSource > 0 {
-			s.limit = ratelimit.New[netip.Addr](s.RatePerSource, s.RateBurst, maxSources)
+			s.limit = ratelimit.NewAddr(s.RatePerSource, s.RateBurst, ratelimit.MaxKeys)
 		}
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
@@ -168,9 +168,6 @@ func (s *Server) handle(b []byte, from netip.AddrPort) {
 		s.Handler(m)
 	}
 }
-
-// maxSources bounds the rate-limit table against floods of spoofed sources.
-const maxSources = 1 << 16
 
 // allow applies the per-source rate limit, logging an offender at most
 // once a second.

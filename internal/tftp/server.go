@@ -77,7 +77,7 @@ func (s *Server) init() {
 		s.listeners = make(map[*listener]struct{})
 		s.active = make(map[netip.AddrPort]struct{})
 		if s.RatePerSource > 0 {
-			s.limit = ratelimit.New[netip.Addr](s.RatePerSource, s.RateBurst, maxSources)
+			s.limit = ratelimit.NewAddr(s.RatePerSource, s.RateBurst, ratelimit.MaxKeys)
 		}
 		if s.Logger == nil {
 			s.Logger = slog.New(slog.DiscardHandler)
@@ -345,9 +345,6 @@ const (
 	overLimit                   // refuse with an ERROR
 	overLimitSilent             // refuse without answering: already told this second
 )
-
-// maxSources bounds the rate-limit table against spoofed floods.
-const maxSources = 1 << 16
 
 // allow applies the per-source rate limit.
 func (s *Server) allow(ip netip.Addr, now time.Time) rateVerdict {
