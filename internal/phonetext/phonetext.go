@@ -34,7 +34,7 @@ func Table(w io.Writer, rows []fleet.Row, now time.Time) {
 		if r.Download != nil {
 			state += " " + ProgressBar(r.Download)
 		} else if r.Detail != "" && r.State != track.PhaseUpToDate {
-			state += ": " + r.Detail
+			state = stateWithDetail(r.State, r.Detail, ": %s")
 		}
 		finding := "-"
 		if len(r.Findings) > 0 {
@@ -44,6 +44,18 @@ func Table(w io.Writer, rows []fleet.Row, now time.Time) {
 			dash(r.Load), dash(r.Target), state, finding, fleet.Ago(now, r.LastSeen), source, r.Label)
 	}
 	tw.Flush()
+}
+
+// stateWithDetail is state with its detail in format, or the detail alone
+// when it already says the state ("fetching config (dialplan.xml)").
+func stateWithDetail(state, detail, format string) string {
+	switch {
+	case detail == "":
+		return state
+	case strings.HasPrefix(detail, state):
+		return detail
+	}
+	return state + fmt.Sprintf(format, detail)
 }
 
 // ProgressBar draws a firmware download: [######....] 3/5 files.
@@ -70,10 +82,7 @@ func Show(w io.Writer, row fleet.Row, events []event.Event, now time.Time) error
 	if row.Dropped != nil {
 		fmt.Fprintln(w, row.Dropped)
 	}
-	printable.Fprintf(w, "state: %s", row.State)
-	if row.Detail != "" {
-		printable.Fprintf(w, " (%s)", row.Detail)
-	}
+	printable.Fprintf(w, "state: %s", stateWithDetail(row.State, row.Detail, " (%s)"))
 	if row.Download != nil {
 		printable.Fprintf(w, " %s", ProgressBar(row.Download))
 	}
