@@ -12,6 +12,8 @@ import (
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/firmware"
+	"phoneboot/internal/fleet"
+	"phoneboot/internal/phonetext"
 	"phoneboot/internal/printable"
 )
 
@@ -75,12 +77,12 @@ func firmwareImport(args []string, stdout io.Writer) error {
 	}
 	for _, l := range r.Added {
 		printable.Fprintf(stdout, "added   %s: %s, %s, %d %s, %s%s\n", l.ID, dash(l.Protocol), modelList(l.Models), len(l.Components),
-			plural(len(l.Components), "component"), humanSize(l.Size()), termNote(l))
+			plural(len(l.Components), "component"), phonetext.Size(l.Size()), termNote(l))
 	}
 	for _, id := range r.Skipped {
 		l, _ := c.Load(id)
 		printable.Fprintf(stdout, "skipped %s: already in the catalog, identical (%d %s, %s)\n", id, len(l.Components),
-			plural(len(l.Components), "component"), humanSize(l.Size()))
+			plural(len(l.Components), "component"), phonetext.Size(l.Size()))
 	}
 	for _, n := range r.Notes {
 		printable.Fprintln(stdout, "note:", n)
@@ -111,26 +113,11 @@ func termList(l firmware.Load) string {
 	return strings.Join(out, ", ")
 }
 
-// humanSize is a size for people: 912 B, 1.4 MiB.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 3; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
-}
-
 // firmwareRow is one load of "phoneboot firmware list".
 type firmwareRow struct {
 	firmware.Load
-	Size     int64    `json:"size"`     // .loads file and components
-	Running  []string `json:"running"`  // MACs of phones last seen running it
-	Targeted []string `json:"targeted"` // MACs of phones the config targets at it
+	Size int64 `json:"size"` // .loads file and components
+	fleet.LoadUse
 }
 
 func firmwareList(ctx context.Context, args []string, stdout io.Writer) error {
@@ -154,16 +141,7 @@ func firmwareList(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	rows := []firmwareRow{}
 	for _, l := range c.Loads() {
-		r := firmwareRow{Load: l, Size: l.Size(), Running: []string{}, Targeted: []string{}}
-		for _, p := range phones {
-			if strings.EqualFold(p.Load, l.ID) {
-				r.Running = append(r.Running, p.MAC.String())
-			}
-			if strings.EqualFold(p.Target, l.ID) {
-				r.Targeted = append(r.Targeted, p.MAC.String())
-			}
-		}
-		rows = append(rows, r)
+		rows = append(rows, firmwareRow{Load: l, Size: l.Size(), LoadUse: fleet.UseOf(phones, l.ID)})
 	}
 	if *asJSON {
 		return printJSON(stdout, rows)
@@ -179,7 +157,7 @@ func firmwareList(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintln(tw, "ID\tPROTOCOL\tMODELS\tCOMPONENTS\tSIZE\tTERM FILES\tPHONES RUNNING\tTARGETED\tIMPORTED FROM")
 	for _, r := range rows {
 		printable.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.ID, dash(r.Protocol), dash(strings.Join(r.Models, ",")),
-			len(r.Components), humanSize(r.Size), dash(termList(r.Load)), len(r.Running), len(r.Targeted), filepath.Base(r.Source))
+			len(r.Components), phonetext.Size(r.Size), dash(termList(r.Load)), len(r.Running), len(r.Targeted), filepath.Base(r.Source))
 	}
 	return tw.Flush()
 }
@@ -215,6 +193,6 @@ func firmwareRemove(args []string, stdout io.Writer) error {
 	if err := c.Remove(l.ID); err != nil {
 		return fmt.Errorf("firmware rm: %v", err)
 	}
-	fmt.Fprintf(stdout, "removed %s (%d %s, %s)\n", l.ID, len(l.Components), plural(len(l.Components), "component"), humanSize(l.Size()))
+	fmt.Fprintf(stdout, "removed %s (%d %s, %s)\n", l.ID, len(l.Components), plural(len(l.Components), "component"), phonetext.Size(l.Size()))
 	return nil
 }

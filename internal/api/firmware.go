@@ -11,6 +11,7 @@ import (
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/firmware"
+	"phoneboot/internal/fleet"
 )
 
 // maxUploadFiles bounds the files of one multipart upload.
@@ -19,9 +20,8 @@ const maxUploadFiles = 100
 // loadRow is one load as `phoneboot firmware list --json` shows it.
 type loadRow struct {
 	firmware.Load
-	Size     int64    `json:"size"`     // .loads file and components
-	Running  []string `json:"running"`  // MACs of phones last seen running it
-	Targeted []string `json:"targeted"` // MACs of phones the config targets at it
+	Size int64 `json:"size"` // .loads file and components
+	fleet.LoadUse
 }
 
 // GET /firmware: the catalog, with the phones running and targeting each
@@ -43,16 +43,7 @@ func (a *api) firmwareList(w http.ResponseWriter, r *http.Request) {
 	rows := []loadRow{}
 	for _, l := range a.live.Catalog.Loads() {
 		l.Imported = utc(l.Imported)
-		row := loadRow{Load: l, Size: l.Size(), Running: []string{}, Targeted: []string{}}
-		for _, p := range phones {
-			if strings.EqualFold(p.Load, l.ID) {
-				row.Running = append(row.Running, p.MAC.String())
-			}
-			if strings.EqualFold(p.Target, l.ID) {
-				row.Targeted = append(row.Targeted, p.MAC.String())
-			}
-		}
-		rows = append(rows, row)
+		rows = append(rows, loadRow{Load: l, Size: l.Size(), LoadUse: fleet.UseOf(phones, l.ID)})
 	}
 	problems := a.live.Catalog.Problems()
 	if problems == nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -422,4 +423,25 @@ func (f Fleet) Judge(p store.Phone, events []event.Event, now time.Time) Row {
 	}
 	judge(&r, f.prepare(&r, p, events, Settings(f.Config)).a.At(now))
 	return r
+}
+
+// LoadUse is which phones run a load and which the config targets at it.
+type LoadUse struct {
+	Running  []phone.MAC `json:"running"`  // last seen running it
+	Targeted []phone.MAC `json:"targeted"` // the config targets at it
+}
+
+// UseOf is the use of load id among rows (as Loads returns them); the
+// lists are empty, not nil, when no phone runs or targets it.
+func UseOf(rows []Row, id string) LoadUse {
+	u := LoadUse{Running: []phone.MAC{}, Targeted: []phone.MAC{}}
+	for _, r := range rows {
+		if strings.EqualFold(r.Load, id) {
+			u.Running = append(u.Running, r.MAC)
+		}
+		if strings.EqualFold(r.Target, id) {
+			u.Targeted = append(u.Targeted, r.MAC)
+		}
+	}
+	return u
 }

@@ -129,3 +129,17 @@ func dash[T comparable](v T) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// Size is a size for people: 912 B, 1.4 MiB.
+func Size(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 3; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
+}

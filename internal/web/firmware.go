@@ -11,6 +11,7 @@ import (
 
 	"phoneboot/internal/config"
 	"phoneboot/internal/firmware"
+	"phoneboot/internal/fleet"
 	"phoneboot/internal/phone"
 )
 
@@ -54,14 +55,8 @@ func (s *Server) firmwareView(r *http.Request) (firmwareView, error) {
 			// "phoneboot.toml:5 (site.loads 7960)": the file is the data's.
 			lr.Refs = append(lr.Refs, strings.TrimPrefix(ref, filepath.Dir(cfg.File)+string(filepath.Separator)))
 		}
-		for _, p := range rows {
-			if strings.EqualFold(p.Load, l.ID) {
-				lr.Running = append(lr.Running, p.MAC)
-			}
-			if strings.EqualFold(p.Target, l.ID) {
-				lr.Targeted = append(lr.Targeted, p.MAC)
-			}
-		}
+		u := fleet.UseOf(rows, l.ID)
+		lr.Running, lr.Targeted = u.Running, u.Targeted
 		for _, t := range l.TermFiles {
 			lr.Terms = append(lr.Terms, t.Name)
 		}

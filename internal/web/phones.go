@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"phoneboot/internal/fleet"
+	"phoneboot/internal/phonetext"
 	"phoneboot/internal/printable"
 	"phoneboot/internal/track"
 )
@@ -254,7 +255,7 @@ func (s *Server) renderPart(w http.ResponseWriter, r *http.Request, pageName, pa
 var funcs = template.FuncMap{
 	"ago":  func(now, t time.Time) string { return fleet.Ago(now, t) },
 	"dash": dash,
-	"size": humanSize,
+	"size": phonetext.Size,
 	"percent": func(done, total int64) int {
 		if total <= 0 {
 			return 0
@@ -304,18 +305,4 @@ func severityClass(sev string) string {
 		return "sev-warning"
 	}
 	return "sev-info"
-}
-
-// humanSize is a size for people: 912 B, 1.4 MiB.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 3; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
 }

@@ -7,6 +7,7 @@ import (
 
 	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
+	"phoneboot/internal/phonetext"
 	"phoneboot/internal/printable"
 )
 
@@ -190,7 +191,7 @@ func eventTitle(ev event.Event) string {
 	if ev.IsRequest() {
 		fmt.Fprintf(&b, "%s %s: %s", strings.ToUpper(string(ev.Source)), ev.File, ev.Outcome)
 		if ev.Bytes > 0 {
-			fmt.Fprintf(&b, ", %s", humanSize(ev.Bytes))
+			fmt.Fprintf(&b, ", %s", phonetext.Size(ev.Bytes))
 		}
 		if ev.Duration > 0 {
 			fmt.Fprintf(&b, " in %v", ev.Duration.Round(time.Millisecond))
