@@ -3,6 +3,7 @@ package dhcp
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -34,12 +35,17 @@ type Config struct {
 	// warning (a phone with a static address elsewhere). No other client
 	// gets a reserved address.
 	Reservations map[phone.MAC]netip.Addr
-	DeclineHold  time.Duration // how long a declined address stays unused; default 10 min
+	// Listed are the inventory's MACs: the admin named them, so their
+	// first lease takes no token of the new-lease bucket (below), however
+	// many boot at once.
+	Listed      map[phone.MAC]bool
+	DeclineHold time.Duration // how long a declined address stays unused; default 10 min
 	// NewLeasesPerMinute and NewLeaseBurst bound how fast clients that
 	// hold nothing here take addresses (a token bucket: NewLeaseBurst at
 	// once, then NewLeasesPerMinute a minute), so that a host sending
 	// from rotating MACs cannot empty the pool at once. Renewals, clients
-	// with an offer or a lease, and reservations are never limited. 0
+	// with an offer or a lease, reservations and Listed MACs are never
+	// limited. 0
 	// means 12 a minute, bursts of 48.
 	NewLeasesPerMinute int
 	NewLeaseBurst      int
@@ -100,6 +106,7 @@ type settings struct {
 	overrides   []override
 	reserved    map[phone.MAC]netip.Addr
 	reservedBy  map[netip.Addr]phone.MAC
+	listed      map[phone.MAC]bool
 	declineHold time.Duration
 	probe       time.Duration
 	newPerMin   int                 // new clients a minute, after a burst of
@@ -321,6 +328,7 @@ func compile(cfg Config, info ifaceInfo) (*settings, error) {
 		st.overrides = append(st.overrides, ov)
 	}
 
+	st.listed = maps.Clone(cfg.Listed)
 	st.reserved = make(map[phone.MAC]netip.Addr, len(cfg.Reservations))
 	st.reservedBy = make(map[netip.Addr]phone.MAC, len(cfg.Reservations))
 	macs := make([]phone.MAC, 0, len(cfg.Reservations))

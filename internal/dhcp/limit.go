@@ -28,7 +28,7 @@ import (
 // isNew reports whether mac holds nothing here now: giving it an address
 // takes a token.
 func (s *Server) isNew(mac phone.MAC, now time.Time) bool {
-	if _, ok := s.st.reserved[mac]; ok {
+	if _, ok := s.st.reserved[mac]; ok || s.st.listed[mac] {
 		return false
 	}
 	e := s.t.byMAC[mac]

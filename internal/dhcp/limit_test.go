@@ -149,11 +149,12 @@ func TestBareRequestFlood(t *testing.T) {
 // no event; reserved clients and clients with an offer are not limited; a
 // token comes back every 60/rate seconds.
 func TestNewLeaseLimit(t *testing.T) {
-	reserved := newClient(0x99)
+	reserved, listed := newClient(0x99), newClient(0x98)
 	h := newHarness(t, nil, func(c *Config) {
 		wide(c)
 		c.NewLeasesPerMinute, c.NewLeaseBurst = 6, 2
 		c.Reservations = map[phone.MAC]netip.Addr{reserved.mac: ip("10.0.0.251")}
+		c.Listed = map[phone.MAC]bool{listed.mac: true}
 	})
 	a, b, c := newClient(1), newClient(2), newClient(3)
 	h.expect(a.msg(dhcpv4.MessageTypeDiscover), dhcpv4.MessageTypeOffer)
@@ -174,6 +175,8 @@ func TestNewLeaseLimit(t *testing.T) {
 	if got := m.IPAddressLeaseTime(0); got != time.Hour {
 		t.Errorf("reserved client leased for %v", got)
 	}
+	// And an inventory phone without a reservation: the admin listed it.
+	h.expect(listed.msg(dhcpv4.MessageTypeDiscover), dhcpv4.MessageTypeOffer)
 	// A bare SELECTING or RENEWING REQUEST of a new client is dropped
 	// without a NAK (a renewing client keeps its address until its lease
 	// ends); only INIT-REBOOT is NAKed.

@@ -35,12 +35,13 @@ func dhcpConfig(cfg *config.Config, iface, rng string) (dhcp.Config, bool, error
 	dc := dhcp.Config{Iface: d.Interface, Range: [2]netip.Addr{d.Pool.From, d.Pool.To}, Domain: d.Domain, LeaseTime: d.LeaseTime,
 		Subnet: d.Subnet, Router: d.Router, DNS: d.DNS, NTP: d.NTP, TFTP: d.TFTP,
 		NewLeasesPerMinute: d.NewLeasesPerMinute, NewLeaseBurst: d.NewLeaseBurst,
-		Reservations: map[phone.MAC]netip.Addr{}}
+		Reservations: map[phone.MAC]netip.Addr{}, Listed: map[phone.MAC]bool{}}
 	for _, cl := range d.Classes {
 		dc.Overrides = append(dc.Overrides, dhcp.Override{Model: cl.Model.Name, VendorClass: cl.VendorClass, Router: cl.Router,
 			DNS: cl.DNS, TFTP: cl.TFTP, LeaseTime: cl.LeaseTime})
 	}
 	for _, p := range cfg.Phones {
+		dc.Listed[p.MAC] = true
 		if p.IP.IsValid() {
 			dc.Reservations[p.MAC] = p.IP
 		}
