@@ -122,6 +122,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(eventsDropped, st.Dropped, "queue-full")
 		counter(eventsDropped, st.Limited, "rate-limit")
 		counter(eventsDropped, st.Lost, "store-error")
+		counter(eventsDropped, st.Outage, "store-down")
 	}
 	if m.phones != nil {
 		if counts, at, ok := m.phones.get(); ok {
