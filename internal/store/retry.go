@@ -92,7 +92,11 @@ func (w *Writer) closing() <-chan struct{} {
 }
 
 // reachable is whether the store answers a ping, within a few seconds.
+// A Store closed here is no outage: there is nothing to wait for.
 func (w *Writer) reachable() bool {
+	if w.s.closed.Load() {
+		return true
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return w.s.w.PingContext(ctx) == nil
