@@ -25,8 +25,7 @@ func TestWriterOutage(t *testing.T) {
 // adds during events (evenly spread) to a Writer of a queue of queue
 // events, starts the server again and checks what was stored.
 func testOutage(t *testing.T, outage time.Duration, queue, during int) {
-	url := pgtest.URL(t)
-	s := open(t, url)
+	s := open(t, pgtest.OwnURL(t))
 	w := NewWriter(s, WriterOptions{Queue: queue, FlushEvery: 20 * time.Millisecond,
 		Retry: RetryOptions{First: 50 * time.Millisecond, Max: 500 * time.Millisecond}})
 	defer w.Close()

@@ -57,7 +57,20 @@ func Main(m *testing.M) int {
 // is at hand.
 func URL(t testing.TB) string {
 	t.Helper()
-	b, err := server()
+	return newDB(t, false)
+}
+
+// OwnURL is URL on the cluster pgtest starts itself, even when
+// PHONEBOOT_TEST_POSTGRES names a server: for tests that stop and start
+// the server (Stop), which must not stop a server they were lent.
+func OwnURL(t testing.TB) string {
+	t.Helper()
+	return newDB(t, true)
+}
+
+func newDB(t testing.TB, own bool) string {
+	t.Helper()
+	b, err := server(own)
 	if err != nil {
 		if os.Getenv("PHONEBOOT_REQUIRE_INTEROP") == "1" {
 			t.Fatalf("PostgreSQL: %v", err)
@@ -99,10 +112,10 @@ func open(t testing.TB, u string) *sql.DB {
 
 // server is the URL of the server's maintenance database, starting a
 // cluster the first time if the environment names none.
-func server() (string, error) {
+func server(own bool) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if u := os.Getenv(Env); u != "" {
+	if u := os.Getenv(Env); u != "" && !own {
 		return u, nil
 	}
 	if base == "" && why == "" {
@@ -116,6 +129,9 @@ func server() (string, error) {
 		}
 	}
 	if why != "" {
+		if own {
+			return "", fmt.Errorf("%s (install postgresql: this test stops and starts its server)", why)
+		}
 		return "", fmt.Errorf("%s (set %s to a postgres:// URL, or install postgresql)", why, Env)
 	}
 	return base, nil
@@ -230,19 +246,15 @@ func stop(dir string) {
 // Stop stops the cluster pgtest started, as an administrator restarting
 // it would (pg_ctl stop -m fast: sessions are ended, transactions in
 // flight rolled back), and starts it again when t ends if t has not
-// (Start). It skips t (fails it under PHONEBOOT_REQUIRE_INTEROP=1) when
-// the server is not pgtest's own: one PHONEBOOT_TEST_POSTGRES names is
-// not stopped. A test that stops the server must not run in parallel
-// with others using it; call URL first, which starts the cluster.
+// (Start). The database must come from OwnURL (which starts the cluster):
+// a server PHONEBOOT_TEST_POSTGRES names is never stopped. A test that
+// stops the server must not run in parallel with others using it.
 func Stop(t testing.TB) {
 	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
 	if cluster == "" {
-		if os.Getenv("PHONEBOOT_REQUIRE_INTEROP") == "1" {
-			t.Fatal("PostgreSQL: no cluster of pgtest's own to stop (unset " + Env + ")")
-		}
-		t.Skip("PostgreSQL: the server is not pgtest's own; not stopping it")
+		t.Fatal("pgtest.Stop: no cluster of pgtest's own runs (take the database from OwnURL)")
 	}
 	if stopped {
 		return
