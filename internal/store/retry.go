@@ -54,13 +54,13 @@ func (w *Writer) record(batch []event.Event) error {
 		}
 		// Once more at least: the first attempt after a restart of the
 		// server may fail on a connection the server closed.
-		if w.reachable() {
+		if why := w.unreachable(); why == nil {
 			if tries > 1 {
 				return err
 			}
 		} else if !w.down.Swap(true) {
 			w.log.Error("store: unreachable, events are buffered in memory until it returns",
-				"buffer_events", cap(w.ch)+len(batch), "err", err)
+				"buffer_events", cap(w.ch)+w.batch, "err", pgReason(why))
 		}
 		closing := w.prunes.Err() != nil
 		if closing && giveUp.IsZero() {
@@ -91,15 +91,16 @@ func (w *Writer) closing() <-chan struct{} {
 	return w.prunes.Done()
 }
 
-// reachable is whether the store answers a ping, within a few seconds.
-// A Store closed here is no outage: there is nothing to wait for.
-func (w *Writer) reachable() bool {
+// unreachable is why the store does not answer a ping within a few
+// seconds; nil when it does. A Store closed here is no outage: there is
+// nothing to wait for.
+func (w *Writer) unreachable() error {
 	if w.s.closed.Load() {
-		return true
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return w.s.w.PingContext(ctx) == nil
+	return w.s.w.PingContext(ctx)
 }
 
 // Outage is how many events Add found no room for while the store could
