@@ -80,4 +80,3 @@ model = "7960"
 	waitUntil(t, 20*time.Second, "the requests of the outage stored", func() bool { return requests() == 1+during })
 	t.Logf("%d TFTP requests answered in a %v outage, all stored after it", during, outage)
 }
-
