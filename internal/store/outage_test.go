@@ -1,6 +1,7 @@
 package store
 
 import (
+	"flag"
 	"fmt"
 	"testing"
 	"time"
@@ -15,11 +16,16 @@ import (
 // once, in order, after the ones stored before, which are intact. When
 // the outage outlasts the buffer, what found no room is counted as
 // store-down drops and the rest is still stored in order.
+//
+// How long the server is stopped: -outage (go test -run TestWriterOutage
+// ./internal/store -args -outage 30s, as in issue 15's boot storm).
 func TestWriterOutage(t *testing.T) {
-	const outage = 5 * time.Second
+	outage := *outageFlag
 	t.Run("buffered", func(t *testing.T) { testOutage(t, outage, 1000, 200) })
 	t.Run("buffer full", func(t *testing.T) { testOutage(t, outage, 50, 200) })
 }
+
+var outageFlag = flag.Duration("outage", 5*time.Second, "how long TestWriterOutage stops PostgreSQL")
 
 // testOutage stores 100 events, stops the server for outage while it
 // adds during events (evenly spread) to a Writer of a queue of queue

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"net/netip"
 	"path/filepath"
@@ -15,12 +16,17 @@ import (
 	"phoneboot/internal/tftp/tftptest"
 )
 
+var outageFlag = flag.Duration("outage", 5*time.Second, "how long TestPostgresOutage stops PostgreSQL")
+
 // TestPostgresOutage: while PostgreSQL is stopped (pg_ctl stop -m fast,
 // pgtest's own cluster), "phoneboot serve --db postgres://…" keeps
 // answering TFTP, says in its log that events wait in memory, and when
 // the server is back, "phones show" has the requests of the outage.
+//
+// How long: -outage (go test -run TestPostgresOutage ./test/cli -args
+// -outage 30s).
 func TestPostgresOutage(t *testing.T) {
-	const outage = 5 * time.Second
+	outage := *outageFlag
 	url := pgtest.OwnURL(t)
 	data := filepath.Join(t.TempDir(), "data")
 	fwtest.Write(t, data, "phoneboot.toml", []byte(`[[phone]]
