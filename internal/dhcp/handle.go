@@ -516,6 +516,7 @@ func (s *Server) request(ctx context.Context, m *msg, now time.Time, h *handled)
 	if err := s.persist(ctx, n.lease()); err != nil {
 		e := s.t.byMAC[m.mac]
 		if e == nil || e.ip != ip || !e.bound(now.Add(time.Second)) {
+			s.stats.storeErrors.Add(1)
 			ev := s.event(m, event.DHCPRequest, now)
 			ev.Detail = fmt.Sprintf("not acknowledged: the lease of %v could not be stored "+
 				"(no new lease until the store answers): %v", ip, err)
@@ -524,7 +525,8 @@ func (s *Server) request(ctx context.Context, m *msg, now time.Time, h *handled)
 		}
 		// The store cannot be reached, but the client holds ip, stored,
 		// until e.expires: acknowledge what it holds, not a second more,
-		// so that no node is ever promised more than the store knows.
+		// so that no node is ever promised more than the store knows. It
+		// got its ACK: not a store error of the metrics ("no ACK").
 		fromMemory, lease = true, e.expires.Sub(now).Truncate(time.Second)
 	} else if err := s.t.put(n, m.mac, now); err != nil {
 		s.log.Error("dhcp: lease refused by the lease table", "err", err)
@@ -622,6 +624,7 @@ func (s *Server) release(ctx context.Context, m *msg, now time.Time, h *handled)
 		n := *e
 		n.expires, n.offered = now, time.Time{}
 		if err := s.persist(ctx, n.lease()); err != nil {
+			s.stats.storeErrors.Add(1)
 			ev.Detail = fmt.Sprintf("release of %v not stored: %v", e.ip, err)
 			h.add(slog.LevelError, ev)
 			return
@@ -647,6 +650,7 @@ func (s *Server) decline(ctx context.Context, m *msg, now time.Time, h *handled)
 	default:
 		n := &entry{ip: ip, declined: true, expires: now.Add(s.st.declineHold)}
 		if err := s.persist(ctx, n.lease()); err != nil {
+			s.stats.storeErrors.Add(1)
 			ev.Detail = fmt.Sprintf("decline of %v not stored: %v", ip, err)
 			h.add(slog.LevelError, ev)
 			return
@@ -670,16 +674,15 @@ func (s *Server) decline(ctx context.Context, m *msg, now time.Time, h *handled)
 const storePause = 2 * time.Second
 
 // persist writes a lease through, bounded in time: the client waits.
-// Callers hold the server's mutex.
+// Callers hold the server's mutex, and count a failure in storeErrors
+// when the client goes without its answer for it.
 func (s *Server) persist(ctx context.Context, l Lease) error {
 	if now := s.now(); now.Before(s.storeBack) {
-		s.stats.storeErrors.Add(1)
 		return fmt.Errorf("the lease store failed less than %s ago", fmtDur(storePause))
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.leases.PutLease(ctx, l); err != nil {
-		s.stats.storeErrors.Add(1)
 		s.storeBack = s.now().Add(storePause)
 		return err
 	}

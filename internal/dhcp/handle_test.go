@@ -832,6 +832,9 @@ func TestStoreDownKnownLeasesFromMemory(t *testing.T) {
 	if ev := h.lastEvents(1); len(ev) != 1 || !strings.Contains(ev[0].Detail, "no new lease until the store answers") {
 		t.Errorf("events %+v", ev)
 	}
+	if st := h.s.Stats(); st.StoreErrors != 1 {
+		t.Errorf("%d store errors, want 1: the renewal was acknowledged", st.StoreErrors)
+	}
 	// The store is back, but within storePause it is not asked.
 	h.leases.mu.Lock()
 	h.leases.Fail = nil
