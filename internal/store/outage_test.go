@@ -108,3 +108,28 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 	}
 }
+
+// TestWriterCloseDuringOutage: Close while the server is stopped tries
+// for the grace, then counts what is left lost, at once, batch after
+// batch: it does not wait once per batch.
+func TestWriterCloseDuringOutage(t *testing.T) {
+	s := open(t, pgtest.OwnURL(t))
+	w := NewWriter(s, WriterOptions{Queue: 2000, FlushEvery: 20 * time.Millisecond,
+		Retry: RetryOptions{First: 50 * time.Millisecond, Max: 200 * time.Millisecond, Grace: time.Second}})
+	m := phone.MAC{0, 0x13, 0x7f, 0, 0, 0x16}
+	pgtest.Stop(t)
+	for i := range 2000 {
+		w.Add(event.Event{MAC: m, Source: event.TFTP, Kind: event.Request, Detail: fmt.Sprint(i)})
+	}
+	waitFor(t, "the Writer to find the store down", w.Down)
+	start := time.Now()
+	if err := w.Close(); err == nil {
+		t.Error("Close: no error, with the server stopped")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %v with a grace of 1s", d)
+	}
+	if st := w.Stats(); st.Lost+st.Written != 2000 || st.Written != 0 {
+		t.Errorf("stats %+v: want the 2000 events lost", st)
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"phoneboot/internal/event"
@@ -41,7 +42,12 @@ func (o RetryOptions) withDefaults() RetryOptions {
 // the window is one round trip, and the ids still commit in order.
 func (w *Writer) record(batch []event.Event) error {
 	delay := w.retry.First
-	var giveUp time.Time // set once Close is called
+	// After Close and its grace, the rest goes without a try each: a
+	// server that does not answer at all would cost a connect timeout
+	// per batch.
+	if w.down.Load() && !w.giveUp.IsZero() && time.Now().After(w.giveUp) {
+		return errors.New("the store could not be reached before the end")
+	}
 	for tries := 1; ; tries++ {
 		// Not cancelled by Close: the last flush must be able to finish,
 		// and busy_timeout / lock_timeout bound the wait for a lock.
@@ -63,10 +69,10 @@ func (w *Writer) record(batch []event.Event) error {
 				"buffer_events", cap(w.ch)+w.batch, "err", pgReason(why))
 		}
 		closing := w.prunes.Err() != nil
-		if closing && giveUp.IsZero() {
-			giveUp = time.Now().Add(w.retry.Grace)
+		if closing && w.giveUp.IsZero() {
+			w.giveUp = time.Now().Add(w.retry.Grace)
 		}
-		if closing && time.Now().After(giveUp) {
+		if closing && time.Now().After(w.giveUp) {
 			return err
 		}
 		if closing {

@@ -87,6 +87,7 @@ type Writer struct {
 	down   atomic.Bool
 	outage atomic.Uint64
 	retry  RetryOptions
+	giveUp time.Time // when Close's grace ends (retry.go); the goroutine's own
 	dmu    sync.Mutex
 	drops  map[phone.MAC]Dropped // since the last flush
 
