@@ -512,13 +512,23 @@ func (s *Server) request(ctx context.Context, m *msg, now time.Time, h *handled)
 	o := s.opts(m)
 	lease, confirmed := s.leaseFor(m, ip, o, now)
 	n := &entry{ip: ip, mac: m.mac, expires: now.Add(lease), hostname: m.hostname, vclass: m.vclass}
+	fromMemory := false
 	if err := s.persist(ctx, n.lease()); err != nil {
-		ev := s.event(m, event.DHCPRequest, now)
-		ev.Detail = fmt.Sprintf("not acknowledged: the lease of %v could not be stored: %v", ip, err)
-		h.add(slog.LevelError, ev)
-		return
-	}
-	if err := s.t.put(n, m.mac, now); err != nil {
+		e := s.t.byMAC[m.mac]
+		if e == nil || e.ip != ip || !e.bound(now.Add(time.Second)) {
+			s.stats.storeErrors.Add(1)
+			ev := s.event(m, event.DHCPRequest, now)
+			ev.Detail = fmt.Sprintf("not acknowledged: the lease of %v could not be stored "+
+				"(no new lease until the store answers): %v", ip, err)
+			h.add(slog.LevelError, ev)
+			return
+		}
+		// The store cannot be reached, but the client holds ip, stored,
+		// until e.expires: acknowledge what it holds, not a second more,
+		// so that no node is ever promised more than the store knows. It
+		// got its ACK: not a store error of the metrics ("no ACK").
+		fromMemory, lease = true, e.expires.Sub(now).Truncate(time.Second)
+	} else if err := s.t.put(n, m.mac, now); err != nil {
 		s.log.Error("dhcp: lease refused by the lease table", "err", err)
 		return
 	}
@@ -531,7 +541,9 @@ func (s *Server) request(ctx context.Context, m *msg, now time.Time, h *handled)
 	out := s.event(m, event.DHCPAck, now)
 	out.IP = ip
 	out.Detail = fmt.Sprintf("leased %v for %s, options %s", ip, fmtDur(lease), codeList(sent))
-	if !confirmed {
+	if fromMemory {
+		out.Detail += " (the rest of its stored lease: the store cannot be reached)"
+	} else if !confirmed {
 		out.Detail += fmt.Sprintf(" (asked for without DISCOVER: %s on its first renewal)", fmtDur(o.leaseTime))
 	}
 	h.add(slog.LevelInfo, out)
@@ -612,6 +624,7 @@ func (s *Server) release(ctx context.Context, m *msg, now time.Time, h *handled)
 		n := *e
 		n.expires, n.offered = now, time.Time{}
 		if err := s.persist(ctx, n.lease()); err != nil {
+			s.stats.storeErrors.Add(1)
 			ev.Detail = fmt.Sprintf("release of %v not stored: %v", e.ip, err)
 			h.add(slog.LevelError, ev)
 			return
@@ -637,6 +650,7 @@ func (s *Server) decline(ctx context.Context, m *msg, now time.Time, h *handled)
 	default:
 		n := &entry{ip: ip, declined: true, expires: now.Add(s.st.declineHold)}
 		if err := s.persist(ctx, n.lease()); err != nil {
+			s.stats.storeErrors.Add(1)
 			ev.Detail = fmt.Sprintf("decline of %v not stored: %v", ip, err)
 			h.add(slog.LevelError, ev)
 			return
@@ -653,12 +667,23 @@ func (s *Server) decline(ctx context.Context, m *msg, now time.Time, h *handled)
 	h.add(slog.LevelInfo, ev)
 }
 
+// storePause is how long persist fails at once after the store failed:
+// it runs under the server's mutex, and a store that does not answer
+// (a database behind a network cut) must not stall every client 5 s in
+// turn.
+const storePause = 2 * time.Second
+
 // persist writes a lease through, bounded in time: the client waits.
+// Callers hold the server's mutex, and count a failure in storeErrors
+// when the client goes without its answer for it.
 func (s *Server) persist(ctx context.Context, l Lease) error {
+	if now := s.now(); now.Before(s.storeBack) {
+		return fmt.Errorf("the lease store failed less than %s ago", fmtDur(storePause))
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.leases.PutLease(ctx, l); err != nil {
-		s.stats.storeErrors.Add(1)
+		s.storeBack = s.now().Add(storePause)
 		return err
 	}
 	return nil

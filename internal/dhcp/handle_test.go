@@ -807,3 +807,47 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("defaults %+v", s.st)
 	}
 }
+
+// While the lease store cannot be reached, a client renewing the lease it
+// holds is acknowledged for the rest of that stored lease (never more); a
+// new client is not acknowledged; and after a failure the store is not
+// asked again for storePause, so that a store that does not answer does
+// not stall every client in turn. Once it answers, leases are stored again.
+func TestStoreDownKnownLeasesFromMemory(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	a, b := newClient(1), newClient(2)
+	la := h.lease(a)
+	h.advance(20 * time.Minute)
+	h.leases.mu.Lock()
+	h.leases.Fail = errors.New("nothing answers there")
+	h.leases.mu.Unlock()
+	ack, _ := h.expect(a.msg(dhcpv4.MessageTypeRequest, ciaddr(la.String())), dhcpv4.MessageTypeAck)
+	if got := ack.IPAddressLeaseTime(0); got != 40*time.Minute {
+		t.Errorf("renewal during the outage leased for %v, want the 40m left", got)
+	}
+	off, _ := h.expect(b.msg(dhcpv4.MessageTypeDiscover), dhcpv4.MessageTypeOffer)
+	if m, _ := h.do(b.msg(dhcpv4.MessageTypeRequest, requested(off.YourIPAddr.String()), serverID("10.0.0.1"))); m != nil {
+		t.Fatalf("a new client was answered %v during the outage", m.MessageType())
+	}
+	if ev := h.lastEvents(1); len(ev) != 1 || !strings.Contains(ev[0].Detail, "no new lease until the store answers") {
+		t.Errorf("events %+v", ev)
+	}
+	if st := h.s.Stats(); st.StoreErrors != 1 {
+		t.Errorf("%d store errors, want 1: the renewal was acknowledged", st.StoreErrors)
+	}
+	// The store is back, but within storePause it is not asked.
+	h.leases.mu.Lock()
+	h.leases.Fail = nil
+	h.leases.mu.Unlock()
+	if m, _ := h.do(b.msg(dhcpv4.MessageTypeRequest, requested(off.YourIPAddr.String()), serverID("10.0.0.1"))); m != nil {
+		t.Fatalf("answered %v within the pause", m.MessageType())
+	}
+	h.advance(storePause)
+	ack, _ = h.expect(a.msg(dhcpv4.MessageTypeRequest, ciaddr(la.String())), dhcpv4.MessageTypeAck)
+	if got := ack.IPAddressLeaseTime(0); got != time.Hour {
+		t.Errorf("renewal after the outage leased for %v, want 1h", got)
+	}
+	if ls, _ := h.leases.Leases(t.Context()); len(ls) != 1 || !ls[0].Expires.Equal(h.now.Add(time.Hour)) {
+		t.Errorf("stored %+v", ls)
+	}
+}

@@ -85,12 +85,14 @@ type Server struct {
 	onEvent func(Event)
 	now     func() time.Time
 
-	mu     sync.Mutex
-	t      *table
-	next   int // where the pool scan starts
-	swept  time.Time
-	loaded bool
-	limit  *ratelimit.Keyed[limitKey]
+	mu    sync.Mutex
+	t     *table
+	next  int // where the pool scan starts
+	swept time.Time
+	// storeBack: until then persist fails at once (storePause).
+	storeBack time.Time
+	loaded    bool
+	limit     *ratelimit.Keyed[limitKey]
 	// newLeases is the token bucket of clients that hold nothing here;
 	// throttled and full turn refusals into a log line a minute.
 	newLeases       *rate.Limiter

@@ -35,7 +35,8 @@ var (
 	syslogInvalid   = desc("syslog_invalid_total", "Syslog datagrams dropped as empty or binary.")
 
 	eventsWritten = desc("events_written_total", "Events stored in the database.")
-	eventsDropped = desc("events_dropped_total", "Events not stored, by reason.", "reason")
+	eventsDropped = desc("events_dropped_total", "Events not stored, by reason (store-down: no room left in the buffer while the database could not be reached).", "reason")
+	storeUp       = desc("store_up", "1 while the database answers, 0 while events wait in memory for it (docs/store.md).")
 
 	provisionDecisions = desc("provision_decisions_total", "Decisions provision took about phones, by kind.", "kind")
 
@@ -49,7 +50,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 
 var allDescs = []*prometheus.Desc{filesTransfers, filesSent, tftpUploads, tftpReceived, tftpRetransmits, tftpActive,
 	rateRefused, dhcpPackets, dhcpMessages, dhcpReplies, dhcpDropped, dhcpLeases, dhcpOffered, dhcpDeclined, dhcpPool,
-	syslogDatagrams, syslogMessages, syslogInvalid, eventsWritten, eventsDropped, provisionDecisions,
+	syslogDatagrams, syslogMessages, syslogInvalid, eventsWritten, eventsDropped, storeUp, provisionDecisions,
 	phonesByState, phonesCounted}
 
 // collector reads every source once per scrape.
@@ -122,6 +123,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(eventsDropped, st.Dropped, "queue-full")
 		counter(eventsDropped, st.Limited, "rate-limit")
 		counter(eventsDropped, st.Lost, "store-error")
+		counter(eventsDropped, st.Outage, "store-down")
+		up := 1
+		if st.Down {
+			up = 0
+		}
+		gauge(storeUp, up)
 	}
 	if m.phones != nil {
 		if counts, at, ok := m.phones.get(); ok {

@@ -187,7 +187,7 @@ func TestSyslogAndEvents(t *testing.T) {
 			return syslog.Stats{Received: 20, Parsed: 12, Unparsed: 3, Dropped: 5, RateLimited: 4}, true
 		},
 		Events: func() (store.WriterStats, bool) {
-			return store.WriterStats{Written: 1000, Dropped: 2, Limited: 30, Lost: 1}, true
+			return store.WriterStats{Written: 1000, Dropped: 2, Limited: 30, Lost: 1, Outage: 7, Down: true}, true
 		},
 	})
 	compare(t, m, `
@@ -207,13 +207,18 @@ phoneboot_ratelimit_refused_total{service="syslog"} 4
 # HELP phoneboot_events_written_total Events stored in the database.
 # TYPE phoneboot_events_written_total counter
 phoneboot_events_written_total 1000
-# HELP phoneboot_events_dropped_total Events not stored, by reason.
+# HELP phoneboot_events_dropped_total Events not stored, by reason (store-down: no room left in the buffer while the database could not be reached).
 # TYPE phoneboot_events_dropped_total counter
 phoneboot_events_dropped_total{reason="queue-full"} 2
 phoneboot_events_dropped_total{reason="rate-limit"} 30
 phoneboot_events_dropped_total{reason="store-error"} 1
+phoneboot_events_dropped_total{reason="store-down"} 7
+# HELP phoneboot_store_up 1 while the database answers, 0 while events wait in memory for it (docs/store.md).
+# TYPE phoneboot_store_up gauge
+phoneboot_store_up 0
 `, "phoneboot_syslog_datagrams_total", "phoneboot_syslog_messages_total", "phoneboot_syslog_invalid_total",
-		"phoneboot_ratelimit_refused_total", "phoneboot_events_written_total", "phoneboot_events_dropped_total")
+		"phoneboot_ratelimit_refused_total", "phoneboot_events_written_total", "phoneboot_events_dropped_total",
+		"phoneboot_store_up")
 }
 
 // A service that does not run has no metrics (rather than zeros that say

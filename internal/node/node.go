@@ -321,6 +321,9 @@ func (n *node) close() {
 		if d := n.events.Dropped(); d > 0 {
 			n.log.Warn("events dropped because the store could not keep up", "dropped", d)
 		}
+		if d := n.events.Outage(); d > 0 {
+			n.log.Warn("events dropped while the store could not be reached (buffer full)", "dropped", d)
+		}
 		if d := n.events.Limited(); d > 0 {
 			n.log.Warn("events dropped by the per-phone rate limit (--events-rate)", "dropped", d)
 		}

@@ -13,9 +13,12 @@ type WriterStats struct {
 	Dropped uint64 // the queue was full (or the Writer closed)
 	Limited uint64 // over the per-phone rate limit
 	Lost    uint64 // in a batch the store refused
+	Outage  uint64 // no room in the queue while the store was unreachable
+	Down    bool   // the store cannot be reached now
 }
 
 // Stats returns the Writer's counters now.
 func (w *Writer) Stats() WriterStats {
-	return WriterStats{Written: w.Written(), Dropped: w.Dropped(), Limited: w.Limited(), Lost: w.Lost()}
+	return WriterStats{Written: w.Written(), Dropped: w.Dropped(), Limited: w.Limited(), Lost: w.Lost(),
+		Outage: w.Outage(), Down: w.Down()}
 }

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -32,6 +33,7 @@ type Store struct {
 	reclaim []string
 	engine  string
 	lateral bool // engine.lateral
+	closed  atomic.Bool
 }
 
 // Phone is a phone the store knows: from the inventory, or seen on the network.
@@ -76,6 +78,7 @@ func (s *Store) Engine() string { return s.engine }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 

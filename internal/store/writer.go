@@ -50,6 +50,10 @@ type WriterOptions struct {
 	// worth: a token bucket each, in a bounded table (limit.go). What it
 	// drops is counted on the phone's row (Phone.Dropped). 0: no limit.
 	Rate float64
+	// Retry paces the attempts to store a batch while the store cannot be
+	// reached (retry.go); the zero value is 100 ms doubling to 5 s, and 5 s
+	// more at Close.
+	Retry RetryOptions
 }
 
 // Writer queues events for Record without ever blocking the caller: protocol
@@ -77,8 +81,15 @@ type Writer struct {
 	limited atomic.Uint64
 	written atomic.Uint64 // stored (stats.go)
 	lost    atomic.Uint64 // in a batch the store refused
-	dmu     sync.Mutex
-	drops   map[phone.MAC]Dropped // since the last flush
+	// down is set while the store cannot be reached (retry.go): the
+	// batch in hand waits for it, the queue is the buffer, and what Add
+	// finds no room for is counted in outage, not dropped.
+	down   atomic.Bool
+	outage atomic.Uint64
+	retry  RetryOptions
+	giveUp time.Time // when Close's grace ends (retry.go); the goroutine's own
+	dmu    sync.Mutex
+	drops  map[phone.MAC]Dropped // since the last flush
 
 	// mu orders Add's send against Close's close(ch): Add holds it shared
 	// (never waiting on the database), Close exclusively for an instant.
@@ -106,6 +117,7 @@ func NewWriter(s *Store, o WriterOptions) *Writer {
 		ch:    make(chan event.Event, o.Queue),
 		done:  make(chan struct{}),
 		drops: map[phone.MAC]Dropped{},
+		retry: o.Retry.withDefaults(),
 	}
 	w.prunes, w.stop = context.WithCancel(context.Background())
 	if o.Rate > 0 {
@@ -141,7 +153,11 @@ func (w *Writer) Add(ev event.Event) bool {
 		default:
 		}
 	}
-	w.dropped.Add(1)
+	if w.down.Load() {
+		w.outage.Add(1)
+	} else {
+		w.dropped.Add(1)
+	}
 	return false
 }
 
@@ -181,7 +197,7 @@ func (w *Writer) countLimited(mac phone.MAC) {
 }
 
 // Dropped is how many events Add has dropped because the queue was full
-// or the Writer closed.
+// or the Writer closed (while the store was reachable: see Outage).
 func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
 
 // Limited is how many events the rate limit has dropped.
@@ -211,9 +227,9 @@ func (w *Writer) run() {
 	batch := make([]event.Event, 0, w.batch)
 	flush := func() {
 		if len(batch) > 0 {
-			// Not cancelled by anything: Close must be able to finish the
-			// job, and busy_timeout bounds the wait for a lock.
-			w.err = w.s.Record(context.Background(), batch)
+			// Retried while the store cannot be reached, in order:
+			// nothing behind this batch is stored before it.
+			w.err = w.record(batch)
 			if w.err != nil {
 				// Nowhere to hand them back to: say how many were lost.
 				w.log.Error("store: events lost", "count", len(batch), "err", w.err)

@@ -32,9 +32,12 @@ const Env = "PHONEBOOT_TEST_POSTGRES"
 
 var (
 	mu      sync.Mutex
-	base    string // URL of the server's "postgres" database; "" not yet
-	why     string // why there is none, once tried
-	cluster string // directory of the cluster started here
+	base    string   // URL of the server's "postgres" database; "" not yet
+	why     string   // why there is none, once tried
+	cluster string   // directory of the cluster started here
+	pgctl   []string // runs pg_ctl on it (as postgres when root), for Stop and Start
+	opts    string   // of the server, as start gave them
+	stopped bool     // by Stop, not started again yet
 )
 
 // Main runs m's tests, then stops the cluster they started, if any.
@@ -54,7 +57,20 @@ func Main(m *testing.M) int {
 // is at hand.
 func URL(t testing.TB) string {
 	t.Helper()
-	b, err := server()
+	return newDB(t, false)
+}
+
+// OwnURL is URL on the cluster pgtest starts itself, even when
+// PHONEBOOT_TEST_POSTGRES names a server: for tests that stop and start
+// the server (Stop), which must not stop a server they were lent.
+func OwnURL(t testing.TB) string {
+	t.Helper()
+	return newDB(t, true)
+}
+
+func newDB(t testing.TB, own bool) string {
+	t.Helper()
+	b, err := server(own)
 	if err != nil {
 		if os.Getenv("PHONEBOOT_REQUIRE_INTEROP") == "1" {
 			t.Fatalf("PostgreSQL: %v", err)
@@ -96,10 +112,10 @@ func open(t testing.TB, u string) *sql.DB {
 
 // server is the URL of the server's maintenance database, starting a
 // cluster the first time if the environment names none.
-func server() (string, error) {
+func server(own bool) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if u := os.Getenv(Env); u != "" {
+	if u := os.Getenv(Env); u != "" && !own {
 		return u, nil
 	}
 	if base == "" && why == "" {
@@ -113,6 +129,9 @@ func server() (string, error) {
 		}
 	}
 	if why != "" {
+		if own {
+			return "", fmt.Errorf("%s (install postgresql: this test stops and starts its server)", why)
+		}
 		return "", fmt.Errorf("%s (set %s to a postgres:// URL, or install postgresql)", why, Env)
 	}
 	return base, nil
@@ -179,9 +198,9 @@ func start() (string, error) {
 	}
 	// No TCP (listen_addresses empty), the socket in tmp, no fsync: a
 	// test cluster's data is thrown away.
-	opts := strings.Join([]string{"-k", tmp, "-c", "listen_addresses=", "-F"}, " ")
-	if err := run(filepath.Join(dir, "pg_ctl"), "-D", data, "-l", filepath.Join(tmp, "log"),
-		"-w", "-t", "60", "-o", opts, "start"); err != nil {
+	opts = strings.Join([]string{"-k", tmp, "-c", "listen_addresses=", "-F"}, " ")
+	pgctl = append(append([]string{}, prefix...), filepath.Join(dir, "pg_ctl"), "-D", data)
+	if err := startServer(); err != nil {
 		stop(tmp)
 		return "", err
 	}
@@ -222,4 +241,63 @@ func stop(dir string) {
 		cancel()
 	}
 	os.RemoveAll(dir)
+}
+
+// Stop stops the cluster pgtest started, as an administrator restarting
+// it would (pg_ctl stop -m fast: sessions are ended, transactions in
+// flight rolled back), and starts it again when t ends if t has not
+// (Start). The database must come from OwnURL (which starts the cluster):
+// a server PHONEBOOT_TEST_POSTGRES names is never stopped. A test that
+// stops the server must not run in parallel with others using it.
+func Stop(t testing.TB) {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if cluster == "" {
+		t.Fatal("pgtest.Stop: no cluster of pgtest's own runs (take the database from OwnURL)")
+	}
+	if stopped {
+		return
+	}
+	if err := pgCtl("-m", "fast", "-w", "-t", "60", "stop"); err != nil {
+		t.Fatalf("PostgreSQL: stopping: %v", err)
+	}
+	stopped = true
+	t.Cleanup(func() {
+		if err := Start(); err != nil {
+			t.Errorf("PostgreSQL: starting again: %v", err)
+		}
+	})
+}
+
+// Start starts the cluster Stop stopped again; nothing when it runs.
+func Start() error {
+	mu.Lock()
+	defer mu.Unlock()
+	if cluster == "" || !stopped {
+		return nil
+	}
+	if err := startServer(); err != nil {
+		return err
+	}
+	stopped = false
+	return nil
+}
+
+// startServer starts the server of the cluster, waiting until it
+// accepts connections.
+func startServer() error {
+	dir := filepath.Dir(pgctl[len(pgctl)-1]) // DATA's parent: the cluster's directory
+	return pgCtl("-l", filepath.Join(dir, "log"), "-w", "-t", "60", "-o", opts, "start")
+}
+
+func pgCtl(args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args = append(append([]string{}, pgctl...), args...)
+	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl: %v\n%s", err, out)
+	}
+	return nil
 }
