@@ -4,9 +4,11 @@
 // case: throughput, p50/p99 transfer time, server CPU per GB, peak RSS and
 // failures. Case 6 runs phoneboot alone, with and without recording every
 // transfer, to measure what tracking costs. Case http runs phoneboot alone,
-// over its phones' HTTP service and over TFTP with windowsize.
+// over its phones' HTTP service and over TFTP with windowsize. Case fleet
+// boots 1,000 simulated phones at once against phoneboot on SQLite, on
+// PostgreSQL and dnsmasq (bench/fleet.go).
 //
-//	go run ./bench [-cases 1,2,3,4a,4b,5,6,http] [-rounds 2] [-quick]
+//	go run ./bench [-cases 1,2,3,4a,4b,5,6,http,sse,fleet] [-rounds 2] [-quick]
 //
 // Every packet goes to 127.0.0.0/8. Run it as root on an otherwise idle
 // machine: the clients share the CPUs with the server they measure.
@@ -60,6 +62,8 @@ var allCases = []benchCase{
 		file: "cfg-512k.bin", prime: true, servers: []string{"phoneboot", "phoneboot-watched"}},
 	{id: "http", title: "50 phones × 2 MiB, phoneboot over HTTP (port 6970) vs over TFTP with blksize 1428, windowsize 16", clients: 50,
 		file: "fw-2m.bin", blksize: 1428, windowsize: 16, servers: []string{"phoneboot", "phoneboot-http"}},
+	// fleet has its own runner (bench/fleet.go).
+	{id: "fleet", title: "1,000 phones of mixed models boot at once", clients: 1000},
 }
 
 var fileSizes = map[string]int{"fw-2m.bin": 2 << 20, "cfg-512k.bin": 512 << 10}
@@ -105,7 +109,7 @@ func parseFlags() (*options, error) {
 			continue
 		}
 		if !slices.ContainsFunc(allCases, func(b benchCase) bool { return b.id == c }) {
-			return nil, fmt.Errorf("unknown case %q (have 1, 2, 3, 4a, 4b, 5, 6, http, sse)", c)
+			return nil, fmt.Errorf("unknown case %q (have 1, 2, 3, 4a, 4b, 5, 6, http, sse, fleet)", c)
 		}
 		o.cases = append(o.cases, c)
 	}
@@ -186,6 +190,12 @@ func run() error {
 	printHeader(o, srvs, cpuMethod)
 
 	for _, id := range o.cases {
+		if id == "fleet" {
+			if err := runFleet(ctx, reg, o, bin, tmp, cgBase); err != nil {
+				return fmt.Errorf("case fleet: %w", err)
+			}
+			continue
+		}
 		i := slices.IndexFunc(allCases, func(b benchCase) bool { return b.id == id })
 		c := allCases[i]
 		switch {
