@@ -33,6 +33,7 @@ type Store struct {
 	reclaim []string
 	engine  string
 	lateral bool // engine.lateral
+	batch   func(context.Context, *sql.DB, []statement) error // engine.batch; nil: execEach
 	closed  atomic.Bool
 }
 
@@ -65,7 +66,7 @@ const (
 )
 
 func newStore(ctx context.Context, e engine) (*Store, error) {
-	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name, lateral: e.lateral}
+	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name, lateral: e.lateral, batch: e.batch}
 	if err := e.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -193,23 +194,9 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record: %w", err)
-	}
-	defer tx.Rollback()
-	obs, err := tx.PrepareContext(ctx, observe)
-	if err != nil {
-		return fmt.Errorf("record: %w", err)
-	}
-	ens, err := tx.PrepareContext(ctx, ensurePhone)
-	if err != nil {
-		return fmt.Errorf("record: %w", err)
-	}
-	ins, err := tx.PrepareContext(ctx, insertEvent)
-	if err != nil {
-		return fmt.Errorf("record: %w", err)
-	}
+	// Every event is one or two statements, in order: its phone's row
+	// first (the event references it), then the event itself.
+	stmts := make([]statement, 0, 2*len(events))
 	now := time.Now()
 	for _, ev := range events {
 		if ev.Time.IsZero() {
@@ -223,32 +210,59 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 			if ev.IsRequest() && ev.File != "" {
 				file = sql.Null[string]{V: text(ev.File), Valid: true}
 			}
-			// The phone row first: the event references it. An event
-			// that is not the phone's doing leaves the row as it is.
-			var err error
+			// An event that is not the phone's doing leaves the row as it is.
 			if ev.Kind == event.Foreign {
-				_, err = ens.ExecContext(ctx, mac.V, SourceAuto)
+				stmts = append(stmts, statement{ensurePhone, []any{mac.V, SourceAuto}})
 			} else {
-				_, err = obs.ExecContext(ctx, mac.V, SourceAuto, addrText(ev.IP), ms, file,
-					nullText(ev.Facts.Running), nullText(ev.Facts.Model))
-			}
-			if err != nil {
-				return fmt.Errorf("record %s: %w", ev.MAC, err)
+				stmts = append(stmts, statement{observe, []any{mac.V, SourceAuto, addrText(ev.IP), ms, file,
+					nullText(ev.Facts.Running), nullText(ev.Facts.Model)}})
 			}
 		}
 		facts, err := factsText(ev.Facts)
 		if err != nil {
 			return fmt.Errorf("record: %w", err)
 		}
-		if _, err := ins.ExecContext(ctx, ms, mac, addrText(ev.IP), string(ev.Source), string(ev.Kind),
-			text(ev.File), string(ev.Outcome), ev.Bytes, int64(ev.Duration), text(ev.Detail), facts); err != nil {
-			return fmt.Errorf("record: %w", err)
-		}
+		stmts = append(stmts, statement{insertEvent, []any{ms, mac, addrText(ev.IP), string(ev.Source), string(ev.Kind),
+			text(ev.File), string(ev.Outcome), ev.Bytes, int64(ev.Duration), text(ev.Detail), facts}})
 	}
-	if err := tx.Commit(); err != nil {
+	run := execEach
+	if s.batch != nil {
+		run = s.batch
+	}
+	if err := run(ctx, s.w, stmts); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
 	return nil
+}
+
+// statement is one SQL statement and its arguments.
+type statement struct {
+	query string
+	args  []any
+}
+
+// execEach runs stmts in order in one transaction, a round trip each:
+// what costs nothing on SQLite, whose database is in this process.
+func execEach(ctx context.Context, db *sql.DB, stmts []statement) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	prepared := map[string]*sql.Stmt{}
+	for _, st := range stmts {
+		p, ok := prepared[st.query]
+		if !ok {
+			if p, err = tx.PrepareContext(ctx, st.query); err != nil {
+				return err
+			}
+			prepared[st.query] = p
+		}
+		if _, err := p.ExecContext(ctx, st.args...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // factsText is Facts as stored: "" when none is set, else a JSON object.
