@@ -32,7 +32,7 @@ type Store struct {
 	// reclaim gives the pages freed by a prune back to the file system.
 	reclaim []string
 	engine  string
-	lateral bool // engine.lateral
+	lateral bool                                              // engine.lateral
 	batch   func(context.Context, *sql.DB, []statement) error // engine.batch; nil: execEach
 	closed  atomic.Bool
 }
