@@ -32,8 +32,8 @@ type Store struct {
 	// reclaim gives the pages freed by a prune back to the file system.
 	reclaim []string
 	engine  string
-	lateral bool                                              // engine.lateral
-	batch   func(context.Context, *sql.DB, []statement) error // engine.batch; nil: execEach
+	lateral bool                                                                            // engine.lateral
+	record  func(ctx context.Context, db *sql.DB, phones []statement, events [][]any) error // engine.record
 	closed  atomic.Bool
 }
 
@@ -66,7 +66,7 @@ const (
 )
 
 func newStore(ctx context.Context, e engine) (*Store, error) {
-	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name, lateral: e.lateral, batch: e.batch}
+	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name, lateral: e.lateral, record: e.record}
 	if err := e.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -194,9 +194,10 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	// Every event is one or two statements, in order: its phone's row
-	// first (the event references it), then the event itself.
-	stmts := make([]statement, 0, 2*len(events))
+	// The phones' rows first (the events reference them), in the events'
+	// order, then the events, as insertEvent's arguments.
+	stmts := make([]statement, 0, len(events))
+	rows := make([][]any, 0, len(events))
 	now := time.Now()
 	for _, ev := range events {
 		if ev.Time.IsZero() {
@@ -222,14 +223,14 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 		if err != nil {
 			return fmt.Errorf("record: %w", err)
 		}
-		stmts = append(stmts, statement{insertEvent, []any{ms, mac, addrText(ev.IP), string(ev.Source), string(ev.Kind),
-			text(ev.File), string(ev.Outcome), ev.Bytes, int64(ev.Duration), text(ev.Detail), facts}})
+		rows = append(rows, []any{ms, mac, addrText(ev.IP), string(ev.Source), string(ev.Kind),
+			text(ev.File), string(ev.Outcome), ev.Bytes, int64(ev.Duration), text(ev.Detail), facts})
 	}
-	run := execEach
-	if s.batch != nil {
-		run = s.batch
+	run := recordEach
+	if s.record != nil {
+		run = s.record
 	}
-	if err := run(ctx, s.w, stmts); err != nil {
+	if err := run(ctx, s.w, stmts, rows); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
 	return nil
@@ -241,9 +242,14 @@ type statement struct {
 	args  []any
 }
 
-// execEach runs stmts in order in one transaction, a round trip each:
-// what costs nothing on SQLite, whose database is in this process.
-func execEach(ctx context.Context, db *sql.DB, stmts []statement) error {
+// recordEach runs phones' statements, then insertEvent for each of
+// events, in order in one transaction, a statement at a time: what costs
+// nothing on SQLite, whose database is in this process.
+func recordEach(ctx context.Context, db *sql.DB, phones []statement, events [][]any) error {
+	stmts := phones
+	for _, args := range events {
+		stmts = append(stmts, statement{insertEvent, args})
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
