@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -72,7 +73,76 @@ func openPostgres(ctx context.Context, url string) (engine, error) {
 	r.SetMaxOpenConns(4)
 	// Autovacuum gives freed space back: nothing to reclaim by hand.
 	return engine{writer: w, reader: r, name: "postgres", dialect: goose.DialectPostgres, migrations: migrations,
-		lateral: true, locker: locker}, nil
+		lateral: true, locker: locker, record: pgRecord}, nil
+}
+
+// pgRecord is Record's writing on PostgreSQL, in three round trips
+// (BEGIN, the rest, COMMIT) where a statement at a time would take one
+// each: the phones' statements and one INSERT of all the events are sent
+// together (pgx's pipelined batch); the server runs them one after
+// another, as recordEach would. The events go as one array per column:
+// unnest yields their rows in array order, so their ids follow it.
+func pgRecord(ctx context.Context, db *sql.DB, phones []statement, events [][]any) error {
+	var b pgx.Batch
+	for _, st := range phones {
+		b.Queue(st.query, st.args...)
+	}
+	if len(events) > 0 {
+		b.Queue(insertEvents, eventColumns11(events)...)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		return pgx.BeginFunc(ctx, dc.(*stdlib.Conn).Conn(), func(tx pgx.Tx) error {
+			return tx.SendBatch(ctx, &b).Close()
+		})
+	})
+}
+
+// insertEvents is insertEvent for many events: an array per column.
+const insertEvents = `
+INSERT INTO events (time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+	$7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[])`
+
+// eventColumns11 turns events' rows of insertEvent arguments into
+// insertEvents' eleven column arrays.
+func eventColumns11(events [][]any) []any {
+	n := len(events)
+	var (
+		ints   [3][]int64   // time_ms, bytes, duration_ns
+		nulls  [2][]*string // mac, ip
+		strs   [6][]string  // source, kind, file, outcome, detail, facts
+		intAt  = [3]int{0, 7, 8}
+		nullAt = [2]int{1, 2}
+		strAt  = [6]int{3, 4, 5, 6, 9, 10}
+	)
+	for i := range ints {
+		ints[i] = make([]int64, n)
+	}
+	for i := range nulls {
+		nulls[i] = make([]*string, n)
+	}
+	for i := range strs {
+		strs[i] = make([]string, n)
+	}
+	for r, row := range events {
+		for i, c := range intAt {
+			ints[i][r] = row[c].(int64)
+		}
+		for i, c := range nullAt {
+			if v := row[c].(sql.Null[string]); v.Valid {
+				nulls[i][r] = &v.V
+			}
+		}
+		for i, c := range strAt {
+			strs[i][r] = row[c].(string)
+		}
+	}
+	return []any{ints[0], nulls[0], nulls[1], strs[0], strs[1], strs[2], strs[3], ints[1], ints[2], strs[4], strs[5]}
 }
 
 // pgReason is err said for a person: the server's own message, or what

@@ -40,6 +40,10 @@ type engine struct {
 	// locker, if set, is held while migrating: several processes opening
 	// one database at once migrate it once.
 	locker lock.SessionLocker
+	// record, if set, is Record's writing, the engine's fastest way: the
+	// phones' statements, then the events (insertEvent's arguments each),
+	// in order in one transaction. nil: recordEach, a statement at a time.
+	record func(ctx context.Context, db *sql.DB, phones []statement, events [][]any) error
 }
 
 //go:embed migrations/sqlite/*.sql

@@ -32,7 +32,8 @@ type Store struct {
 	// reclaim gives the pages freed by a prune back to the file system.
 	reclaim []string
 	engine  string
-	lateral bool // engine.lateral
+	lateral bool                                                                            // engine.lateral
+	record  func(ctx context.Context, db *sql.DB, phones []statement, events [][]any) error // engine.record
 	closed  atomic.Bool
 }
 
@@ -65,7 +66,7 @@ const (
 )
 
 func newStore(ctx context.Context, e engine) (*Store, error) {
-	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name, lateral: e.lateral}
+	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name, lateral: e.lateral, record: e.record}
 	if err := e.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -193,23 +194,10 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record: %w", err)
-	}
-	defer tx.Rollback()
-	obs, err := tx.PrepareContext(ctx, observe)
-	if err != nil {
-		return fmt.Errorf("record: %w", err)
-	}
-	ens, err := tx.PrepareContext(ctx, ensurePhone)
-	if err != nil {
-		return fmt.Errorf("record: %w", err)
-	}
-	ins, err := tx.PrepareContext(ctx, insertEvent)
-	if err != nil {
-		return fmt.Errorf("record: %w", err)
-	}
+	// The phones' rows first (the events reference them), in the events'
+	// order, then the events, as insertEvent's arguments.
+	stmts := make([]statement, 0, len(events))
+	rows := make([][]any, 0, len(events))
 	now := time.Now()
 	for _, ev := range events {
 		if ev.Time.IsZero() {
@@ -223,32 +211,64 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 			if ev.IsRequest() && ev.File != "" {
 				file = sql.Null[string]{V: text(ev.File), Valid: true}
 			}
-			// The phone row first: the event references it. An event
-			// that is not the phone's doing leaves the row as it is.
-			var err error
+			// An event that is not the phone's doing leaves the row as it is.
 			if ev.Kind == event.Foreign {
-				_, err = ens.ExecContext(ctx, mac.V, SourceAuto)
+				stmts = append(stmts, statement{ensurePhone, []any{mac.V, SourceAuto}})
 			} else {
-				_, err = obs.ExecContext(ctx, mac.V, SourceAuto, addrText(ev.IP), ms, file,
-					nullText(ev.Facts.Running), nullText(ev.Facts.Model))
-			}
-			if err != nil {
-				return fmt.Errorf("record %s: %w", ev.MAC, err)
+				stmts = append(stmts, statement{observe, []any{mac.V, SourceAuto, addrText(ev.IP), ms, file,
+					nullText(ev.Facts.Running), nullText(ev.Facts.Model)}})
 			}
 		}
 		facts, err := factsText(ev.Facts)
 		if err != nil {
 			return fmt.Errorf("record: %w", err)
 		}
-		if _, err := ins.ExecContext(ctx, ms, mac, addrText(ev.IP), string(ev.Source), string(ev.Kind),
-			text(ev.File), string(ev.Outcome), ev.Bytes, int64(ev.Duration), text(ev.Detail), facts); err != nil {
-			return fmt.Errorf("record: %w", err)
-		}
+		rows = append(rows, []any{ms, mac, addrText(ev.IP), string(ev.Source), string(ev.Kind),
+			text(ev.File), string(ev.Outcome), ev.Bytes, int64(ev.Duration), text(ev.Detail), facts})
 	}
-	if err := tx.Commit(); err != nil {
+	run := recordEach
+	if s.record != nil {
+		run = s.record
+	}
+	if err := run(ctx, s.w, stmts, rows); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
 	return nil
+}
+
+// statement is one SQL statement and its arguments.
+type statement struct {
+	query string
+	args  []any
+}
+
+// recordEach runs phones' statements, then insertEvent for each of
+// events, in order in one transaction, a statement at a time: what costs
+// nothing on SQLite, whose database is in this process.
+func recordEach(ctx context.Context, db *sql.DB, phones []statement, events [][]any) error {
+	stmts := phones
+	for _, args := range events {
+		stmts = append(stmts, statement{insertEvent, args})
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	prepared := map[string]*sql.Stmt{}
+	for _, st := range stmts {
+		p, ok := prepared[st.query]
+		if !ok {
+			if p, err = tx.PrepareContext(ctx, st.query); err != nil {
+				return err
+			}
+			prepared[st.query] = p
+		}
+		if _, err := p.ExecContext(ctx, st.args...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // factsText is Facts as stored: "" when none is set, else a JSON object.

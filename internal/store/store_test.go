@@ -439,3 +439,59 @@ func TestConcurrentReaderProcess(t *testing.T) {
 		t.Logf("%d read rounds during the writes", reads)
 	})
 }
+
+// TestRecordKeepsBatchOrder: a batch's events get ids in the batch's
+// order on both engines (PostgreSQL sends them as one INSERT of arrays),
+// and the phone row holds the last of equal-time observations.
+func TestRecordKeepsBatchOrder(t *testing.T) {
+	engines(t, func(t *testing.T, where string) {
+		s, err := openWhere(t.Context(), where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		mac := phone.MAC{0, 0x13, 0x7f, 1, 2, 3}
+		at := time.UnixMilli(1_700_000_000_000)
+		var batch []event.Event
+		for i := range 300 {
+			ev := event.Event{Time: at, MAC: mac, IP: netip.AddrFrom4([4]byte{127, 0, byte(i >> 8), byte(i)}),
+				Source: event.TFTP, Kind: event.Request, File: fmt.Sprintf("f%d", i), Detail: fmt.Sprint(i)}
+			if i%7 == 0 {
+				ev.MAC, ev.IP = phone.MAC{}, netip.Addr{} // not attributed: mac and ip NULL
+			}
+			batch = append(batch, ev)
+		}
+		if err := s.Record(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Events(t.Context(), mac, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, ev := range batch {
+			if ev.MAC == mac {
+				want = append(want, ev.Detail)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d events, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Detail != want[i] || (i > 0 && got[i].ID <= got[i-1].ID) {
+				t.Fatalf("event %d: detail %q id %d, want detail %q after id %d", i, got[i].Detail, got[i].ID, want[i], got[max(i-1, 0)].ID)
+			}
+		}
+		p, ok, err := s.Phone(t.Context(), mac)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if p.LastFile != "f299" || p.IP != netip.AddrFrom4([4]byte{127, 0, 1, 43}) {
+			t.Errorf("phone row: last file %q ip %v, want the batch's last: f299 127.0.1.43", p.LastFile, p.IP)
+		}
+		none, err := s.Events(t.Context(), phone.MAC{}, 0)
+		if err != nil || len(none) != 43 || none[0].IP.IsValid() {
+			t.Errorf("unattributed: %d events (want 43), %v", len(none), err)
+		}
+	})
+}
