@@ -79,9 +79,16 @@ type proc struct {
 // if still running, and never lives longer than 90s.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startCommand(t, binary, args...)
+}
+
+// startCommand is start for a command that runs phoneboot (the binary
+// itself, or "ip netns exec NS binary …").
+func startCommand(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.CommandContext(ctx, binary, args...)
+	p.cmd = exec.CommandContext(ctx, name, args...)
 	p.cmd.Dir = t.TempDir()
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	p.cmd.WaitDelay = 5 * time.Second

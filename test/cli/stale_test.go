@@ -137,34 +137,8 @@ func (n *staleNet) start(t *testing.T, wrap []string, data string, extra ...stri
 		args = append(args, "--tftp-addr", ":69")
 	}
 	args = append(args, extra...)
-	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	// "ip netns exec" execs phoneboot: signals reach it.
-	p.cmd = exec.CommandContext(ctx, n.ip, args...)
-	p.cmd.Dir = t.TempDir()
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	go func() {
-		p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		cancel()
-		if t.Failed() {
-			t.Logf("phoneboot serve\nstderr:\n%s", p.stderr)
-		}
-	})
-	return p
+	return startCommand(t, n.ip, args...)
 }
 
 // arpConn is a packet socket on A's end of the pair, opened from a thread
