@@ -15,7 +15,7 @@ import (
 // Hub is the live feed. The zero value is not usable: use New.
 type Hub struct {
 	max  int
-	mu   sync.Mutex
+	mu   sync.RWMutex // Publish reads; Subscribe and Unsubscribe (which closes) write
 	subs map[*Sub]struct{}
 }
 
@@ -60,8 +60,10 @@ func (h *Hub) Unsubscribe(s *Sub) {
 
 // Publish gives ev to every watcher with room for it.
 func (h *Hub) Publish(ev event.Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	// Shared: the services' goroutines publish at once without waiting
+	// for each other; a channel is closed only under the write lock.
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	for s := range h.subs {
 		select {
 		case s.c <- ev:
