@@ -28,6 +28,7 @@ func (c *Config) build(r *rawConfig) Errors {
 	}
 	c.buildDHCP(&r.DHCP, fail)
 	c.buildSecurity(&r.Security, fail)
+	c.buildNode(&r.Node, fail)
 	if u := r.Store.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 		fail(c.pos.at("store", 0, "url"), "store.url: want a postgres:// URL, or no url for the SQLite file in the data directory")
 	} else {

@@ -40,10 +40,14 @@ type Config struct {
 	Track     Track
 	Security  Security
 	Store     Store
+	Node      Node
 
-	File   string // the file it was read from (or would have been)
-	Exists bool   // whether File was read; false: Default
-	pos    positions
+	File string // the file it was read from (or would have been)
+	// NodeFile is the node's phoneboot.toml when File is the fleet's
+	// fleet.toml (Node.Name set), else "".
+	NodeFile string
+	Exists   bool // whether File was read; false: Default
+	pos      positions
 	// loadLine is the line of each site.loads entry, by model name.
 	loadLine map[string]int
 }
@@ -363,19 +367,29 @@ func (e *missingError) Unwrap() error { return fs.ErrNotExist }
 // keeps its value from Default. On error the Config is nil and the error
 // is Errors.
 func Parse(file string, data []byte) (*Config, error) {
+	c, top, err := parse(file, data)
+	if err != nil || c.Node.Name == "" {
+		return c, err
+	}
+	return withFleet(c, top)
+}
+
+// parse is Parse of one file, without the fleet's file; top is the line
+// of each top-level table the file has.
+func parse(file string, data []byte) (*Config, map[string]int, error) {
 	var raw rawConfig
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, Errors{{File: file, Line: pe.Position.Line, Msg: pe.Message}}
+			return nil, nil, Errors{{File: file, Line: pe.Position.Line, Msg: pe.Message}}
 		}
 		// A value of the wrong type: "toml: line 2 (last key "k"): …".
 		if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			return nil, Errors{{File: file, Line: line, Msg: m[2] + ": " + m[3]}}
+			return nil, nil, Errors{{File: file, Line: line, Msg: m[2] + ": " + m[3]}}
 		}
-		return nil, Errors{{File: file, Msg: err.Error()}}
+		return nil, nil, Errors{{File: file, Msg: err.Error()}}
 	}
 	c := Default(file)
 	c.Exists, c.pos = true, locate(data)
@@ -386,9 +400,15 @@ func Parse(file string, data []byte) (*Config, error) {
 	errs = append(errs, c.build(&raw)...)
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
-		return nil, errs
+		return nil, nil, errs
 	}
-	return c, nil
+	top := map[string]int{}
+	for _, k := range md.Keys() {
+		if len(k) == 1 {
+			top[k[0]] = c.pos.key(k)
+		}
+	}
+	return c, top, nil
 }
 
 // SiteLoadLine is the line of site.loads' entry for model, named as

@@ -17,6 +17,7 @@ type rawConfig struct {
 	Track     rawTrack     `toml:"track"`
 	Security  rawSecurity  `toml:"security"`
 	Store     rawStore     `toml:"store"`
+	Node      rawNode      `toml:"node"`
 }
 
 type rawSite struct {
@@ -113,6 +114,12 @@ type rawTrack struct {
 
 type rawStore struct {
 	URL string `toml:"url"`
+}
+
+type rawNode struct {
+	Name        string   `toml:"name"`
+	Networks    []string `toml:"networks"`
+	FirmwareURL string   `toml:"firmware_url"`
 }
 
 type rawSecurity struct {

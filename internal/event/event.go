@@ -141,6 +141,9 @@ type Event struct {
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Detail   string        `json:"detail,omitempty"` // for people only
 	Facts    Facts         `json:"facts,omitzero"`
+	// Node is the phoneboot node that saw the event ("" on a node
+	// without a name: one site, docs/fleet.md).
+	Node string `json:"node,omitempty"`
 }
 
 // Facts are what an event establishes, in typed fields; each Kind's

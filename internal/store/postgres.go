@@ -59,8 +59,9 @@ func openPostgres(ctx context.Context, url string) (engine, error) {
 	if err != nil {
 		return engine{}, err
 	}
-	// One writing connection, as on SQLite: events commit in the order of
-	// their ids, which internal/fleet relies on (Mark).
+	// One writing connection, as on SQLite; across nodes, pgRecord's lock
+	// keeps events committing in the order of their ids, which
+	// internal/fleet relies on (Mark).
 	w := stdlib.OpenDB(*cfg)
 	w.SetMaxOpenConns(1)
 	if err := w.PingContext(ctx); err != nil {
@@ -84,11 +85,15 @@ func openPostgres(ctx context.Context, url string) (engine, error) {
 // unnest yields their rows in array order, so their ids follow it.
 func pgRecord(ctx context.Context, db *sql.DB, phones []statement, events [][]any) error {
 	var b pgx.Batch
+	// Several nodes write one database: each batch takes the events'
+	// lock first, so ids are drawn and committed one batch at a time and
+	// a reader never sees id N+1 before N (internal/fleet relies on it).
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, eventsLock)
 	for _, st := range phones {
 		b.Queue(st.query, st.args...)
 	}
 	if len(events) > 0 {
-		b.Queue(insertEvents, eventColumns11(events)...)
+		b.Queue(insertEvents, eventArrays(events)...)
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -102,23 +107,26 @@ func pgRecord(ctx context.Context, db *sql.DB, phones []statement, events [][]an
 	})
 }
 
+// eventsLock is the advisory lock key of event writing ("pbevents").
+const eventsLock int64 = 0x7062_6576_656e_7473
+
 // insertEvents is insertEvent for many events: an array per column.
 const insertEvents = `
-INSERT INTO events (time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts)
+INSERT INTO events (time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts, node)
 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-	$7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[])`
+	$7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[])`
 
-// eventColumns11 turns events' rows of insertEvent arguments into
-// insertEvents' eleven column arrays.
-func eventColumns11(events [][]any) []any {
+// eventArrays turns events' rows of insertEvent arguments into
+// insertEvents' twelve column arrays.
+func eventArrays(events [][]any) []any {
 	n := len(events)
 	var (
 		ints   [3][]int64   // time_ms, bytes, duration_ns
 		nulls  [2][]*string // mac, ip
-		strs   [6][]string  // source, kind, file, outcome, detail, facts
+		strs   [7][]string  // source, kind, file, outcome, detail, facts, node
 		intAt  = [3]int{0, 7, 8}
 		nullAt = [2]int{1, 2}
-		strAt  = [6]int{3, 4, 5, 6, 9, 10}
+		strAt  = [7]int{3, 4, 5, 6, 9, 10, 11}
 	)
 	for i := range ints {
 		ints[i] = make([]int64, n)
@@ -142,7 +150,7 @@ func eventColumns11(events [][]any) []any {
 			strs[i][r] = row[c].(string)
 		}
 	}
-	return []any{ints[0], nulls[0], nulls[1], strs[0], strs[1], strs[2], strs[3], ints[1], ints[2], strs[4], strs[5]}
+	return []any{ints[0], nulls[0], nulls[1], strs[0], strs[1], strs[2], strs[3], ints[1], ints[2], strs[4], strs[5], strs[6]}
 }
 
 // pgReason is err said for a person: the server's own message, or what

@@ -57,8 +57,8 @@ func TestPostgresMigratesOnce(t *testing.T) {
 	}
 	s := open(t, url)
 	var n int
-	if err := s.r.QueryRow(`SELECT COUNT(*) FROM goose_db_version WHERE version_id > 0`).Scan(&n); err != nil || n != 6 {
-		t.Errorf("%d migrations recorded, %v; want 6, each once", n, err)
+	if err := s.r.QueryRow(`SELECT COUNT(*) FROM goose_db_version WHERE version_id > 0`).Scan(&n); err != nil || n != 7 {
+		t.Errorf("%d migrations recorded, %v; want 7, each once", n, err)
 	}
 }
 

@@ -181,8 +181,8 @@ ON CONFLICT (mac) DO UPDATE SET
 const ensurePhone = `INSERT INTO phones (mac, source) VALUES ($1, $2) ON CONFLICT (mac) DO NOTHING`
 
 const insertEvent = `
-INSERT INTO events (time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+INSERT INTO events (time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts, node)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 
 // Record writes a batch of events in one transaction, and keeps each
 // attributed phone's row up to date with them: the phone was seen at the
@@ -224,7 +224,7 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 			return fmt.Errorf("record: %w", err)
 		}
 		rows = append(rows, []any{ms, mac, addrText(ev.IP), string(ev.Source), string(ev.Kind),
-			text(ev.File), string(ev.Outcome), ev.Bytes, int64(ev.Duration), text(ev.Detail), facts})
+			text(ev.File), string(ev.Outcome), ev.Bytes, int64(ev.Duration), text(ev.Detail), facts, text(ev.Node)})
 	}
 	run := recordEach
 	if s.record != nil {
@@ -343,7 +343,7 @@ func scanPhone(row interface{ Scan(...any) error }) (Phone, error) {
 	return p, nil
 }
 
-const eventColumns = `id, time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts`
+const eventColumns = `id, time_ms, mac, ip, source, kind, file, outcome, bytes, duration_ns, detail, facts, node`
 
 // Events returns the newest limit events of mac, oldest first (a timeline).
 // The zero MAC selects the events not attributed to any phone; a limit of 0
@@ -399,7 +399,7 @@ func scanEvent(rows *sql.Rows) (event.Event, error) {
 		source, kind, outcome, facts string
 	)
 	if err := rows.Scan(&ev.ID, &ms, &m, &ip, &source, &kind, &ev.File, &outcome,
-		&ev.Bytes, &dur, &ev.Detail, &facts); err != nil {
+		&ev.Bytes, &dur, &ev.Detail, &facts, &ev.Node); err != nil {
 		return ev, err
 	}
 	ev.Time, ev.Duration = time.UnixMilli(ms), time.Duration(dur)
