@@ -63,8 +63,8 @@ func TestNodeWithFleet(t *testing.T) {
 		}
 	}
 	for text, want := range map[string]string{
-		"[node]\nname = \"B A\"\n":               "phoneboot.toml:2: node.name \"B A\": want",
-		"[node]\nnetworks = [\"10.0.0.0/8\"]\n":  "phoneboot.toml:1: [node] has no name",
+		"[node]\nname = \"B A\"\n":                 "phoneboot.toml:2: node.name \"B A\": want",
+		"[node]\nnetworks = [\"10.0.0.0/8\"]\n":    "phoneboot.toml:1: [node] has no name",
 		"[node]\nname = \"a\"\nnetworks = [\"x\"]": "phoneboot.toml:3: node.networks: \"x\" is not",
 	} {
 		dir := writeFiles(t, map[string]string{"phoneboot.toml": text})

@@ -74,7 +74,7 @@ func openPostgres(ctx context.Context, url string) (engine, error) {
 	r.SetMaxOpenConns(4)
 	// Autovacuum gives freed space back: nothing to reclaim by hand.
 	return engine{writer: w, reader: r, name: "postgres", dialect: goose.DialectPostgres, migrations: migrations,
-		lateral: true, locker: locker, record: pgRecord}, nil
+		lateral: true, locker: locker, record: pgRecord, listenConfig: cfg.Copy()}, nil
 }
 
 // pgRecord is Record's writing on PostgreSQL, in three round trips

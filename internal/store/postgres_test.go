@@ -94,3 +94,31 @@ func TestTextFromTheNetwork(t *testing.T) {
 		}
 	})
 }
+
+// TestListenNotify: a node's Notify reaches another node's Listen on the
+// same database, and only on that channel.
+func TestListenNotify(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := open(t, url), open(t, url)
+	got := b.Listen(t.Context(), ChannelInventory)
+	other := b.Listen(t.Context(), ChannelFirmware)
+	// LISTEN takes effect once its connection is up: notify until heard.
+	deadline := time.After(10 * time.Second)
+	for heard := false; !heard; {
+		if err := a.Notify(t.Context(), ChannelInventory); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-got:
+			heard = true
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no notice in 10 s")
+		}
+	}
+	select {
+	case <-other:
+		t.Error("a notice on another channel")
+	case <-time.After(300 * time.Millisecond):
+	}
+}

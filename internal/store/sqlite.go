@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -44,6 +45,8 @@ type engine struct {
 	// phones' statements, then the events (insertEvent's arguments each),
 	// in order in one transaction. nil: recordEach, a statement at a time.
 	record func(ctx context.Context, db *sql.DB, phones []statement, events [][]any) error
+	// listenConfig, if set, is how Listen connects (PostgreSQL).
+	listenConfig *pgx.ConnConfig
 }
 
 //go:embed migrations/sqlite/*.sql

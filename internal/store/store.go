@@ -22,6 +22,8 @@ import (
 
 	"phoneboot/internal/event"
 	"phoneboot/internal/phone"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Store is the phone and event database. It is safe for concurrent use.
@@ -35,6 +37,8 @@ type Store struct {
 	lateral bool                                                                            // engine.lateral
 	record  func(ctx context.Context, db *sql.DB, phones []statement, events [][]any) error // engine.record
 	closed  atomic.Bool
+	// listenConfig is engine.listenConfig.
+	listenConfig *pgx.ConnConfig
 }
 
 // Phone is a phone the store knows: from the inventory, or seen on the network.
@@ -66,7 +70,8 @@ const (
 )
 
 func newStore(ctx context.Context, e engine) (*Store, error) {
-	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name, lateral: e.lateral, record: e.record}
+	s := &Store{w: e.writer, r: e.reader, reclaim: e.reclaim, engine: e.name, lateral: e.lateral, record: e.record,
+		listenConfig: e.listenConfig}
 	if err := e.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
