@@ -49,7 +49,7 @@ func TestLeases(t *testing.T) {
 			}
 		}
 
-		if err := s.DeleteLease(ctx, b); err != nil {
+		if err := s.DeleteLease(ctx, "", b); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.PutLease(ctx, Lease{MAC: a, IP: ip2, Expires: exp, Hostname: "h"}); err != nil {
