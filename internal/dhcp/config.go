@@ -17,7 +17,13 @@ import (
 
 // Config is a DHCP server for one interface: a phone VLAN or a bench network.
 type Config struct {
-	Iface  string        // interface to serve on; the server never answers elsewhere
+	Iface string // interface to serve on; the server never answers elsewhere
+	// Node is the fleet node this server is (config.Node.Name; "": a
+	// phoneboot alone): its leases carry it, and it loads only its own
+	// (Leases.NodeLeases). A node sees the whole fleet's reservations, so
+	// those outside its subnet are other nodes' and ignored without a
+	// warning.
+	Node   string
 	Range  [2]netip.Addr // pool, inclusive
 	Subnet netip.Prefix  // default: the interface's prefix containing Range
 	Router netip.Addr    // option 3 (zero: none)
@@ -99,6 +105,7 @@ type override struct {
 // settings is a validated Config.
 type settings struct {
 	iface       string
+	node        string
 	self        netip.Addr // the server's address on iface, inside subnet: option 54
 	subnet      netip.Prefix
 	lo, hi      netip.Addr
@@ -184,7 +191,7 @@ func (info ifaceInfo) describe() string {
 }
 
 func compile(cfg Config, info ifaceInfo) (*settings, error) {
-	st := &settings{iface: info.name, declineHold: cfg.DeclineHold, probe: cfg.Probe,
+	st := &settings{iface: info.name, node: cfg.Node, declineHold: cfg.DeclineHold, probe: cfg.Probe,
 		newPerMin: cfg.NewLeasesPerMinute, newBurst: cfg.NewLeaseBurst, unconfirmed: cfg.UnconfirmedLease}
 	lo, hi := cfg.Range[0], cfg.Range[1]
 	if !lo.Is4() || !hi.Is4() {
@@ -344,7 +351,9 @@ func compile(cfg Config, info ifaceInfo) (*settings, error) {
 		case !ip.Is4():
 			return nil, fmt.Errorf("dhcp reservation %v: %v is not an IPv4 address", m, ip)
 		case !subnet.Contains(ip):
-			st.warnings = append(st.warnings, fmt.Sprintf("reservation of %v ignored: %v is not in subnet %v", m, ip, subnet))
+			if cfg.Node == "" {
+				st.warnings = append(st.warnings, fmt.Sprintf("reservation of %v ignored: %v is not in subnet %v", m, ip, subnet))
+			}
 			continue
 		case st.excluded[ip]:
 			return nil, fmt.Errorf("dhcp reservation %v: %v is the network, broadcast, router or this server's address", m, ip)

@@ -340,6 +340,8 @@ func (s *Server) heldBy(e *entry, now time.Time) string {
 	switch {
 	case e.declined:
 		return fmt.Sprintf("%v was declined (in use on the wire) and is held until %s", e.ip, e.expires.Format(time.TimeOnly))
+	case e.other != "":
+		return fmt.Sprintf("%v is leased by node %s", e.ip, e.other)
 	case e.bound(now):
 		return fmt.Sprintf("%v is leased to %v", e.ip, e.mac)
 	}
@@ -399,6 +401,8 @@ func (s *Server) choose(m *msg, now time.Time) (netip.Addr, string) {
 		case !e.held(now):
 		case e.declined:
 			declined++
+		case e.other != "":
+			leased++ // by another node
 		case e.bound(now):
 			leased++
 		default:
@@ -513,7 +517,10 @@ func (s *Server) request(ctx context.Context, m *msg, now time.Time, h *handled)
 	lease, confirmed := s.leaseFor(m, ip, o, now)
 	n := &entry{ip: ip, mac: m.mac, expires: now.Add(lease), hostname: m.hostname, vclass: m.vclass}
 	fromMemory := false
-	if err := s.persist(ctx, n.lease()); err != nil {
+	if err := s.persist(ctx, n.lease()); s.elsewhere(err, now, h) {
+		s.nak(m, now, h, "NAK: "+err.Error())
+		return
+	} else if err != nil {
 		e := s.t.byMAC[m.mac]
 		if e == nil || e.ip != ip || !e.bound(now.Add(time.Second)) {
 			s.stats.storeErrors.Add(1)
@@ -623,7 +630,11 @@ func (s *Server) release(ctx context.Context, m *msg, now time.Time, h *handled)
 		// is still free when it returns (RFC 2131 §4.3.4).
 		n := *e
 		n.expires, n.offered = now, time.Time{}
-		if err := s.persist(ctx, n.lease()); err != nil {
+		if err := s.persist(ctx, n.lease()); s.elsewhere(err, now, h) {
+			ev.Detail = fmt.Sprintf("release of %v not stored: %v", e.ip, err)
+			h.add(slog.LevelWarn, ev)
+			return
+		} else if err != nil {
 			s.stats.storeErrors.Add(1)
 			ev.Detail = fmt.Sprintf("release of %v not stored: %v", e.ip, err)
 			h.add(slog.LevelError, ev)
@@ -649,7 +660,11 @@ func (s *Server) decline(ctx context.Context, m *msg, now time.Time, h *handled)
 		ev.Detail = fmt.Sprintf("ignored: %v was not given %v", m.mac, ip)
 	default:
 		n := &entry{ip: ip, declined: true, expires: now.Add(s.st.declineHold)}
-		if err := s.persist(ctx, n.lease()); err != nil {
+		if err := s.persist(ctx, n.lease()); s.elsewhere(err, now, h) {
+			ev.Detail = fmt.Sprintf("decline of %v not stored: %v", ip, err)
+			h.add(slog.LevelWarn, ev)
+			return
+		} else if err != nil {
 			s.stats.storeErrors.Add(1)
 			ev.Detail = fmt.Sprintf("decline of %v not stored: %v", ip, err)
 			h.add(slog.LevelError, ev)
@@ -682,11 +697,34 @@ func (s *Server) persist(ctx context.Context, l Lease) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	l.Node = s.st.node
 	if err := s.leases.PutLease(ctx, l); err != nil {
-		s.storeBack = s.now().Add(storePause)
+		// A conflict is the store answering: no pause for it.
+		var c *LeaseConflict
+		if !errors.As(err, &c) {
+			s.storeBack = s.now().Add(storePause)
+		}
 		return err
 	}
 	return nil
+}
+
+// elsewhere reports whether err is the store refusing an address another
+// node holds. If so, the address is held here too until that lease
+// ends, so that the next DISCOVER skips to another one, and a log line
+// says so: two nodes' pools meeting at an address is the admin's to know.
+func (s *Server) elsewhere(err error, now time.Time, h *handled) bool {
+	var c *LeaseConflict
+	if !errors.As(err, &c) {
+		return false
+	}
+	until := c.Expires
+	if until.Before(now.Add(offerHold)) {
+		until = now.Add(offerHold) // the store's clock may be another's
+	}
+	s.t.elsewhere(c.IP, c.Node, until)
+	h.note(slog.LevelWarn, fmt.Sprintf("dhcp: %v: not given out here before then (did a pool move from that node to this one?)", c))
+	return true
 }
 
 // newReply starts a reply to m: BOOTREPLY with its transaction, flags,

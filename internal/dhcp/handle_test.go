@@ -39,6 +39,18 @@ type harness struct {
 
 func newHarness(t testing.TB, leases *MemLeases, mod func(*Config)) *harness {
 	t.Helper()
+	if leases == nil {
+		leases = NewMemLeases()
+	}
+	h := newHarnessOn(t, testIface, leases, mod)
+	h.leases = leases
+	return h
+}
+
+// newHarnessOn is a harness on iface over any Leases (h.leases is nil
+// unless they are a MemLeases).
+func newHarnessOn(t testing.TB, iface ifaceInfo, leases Leases, mod func(*Config)) *harness {
+	t.Helper()
 	cfg := Config{
 		Range:  [2]netip.Addr{ip("10.0.0.50"), ip("10.0.0.59")},
 		Router: ip("10.0.0.254"), DNS: []netip.Addr{ip("10.0.0.2")}, Domain: "lab.example",
@@ -47,11 +59,8 @@ func newHarness(t testing.TB, leases *MemLeases, mod func(*Config)) *harness {
 	if mod != nil {
 		mod(&cfg)
 	}
-	if leases == nil {
-		leases = NewMemLeases()
-	}
-	h := &harness{t: t, leases: leases, now: time.UnixMilli(1_800_000_000_000)}
-	s, err := newServer(cfg, testIface, leases, nil, func(ev Event) {
+	h := &harness{t: t, now: time.UnixMilli(1_800_000_000_000)}
+	s, err := newServer(cfg, iface, leases, nil, func(ev Event) {
 		h.mu.Lock()
 		h.events = append(h.events, ev)
 		h.mu.Unlock()

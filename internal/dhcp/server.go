@@ -67,6 +67,7 @@ type Stats struct {
 	SendErrors                                       uint64
 	// Now:
 	Leased, Offered, Declined int
+	Elsewhere                 int // addresses another node holds (its leases met in the store)
 	Pool                      int // addresses in the range
 }
 
@@ -218,6 +219,8 @@ func (s *Server) Stats() Stats {
 		case !e.held(now):
 		case e.declined:
 			out.Declined++
+		case e.other != "":
+			out.Elsewhere++
 		case e.bound(now):
 			out.Leased++
 		default:
@@ -260,16 +263,17 @@ func (s *Server) emit(ev Event, lvl slog.Level) {
 	}
 }
 
-// load reads the stored leases into the table, once. A lease the
-// configuration no longer allows is dropped (and deleted from the store
-// when it is a client's).
+// load reads the stored leases that concern this server into the table,
+// once: its node's own, and addresses of its pool that any node declined.
+// A lease the configuration no longer allows is dropped (and deleted
+// from the store when it is a client's).
 func (s *Server) load(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.loaded {
 		return nil
 	}
-	ls, err := s.leases.Leases(ctx)
+	ls, err := s.leases.NodeLeases(ctx, s.st.node)
 	if err != nil {
 		return fmt.Errorf("dhcp: load leases: %w", err)
 	}
@@ -286,6 +290,11 @@ func (s *Server) load(ctx context.Context) error {
 			if !l.IP.Is4() || !s.st.subnet.Contains(l.IP) {
 				continue
 			}
+			if l.Node != s.st.node && (l.IP.Less(s.st.lo) || s.st.hi.Less(l.IP)) {
+				continue // another node's, outside this pool
+			}
+		case l.Node != s.st.node:
+			continue // another node's lease: not this server's to keep or drop
 		default:
 			why = s.usable(l.IP, l.MAC)
 			if why != "" && l.IP.Is4() && s.st.subnet.Contains(l.IP) && !s.st.excluded[l.IP] &&
@@ -298,7 +307,7 @@ func (s *Server) load(ctx context.Context) error {
 		if why != "" {
 			s.log.Info("dhcp: stored lease dropped", "mac", l.MAC, "ip", l.IP, "why", why)
 			if l.MAC != (phone.MAC{}) {
-				if err := s.leases.DeleteLease(ctx, l.MAC); err != nil {
+				if err := s.leases.DeleteLease(ctx, s.st.node, l.MAC); err != nil {
 					return fmt.Errorf("dhcp: load leases: %w", err)
 				}
 			}

@@ -15,14 +15,21 @@ import (
 // Lease is one address in the lease store: see store.Lease.
 type Lease = store.Lease
 
+// LeaseConflict is PutLease refusing an address another node holds: see
+// store.LeaseConflict.
+type LeaseConflict = store.LeaseConflict
+
 // Leases persists leases; *store.Store implements it, and MemLeases in
-// memory. PutLease stores a lease as the only one of its address and, unless
-// Declined, of its MAC (rows with either are replaced). The server calls
-// them one at a time.
+// memory. Several nodes may share one: each lease carries its node.
+// NodeLeases is what the server of node loads at start (its own leases,
+// and every node's declined addresses). PutLease stores a lease as the
+// only one of its address and, unless Declined, of its MAC; an address
+// another node holds is a *LeaseConflict, never overwritten. DeleteLease
+// removes node's lease of mac. The server calls them one at a time.
 type Leases interface {
-	Leases(ctx context.Context) ([]Lease, error)
+	NodeLeases(ctx context.Context, node string) ([]Lease, error)
 	PutLease(ctx context.Context, l Lease) error
-	DeleteLease(ctx context.Context, mac phone.MAC) error
+	DeleteLease(ctx context.Context, node string, mac phone.MAC) error
 }
 
 // entry is one address the server knows of. It is held (no other client
@@ -33,6 +40,9 @@ type entry struct {
 	expires  time.Time // lease end (persisted); zero: only offered. Declined: end of the hold.
 	offered  time.Time // end of the offer's hold (memory only); zero: none
 	declined bool
+	// other is the node that holds ip (its lease met in the store): held
+	// until expires, mac zero, never persisted.
+	other    string
 	hostname string
 	vclass   string
 }
@@ -41,7 +51,9 @@ func (e *entry) held(now time.Time) bool {
 	return now.Before(e.expires) || now.Before(e.offered)
 }
 
-func (e *entry) bound(now time.Time) bool { return !e.declined && now.Before(e.expires) }
+func (e *entry) bound(now time.Time) bool {
+	return !e.declined && e.other == "" && now.Before(e.expires)
+}
 
 func (e *entry) lease() Lease {
 	return Lease{MAC: e.mac, IP: e.ip, Expires: e.expires, Hostname: e.hostname, VendorClass: e.vclass, Declined: e.declined}
@@ -95,11 +107,21 @@ func (t *table) put(n *entry, owner phone.MAC, now time.Time) error {
 	return nil
 }
 
+// elsewhere records that node holds ip until until (the store said so):
+// whatever this server had for ip (an offer, a stale lease) is forgotten,
+// and no client gets ip from here before then.
+func (t *table) elsewhere(ip netip.Addr, node string, until time.Time) {
+	if cur := t.byIP[ip]; cur != nil && t.byMAC[cur.mac] == cur {
+		delete(t.byMAC, cur.mac)
+	}
+	t.byIP[ip] = &entry{ip: ip, other: node, expires: until}
+}
+
 // sweep forgets offers that ran out without a lease behind them, and
 // holds of declined addresses that ended.
 func (t *table) sweep(now time.Time) {
 	for ip, e := range t.byIP {
-		if (e.expires.IsZero() || e.declined) && !e.held(now) {
+		if (e.expires.IsZero() || e.declined || e.other != "") && !e.held(now) {
 			delete(t.byIP, ip)
 			if t.byMAC[e.mac] == e {
 				delete(t.byMAC, e.mac)
@@ -114,10 +136,10 @@ func (t *table) verify(now time.Time) error {
 		if e.ip != ip {
 			return fmt.Errorf("entry of %v says %v", ip, e.ip)
 		}
-		if e.declined != (e.mac == phone.MAC{}) {
-			return fmt.Errorf("entry of %v: declined %v with MAC %v", ip, e.declined, e.mac)
+		if (e.declined || e.other != "") != (e.mac == phone.MAC{}) {
+			return fmt.Errorf("entry of %v: declined %v, node %q, with MAC %v", ip, e.declined, e.other, e.mac)
 		}
-		if !e.declined && t.byMAC[e.mac] != e {
+		if e.mac != (phone.MAC{}) && t.byMAC[e.mac] != e {
 			return fmt.Errorf("entry of %v for %v is not that MAC's entry", ip, e.mac)
 		}
 	}
@@ -129,7 +151,8 @@ func (t *table) verify(now time.Time) error {
 	return nil
 }
 
-// MemLeases is a Leases in memory, for tests.
+// MemLeases is a Leases in memory, for tests, with the store's rules:
+// one row per address and per MAC, another node's live row kept.
 type MemLeases struct {
 	mu   sync.Mutex
 	byIP map[netip.Addr]Lease
@@ -146,13 +169,26 @@ func NewMemLeases(ls ...Lease) *MemLeases {
 	return m
 }
 
-// Leases implements Leases.
+// Leases is every row.
 func (m *MemLeases) Leases(context.Context) ([]Lease, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]Lease, 0, len(m.byIP))
 	for _, l := range m.byIP {
 		out = append(out, l)
+	}
+	return out, nil
+}
+
+// NodeLeases implements Leases.
+func (m *MemLeases) NodeLeases(_ context.Context, node string) ([]Lease, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Lease
+	for _, l := range m.byIP {
+		if l.Node == node || l.Declined {
+			out = append(out, l)
+		}
 	}
 	return out, nil
 }
@@ -167,6 +203,10 @@ func (m *MemLeases) PutLease(_ context.Context, l Lease) error {
 	if (l.MAC == phone.MAC{}) != l.Declined || !l.IP.Is4() {
 		return fmt.Errorf("put lease: bad lease %+v", l)
 	}
+	if o, ok := m.byIP[l.IP]; ok && o.Node != l.Node && (o.Declined || o.MAC != l.MAC || l.Declined) &&
+		time.Now().Before(o.Expires) {
+		return &LeaseConflict{IP: l.IP, Node: o.Node, Expires: o.Expires}
+	}
 	for ip, o := range m.byIP {
 		if !l.Declined && !o.Declined && o.MAC == l.MAC {
 			delete(m.byIP, ip)
@@ -177,14 +217,14 @@ func (m *MemLeases) PutLease(_ context.Context, l Lease) error {
 }
 
 // DeleteLease implements Leases.
-func (m *MemLeases) DeleteLease(_ context.Context, mac phone.MAC) error {
+func (m *MemLeases) DeleteLease(_ context.Context, node string, mac phone.MAC) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.Fail != nil {
 		return m.Fail
 	}
 	for ip, o := range m.byIP {
-		if !o.Declined && o.MAC == mac {
+		if !o.Declined && o.MAC == mac && o.Node == node {
 			delete(m.byIP, ip)
 		}
 	}
