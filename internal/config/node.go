@@ -64,6 +64,10 @@ func (c *Config) buildNode(r *rawNode, fail failFunc) {
 			c.Node.FirmwareURL = strings.TrimSuffix(u, "/") + "/"
 		}
 	}
+	if pool := c.DHCP.Pool; pool.IsValid() && c.Node.Name != "" && !c.Node.ServesPool(pool.From, pool.To) {
+		fail(c.pos.at("dhcp", 0, "range"), "dhcp.range %s-%s is outside node %s's networks (%s): change the range, or add its network to [node] networks",
+			pool.From, pool.To, c.Node.Name, c.Node.NetworksText())
+	}
 	if len(r.Networks)+len(r.FirmwareURL) > 0 && r.Name == "" {
 		fail(c.pos.header("node", 0), "[node] has no name: a node of a fleet needs one (name = \"building-a\")")
 	}
@@ -77,6 +81,24 @@ func (n Node) Serves(a netip.Addr) bool {
 	}
 	a = a.Unmap()
 	return slices.ContainsFunc(n.Networks, func(p netip.Prefix) bool { return p.Contains(a) })
+}
+
+// ServesPool reports whether the range from-to lies inside one of the
+// node's networks (always when it names none): a node's DHCP range must.
+func (n Node) ServesPool(from, to netip.Addr) bool {
+	if len(n.Networks) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(n.Networks, func(p netip.Prefix) bool { return p.Contains(from.Unmap()) && p.Contains(to.Unmap()) })
+}
+
+// NetworksText is the node's networks for messages: "10.1.0.0/16, 10.2.0.0/24".
+func (n Node) NetworksText() string {
+	s := make([]string, len(n.Networks))
+	for i, p := range n.Networks {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // InventoryFile is the file whose [[phone]] entries are the inventory of

@@ -73,3 +73,20 @@ func TestNodeWithFleet(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeDHCPRangeInNetworks: a named node's DHCP range lies inside its
+// networks, or the config says where it does not.
+func TestNodeDHCPRangeInNetworks(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"phoneboot.toml": "[node]\nname = \"building-a\"\nnetworks = [\"10.1.0.0/16\"]\n\n" +
+		"[dhcp]\ninterface = \"eth1\"\nrange = \"10.2.0.100-10.2.0.199\"\n"})
+	_, err := Read(filepath.Join(dir, "phoneboot.toml"), true)
+	want := "phoneboot.toml:7: dhcp.range 10.2.0.100-10.2.0.199 is outside node building-a's networks (10.1.0.0/16)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err %v, want %q", err, want)
+	}
+	dir = writeFiles(t, map[string]string{"phoneboot.toml": "[node]\nname = \"building-a\"\nnetworks = [\"10.1.0.0/16\"]\n\n" +
+		"[dhcp]\ninterface = \"eth1\"\nrange = \"10.1.0.100-10.1.0.199\"\n"})
+	if _, err := Read(filepath.Join(dir, "phoneboot.toml"), true); err != nil {
+		t.Fatal(err)
+	}
+}

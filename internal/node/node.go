@@ -161,7 +161,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return &ListenError{Addr: o.TFTPAddr, Err: udpnet.Explain(o.TFTPAddr, "TFTP server", "--tftp-addr", ":6969", "tftpd-hpa, atftpd, dnsmasq, inetd", err)}
 	}
-	dhcpSrv, err := n.dhcp()
+	dhcpSrv, err := n.dhcp(ctx)
 	if err != nil {
 		for _, c := range conns {
 			c.Close()
