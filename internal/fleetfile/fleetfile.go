@@ -138,8 +138,13 @@ func sum(b []byte) string {
 }
 
 // writeFile replaces path with data whole: a reader sees the old file or
-// the new one, never a part.
+// the new one, never a part. The file keeps its mode; a new one is 0600,
+// as config edits make them: the fleet's file has SIP passwords.
 func writeFile(path string, data []byte) error {
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -156,7 +161,7 @@ func writeFile(path string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"phoneboot/internal/event"
 	"phoneboot/internal/firmware/fwtest"
 	"phoneboot/internal/store/pgtest"
+	"phoneboot/internal/testutil"
 	"phoneboot/internal/tftp/tftptest"
 )
 
@@ -43,8 +45,21 @@ func TestFleetInventory(t *testing.T) {
 	url := pgtest.URL(t)
 	a, _, dataA := startNode(t, url, "a", "[[phone]]\nmac = \"00137F380021\"\nmodel = \"7960\"\n")
 	a.waitLog(t, "fleet file: edit shared with the other nodes", 10*time.Second)
-	b, portB, dataB := startNode(t, url, "b", "")
+	b, portB, dataB := startNode(t, url, "b", "", "--admin-addr", "127.0.0.1:0")
 	b.waitLog(t, "fleet file: another node's edit taken", 10*time.Second)
+	curlBin := testutil.Tool(t, "curl")
+	admin := b.listenAddr(t, "admin web listening", 10*time.Second)
+	waitUntil(t, 10*time.Second, "both nodes in /api/v1/nodes", func() bool {
+		out, _ := exec.Command(curlBin, "-s", "http://"+admin.String()+"/api/v1/nodes").Output()
+		var got struct {
+			Nodes []struct {
+				Name string
+				This bool
+			}
+		}
+		return json.Unmarshal(out, &got) == nil && len(got.Nodes) == 2 && got.Nodes[0].Name == "a" &&
+			!got.Nodes[0].This && got.Nodes[1].This
+	})
 
 	c := tftptest.Client{Server: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(portB)),
 		Local: netip.MustParseAddr("127.0.3.22"), Timeout: time.Second, Retries: 2}
