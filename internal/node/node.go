@@ -241,6 +241,10 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 	}
 	n.log.Info("store opened", "engine", db.Engine(), "at", store.Where(n.opts.Data, url))
 	n.db = db
+	if n.name != "" && db.Engine() == "sqlite" {
+		n.log.Warn("this node has a name, but its store is the SQLite file in its data directory: no other node can share it; a fleet's nodes share one PostgreSQL database (docs/fleet.md)",
+			"node", n.name)
+	}
 	if n.name != "" {
 		file := filepath.Join(filepath.Dir(n.cfgFile), config.FleetFile)
 		n.fleetSync = &fleetfile.Sync{Store: db, Node: n.name, File: file,

@@ -247,6 +247,16 @@ func TestFleetOutage(t *testing.T) {
 			t.Errorf("%s: an event not marked as node %s's", p.mac, p.node)
 		}
 	}
+	code, stdout, stderr := runQuick(t, "phones", "--json", "--data", t.TempDir(), "--db", url)
+	var rows []struct{ MAC, Node string }
+	if code != 0 || json.Unmarshal([]byte(stdout), &rows) != nil || len(rows) != len(phones) {
+		t.Fatalf("phones: %d %s %s", code, stdout, stderr)
+	}
+	for i, r := range rows {
+		if r.Node != phones[i].node {
+			t.Errorf("%s: last seen by node %q, want %q", r.MAC, r.Node, phones[i].node)
+		}
+	}
 	t.Logf("%d requests answered by two nodes through a %v PostgreSQL outage and a restart of b, all stored",
 		total, *outageFlag)
 }
