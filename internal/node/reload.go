@@ -40,7 +40,11 @@ func (n *node) reload(ctx context.Context) error {
 	if err := n.db.SyncInventory(ctx, inv); err != nil {
 		n.log.Error("cannot store the inventory", "err", err)
 	}
-	n.log.Info("config loaded", "file", file, "phones", len(inv), "exists", cfg.Exists)
+	if cfg.NodeFile != "" {
+		n.log.Info("config loaded", "file", file, "fleet file", cfg.File, "phones", len(inv))
+	} else {
+		n.log.Info("config loaded", "file", file, "phones", len(inv), "exists", cfg.Exists)
+	}
 	for _, pr := range problems {
 		if pr.Note {
 			n.log.Info("note: " + pr.String())
