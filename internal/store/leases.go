@@ -136,7 +136,7 @@ func (s *Store) PutLease(ctx context.Context, l Lease) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("put lease %s: %w", l.IP, pgReason(err))
+		return fmt.Errorf("put lease %s: %w", l.IP, Reason(err))
 	}
 	return nil
 }

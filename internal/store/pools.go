@@ -66,7 +66,7 @@ func (s *Store) ClaimPools(ctx context.Context, node string, pools []Pool) error
 		return nil
 	}
 	if !isOverlap(err) {
-		return fmt.Errorf("claim DHCP pools of %s: %w", node, pgReason(err))
+		return fmt.Errorf("claim DHCP pools of %s: %w", node, Reason(err))
 	}
 	// The database said no; ask it whose range it was. (Gone already,
 	// released in between: say what the database said.)
@@ -81,7 +81,7 @@ func (s *Store) ClaimPools(ctx context.Context, node string, pools []Pool) error
 			}
 		}
 	}
-	return fmt.Errorf("claim DHCP pools of %s: %w", node, pgReason(err))
+	return fmt.Errorf("claim DHCP pools of %s: %w", node, Reason(err))
 }
 
 func (s *Store) claim(ctx context.Context, node string, pools []Pool) error {
