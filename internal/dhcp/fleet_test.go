@@ -58,12 +58,15 @@ func nodeServer(t *testing.T, node string, last byte, db Leases, lo, hi string, 
 	})
 }
 
-// leaseFrom runs DISCOVER, REQUEST against h as 10.0.0.self, again after
-// a NAK, 8 times at most; it returns the address acknowledged (zero
-// if none).
+// leaseFrom runs DISCOVER, REQUEST against h as 10.0.0.self, again a
+// second later after a NAK (as a client backs off), 16 times at most; it
+// returns the address acknowledged (zero if none) and the NAKs' texts.
+// Each NAK for another node's lease takes that address out of h's pool,
+// so a client gets through after as many NAKs as the other node has
+// leases, at most.
 func leaseFrom(h *harness, c *client, self string, want ...func(*dhcpv4.DHCPv4)) (netip.Addr, []string) {
 	var naks []string
-	for range 8 {
+	for range 16 {
 		off, _ := h.do(c.msg(dhcpv4.MessageTypeDiscover, want...))
 		if off == nil || off.MessageType() != dhcpv4.MessageTypeOffer {
 			return netip.Addr{}, naks
@@ -77,6 +80,7 @@ func leaseFrom(h *harness, c *client, self string, want ...func(*dhcpv4.DHCPv4))
 			return a, naks
 		}
 		naks = append(naks, ack.Message())
+		h.advance(time.Second)
 	}
 	return netip.Addr{}, naks
 }
