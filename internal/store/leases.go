@@ -156,12 +156,10 @@ func (s *Store) putLease(ctx context.Context, l Lease) error {
 		return err
 	}
 	defer tx.Rollback()
+	// The MAC's row, and the address's if it is the node's or ran out.
 	// mac = NULL is never true: a declined lease replaces by address only.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM dhcp_leases WHERE mac = $1`, mac); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM dhcp_leases WHERE ip = $1 AND (node = $2 OR expires_ms <= $3)`,
-		l.IP.String(), l.Node, time.Now().UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM dhcp_leases WHERE mac = $1 OR (ip = $2 AND (node = $3 OR expires_ms <= $4))`,
+		mac, l.IP.String(), l.Node, time.Now().UnixMilli()); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx,
