@@ -17,6 +17,10 @@
 // is short (Config.UnconfirmedLease) until its first renewal, and clients
 // that hold nothing here get addresses at a bounded rate
 // (Config.NewLeasesPerMinute), so a flood of them cannot empty the pool.
+//
+// Several nodes of a fleet may share one lease store (Config.Node): each
+// loads only its own leases, and an address the store says another node
+// holds is NAKed and kept out of the pool until that lease ends.
 package dhcp
 
 import (
