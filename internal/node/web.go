@@ -37,11 +37,11 @@ type Live struct {
 	InventoryFile  string
 	InventoryGiven bool
 	Store          *store.Store
-	Catalog     *firmware.Catalog
-	Prov        *provision.Provisioner
-	Feed        *feed.Hub    // every event as it is recorded
-	Metrics     http.Handler // /metrics
-	Log         *slog.Logger
+	Catalog        *firmware.Catalog
+	Prov           *provision.Provisioner
+	Feed           *feed.Hub    // every event as it is recorded
+	Metrics        http.Handler // /metrics
+	Log            *slog.Logger
 	// Config is the config as last loaded; Reload loads it again now (a
 	// broken file is an error and changes nothing).
 	Config func() *config.Config

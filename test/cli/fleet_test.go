@@ -226,6 +226,10 @@ func TestFleetOutage(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	stop()
 	wg.Wait()
+	if !b.running() {
+		t.Fatalf("node b stopped after its restart:
+%s", b.stderr.String())
+	}
 	for _, p := range phones {
 		if p.node == "a" && p.answered.Load()-onA[p] < 30 {
 			t.Errorf("%s on node a: %d answers while b restarted", p.mac, p.answered.Load()-onA[p])
