@@ -227,8 +227,7 @@ func TestFleetOutage(t *testing.T) {
 	stop()
 	wg.Wait()
 	if !b.running() {
-		t.Fatalf("node b stopped after its restart:
-%s", b.stderr.String())
+		t.Fatalf("node b stopped after its restart:\n%s", b.stderr.String())
 	}
 	for _, p := range phones {
 		if p.node == "a" && p.answered.Load()-onA[p] < 30 {
