@@ -133,15 +133,34 @@ func (s *Sharer) Run(ctx context.Context) {
 	notices := s.Store.Listen(ctx, store.ChannelFirmware)
 	tick := time.NewTicker(s.Every)
 	defer tick.Stop()
+	// An import by another process (phoneboot firmware import) shows at
+	// the catalog's next Refresh, a stat of its folder when nothing
+	// changed: once a second, so that the fleet hears of it soon.
+	look := time.NewTicker(time.Second)
+	defer look.Stop()
 	for {
 		s.Round(ctx)
+		if !s.next(ctx, notices, tick.C, look.C) {
+			return
+		}
+	}
+}
+
+// next waits for a reason to run a round: false when ctx ended.
+func (s *Sharer) next(ctx context.Context, notices <-chan struct{}, tick, look <-chan time.Time) bool {
+	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-notices:
 			s.forgetFailures() // what failed may work now
+			return true
 		case <-s.Catalog.Changed():
-		case <-tick.C:
+			return true
+		case <-tick:
+			return true
+		case <-look:
+			s.Catalog.Refresh() // a change is a value on Changed
 		}
 	}
 }
@@ -275,11 +294,11 @@ func (s *Sharer) Fetch(ctx context.Context) (FetchReport, error) {
 		rep.Added = append(rep.Added, h.load.ID)
 	}
 	if len(rep.Added) > 0 {
+		if s.Imported != nil {
+			s.Imported(ctx) // first: this node's phones may get the load at once
+		}
 		if _, err := s.publish(ctx); err != nil {
 			s.Log.Warn("firmware: cannot tell the fleet which loads this node holds (tried again soon)", "err", err)
-		}
-		if s.Imported != nil {
-			s.Imported(ctx)
 		}
 	}
 	return rep, nil
