@@ -206,9 +206,13 @@ func (s *Sharer) publish(ctx context.Context) (bool, error) {
 	local := s.Catalog.Loads()
 	for _, l := range local {
 		m := ManifestOf(l)
-		if r, ok := mine[strings.ToLower(l.ID)]; ok && r.ID == l.ID && !r.Unreadable && slices.Equal(r.Manifest.Files, m.Files) {
-			continue
-		} else if ok && r.ID != l.ID {
+		r, ok := mine[strings.ToLower(l.ID)]
+		if ok && r.ID == l.ID && !r.Unreadable && slices.Equal(r.Manifest.Files, m.Files) {
+			continue // as it should be
+		}
+		if ok && r.ID != l.ID {
+			// The same load spelled otherwise (removed, imported again):
+			// one row per load.
 			if err := s.Store.DeleteHeldLoad(ctx, s.Node, r.ID); err != nil {
 				return changed, err
 			}
