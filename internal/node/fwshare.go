@@ -22,6 +22,9 @@ func (n *node) shareFirmware(ctx context.Context, g *errgroup.Group) {
 	if cfg == nil || cfg.Node.Name == "" {
 		return
 	}
+	if cfg.Node.FirmwareURL != "" && n.opts.HTTPAddr == "" {
+		n.log.Warn("node.firmware_url is set but the phone HTTP server is off (--http-addr \"\"): the other nodes cannot fetch this node's loads")
+	}
 	sh := &fwshare.Sharer{Store: n.db, Catalog: n.catalog, Node: cfg.Node.Name, Log: n.log,
 		Imported: func(ctx context.Context) {
 			if err := n.reload(ctx); err != nil {
