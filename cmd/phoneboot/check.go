@@ -50,6 +50,9 @@ func check(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: not there; phones get the defaults for their model\n", path)
 		return nil
 	}
+	if c.NodeFile != "" { // a node of a fleet: the fleet's file too
+		path += " and " + c.File
+	}
 	fmt.Fprintf(stdout, "%s: ok: site protocol %s, %d phones, target loads for %d models\n", path, c.Site.Protocol, len(c.Phones), len(c.Site.Loads))
 	return nil
 }

@@ -223,9 +223,9 @@ func phonesAdd(ctx context.Context, sub string, args []string, stdout io.Writer)
 		}
 		*model = v.Model
 	}
-	path := config.FileIn(*data, *cfgPath)
+	path := config.InventoryFile(config.FileIn(*data, *cfgPath))
 	np := config.NewPhone{MAC: mac, Model: *model, Protocol: *proto, Label: *label, Lines: lines}
-	if err := config.AddPhone(path, *cfgPath != "", np); err != nil {
+	if err := config.AddPhone(path, *cfgPath != "" && path == *cfgPath, np); err != nil {
 		return fmt.Errorf("phones %s: %w", sub, err)
 	}
 	fmt.Fprintf(stdout, "%s: added %s\n", path, mac)
@@ -241,7 +241,7 @@ func phonesRemove(args []string, stdout io.Writer) error {
 	if _, err := parseFlags(fs, args, stdout, "Removes a phone from phoneboot.toml.", 0); err != nil {
 		return err
 	}
-	path := config.FileIn(*data, *cfgPath)
+	path := config.InventoryFile(config.FileIn(*data, *cfgPath))
 	if err := config.RemovePhone(path, mac); err != nil {
 		return fmt.Errorf("phones rm: %w", err)
 	}

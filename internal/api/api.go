@@ -58,6 +58,7 @@ func New(live node.Live) http.Handler {
 		{"GET /inventory/{mac}", a.inventoryGet},
 		{"PUT /inventory/{mac}", a.inventoryPut},
 		{"DELETE /inventory/{mac}", a.inventoryDelete},
+		{"GET /nodes", a.nodes},
 	}
 	for _, rt := range routes {
 		a.mux.HandleFunc(rt.pattern, rt.h)
@@ -119,6 +120,7 @@ var endpoints = []string{
 	"GET /api/v1/inventory/{mac}",
 	"PUT /api/v1/inventory/{mac}",
 	"DELETE /api/v1/inventory/{mac}",
+	"GET /api/v1/nodes",
 }
 
 func (a *api) index(w http.ResponseWriter, r *http.Request) {

@@ -42,12 +42,12 @@ func (a *api) inventoryGet(w http.ResponseWriter, r *http.Request) {
 	if q := newQuery(w, r); q.failed {
 		return
 	}
-	text, line, err := config.PhoneEntry(a.live.ConfigFile, mac)
+	text, line, err := config.PhoneEntry(a.live.InventoryFile, mac)
 	if err != nil {
 		a.editFailed(w, r, err, nil, 0)
 		return
 	}
-	reply(w, http.StatusOK, entryAnswer{MAC: mac, File: a.live.ConfigFile, Line: line, Entry: text})
+	reply(w, http.StatusOK, entryAnswer{MAC: mac, File: a.live.InventoryFile, Line: line, Entry: text})
 }
 
 // PUT /inventory/{mac}: replace the phone's entry (or add it) with the
@@ -84,9 +84,9 @@ func (a *api) inventoryPut(w http.ResponseWriter, r *http.Request) {
 		unsupported(w, r, "application/json", "text/plain (the TOML itself)")
 		return
 	}
-	_, _, err := config.PhoneEntry(a.live.ConfigFile, mac)
+	_, _, err := config.PhoneEntry(a.live.InventoryFile, mac)
 	created := errors.Is(err, config.ErrNoSuchPhone)
-	if err := config.SetPhone(a.live.ConfigFile, a.live.ConfigGiven, mac, entry); err != nil {
+	if err := config.SetPhone(a.live.InventoryFile, a.live.InventoryGiven, mac, entry); err != nil {
 		// SetPhone drops the blank lines before the entry; entry_line
 		// counts the lines as they were sent.
 		norm := strings.ReplaceAll(entry, "\r\n", "\n")
@@ -140,7 +140,7 @@ func (a *api) inventoryAdd(w http.ResponseWriter, r *http.Request) {
 	for _, l := range body.Lines {
 		np.Lines = append(np.Lines, config.Line{Extension: l.Extension, Password: l.Password, Name: l.Name, AuthUser: l.AuthUser})
 	}
-	if err := config.AddPhone(a.live.ConfigFile, a.live.ConfigGiven, np); err != nil {
+	if err := config.AddPhone(a.live.InventoryFile, a.live.InventoryGiven, np); err != nil {
 		a.editFailed(w, r, err, jsonField, 0)
 		return
 	}
@@ -158,7 +158,7 @@ func (a *api) inventoryDelete(w http.ResponseWriter, r *http.Request) {
 	if q := newQuery(w, r); q.failed {
 		return
 	}
-	if err := config.RemovePhone(a.live.ConfigFile, mac); err != nil {
+	if err := config.RemovePhone(a.live.InventoryFile, mac); err != nil {
 		a.editFailed(w, r, err, nil, 0)
 		return
 	}
@@ -167,18 +167,18 @@ func (a *api) inventoryDelete(w http.ResponseWriter, r *http.Request) {
 		Removed phone.MAC     `json:"removed"`
 		File    string        `json:"file"`
 		Reload  reloadOutcome `json:"reload"`
-	}{mac, a.live.ConfigFile, a.reload(r.Context())})
+	}{mac, a.live.InventoryFile, a.reload(r.Context())})
 }
 
 // edited answers a written entry: as it is in the file now, and the
 // reload's outcome.
 func (a *api) edited(w http.ResponseWriter, r *http.Request, status int, mac phone.MAC, what string) {
 	a.live.Log.Info("api: "+what, "mac", mac.String(), "client", r.RemoteAddr)
-	out := entryAnswer{MAC: mac, File: a.live.ConfigFile}
+	out := entryAnswer{MAC: mac, File: a.live.InventoryFile}
 	ro := a.reload(r.Context())
 	out.Reload = &ro
 	var err error
-	if out.Entry, out.Line, err = config.PhoneEntry(a.live.ConfigFile, mac); err != nil {
+	if out.Entry, out.Line, err = config.PhoneEntry(a.live.InventoryFile, mac); err != nil {
 		// Another edit came between: say what was done all the same.
 		out.Entry = ""
 	}

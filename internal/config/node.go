@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -83,14 +84,15 @@ func (n Node) Serves(a netip.Addr) bool {
 // the config at path: the fleet's file when path names a node, else path
 // itself. Edits (AddPhone, SetPhone …) go there.
 func InventoryFile(path string) string {
-	if name, _ := nodeName(path); name != "" {
+	if name, _ := NodeName(path); name != "" {
 		return filepath.Join(filepath.Dir(path), FleetFile)
 	}
 	return path
 }
 
-// nodeName is the [node] name of the config file at path, "" if none.
-func nodeName(path string) (string, error) {
+// NodeName is the [node] name of the config file at path, "" if none,
+// read even when the rest of the file or its fleet's file is broken.
+func NodeName(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
@@ -126,21 +128,9 @@ func withFleet(node *Config, nodeTop map[string]int) (*Config, error) {
 	case err != nil:
 		return nil, err
 	default:
-		var top map[string]int
-		fleet, top, err = parse(path, data)
-		if err != nil {
-			var fe Errors
-			if !errors.As(err, &fe) {
-				return nil, err
-			}
+		var fe Errors
+		if fleet, fe = parseFleet(path, data); fe != nil {
 			errs = append(errs, fe...)
-			break
-		}
-		for s, l := range top {
-			if !slices.Contains(fleetSections, s) {
-				errs = append(errs, &Error{File: path, Line: l,
-					Msg: fmt.Sprintf("[%s] is each node's own: it belongs in the node's phoneboot.toml, not in the fleet's %s", s, FleetFile)})
-			}
 		}
 	}
 	if len(errs) > 0 {
@@ -149,4 +139,37 @@ func withFleet(node *Config, nodeTop map[string]int) (*Config, error) {
 	fleet.DHCP, fleet.Store, fleet.Node, fleet.NodeFile = node.DHCP, node.Store, node.Node, node.File
 	fleet.Exists = true // the node's file is there; an absent fleet.toml is an empty fleet
 	return fleet, nil
+}
+
+// CheckFleet reports what is wrong with data as the fleet's file named
+// file: nil, or Errors with its lines.
+func CheckFleet(file string, data []byte) error {
+	if _, errs := parseFleet(file, data); errs != nil {
+		return errs
+	}
+	return nil
+}
+
+// parseFleet parses the fleet's file; a node's section in it is an error.
+func parseFleet(path string, data []byte) (*Config, Errors) {
+	c, top, err := parse(path, data)
+	if err != nil {
+		var fe Errors
+		if !errors.As(err, &fe) {
+			fe = Errors{{File: path, Msg: err.Error()}}
+		}
+		return nil, fe
+	}
+	var errs Errors
+	for s, l := range top {
+		if !slices.Contains(fleetSections, s) {
+			errs = append(errs, &Error{File: path, Line: l,
+				Msg: fmt.Sprintf("[%s] is each node's own: it belongs in the node's phoneboot.toml, not in the fleet's %s", s, FleetFile)})
+		}
+	}
+	if errs != nil {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+		return nil, errs
+	}
+	return c, nil
 }

@@ -34,6 +34,7 @@ type Row struct {
 	Target   string    `json:"target,omitempty"` // from the config
 	LastSeen time.Time `json:"last_seen,omitzero"`
 	LastFile string    `json:"last_file,omitempty"`
+	Node     string    `json:"node,omitempty"` // the node of a fleet that last saw it
 	// Dropped: events of the phone that the store's rate limit dropped.
 	Dropped *Dropped `json:"events_dropped,omitempty"`
 	// From the timeline (internal/track); State is "never seen" for an
@@ -305,7 +306,7 @@ func (f Fleet) entry(mac phone.MAC) (*config.Phone, bool) {
 // row is a phone's row before its timeline is read.
 func (f Fleet) row(p store.Phone, e *config.Phone, listed bool) Row {
 	r := Row{MAC: p.MAC, Model: p.SeenModel, Protocol: p.Protocol, Label: p.Label, Source: p.Source,
-		Load: p.Load, LastSeen: p.LastSeen, LastFile: p.LastFile, Findings: []track.Finding{}}
+		Load: p.Load, LastSeen: p.LastSeen, LastFile: p.LastFile, Node: p.Node, Findings: []track.Finding{}}
 	if p.IP.IsValid() {
 		r.IP = p.IP.String()
 	}

@@ -6,6 +6,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	"phoneboot/internal/files"
 	"phoneboot/internal/firmware"
 	"phoneboot/internal/fleet"
+	"phoneboot/internal/fleetfile"
 	"phoneboot/internal/metrics"
 	"phoneboot/internal/phone"
 	"phoneboot/internal/phonestate"
@@ -109,6 +111,10 @@ type node struct {
 	reloading sync.Mutex                    // one reload at a time (watch, the admin server)
 	cfg       atomic.Pointer[config.Config] // as last loaded (config.Default without a file)
 	cfgFile   string                        // the config file read, there or not
+	// name is the node's [node] name at start ("": alone); fleetSync,
+	// set when it has one, keeps its fleet.toml in step (docs/fleet.md).
+	name      string
+	fleetSync *fleetfile.Sync
 }
 
 // Run serves until ctx is done, then stops in order: listeners first,
@@ -190,6 +196,7 @@ func Run(ctx context.Context, o Options) error {
 	n.discover(gctx, g)
 	n.answerStale(gctx, g)
 	g.Go(func() error { n.watch(gctx); return nil })
+	g.Go(func() error { n.announce(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		n.stop(srv, logSrv)
@@ -220,12 +227,14 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 	if err := os.MkdirAll(n.root, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create the TFTP folder: %w", err)
 	}
+	// The config is read again by reload, which reports its errors; the
+	// store and the node's name are taken once, here.
 	url := n.opts.DB
-	if url == "" {
-		// The config is read again by reload, which reports its errors.
-		if cfg, err := config.Read(n.cfgFile, n.opts.ConfigFile != ""); err == nil {
-			url = cfg.Store.URL
-		}
+	if cfg, err := config.Read(n.cfgFile, n.opts.ConfigFile != ""); err == nil {
+		url = cmp.Or(url, cfg.Store.URL)
+		n.name = cfg.Node.Name
+	} else if name, err := config.NodeName(n.cfgFile); err == nil {
+		n.name = name // the fleet's file may be broken: the database has the fleet's
 	}
 	db, err := store.OpenURL(ctx, n.opts.Data, url)
 	if err != nil {
@@ -233,6 +242,15 @@ func (n *node) open(ctx context.Context) (*files.Dir, error) {
 	}
 	n.log.Info("store opened", "engine", db.Engine(), "at", store.Where(n.opts.Data, url))
 	n.db = db
+	if n.name != "" && db.Engine() == "sqlite" {
+		n.log.Warn("this node has a name, but its store is the SQLite file in its data directory: no other node can share it; a fleet's nodes share one PostgreSQL database (docs/fleet.md)",
+			"node", n.name)
+	}
+	if n.name != "" {
+		file := filepath.Join(filepath.Dir(n.cfgFile), config.FleetFile)
+		n.fleetSync = &fleetfile.Sync{Store: db, Node: n.name, File: file,
+			Check: func(text []byte) error { return config.CheckFleet(file, text) }}
+	}
 	// The writer applies the retention: at start, hourly, and as soon as
 	// a limit is passed.
 	n.events = store.NewWriter(db, store.WriterOptions{Queue: 8192, FlushEvery: 250 * time.Millisecond,
@@ -302,6 +320,9 @@ func (n *node) listening(service string, addr net.Addr) {
 
 // record stores ev and hands it to whoever watches live and counts.
 func (n *node) record(ev event.Event) {
+	if ev.Node == "" {
+		ev.Node = n.name
+	}
 	n.events.Add(ev)
 	n.feed.Publish(ev)
 	n.metrics.Observe(ev)

@@ -20,6 +20,7 @@ func (n *node) reload(ctx context.Context) error {
 	n.reloading.Lock()
 	defer n.reloading.Unlock()
 	file := n.cfgFile
+	n.syncFleet(ctx)
 	cfg, err := config.Read(file, n.opts.ConfigFile != "")
 	if err != nil {
 		return err
@@ -39,7 +40,11 @@ func (n *node) reload(ctx context.Context) error {
 	if err := n.db.SyncInventory(ctx, inv); err != nil {
 		n.log.Error("cannot store the inventory", "err", err)
 	}
-	n.log.Info("config loaded", "file", file, "phones", len(inv), "exists", cfg.Exists)
+	if cfg.NodeFile != "" {
+		n.log.Info("config loaded", "file", file, "fleet file", cfg.File, "phones", len(inv))
+	} else {
+		n.log.Info("config loaded", "file", file, "phones", len(inv), "exists", cfg.Exists)
+	}
 	for _, pr := range problems {
 		if pr.Note {
 			n.log.Info("note: " + pr.String())
@@ -57,6 +62,11 @@ func (n *node) watch(ctx context.Context) {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	var tick <-chan time.Time
+	// Another node's edit of the fleet's file (nil channel when alone).
+	var notices <-chan struct{}
+	if n.fleetSync != nil {
+		notices = n.db.Listen(ctx, store.ChannelInventory)
+	}
 	if n.opts.ReloadEvery > 0 {
 		t := time.NewTicker(n.opts.ReloadEvery)
 		defer t.Stop()
@@ -72,6 +82,8 @@ func (n *node) watch(ctx context.Context) {
 			return
 		case <-hup:
 			n.log.Info("SIGHUP: reloading")
+		case <-notices:
+			n.log.Info("the fleet's file changed on another node: reloading")
 		case <-tick:
 			fp := n.fingerprint()
 			if fp == last || fp != pending {
@@ -97,6 +109,9 @@ func (n *node) fingerprint() string {
 		}
 	}
 	stat(n.cfgFile)
+	if n.fleetSync != nil {
+		stat(n.fleetSync.File)
+	}
 	stat(n.root) // a file added or removed at the top changes its time
 	stat(n.templates())
 	stat(n.firmwareDir()) // an import or rm renames a load's folder
@@ -106,4 +121,25 @@ func (n *node) fingerprint() string {
 		}
 	}
 	return b.String()
+}
+
+// syncFleet brings the node's fleet.toml in step with the fleet's copy
+// before a reload reads it. What goes wrong is said, and the reload goes
+// on with the file as it is: the database may be down for a while.
+func (n *node) syncFleet(ctx context.Context) {
+	if n.fleetSync == nil {
+		return
+	}
+	res, err := n.fleetSync.Once(ctx)
+	switch {
+	case err != nil:
+		n.log.Error("fleet file: "+store.Reason(err).Error(), "file", n.fleetSync.File)
+	case res.Conflict != "":
+		n.log.Error("fleet file: edited here while another node stored a newer revision: the fleet's is kept, this node's edit is saved aside",
+			"revision", res.Revision, "saved", res.Conflict)
+	case res.Shared:
+		n.log.Info("fleet file: edit shared with the other nodes", "revision", res.Revision)
+	case res.Written:
+		n.log.Info("fleet file: another node's edit taken", "revision", res.Revision)
+	}
 }

@@ -31,12 +31,17 @@ type Live struct {
 	// ConfigGiven: the file was named by --config (a missing one is an
 	// error then, not the defaults).
 	ConfigGiven bool
-	Store       *store.Store
-	Catalog     *firmware.Catalog
-	Prov        *provision.Provisioner
-	Feed        *feed.Hub    // every event as it is recorded
-	Metrics     http.Handler // /metrics
-	Log         *slog.Logger
+	// InventoryFile is the file of the [[phone]] entries, where edits go:
+	// ConfigFile, or on a node of a fleet its fleet.toml (docs/fleet.md);
+	// InventoryGiven is ConfigGiven for it.
+	InventoryFile  string
+	InventoryGiven bool
+	Store          *store.Store
+	Catalog        *firmware.Catalog
+	Prov           *provision.Provisioner
+	Feed           *feed.Hub    // every event as it is recorded
+	Metrics        http.Handler // /metrics
+	Log            *slog.Logger
 	// Config is the config as last loaded; Reload loads it again now (a
 	// broken file is an error and changes nothing).
 	Config func() *config.Config
@@ -52,7 +57,12 @@ func (l Live) Fleet() fleet.Fleet {
 }
 
 func (n *node) live() Live {
+	inv, given := n.cfgFile, n.opts.ConfigFile != ""
+	if n.fleetSync != nil {
+		inv, given = n.fleetSync.File, false
+	}
 	return Live{Data: n.opts.Data, ConfigFile: n.cfgFile, ConfigGiven: n.opts.ConfigFile != "",
+		InventoryFile: inv, InventoryGiven: given,
 		Store: n.db, Catalog: n.catalog, Prov: n.prov, Feed: n.feed, Metrics: n.metrics.Handler(), Log: n.log,
 		Config: n.cfg.Load, Reload: n.reload, FleetCache: n.fleet}
 }

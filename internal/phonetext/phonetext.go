@@ -78,7 +78,11 @@ func ProgressBar(p *track.Progress) string {
 func Show(w io.Writer, row fleet.Row, events []event.Event, now time.Time) error {
 	mac := row.MAC
 	printable.Fprintf(w, "%s  %s  model %s  protocol %s  ip %s\n", mac.DeviceName(), row.Source, dash(row.Model), dash(row.Protocol), dash(row.IP))
-	printable.Fprintf(w, "load %s → target %s   last seen %s\n", dash(row.Load), dash(row.Target), fleet.Ago(now, row.LastSeen))
+	printable.Fprintf(w, "load %s → target %s   last seen %s", dash(row.Load), dash(row.Target), fleet.Ago(now, row.LastSeen))
+	if row.Node != "" {
+		printable.Fprintf(w, " by node %s", row.Node)
+	}
+	printable.Fprintf(w, "\n")
 	if row.Dropped != nil {
 		fmt.Fprintln(w, row.Dropped)
 	}

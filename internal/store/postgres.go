@@ -30,7 +30,7 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 	}
 	s, err := newStore(ctx, e)
 	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", Redact(url), pgReason(err))
+		return nil, fmt.Errorf("store %s: %w", Redact(url), Reason(err))
 	}
 	return s, nil
 }
@@ -66,7 +66,7 @@ func openPostgres(ctx context.Context, url string) (engine, error) {
 	w.SetMaxOpenConns(1)
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
-		return engine{}, pgReason(err)
+		return engine{}, Reason(err)
 	}
 	rc := cfg.Copy()
 	rc.RuntimeParams["default_transaction_read_only"] = "on"
@@ -153,9 +153,9 @@ func eventArrays(events [][]any) []any {
 	return []any{ints[0], nulls[0], nulls[1], strs[0], strs[1], strs[2], strs[3], ints[1], ints[2], strs[4], strs[5], strs[6]}
 }
 
-// pgReason is err said for a person: the server's own message, or what
+// Reason is err said for a person: the server's own message, or what
 // went wrong reaching it, without the driver's layers of wrapping.
-func pgReason(err error) error {
+func Reason(err error) error {
 	var pe *pgconn.PgError
 	switch {
 	case errors.As(err, &pe):

@@ -66,7 +66,7 @@ func (w *Writer) record(batch []event.Event) error {
 			}
 		} else if !w.down.Swap(true) {
 			w.log.Error("store: unreachable, events are buffered in memory until it returns",
-				"buffer_events", cap(w.ch)+w.batch, "err", pgReason(why))
+				"buffer_events", cap(w.ch)+w.batch, "err", Reason(why))
 		}
 		closing := w.prunes.Err() != nil
 		if closing && w.giveUp.IsZero() {

@@ -54,6 +54,7 @@ type Phone struct {
 	LastFile            string     // last file it asked for
 	Load                string     // running load as last observed ("" unknown)
 	Dropped             Dropped    // events its rate limit kept out of its timeline
+	Node                string     // the node that last saw it ("" alone; docs/fleet.md)
 }
 
 // Dropped counts the events of one phone that the Writer's rate limit
@@ -160,9 +161,11 @@ func (s *Store) SyncInventory(ctx context.Context, phones []Phone) error {
 // fills only columns still unknown (and moves FirstSeen back); it never
 // overwrites a newer observation.
 const observe = `
-INSERT INTO phones (mac, source, ip, first_seen_ms, last_seen_ms, last_file, load_id, seen_model)
-VALUES ($1, $2, $3, $4, $4, $5, $6, $7)
+INSERT INTO phones (mac, source, ip, first_seen_ms, last_seen_ms, last_file, load_id, seen_model, node)
+VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)
 ON CONFLICT (mac) DO UPDATE SET
+	node = CASE WHEN phones.last_seen_ms IS NULL OR excluded.last_seen_ms >= phones.last_seen_ms
+		THEN excluded.node ELSE phones.node END,
 	first_seen_ms = CASE WHEN phones.first_seen_ms IS NULL OR excluded.first_seen_ms < phones.first_seen_ms
 		THEN excluded.first_seen_ms ELSE phones.first_seen_ms END,
 	last_seen_ms = CASE WHEN phones.last_seen_ms IS NULL OR excluded.last_seen_ms >= phones.last_seen_ms
@@ -221,7 +224,7 @@ func (s *Store) Record(ctx context.Context, events []event.Event) error {
 				stmts = append(stmts, statement{ensurePhone, []any{mac.V, SourceAuto}})
 			} else {
 				stmts = append(stmts, statement{observe, []any{mac.V, SourceAuto, addrText(ev.IP), ms, file,
-					nullText(ev.Facts.Running), nullText(ev.Facts.Model)}})
+					nullText(ev.Facts.Running), nullText(ev.Facts.Model), text(ev.Node)}})
 			}
 		}
 		facts, err := factsText(ev.Facts)
@@ -286,7 +289,7 @@ func factsText(f event.Facts) (string, error) {
 }
 
 const phoneColumns = `mac, model, seen_model, protocol, label, source, ip, first_seen_ms, last_seen_ms, last_file, load_id,
-	events_dropped, dropped_first_ms, dropped_last_ms`
+	events_dropped, dropped_first_ms, dropped_last_ms, node`
 
 // Phones returns every phone, sorted by MAC.
 func (s *Store) Phones(ctx context.Context) ([]Phone, error) { return phones(ctx, s.r) }
@@ -333,7 +336,7 @@ func scanPhone(row interface{ Scan(...any) error }) (Phone, error) {
 		macText, source                  string
 	)
 	if err := row.Scan(&macText, &p.Model, &model, &p.Protocol, &p.Label, &source, &ip, &first, &last, &file, &load,
-		&p.Dropped.Count, &dropFirst, &dropLast); err != nil {
+		&p.Dropped.Count, &dropFirst, &dropLast, &p.Node); err != nil {
 		return p, err
 	}
 	var err error

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"phoneboot/internal/fleet"
@@ -20,7 +21,17 @@ type fleetView struct {
 	Attention []*fleet.Row
 	MoreAttn  int // phones needing attention beyond the list
 	Rollout   rollout
+	Nodes     []nodeView // the nodes of the fleet (none when alone)
 	Now       time.Time
+}
+
+// nodeView is one node of the fleet on the Fleet page.
+type nodeView struct {
+	Name     string
+	This     bool // the node serving the page
+	Networks string
+	Phones   int // phones it saw last
+	Seen     time.Time
 }
 
 type count struct {
@@ -75,5 +86,30 @@ func (s *Server) fleetPage(w http.ResponseWriter, r *http.Request) {
 		v.Attention = v.Attention[:attentionMax]
 	}
 	v.Rollout = s.rollout(r, rows, r.URL.Query().Get("range"))
+	v.Nodes = s.nodes(r, rows)
 	s.render(w, r, http.StatusOK, "fleet", page{Title: "Fleet", Nav: "fleet", Live: "/live", Data: v})
+}
+
+// nodes is the fleet's nodes with the phones each saw last; a store that
+// cannot be read shows none (the phones above say what is known).
+func (s *Server) nodes(r *http.Request, rows []fleet.Row) []nodeView {
+	ns, err := s.live.Store.Nodes(r.Context())
+	if err != nil {
+		return nil
+	}
+	by := map[string]int{}
+	for i := range rows {
+		by[rows[i].Node]++
+	}
+	this := s.live.Config().Node.Name
+	var out []nodeView
+	for _, n := range ns {
+		nets := make([]string, len(n.Networks))
+		for i, p := range n.Networks {
+			nets[i] = p.String()
+		}
+		out = append(out, nodeView{Name: n.Name, This: n.Name == this, Networks: strings.Join(nets, " "),
+			Phones: by[n.Name], Seen: n.Seen})
+	}
+	return out
 }

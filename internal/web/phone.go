@@ -132,8 +132,8 @@ func (s *Server) phoneView(r *http.Request, mac phone.MAC, reveal bool) (phoneVi
 // entry is the phone's inventory entry as the file has it, or a start of
 // one for a phone outside the inventory.
 func (s *Server) entry(mac phone.MAC, row *fleet.Row) entryView {
-	text, line, err := config.PhoneEntry(s.live.ConfigFile, mac)
-	e := entryView{Text: text, Line: line, Listed: err == nil, File: s.live.ConfigFile}
+	text, line, err := config.PhoneEntry(s.live.InventoryFile, mac)
+	e := entryView{Text: text, Line: line, Listed: err == nil, File: s.live.InventoryFile}
 	switch {
 	case errors.Is(err, config.ErrNoSuchPhone):
 		model := fmt.Sprintf("model = %q", row.Model)
@@ -172,24 +172,24 @@ func (s *Server) saveEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	text := r.PostFormValue("entry")
-	old, _, _ := config.PhoneEntry(s.live.ConfigFile, mac)
+	old, _, _ := config.PhoneEntry(s.live.InventoryFile, mac)
 	full, err := unmaskEntry(text, old)
 	if err == nil {
-		err = config.SetPhone(s.live.ConfigFile, s.live.ConfigGiven, mac, full)
+		err = config.SetPhone(s.live.InventoryFile, s.live.InventoryGiven, mac, full)
 	}
 	if err == nil {
 		s.rows.invalidate()
 		if rerr := s.live.Reload(r.Context()); rerr != nil {
 			// Written, but serve did not take it: say so on the page.
-			s.showPhone(w, r, http.StatusOK, mac, false, &entryView{Text: text, Listed: true, File: s.live.ConfigFile,
+			s.showPhone(w, r, http.StatusOK, mac, false, &entryView{Text: text, Listed: true, File: s.live.InventoryFile,
 				Note: "Saved, but phoneboot could not load the config again: " + rerr.Error()})
 			return
 		}
 		http.Redirect(w, r, "/phones/"+mac.String()+"?saved=1#entry", http.StatusSeeOther)
 		return
 	}
-	e := entryView{Text: text, File: s.live.ConfigFile}
-	_, _, lerr := config.PhoneEntry(s.live.ConfigFile, mac)
+	e := entryView{Text: text, File: s.live.InventoryFile}
+	_, _, lerr := config.PhoneEntry(s.live.InventoryFile, mac)
 	e.Listed = lerr == nil
 	var ee *config.EntryError
 	if errors.As(err, &ee) {

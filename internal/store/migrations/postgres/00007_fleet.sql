@@ -5,6 +5,7 @@
 -- +goose Up
 ALTER TABLE events ADD COLUMN node TEXT NOT NULL DEFAULT '';
 ALTER TABLE dhcp_leases ADD COLUMN node TEXT NOT NULL DEFAULT '';
+ALTER TABLE phones ADD COLUMN node TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE nodes (
     name         TEXT PRIMARY KEY,
@@ -44,5 +45,6 @@ DROP TABLE firmware_loads;
 DROP TABLE inventory;
 DROP TABLE dhcp_pools;
 DROP TABLE nodes;
+ALTER TABLE phones DROP COLUMN node;
 ALTER TABLE dhcp_leases DROP COLUMN node;
 ALTER TABLE events DROP COLUMN node;

@@ -1,8 +1,9 @@
 -- Several phoneboot nodes on one database (docs/fleet.md). On SQLite
 -- there is one node, but the schema is the same on both engines.
 --
--- events.node and dhcp_leases.node: the node that saw the event / owns
--- the lease ('' on a node without a name).
+-- events.node, phones.node and dhcp_leases.node: the node that saw the
+-- event / last saw the phone / owns the lease ('' on a node without a
+-- name).
 -- nodes: each node's networks and the URL the others fetch its firmware
 -- from, with when it was last heard of.
 -- dhcp_pools: each node's DHCP ranges, as numbers (an IPv4 address as a
@@ -15,6 +16,7 @@
 -- +goose Up
 ALTER TABLE events ADD COLUMN node TEXT NOT NULL DEFAULT '';
 ALTER TABLE dhcp_leases ADD COLUMN node TEXT NOT NULL DEFAULT '';
+ALTER TABLE phones ADD COLUMN node TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE nodes (
     name         TEXT PRIMARY KEY,
@@ -62,5 +64,6 @@ DROP TABLE inventory;
 DROP TRIGGER dhcp_pools_no_overlap;
 DROP TABLE dhcp_pools;
 DROP TABLE nodes;
+ALTER TABLE phones DROP COLUMN node;
 ALTER TABLE dhcp_leases DROP COLUMN node;
 ALTER TABLE events DROP COLUMN node;
