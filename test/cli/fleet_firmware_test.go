@@ -46,10 +46,10 @@ running_load = "P0S3-07-2-00"
 `
 
 const (
-	fleetLoad   = "P0S3-8-12-00"
-	fleetMAC    = "00137F001501"
-	fleetPhone  = "127.0.0.21"
-	fleetViewer = "127.0.0.31" // fetches firmware by name as any client may
+	fleetLoad    = "P0S3-8-12-00"
+	fleetMAC     = "00137F001501"
+	fwPhoneAddr  = "127.0.0.21"
+	fwViewerAddr = "127.0.0.31" // fetches firmware by name as any client may
 )
 
 // fleetNode is one phoneboot serve of a fleet on a PostgreSQL database:
@@ -114,7 +114,7 @@ var loadInfoRE = regexp.MustCompile(`<loadInformation[^>]*>([^<]*)</loadInformat
 // named is the load the node's config for the test phone names ("" for
 // none), or an error when the node does not answer.
 func (n *fleetNode) named(ctx context.Context) (string, error) {
-	b, err := n.get(ctx, fleetPhone, "SEP"+fleetMAC+".cnf.xml")
+	b, err := n.get(ctx, fwPhoneAddr, "SEP"+fleetMAC+".cnf.xml")
 	if err != nil {
 		return "", err
 	}
@@ -224,7 +224,7 @@ func TestFleetFirmwareFetch(t *testing.T) {
 	mac, _ := phone.ParseMAC(fleetMAC)
 	rep := sim.Phone{MAC: mac, Model: m, Load: "P0S3-07-2-00"}.Boot(ctx, sim.Options{
 		Server: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(b.tftp.Load())),
-		Local:  netip.MustParseAddr(fleetPhone), Retry: 20 * time.Millisecond, Timeout: 30 * time.Second})
+		Local:  netip.MustParseAddr(fwPhoneAddr), Retry: 20 * time.Millisecond, Timeout: 30 * time.Second})
 	if rep.Load != fleetLoad || rep.State != "up" {
 		t.Fatalf("the phone on B: runs %s, %s; requests %+v", rep.Load, rep.State, rep.Requests)
 	}
@@ -284,7 +284,7 @@ func TestFleetFirmwareKill9(t *testing.T) {
 			if err == nil && load != "" {
 				named.Add(1)
 				for name, data := range files {
-					got, err := b.get(ctx, fleetViewer, name)
+					got, err := b.get(ctx, fwViewerAddr, name)
 					if err != nil && watch.Err() == nil && bUp.Load() {
 						mu.Lock()
 						bad = append(bad, fmt.Sprintf("B names %s but %s: %v", load, name, err))
