@@ -54,6 +54,9 @@ type Load struct {
 	// Source is the file (or directory) it was imported from.
 	Source   string    `json:"source"`
 	Imported time.Time `json:"imported"`
+	// FetchedFrom is the node of the fleet it was fetched from
+	// (ImportFetched); "" when it was imported here.
+	FetchedFrom string `json:"fetched_from,omitempty"`
 }
 
 // Size is the total size of the files phones fetch for the load: the

@@ -61,13 +61,14 @@ func (c *Catalog) OpenLoadFile(id, name string) (File, bool, error) {
 	return nil, false, nil
 }
 
-// ImportFetched imports the load whose files another node sent, stored in
-// dir under their names in that load: an import of the folder (all or
-// nothing, with every check of Import), whose Load.Source and messages
-// say source ("node building-a") instead of the folder's path. The
-// folder may hold plain files only: no archives (they would be packages
-// of their own), no folders.
-func (c *Catalog) ImportFetched(dir, source string) (ImportReport, error) {
+// ImportFetched imports the load whose files node (another node of the
+// fleet) sent, stored in dir under their names in that load: an import
+// of the folder (all or nothing, with every check of Import), whose
+// FetchedFrom is node and whose Source and messages say "node NAME"
+// instead of the folder's path. The folder may hold plain files only: no
+// archives (they would be packages of their own), no folders.
+func (c *Catalog) ImportFetched(dir, node string) (ImportReport, error) {
+	source := "node " + node
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return ImportReport{}, fmt.Errorf("firmware catalog: %w", err)
@@ -77,5 +78,5 @@ func (c *Catalog) ImportFetched(dir, source string) (ImportReport, error) {
 			return ImportReport{}, fmt.Errorf("%s: %s is not a plain file of a load", source, e.Name())
 		}
 	}
-	return c.importPaths([]string{dir}, map[string]string{dir: source})
+	return c.importPaths([]string{dir}, map[string]string{dir: source}, node)
 }

@@ -40,7 +40,7 @@ func TestImportFetched(t *testing.T) {
 			}
 			fwtest.Write(t, dir, f.Name, data)
 		}
-		r, err := b.ImportFetched(dir, "node building-a")
+		r, err := b.ImportFetched(dir, "building-a")
 		if err != nil {
 			t.Fatalf("ImportFetched(%s): %v", l.ID, err)
 		}
@@ -51,8 +51,8 @@ func TestImportFetched(t *testing.T) {
 		if !reflect.DeepEqual(got.Files(), l.Files()) || !reflect.DeepEqual(got.Extras, l.Extras) || !reflect.DeepEqual(got.TermFiles, l.TermFiles) {
 			t.Errorf("%s fetched has files %+v\nwant %+v", l.ID, got.Files(), l.Files())
 		}
-		if got.Source != "node building-a" {
-			t.Errorf("%s: Source = %q", l.ID, got.Source)
+		if got.Source != "node building-a" || got.FetchedFrom != "building-a" || l.FetchedFrom != "" {
+			t.Errorf("%s: Source = %q, FetchedFrom = %q (imported: %q)", l.ID, got.Source, got.FetchedFrom, l.FetchedFrom)
 		}
 		os.RemoveAll(dir)
 		select {
@@ -98,7 +98,7 @@ func TestImportFetchedRefusesOtherThanFiles(t *testing.T) {
 		dir := t.TempDir()
 		fwtest.WriteLoad(t, dir, sip812, 100, fwtest.Classic(sip812)...)
 		mk(dir)
-		if _, err := c.ImportFetched(dir, "node x"); err == nil {
+		if _, err := c.ImportFetched(dir, "x"); err == nil {
 			t.Errorf("%s: imported", name)
 		}
 	}
@@ -109,7 +109,7 @@ func TestImportFetchedRefusesOtherThanFiles(t *testing.T) {
 	dir := t.TempDir()
 	fwtest.WriteLoad(t, dir, sip812, 100, fwtest.Classic(sip812)...)
 	os.Remove(filepath.Join(dir, sip812+".sb2"))
-	_, err := c.ImportFetched(dir, "node building-a")
+	_, err := c.ImportFetched(dir, "building-a")
 	wantErr(t, err, "node building-a", sip812+".sb2", "missing")
 }
 

@@ -123,7 +123,7 @@ func (s *Sharer) fetchLoad(ctx context.Context, h holder) error {
 			return &fileError{f.Name, err}
 		}
 	}
-	rep, err := s.Catalog.ImportFetched(dir, "node "+h.load.Node)
+	rep, err := s.Catalog.ImportFetched(dir, h.load.Node)
 	if err != nil {
 		return err
 	}

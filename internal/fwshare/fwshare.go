@@ -207,7 +207,8 @@ func (s *Sharer) publish(ctx context.Context) (bool, error) {
 	for _, l := range local {
 		m := ManifestOf(l)
 		r, ok := mine[strings.ToLower(l.ID)]
-		if ok && r.ID == l.ID && !r.Unreadable && slices.Equal(r.Manifest.Files, m.Files) {
+		if ok && r.ID == l.ID && !r.Unreadable && !r.Removed && r.From == l.FetchedFrom &&
+			r.Imported.Equal(l.Imported) && slices.Equal(r.Manifest.Files, m.Files) {
 			continue // as it should be
 		}
 		if ok && r.ID != l.ID {
@@ -217,16 +218,19 @@ func (s *Sharer) publish(ctx context.Context) (bool, error) {
 				return changed, err
 			}
 		}
-		if err := s.Store.PutHeldLoad(ctx, store.HeldLoad{ID: l.ID, Node: s.Node, Manifest: m, Imported: l.Imported}); err != nil {
+		if err := s.Store.PutHeldLoad(ctx, store.HeldLoad{ID: l.ID, Node: s.Node, Manifest: m, Imported: l.Imported, From: l.FetchedFrom}); err != nil {
 			return changed, err
 		}
 		changed = true
 	}
+	// A load the node held and no longer does was removed here: its row
+	// says so from now on, so that the node does not fetch it back.
 	for key, r := range mine {
-		if _, ok := s.Catalog.Load(key); ok {
+		if _, ok := s.Catalog.Load(key); ok || r.Removed {
 			continue
 		}
-		if err := s.Store.DeleteHeldLoad(ctx, s.Node, r.ID); err != nil {
+		r.Removed, r.Unreadable, r.Imported = true, false, time.Now()
+		if err := s.Store.PutHeldLoad(ctx, r); err != nil {
 			return changed, err
 		}
 		changed = true
@@ -329,7 +333,8 @@ func (h holder) size() int64 {
 }
 
 // wanted lists the loads other nodes with a firmware URL hold that the
-// catalog lacks, by ID.
+// catalog lacks, by ID; but not a load this node removed, unless it was
+// imported again (not fetched: imported by an admin) on a node since.
 func (s *Sharer) wanted(ctx context.Context) ([]want, error) {
 	nodes, err := s.Store.Nodes(ctx)
 	if err != nil {
@@ -347,7 +352,21 @@ func (s *Sharer) wanted(ctx context.Context) ([]want, error) {
 	}
 	byID := map[string]*want{}
 	var out []*want
+	removed := map[string]time.Time{}  // by lower-case ID: when this node removed it
+	imported := map[string]time.Time{} // by lower-case ID: its latest import by an admin
 	for _, r := range rows {
+		key := strings.ToLower(r.ID)
+		switch {
+		case r.Node == s.Node:
+			if r.Removed {
+				removed[key] = r.Imported
+			}
+			continue
+		case r.Removed:
+			continue
+		case r.From == "" && r.Imported.After(imported[key]):
+			imported[key] = r.Imported
+		}
 		url, ok := urls[r.Node]
 		if !ok {
 			continue
@@ -355,7 +374,6 @@ func (s *Sharer) wanted(ctx context.Context) ([]want, error) {
 		if _, have := s.Catalog.Load(r.ID); have {
 			continue
 		}
-		key := strings.ToLower(r.ID)
 		w := byID[key]
 		if w == nil {
 			w = &want{id: r.ID}
@@ -364,9 +382,13 @@ func (s *Sharer) wanted(ctx context.Context) ([]want, error) {
 		}
 		w.holders = append(w.holders, holder{load: r, url: url})
 	}
-	list := make([]want, len(out))
-	for i, w := range out {
-		list[i] = *w
+	var list []want
+	for _, w := range out {
+		key := strings.ToLower(w.id)
+		if at, ok := removed[key]; ok && !imported[key].After(at) {
+			continue
+		}
+		list = append(list, *w)
 	}
 	return list, nil // rows come by ID, then node
 }

@@ -38,6 +38,7 @@ const (
 // its Sharer, whose log the test reads.
 type node struct {
 	name    string
+	dbPath  string // the SQLite file of the fleet
 	catalog *firmware.Catalog
 	db      *store.Store
 	svc     *phonehttp.Service
@@ -61,7 +62,7 @@ func newNode(t *testing.T, name, db, host string, set func(*phonehttp.Service)) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	n := &node{name: name, catalog: cat, db: s, log: &syncBuffer{}}
+	n := &node{name: name, dbPath: db, catalog: cat, db: s, log: &syncBuffer{}}
 	n.svc = &phonehttp.Service{Shared: cat}
 	if set != nil {
 		set(n.svc)
@@ -123,7 +124,11 @@ func held(t *testing.T, s *store.Store) map[string][]string {
 	}
 	out := map[string][]string{}
 	for _, r := range rows {
-		out[r.Node] = append(out[r.Node], r.ID)
+		if r.Removed {
+			out[r.Node] = append(out[r.Node], r.ID+" (removed)")
+		} else {
+			out[r.Node] = append(out[r.Node], r.ID)
+		}
 	}
 	return out
 }
@@ -167,7 +172,7 @@ func TestFetchFromAnotherNode(t *testing.T) {
 	}
 	for _, l := range a.catalog.Loads() {
 		got, ok := b.catalog.Load(l.ID)
-		if !ok || !reflect.DeepEqual(got.Files(), l.Files()) || got.Source != "node building-a" {
+		if !ok || !reflect.DeepEqual(got.Files(), l.Files()) || got.Source != "node building-a" || got.FetchedFrom != "building-a" {
 			t.Errorf("b's %s = %+v\nwant the files of %+v", l.ID, got, l)
 		}
 		if err := b.catalog.Verify(l.ID); err != nil {
@@ -188,8 +193,12 @@ func TestFetchFromAnotherNode(t *testing.T) {
 	if changed, err := a.sharer.Publish(context.Background()); err != nil || !changed {
 		t.Fatalf("Publish after a removal = %v, %v", changed, err)
 	}
-	if got := held(t, a.db); !reflect.DeepEqual(got, map[string][]string{"building-a": {sip812}, "building-b": {sip812, java}}) {
+	if got := held(t, a.db); !reflect.DeepEqual(got, map[string][]string{"building-a": {sip812, java + " (removed)"}, "building-b": {sip812, java}}) {
 		t.Fatalf("after a's removal: %v", got)
+	}
+	// a removed it: a does not fetch it back from b.
+	if rep, err := a.sharer.Fetch(context.Background()); err != nil || len(rep.Added)+len(rep.Failed)+rep.Left != 0 {
+		t.Fatalf("a's Fetch after its removal = %+v, %v", rep, err)
 	}
 	if changed, err := a.sharer.Publish(context.Background()); err != nil || changed {
 		t.Fatalf("Publish with nothing new = %v, %v", changed, err)
@@ -403,8 +412,52 @@ func TestPublishRepairs(t *testing.T) {
 	if changed, err := a.sharer.Publish(ctx); err != nil || !changed {
 		t.Fatalf("Publish = %v, %v", changed, err)
 	}
-	if got := held(t, a.db); !reflect.DeepEqual(got, map[string][]string{"building-a": {sip812}, "building-c": {"P0S3-07-2-00"}}) {
+	if got := held(t, a.db); !reflect.DeepEqual(got, map[string][]string{"building-a": {"P0S3-07-2-00 (removed)", sip812}, "building-c": {"P0S3-07-2-00"}}) {
 		t.Fatalf("rows after the repair: %v", got)
+	}
+}
+
+// TestRemovedStaysRemoved: a node that removed a load does not fetch it
+// back from the nodes that still hold it, not even from a node that
+// fetched it later; an admin's import of it again, on any node, does.
+func TestRemovedStaysRemoved(t *testing.T) {
+	pkgs := packages(t, 1000)[:1]
+	a, b := twoNodes(t, nil, pkgs...)
+	ctx := context.Background()
+	c := newNode(t, "building-c", a.dbPath, "127.0.0.3", nil)
+	if rep, err := b.sharer.Fetch(ctx); err != nil || len(rep.Added) != 1 {
+		t.Fatalf("b's Fetch = %+v, %v", rep, err)
+	}
+	if err := b.catalog.Remove(sip812); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.sharer.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A third node fetches it, later than b's removal.
+	time.Sleep(5 * time.Millisecond)
+	if rep, err := c.sharer.Fetch(ctx); err != nil || len(rep.Added) != 1 {
+		t.Fatalf("c's Fetch = %+v, %v", rep, err)
+	}
+	if rep, err := b.sharer.Fetch(ctx); err != nil || len(rep.Added)+len(rep.Failed)+rep.Left != 0 {
+		t.Fatalf("b's Fetch after its removal = %+v, %v", rep, err)
+	}
+	// Imported again on a (its Imported is in seconds: a later second).
+	if err := a.catalog.Remove(sip812); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := a.catalog.Import(pkgs...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.sharer.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := b.sharer.Fetch(ctx); err != nil || len(rep.Added) != 1 {
+		t.Fatalf("b's Fetch after a's new import = %+v, %v", rep, err)
+	}
+	if got := held(t, a.db); !reflect.DeepEqual(got, map[string][]string{"building-a": {sip812}, "building-b": {sip812}, "building-c": {sip812}}) {
+		t.Fatalf("rows: %v", got)
 	}
 }
 

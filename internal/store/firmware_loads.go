@@ -15,10 +15,25 @@ type HeldLoad struct {
 	ID       string // the load's ID as the node's catalog spells it
 	Node     string // the node that holds it
 	Manifest Manifest
-	Imported time.Time // when the node imported it
+	Imported time.Time // when the node imported it (or, Removed, removed it)
+	// From is the node it was fetched from; "" when it was imported
+	// where it is held (by an admin: a package, an upload).
+	From string
+	// Removed: the node held the load and no longer does (an admin
+	// removed it there); kept so that the node does not fetch it back.
+	// Its Manifest is the one it had.
+	Removed bool
 	// Unreadable: the stored manifest is not valid JSON (Manifest is
 	// empty); such a load is never fetched.
 	Unreadable bool
+}
+
+// row is what the manifest column holds: the manifest, and the row's
+// From and Removed (the table has no columns of their own for them).
+type row struct {
+	Files   []ManifestFile `json:"files"`
+	From    string         `json:"from,omitempty"`
+	Removed bool           `json:"removed,omitempty"`
 }
 
 // Manifest is the files of a held load. It is stored as JSON; the store
@@ -39,13 +54,14 @@ type ManifestFile struct {
 // fill a node's memory.
 const maxHeldLoads = 10000
 
-// PutHeldLoad records that l.Node holds l.ID with its manifest (a row
-// already there for that node and load is replaced).
+// PutHeldLoad records that l.Node holds l.ID with its manifest, or
+// (Removed) removed it (a row already there for that node and load is
+// replaced).
 func (s *Store) PutHeldLoad(ctx context.Context, l HeldLoad) error {
 	if l.ID == "" || l.Node == "" {
 		return errors.New("held load: no load ID or no node name")
 	}
-	manifest, err := json.Marshal(l.Manifest)
+	manifest, err := json.Marshal(row{Files: l.Manifest.Files, From: l.From, Removed: l.Removed})
 	if err != nil {
 		return fmt.Errorf("held load %s of node %s: %w", l.ID, l.Node, err)
 	}
@@ -85,8 +101,11 @@ func (s *Store) HeldLoads(ctx context.Context) ([]HeldLoad, error) {
 		if err := rows.Scan(&l.ID, &l.Node, &manifest, &imported); err != nil {
 			return nil, fmt.Errorf("held loads: %w", err)
 		}
-		if json.Unmarshal([]byte(manifest), &l.Manifest) != nil {
-			l.Manifest, l.Unreadable = Manifest{}, true
+		var r row
+		if json.Unmarshal([]byte(manifest), &r) != nil {
+			l.Unreadable = true
+		} else {
+			l.Manifest, l.From, l.Removed = Manifest{Files: r.Files}, r.From, r.Removed
 		}
 		l.Imported = time.UnixMilli(imported)
 		out = append(out, l)

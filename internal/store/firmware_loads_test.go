@@ -31,7 +31,7 @@ func TestHeldLoads(t *testing.T) {
 		}
 		// Put again replaces: one row per node and load.
 		m2 := Manifest{Files: m.Files[:1]}
-		if err := s.PutHeldLoad(ctx, HeldLoad{ID: "SIP41.9-4-2SR3-1S", Node: "building-a", Manifest: m2, Imported: at}); err != nil {
+		if err := s.PutHeldLoad(ctx, HeldLoad{ID: "SIP41.9-4-2SR3-1S", Node: "building-a", Manifest: m2, Imported: at, From: "building-c", Removed: true}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteHeldLoad(ctx, "building-b", "P0S3-8-12-00"); err != nil {
@@ -46,7 +46,7 @@ func TestHeldLoads(t *testing.T) {
 		}
 		want := []HeldLoad{
 			{ID: "P0S3-8-12-00", Node: "building-a", Manifest: m, Imported: at},
-			{ID: "SIP41.9-4-2SR3-1S", Node: "building-a", Manifest: m2, Imported: at},
+			{ID: "SIP41.9-4-2SR3-1S", Node: "building-a", Manifest: m2, Imported: at, From: "building-c", Removed: true},
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("HeldLoads = %+v\nwant %+v", got, want)

@@ -157,7 +157,8 @@ func catalogOf(t *testing.T, data string) []string {
 	return ids
 }
 
-// heldBy is the loads firmware_loads says each node holds.
+// heldBy is the loads firmware_loads says each node holds (not the rows
+// of loads a node removed).
 func heldBy(t *testing.T, db string) map[string][]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -173,7 +174,9 @@ func heldBy(t *testing.T, db string) map[string][]string {
 	}
 	out := map[string][]string{}
 	for _, r := range rows {
-		out[r.Node] = append(out[r.Node], r.ID)
+		if !r.Removed {
+			out[r.Node] = append(out[r.Node], r.ID)
+		}
 	}
 	return out
 }
