@@ -143,8 +143,8 @@ func (rd *reader) addFile(g *group, p, name string) error {
 // addDir reads a directory tree as one package; archives in it are
 // packages of their own.
 func (rd *reader) addDir(dir string) error {
-	abs, _ := filepath.Abs(dir)
-	g := &group{label: dir, source: abs}
+	label, source := rd.show(dir)
+	g := &group{label: label, source: source}
 	rd.groups = append(rd.groups, g)
 	// WalkDir does not follow a root that is a symbolic link.
 	walkRoot, err := filepath.EvalSymlinks(dir)

@@ -54,6 +54,9 @@ type Load struct {
 	// Source is the file (or directory) it was imported from.
 	Source   string    `json:"source"`
 	Imported time.Time `json:"imported"`
+	// FetchedFrom is the node of the fleet it was fetched from
+	// (ImportFetched); "" when it was imported here.
+	FetchedFrom string `json:"fetched_from,omitempty"`
 }
 
 // Size is the total size of the files phones fetch for the load: the
@@ -115,6 +118,10 @@ type Catalog struct {
 	importMu sync.Mutex // one Import or Remove at a time
 	reloadMu sync.Mutex // one reload at a time
 
+	// changed gets a value after a reload found other loads than before
+	// (see Changed).
+	changed chan struct{}
+
 	mu       sync.RWMutex
 	state    *state
 	mtime    time.Time // of dir when state was read
@@ -155,7 +162,7 @@ func OpenCatalog(dir string) (*Catalog, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("firmware catalog: %w", err)
 	}
-	c := &Catalog{dir: dir}
+	c := &Catalog{dir: dir, changed: make(chan struct{}, 1)}
 	c.removeLeftovers(time.Now())
 	if err := c.reload(); err != nil {
 		return nil, err
@@ -273,6 +280,12 @@ func (c *Catalog) reload() error {
 		st.terms[k] = terms
 	}
 	c.mu.Lock()
+	if c.state != nil && !sameLoads(c.state.loads, st.loads) {
+		select {
+		case c.changed <- struct{}{}:
+		default: // one pending value says it all
+		}
+	}
 	c.state, c.problems = st, problems
 	c.mtime = fi.ModTime()
 	// A change within the file system's timestamp granularity of the
@@ -280,6 +293,27 @@ func (c *Catalog) reload() error {
 	c.trusted = readAt.Sub(fi.ModTime()) > 2*time.Second
 	c.mu.Unlock()
 	return nil
+}
+
+// Changed gets a value soon after the catalog's loads changed: an import
+// or removal through this Catalog, or one by another process that a
+// Refresh found. Changes that come faster are merged into one. It is
+// meant for one receiver (the node's firmware sharing).
+func (c *Catalog) Changed() <-chan struct{} { return c.changed }
+
+// sameLoads reports whether a and b hold the same loads with the same
+// files.
+func sameLoads(a, b map[string]Load) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, l := range a {
+		m, ok := b[k]
+		if !ok || l.ID != m.ID || !sameFiles(l, m) || len(l.TermFiles) != len(m.TermFiles) || len(l.Extras) != len(m.Extras) {
+			return false
+		}
+	}
+	return true
 }
 
 // readLoadJSON reads dir/load.json and checks it describes a load named

@@ -45,12 +45,12 @@ type newLoad struct {
 // termNN.default.loads files go with the load whose component list they
 // repeat (cisco-79xx.md §4.3).
 func (c *Catalog) Import(paths ...string) (ImportReport, error) {
-	return c.importPaths(paths, nil)
+	return c.importPaths(paths, nil, "")
 }
 
 // importPaths is Import, with shown naming paths in messages and
-// Load.Source (reader.shown).
-func (c *Catalog) importPaths(paths []string, shown map[string]string) (ImportReport, error) {
+// Load.Source (reader.shown), and fetchedFrom as the loads' FetchedFrom.
+func (c *Catalog) importPaths(paths []string, shown map[string]string, fetchedFrom string) (ImportReport, error) {
 	if len(paths) == 0 {
 		return ImportReport{}, errors.New("nothing to import: give package files or directories")
 	}
@@ -110,6 +110,9 @@ func (c *Catalog) importPaths(paths []string, shown map[string]string) (ImportRe
 	}
 	if len(add) == 0 {
 		return report, nil
+	}
+	for _, nl := range add {
+		nl.FetchedFrom = fetchedFrom
 	}
 	if err := c.commit(root, tmpRel, add); err != nil {
 		return ImportReport{}, err

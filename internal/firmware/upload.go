@@ -61,7 +61,7 @@ func (c *Catalog) ImportUploads(ups ...Upload) (ImportReport, error) {
 		paths = append(paths, p)
 		shown[p] = "upload " + name
 	}
-	return c.importPaths(paths, shown)
+	return c.importPaths(paths, shown, "")
 }
 
 // writeUpload copies r to a new file at p, at most limit+1 bytes (one

@@ -192,6 +192,7 @@ func Run(ctx context.Context, o Options) error {
 		g.Go(func() error { dhcpSrv.warn(gctx); return nil })
 	}
 	n.serveHTTP(gctx, g, admin)
+	n.shareFirmware(gctx, g)
 	n.discover(gctx, g)
 	n.answerStale(gctx, g)
 	g.Go(func() error { n.watch(gctx); return nil })

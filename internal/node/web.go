@@ -77,7 +77,8 @@ func (n *node) serveHTTP(ctx context.Context, g *errgroup.Group, admin http.Hand
 		// The same per-address rate and the same cap as TFTP (--tftp-rate,
 		// --tftp-burst, --tftp-max-transfers): a phone is one client.
 		svc := &phonehttp.Service{Prov: n.prov, Logger: n.log,
-			RatePerSource: o.TFTP.RatePerSource, RateBurst: o.TFTP.RateBurst, MaxActive: o.TFTP.MaxTransfers}
+			RatePerSource: o.TFTP.RatePerSource, RateBurst: o.TFTP.RateBurst, MaxActive: o.TFTP.MaxTransfers,
+			Shared: n.catalog} // the other nodes of a fleet fetch its loads there
 		if o.RecordTransfers {
 			svc.Record = n.record
 		}

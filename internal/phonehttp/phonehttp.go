@@ -26,6 +26,7 @@ import (
 
 	"phoneboot/internal/event"
 	"phoneboot/internal/files"
+	"phoneboot/internal/firmware"
 	"phoneboot/internal/phonestate"
 	"phoneboot/internal/provision"
 	"phoneboot/internal/ratelimit"
@@ -53,6 +54,9 @@ type Service struct {
 	// stops reading holds no connection for ever.
 	StallTimeout time.Duration
 	Logger       *slog.Logger
+	// Shared, when set, serves the catalog's loads to the other nodes of
+	// a fleet under firmware.SharedPrefix (see shared.go); nil: 404.
+	Shared LoadFiles
 
 	once   sync.Once
 	limit  *ratelimit.Keyed[netip.Addr] // nil: no per-source limit
@@ -103,6 +107,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	if strings.HasPrefix(r.URL.Path, firmware.SharedPrefix) {
+		s.serveShared(cw, r, x) // a node, not a phone: nothing for provision
+		return
+	}
 	if !s.serve(cw, r, x) {
 		return // no file request (another method): nothing to learn or record
 	}
@@ -292,7 +300,7 @@ func contentType(name string) string {
 // modTime is the file's modification time when it is a file on disk
 // (the catalog's and large root files); zero for files rendered or
 // cached in memory, which then get no Last-Modified.
-func modTime(f files.File) time.Time {
+func modTime(f any) time.Time {
 	if st, ok := f.(interface{ Stat() (os.FileInfo, error) }); ok {
 		if fi, err := st.Stat(); err == nil {
 			return fi.ModTime()

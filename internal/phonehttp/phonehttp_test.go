@@ -74,6 +74,7 @@ func mustMAC(s string) phone.MAC {
 // serve runs them.
 type fixture struct {
 	t    *testing.T
+	root string // the TFTP root
 	prov *provision.Provisioner
 	svc  *Service
 	http string         // host:port
@@ -93,7 +94,7 @@ func newFixture(t *testing.T, set func(*Service)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dir.Close() })
-	f := &fixture{t: t}
+	f := &fixture{t: t, root: root}
 	f.prov, err = provision.New(provision.Options{Root: root, Files: dir, Templates: filepath.Join(t.TempDir(), "templates"), OnEvent: f.record})
 	if err != nil {
 		t.Fatal(err)
