@@ -48,7 +48,10 @@ type perfResult struct {
 	discovers, offers, requests, acks int
 	offerDelay, ackDelay              string // average, ms
 	cpu                               time.Duration
-	err                               string
+	// phoneboot's own counters (/metrics): datagrams received, refused
+	// by its DHCP rate limit; -1 unknown.
+	received, refused int
+	err               string
 }
 
 var perfLine = regexp.MustCompile(`(?m)^(sent packets|received packets|avg delay): ([0-9.]+)`)
@@ -99,11 +102,37 @@ func perfServer(name, bin, dnsmasq string, n *fleetNet) (*server, error) {
 		return nil, err
 	}
 	s := &server{name: name, bin: bin, netns: n.srvNS}
+	// The admin server on the server namespace's own loopback, for
+	// /metrics: no other program can be there.
 	s.args = func(string, int) []string {
 		return []string{"serve", "--data", filepath.Join(dir, "data"), "--tftp-addr", "127.0.0.1:0", "--dhcp-iface", n.srv,
-			"--dhcp-range", n.lo.String() + "-" + n.hi.String(), "--http-addr=", "--admin-addr=", "--syslog-addr=", "--log-level", "error"}
+			"--dhcp-range", n.lo.String() + "-" + n.hi.String(), "--http-addr=", "--admin-addr", perfAdmin, "--syslog-addr=", "--log-level", "error"}
 	}
 	return s, nil
+}
+
+const perfAdmin = "127.0.0.1:8069"
+
+// phonebootCounts reads phoneboot's /metrics inside ns (curl there: the
+// bench's own namespace cannot reach it).
+func phonebootCounts(ns string, r *perfResult) {
+	r.received, r.refused = -1, -1
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "curl", "-s", "--max-time", "5", "http://"+perfAdmin+"/metrics").Output()
+	if err != nil {
+		return
+	}
+	num := func(re string) int {
+		m := regexp.MustCompile(`(?m)^` + re + ` ([0-9]+)`).FindSubmatch(out)
+		if m == nil {
+			return -1
+		}
+		v, _ := strconv.Atoi(string(m[1]))
+		return v
+	}
+	r.refused = num(`phoneboot_ratelimit_refused_total\{service="dhcp"\}`)
+	r.received = num(`phoneboot_dhcp_received_packets_total`)
 }
 
 // slicesDelete drops the arguments that start with any of prefixes.
@@ -157,6 +186,10 @@ func perfRun(ctx context.Context, reg *registry, name, bin, dnsmasq, cgBase stri
 		r.cpu = cg1 - cg0
 	}
 	readPerf(string(out), &r)
+	r.received, r.refused = -1, -1
+	if name == "phoneboot" {
+		phonebootCounts(n.srvNS, &r)
+	}
 	if r.discovers == 0 {
 		r.err = fmt.Sprintf("perfdhcp: %v: %s", err, strings.Join(strings.Fields(string(out)), " "))
 	}
@@ -173,15 +206,16 @@ func runPerfdhcp(ctx context.Context, reg *registry, o *options, bin, tmp, cgBas
 		fmt.Printf("perfdhcp is not installed (apt-get install kea-admin): skipped.\n\n")
 		return nil
 	}
-	ver, _ := exec.Command("perfdhcp", "-v").CombinedOutput()
+	out, _ := exec.Command("perfdhcp", "-v").CombinedOutput()
+	ver := strings.TrimPrefix(strings.TrimSpace(string(out)), "VERSION: ")
 	self, probe := fleetAddrs()
 	fmt.Printf("- perfdhcp %s in the phones' namespace, as a relay (giaddr %v): `ip netns exec NS perfdhcp -4 -l IF -r RATE -R CLIENTS -p %d %v`\n",
-		strings.TrimSpace(string(ver)), probe, o.perfSecs, self)
+		ver, probe, o.perfSecs, self)
 	fmt.Println("- the servers: DHCP only, fresh for every run, in the server namespace; phoneboot on SQLite with the new-lease limit lifted (perfdhcp's MACs are in no inventory); dnsmasq as in the fleet case, with --no-ping and as by default (pinging an address before it offers it)")
-	fmt.Println("- lost: DISCOVERs sent without an ACK in the end (perfdhcp counts a late reply as lost)")
+	fmt.Println("- lost: DISCOVERs sent without an ACK in the end (perfdhcp counts a late reply as lost); datagrams received and refused by the rate limit are phoneboot's /metrics (`phoneboot_dhcp_received_packets_total`, `phoneboot_ratelimit_refused_total{service=\"dhcp\"}`), read with curl inside its namespace")
 	fmt.Println()
-	fmt.Println("| clients | rate/s | server | OFFERs / DISCOVERs | ACKs | lost | avg D→O / R→A ms | server CPU s |")
-	fmt.Println("|---:|---:|---|---:|---:|---:|---:|---:|")
+	fmt.Println("| clients | rate/s | server | OFFERs / DISCOVERs | ACKs | lost | avg D→O / R→A ms | datagrams received | refused by the rate limit | server CPU s |")
+	fmt.Println("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 	var notes []string
 	for _, c := range o.perf {
 		for _, name := range []string{"phoneboot", "dnsmasq", "dnsmasq-ping"} {
@@ -190,7 +224,7 @@ func runPerfdhcp(ctx context.Context, reg *registry, o *options, bin, tmp, cgBas
 				return ctx.Err()
 			}
 			if name != "phoneboot" && dnsmasq == "" {
-				fmt.Printf("| %d | %d | %s | missing | | | | |\n", c.clients, c.rate, label)
+				fmt.Printf("| %d | %d | %s | missing | | | | | | |\n", c.clients, c.rate, label)
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "bench: fleet perfdhcp %d clients at %d/s: %s…\n", c.clients, c.rate, name)
@@ -202,8 +236,14 @@ func runPerfdhcp(ctx context.Context, reg *registry, o *options, bin, tmp, cgBas
 			if r.offerDelay != "" {
 				delays = r.offerDelay + " / " + r.ackDelay
 			}
-			fmt.Printf("| %d | %d | %s | %d / %d | %d | %d | %s | %.2f |\n", c.clients, c.rate, label, r.offers, r.discovers, r.acks,
-				r.discovers-r.acks, delays, r.cpu.Seconds())
+			count := func(v int) string {
+				if v < 0 {
+					return "–"
+				}
+				return strconv.Itoa(v)
+			}
+			fmt.Printf("| %d | %d | %s | %d / %d | %d | %d | %s | %s | %s | %.2f |\n", c.clients, c.rate, label, r.offers, r.discovers, r.acks,
+				r.discovers-r.acks, delays, count(r.received), count(r.refused), r.cpu.Seconds())
 		}
 	}
 	fmt.Println()
