@@ -6,9 +6,11 @@
 // transfer, to measure what tracking costs. Case http runs phoneboot alone,
 // over its phones' HTTP service and over TFTP with windowsize. Case fleet
 // boots 1,000 simulated phones at once against phoneboot on SQLite, on
-// PostgreSQL and dnsmasq (bench/fleet.go).
+// PostgreSQL and dnsmasq, DHCP and TFTP, then DHCP alone with perfdhcp
+// (bench/fleet.go); case soak boots a slice of it again and again with
+// packet loss (bench/fleetsoak.go).
 //
-//	go run ./bench [-cases 1,2,3,4a,4b,5,6,http,sse,fleet] [-rounds 2] [-quick]
+//	go run ./bench [-cases 1,2,3,4a,4b,5,6,http,sse,fleet,soak] [-rounds 2] [-quick]
 //
 // Every packet goes to 127.0.0.0/8. Run it as root on an otherwise idle
 // machine: the clients share the CPUs with the server they measure.
@@ -32,6 +34,14 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == fleetWorkerFlag {
+		// The phones' process of the fleet and soak cases (fleetphones.go).
+		if err := fleetWorker(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench phones:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -47,6 +57,14 @@ type options struct {
 	cfg        stormConfig
 	keepTmp    bool
 	moduleRoot string
+	// The fleet case's perfdhcp runs (fleetperf.go) and the soak
+	// (fleetsoak.go).
+	perf        []perfCase
+	perfSecs    int
+	soak        time.Duration
+	soakPhones  int
+	soakLoss    float64
+	soakServers []string
 }
 
 var allCases = []benchCase{
@@ -64,6 +82,8 @@ var allCases = []benchCase{
 		file: "fw-2m.bin", blksize: 1428, windowsize: 16, servers: []string{"phoneboot", "phoneboot-http"}},
 	// fleet has its own runner (bench/fleet.go).
 	{id: "fleet", title: "1,000 phones of mixed models boot at once", clients: 1000},
+	// soak too (bench/fleetsoak.go).
+	{id: "soak", title: "continuous boots with packet loss"},
 }
 
 var fileSizes = map[string]int{"fw-2m.bin": 2 << 20, "cfg-512k.bin": 512 << 10}
@@ -82,7 +102,34 @@ func parseFlags() (*options, error) {
 	flag.BoolVar(&o.cfg.verifySHA, "sha256", false, "verify downloads by sha256 instead of comparing bytes as they arrive (goroutine client)")
 	client := flag.String("client", "reactor", "load generator: reactor (epoll loops, cheap per packet) or goroutine (one goroutine per client)")
 	flag.BoolVar(&o.keepTmp, "keep", false, "keep the temporary directory (server logs)")
+	perf := flag.String("perfdhcp", defaultPerf, "case fleet: perfdhcp runs `CLIENTS:RATE,…` against phoneboot and dnsmasq after the storm (none: skip; needs apt-get install kea-admin)")
+	flag.IntVar(&o.perfSecs, "perfdhcp-secs", 10, "case fleet: seconds of each perfdhcp run")
+	flag.DurationVar(&o.soak, "soak", 10*time.Minute, "case soak: how long the phones boot again and again (at most 2h)")
+	flag.IntVar(&o.soakPhones, "soak-phones", 100, "case soak: phones booting at once, a slice of the fleet (1 to 1000)")
+	flag.Float64Var(&o.soakLoss, "soak-loss", 0.02, "case soak: packet loss each way, 0 to 0.2")
+	soakServers := flag.String("soak-servers", "sqlite", "case soak: comma-separated phoneboot stores to soak, in turn: sqlite, postgres")
 	flag.Parse()
+	var err error
+	if o.perf, err = parsePerf(*perf); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.perfSecs < 1 || o.perfSecs > 600:
+		return nil, fmt.Errorf("-perfdhcp-secs must be 1 to 600")
+	case o.soak <= 0 || o.soak > 2*time.Hour:
+		return nil, fmt.Errorf("-soak must be more than 0 and at most 2h")
+	case o.soakPhones < 1 || o.soakPhones > 1000:
+		return nil, fmt.Errorf("-soak-phones must be 1 to 1000")
+	case o.soakLoss < 0 || o.soakLoss > 0.2:
+		return nil, fmt.Errorf("-soak-loss must be 0 to 0.2")
+	}
+	for s := range strings.SplitSeq(*soakServers, ",") {
+		s = strings.TrimSpace(s)
+		if s != "sqlite" && s != "postgres" {
+			return nil, fmt.Errorf("-soak-servers: %q is neither sqlite nor postgres", s)
+		}
+		o.soakServers = append(o.soakServers, s)
+	}
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", flag.Arg(0))
 	}
@@ -109,7 +156,7 @@ func parseFlags() (*options, error) {
 			continue
 		}
 		if !slices.ContainsFunc(allCases, func(b benchCase) bool { return b.id == c }) {
-			return nil, fmt.Errorf("unknown case %q (have 1, 2, 3, 4a, 4b, 5, 6, http, sse, fleet)", c)
+			return nil, fmt.Errorf("unknown case %q (have 1, 2, 3, 4a, 4b, 5, 6, http, sse, fleet, soak)", c)
 		}
 		o.cases = append(o.cases, c)
 	}
@@ -190,9 +237,15 @@ func run() error {
 	printHeader(o, srvs, cpuMethod)
 
 	for _, id := range o.cases {
-		if id == "fleet" {
-			if err := runFleet(ctx, reg, o, bin, tmp, cgBase); err != nil {
-				return fmt.Errorf("case fleet: %w", err)
+		if id == "fleet" || id == "soak" {
+			removeStaleFleetNets()
+			defer removeStaleFleetNets()
+			run := runFleet
+			if id == "soak" {
+				run = runSoak
+			}
+			if err := run(ctx, reg, o, bin, tmp, cgBase); err != nil {
+				return fmt.Errorf("case %s: %w", id, err)
 			}
 			continue
 		}

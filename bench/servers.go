@@ -32,6 +32,11 @@ type server struct {
 	// dashboards during the storm (bench/watch.go).
 	adminAddr netip.AddrPort
 	watchers  int
+	// netns, when set, is the network namespace the server runs in (the
+	// fleet's, fleetnet.go): started through ip netns exec, which execs
+	// it in place, and found ready by the phones' process, which is the
+	// only one that can reach it.
+	netns string
 	// args builds the command line for a root directory and a number of
 	// concurrent transfers to allow.
 	args func(root string, transfers int) []string
@@ -222,7 +227,7 @@ var cgroupSeq int
 // start runs srv on root in its own process group and, when possible, its
 // own cgroup, and waits until it answers.
 func start(ctx context.Context, reg *registry, srv *server, root, tmp, cgBase string, transfers int) (*running, error) {
-	if !portFree(srv.addr) {
+	if srv.netns == "" && !portFree(srv.addr) {
 		// Taken since the last run: by a leftover, or by someone else.
 		if srv.addr.Port() == 69 {
 			return nil, fmt.Errorf("%s is busy: another program listens there", srv.addr)
@@ -246,6 +251,9 @@ func start(ctx context.Context, reg *registry, srv *server, root, tmp, cgBase st
 	}
 	mk := func(intoCgroup bool) *exec.Cmd {
 		cmd := exec.Command(srv.bin, srv.args(root, transfers)...)
+		if srv.netns != "" {
+			cmd = exec.Command("ip", append([]string{"netns", "exec", srv.netns, srv.bin}, srv.args(root, transfers)...)...)
+		}
 		cmd.Stdout, cmd.Stderr = logf, logf
 		// Own process group: a terminal's Ctrl-C reaches only the bench,
 		// which then stops the servers in order. Pdeathsig: a bench killed
@@ -280,6 +288,15 @@ func start(ctx context.Context, reg *registry, srv *server, root, tmp, cgBase st
 		p.waitErr = p.cmd.Wait()
 		close(p.exited)
 	}()
+	if srv.netns != "" {
+		// Only a start that fails at once is seen from here.
+		time.Sleep(300 * time.Millisecond)
+		if !p.alive() {
+			reg.stop(p)
+			return nil, fmt.Errorf("%s exited at start (%v); its output: %s", srv.name, p.waitErr, p.logTail())
+		}
+		return p, nil
+	}
 	if err := p.ready(ctx); err != nil {
 		reg.stop(p)
 		return nil, fmt.Errorf("%s did not start: %w; its output: %s", srv.name, err, p.logTail())

@@ -1,6 +1,10 @@
 package sim
 
-import "phoneboot/internal/phone"
+import (
+	"strings"
+
+	"phoneboot/internal/phone"
+)
 
 // family is how a simulated model boots.
 type family int
@@ -76,4 +80,18 @@ func (m simModel) fits(l loadName) bool {
 		return true
 	}
 	return l.proto == "" && "term"+l.prefix+".default.loads" == m.term
+}
+
+// vendorClass is the model's DHCP option 60, with the trailing NUL most
+// models send (cisco-79xx.md §5 "Vendor class"): "…CP-7961G", and for
+// the gigabit models "…CP-7941G-GE"; the 7971 exists only as a -GE.
+func (m simModel) vendorClass() string {
+	name := m.name
+	switch {
+	case m.name == "7971":
+		name = "7971G-GE"
+	case !strings.Contains(name, "G"):
+		name += "G"
+	}
+	return "Cisco Systems, Inc. IP Phone CP-" + name + "\x00"
 }

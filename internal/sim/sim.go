@@ -88,6 +88,15 @@ type Options struct {
 	// Log, if set, receives a line per request and per reboot. Run calls
 	// it from several goroutines at once.
 	Log func(string)
+	// TFTPTimeout is how long the phone waits for a TFTP packet before
+	// sending its last one again; 0 means 1s (tftptest's default).
+	TFTPTimeout time.Duration
+	// Loss is the fraction (0..1) of TFTP DATA packets the phone throws
+	// away and of ACKs it does not send, drawn from Seed: a lossy
+	// network (tftptest.Client's Loss), for a soak where tc netem is
+	// not there.
+	Loss float64
+	Seed int64
 }
 
 // Request is one TFTP read request a phone made.
@@ -140,7 +149,7 @@ func (p Phone) Boot(ctx context.Context, o Options) Report {
 	defer cancel()
 	b := &booter{
 		ctx: ctx, p: p, o: o,
-		client: tftptest.Client{Server: o.Server, Local: o.Local},
+		client: tftptest.Client{Server: o.Server, Local: o.Local, Timeout: o.TFTPTimeout, Loss: o.Loss, Seed: o.Seed},
 		r: Report{
 			MAC: p.MAC, Model: p.Model.Name, StartLoad: p.Load,
 			Configs: map[string][]byte{},
@@ -338,6 +347,9 @@ func (b *booter) get(name string) (data []byte, found bool, err error) {
 			return nil, false, errBound
 		}
 		var buf bytes.Buffer
+		// A loss pattern of its own for every transfer: one seed for all
+		// would lose the same blocks of every file.
+		b.client.Seed = b.o.Seed + int64(len(b.r.Requests))*7919
 		_, err := b.client.Get(b.ctx, name, &buf)
 		req := Request{Name: name}
 		var te *tftptest.Error
