@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"phoneboot/bench/internal/perfdhcp"
 	"regexp"
 	"strconv"
 	"strings"
@@ -45,37 +46,12 @@ func parsePerf(spec string) ([]perfCase, error) {
 
 // perfResult is what perfdhcp counted in one run.
 type perfResult struct {
-	discovers, offers, requests, acks int
-	offerDelay, ackDelay              string // average, ms
-	cpu                               time.Duration
+	perfdhcp.Counts
+	cpu time.Duration
 	// phoneboot's own counters (/metrics): datagrams received, refused
 	// by its DHCP rate limit; -1 unknown.
 	received, refused int
 	err               string
-}
-
-var perfLine = regexp.MustCompile(`(?m)^(sent packets|received packets|avg delay): ([0-9.]+)`)
-
-// readPerf reads perfdhcp's two sections, DISCOVER-OFFER and REQUEST-ACK.
-func readPerf(out string, r *perfResult) {
-	_, do, _ := strings.Cut(out, "Statistics for: DISCOVER-OFFER")
-	do, ra, _ := strings.Cut(do, "Statistics for: REQUEST-ACK")
-	for _, sec := range []struct {
-		text       string
-		sent, recv *int
-		delay      *string
-	}{{do, &r.discovers, &r.offers, &r.offerDelay}, {ra, &r.requests, &r.acks, &r.ackDelay}} {
-		for _, m := range perfLine.FindAllStringSubmatch(sec.text, -1) {
-			switch m[1] {
-			case "sent packets":
-				*sec.sent, _ = strconv.Atoi(m[2])
-			case "received packets":
-				*sec.recv, _ = strconv.Atoi(m[2])
-			case "avg delay":
-				*sec.delay = m[2]
-			}
-		}
-	}
 }
 
 // perfServer is phoneboot (SQLite, DHCP only) or dnsmasq (DHCP only) in
@@ -185,12 +161,12 @@ func perfRun(ctx context.Context, reg *registry, name, bin, dnsmasq, cgBase stri
 	if p.cg != nil {
 		r.cpu = cg1 - cg0
 	}
-	readPerf(string(out), &r)
+	r.Counts = perfdhcp.Read(string(out))
 	r.received, r.refused = -1, -1
 	if name == "phoneboot" {
 		phonebootCounts(n.srvNS, &r)
 	}
-	if r.discovers == 0 {
+	if r.Discovers == 0 {
 		r.err = fmt.Sprintf("perfdhcp: %v: %s", err, strings.Join(strings.Fields(string(out)), " "))
 	}
 	if !p.alive() {
@@ -233,8 +209,8 @@ func runPerfdhcp(ctx context.Context, reg *registry, o *options, bin, tmp, cgBas
 				notes = append(notes, fmt.Sprintf("%s, %d clients at %d/s: %s", name, c.clients, c.rate, r.err))
 			}
 			delays := "–"
-			if r.offerDelay != "" {
-				delays = r.offerDelay + " / " + r.ackDelay
+			if r.OfferDelay != "" {
+				delays = r.OfferDelay + " / " + r.AckDelay
 			}
 			count := func(v int) string {
 				if v < 0 {
@@ -242,8 +218,8 @@ func runPerfdhcp(ctx context.Context, reg *registry, o *options, bin, tmp, cgBas
 				}
 				return strconv.Itoa(v)
 			}
-			fmt.Printf("| %d | %d | %s | %d / %d | %d | %d | %s | %s | %s | %.2f |\n", c.clients, c.rate, label, r.offers, r.discovers, r.acks,
-				r.discovers-r.acks, delays, count(r.received), count(r.refused), r.cpu.Seconds())
+			fmt.Printf("| %d | %d | %s | %d / %d | %d | %d | %s | %s | %s | %.2f |\n", c.clients, c.rate, label, r.Offers, r.Discovers, r.Acks,
+				r.Discovers-r.Acks, delays, count(r.received), count(r.refused), r.cpu.Seconds())
 		}
 	}
 	fmt.Println()

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"phoneboot/bench/internal/perfdhcp"
 	"regexp"
 	"runtime"
 	"slices"
@@ -116,36 +117,11 @@ func newStormNet() (_ *stormNet, err error) {
 
 // stormResult is what perfdhcp counted in one run.
 type stormResult struct {
-	discovers, offers, requests, acks int
-	offerDelay, ackDelay              string   // average, ms
-	refused, received                 int      // phoneboot's rate limit, datagrams in; -1 unknown
-	dropped                           []string // phoneboot's other drops: "reason N"
-	cpu                               time.Duration
-	err                               string
-}
-
-var perfLine = regexp.MustCompile(`(?m)^(sent packets|received packets|avg delay): ([0-9.]+)`)
-
-// parsePerf reads perfdhcp's two sections, DISCOVER-OFFER and REQUEST-ACK.
-func parsePerf(out string, r *stormResult) {
-	_, do, _ := strings.Cut(out, "Statistics for: DISCOVER-OFFER")
-	do, ra, _ := strings.Cut(do, "Statistics for: REQUEST-ACK")
-	for _, sec := range []struct {
-		text       string
-		sent, recv *int
-		delay      *string
-	}{{do, &r.discovers, &r.offers, &r.offerDelay}, {ra, &r.requests, &r.acks, &r.ackDelay}} {
-		for _, m := range perfLine.FindAllStringSubmatch(sec.text, -1) {
-			switch m[1] {
-			case "sent packets":
-				*sec.sent, _ = strconv.Atoi(m[2])
-			case "received packets":
-				*sec.recv, _ = strconv.Atoi(m[2])
-			case "avg delay":
-				*sec.delay = m[2]
-			}
-		}
-	}
+	perfdhcp.Counts
+	refused, received int      // phoneboot's rate limit, datagrams in; -1 unknown
+	dropped           []string // phoneboot's other drops: "reason N"
+	cpu               time.Duration
+	err               string
 }
 
 // stormServers are the servers of the storm mode: phoneboot (and the
@@ -239,8 +215,8 @@ func stormRun(ctx context.Context, s *server, dir string, n *stormNet, c stormCa
 	out, err := cmd.CombinedOutput()
 	os.WriteFile(filepath.Join(dir, "perfdhcp.out"), out, 0o644)
 	r.cpu = cpu(p.cmd.Process.Pid) - cpu0
-	parsePerf(string(out), &r)
-	if r.discovers == 0 {
+	r.Counts = perfdhcp.Read(string(out))
+	if r.Discovers == 0 {
 		r.err = fmt.Sprintf("perfdhcp: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	if strings.HasPrefix(s.name, "phoneboot") {
@@ -313,9 +289,9 @@ func runStorm(ctx context.Context, o *options, bin, tmp string) error {
 				}
 				return strconv.Itoa(v)
 			}
-			lost := r.discovers - r.acks
+			lost := r.Discovers - r.Acks
 			fmt.Printf("| %s | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %.2f |%s\n", s.name, c.clients, c.rate,
-				r.discovers, r.offers, r.requests, r.acks, lost, r.offerDelay, r.ackDelay, count(r.received), count(r.refused),
+				r.Discovers, r.Offers, r.Requests, r.Acks, lost, r.OfferDelay, r.AckDelay, count(r.received), count(r.refused),
 				strings.Join(r.dropped, ", "), r.cpu.Seconds(), errNote(r.err))
 		}
 	}
